@@ -1,0 +1,142 @@
+"""steadyllm: one dependable async interface to LLM providers.
+
+    import steadyllm as sl
+
+    async with sl.Client.from_env() as client:
+        r = await client.chat("fake:echo", [sl.user("Hi")])
+        print(r.text, r.usage.total_tokens, r.latency_ms)
+
+Everything public is re-exported here and listed in ``__all__``; modules with
+a leading underscore are private.
+"""
+
+from ._clock import Clock, FakeClock, SystemClock
+from ._client import CallOptions, Client
+from ._config import SETTINGS, Secret, Settings
+from ._context import Context, context, current_context
+from ._errors import (
+    AuthenticationError,
+    BudgetExceededError,
+    CircuitOpenError,
+    ConfigError,
+    ContentFilterError,
+    ContextLengthError,
+    InvalidRequestError,
+    InvalidResponseError,
+    LLMConnectionError,
+    LLMError,
+    LLMTimeoutError,
+    NotFoundError,
+    OverloadedError,
+    PermissionDeniedError,
+    QuotaExceededError,
+    RateLimitError,
+    ServerError,
+    StreamInterruptedError,
+)
+from ._retry import RetryPolicy
+from ._routing import ModelRef, parse_model
+from ._stream import ChatStream
+from ._sync import SyncChatStream, SyncClient
+from ._types import (
+    Done,
+    ImagePart,
+    Message,
+    ReasoningDelta,
+    Request,
+    Response,
+    StreamEvent,
+    TextDelta,
+    TextPart,
+    ToolCall,
+    ToolCallDelta,
+    ToolSpec,
+    Usage,
+    assistant,
+    image,
+    system,
+    tool_result,
+    user,
+)
+from ._version import __version__
+from .providers import (
+    FakeFault,
+    FakeHang,
+    FakeProvider,
+    FakeReply,
+    Provider,
+    known_providers,
+    register_provider,
+)
+
+__all__ = [
+    # clients
+    "Client",
+    "SyncClient",
+    "ChatStream",
+    "SyncChatStream",
+    "CallOptions",
+    # messages and values
+    "system",
+    "user",
+    "assistant",
+    "tool_result",
+    "image",
+    "Message",
+    "TextPart",
+    "ImagePart",
+    "ToolSpec",
+    "ToolCall",
+    "Request",
+    "Response",
+    "Usage",
+    # stream events
+    "StreamEvent",
+    "TextDelta",
+    "ReasoningDelta",
+    "ToolCallDelta",
+    "Done",
+    # context
+    "Context",
+    "context",
+    "current_context",
+    # configuration and routing
+    "Settings",
+    "Secret",
+    "SETTINGS",
+    "ModelRef",
+    "parse_model",
+    "RetryPolicy",
+    # providers
+    "Provider",
+    "register_provider",
+    "known_providers",
+    "FakeProvider",
+    "FakeReply",
+    "FakeFault",
+    "FakeHang",
+    # time
+    "Clock",
+    "SystemClock",
+    "FakeClock",
+    # errors
+    "LLMError",
+    "RateLimitError",
+    "QuotaExceededError",
+    "LLMTimeoutError",
+    "LLMConnectionError",
+    "InvalidRequestError",
+    "ContextLengthError",
+    "ConfigError",
+    "AuthenticationError",
+    "PermissionDeniedError",
+    "NotFoundError",
+    "ContentFilterError",
+    "ServerError",
+    "OverloadedError",
+    "CircuitOpenError",
+    "BudgetExceededError",
+    "StreamInterruptedError",
+    "InvalidResponseError",
+    "__version__",
+]

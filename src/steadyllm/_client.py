@@ -1,0 +1,251 @@
+"""The async Client: routes a call to its provider and runs the attempt loop.
+
+One call: resolve the model (alias, ``provider:model``) → build and check the
+Request → under one total deadline, attempt → on a retryable error wait
+(server hint or jittered back-off, never past the deadline) and attempt again.
+Streams share this loop until their first event reaches the caller.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypedDict, TypeVar, Unpack
+
+from ._clock import Clock, SystemClock
+from ._config import Settings
+from ._context import Context, effective_context
+from ._errors import LLMError, LLMTimeoutError
+from ._redact import get_logger
+from ._retry import RetryPolicy
+from ._routing import parse_model
+from ._stream import ChatStream
+from ._types import Message, Request, Response, ToolChoice, ToolSpec
+from ._validate import check_request
+from .providers import Provider, build_provider
+
+T = TypeVar("T")
+logger = get_logger("steadyllm")
+
+
+class CallOptions(TypedDict, total=False):
+    """Keyword options accepted by ``chat`` and ``stream``."""
+
+    tools: Sequence[ToolSpec] | None
+    tool_choice: ToolChoice | None
+    temperature: float | None
+    top_p: float | None
+    max_tokens: int | None
+    stop: str | Sequence[str] | None
+    seed: int | None
+    user: str | None
+    response_format: dict[str, Any] | None
+    extra: dict[str, Any] | None
+    context: Context | None
+    timeout_ms: int | None
+    max_retries: int | None
+
+
+@dataclass(slots=True)
+class CallPlan:
+    """Everything one call needs, resolved before the first attempt."""
+
+    request: Request
+    provider: Provider
+    context: Context | None
+    deadline: float
+    timeout_s: float
+    retry: RetryPolicy
+    started: float
+
+
+class Client:
+    """The async entry point. Build it with ``Client.from_env()`` or ``Client(settings)``."""
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        providers: Mapping[str, Provider] | None = None,
+        clock: Clock | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self.settings = settings if settings is not None else Settings()
+        self.clock: Clock = clock if clock is not None else SystemClock()
+        self.retry = retry if retry is not None else RetryPolicy(self.settings.max_retries)
+        self._providers: dict[str, Provider] = {}
+        for name, provider in (providers or {}).items():
+            provider.attach(self.clock)
+            self._providers[name] = provider
+        self._closed = False
+
+    @classmethod
+    def from_env(
+        cls,
+        *,
+        providers: Mapping[str, Provider] | None = None,
+        clock: Clock | None = None,
+        **overrides: Any,
+    ) -> Client:
+        """Settings from the environment, ``.env`` and ``steadyllm.toml``; ``overrides`` win."""
+        return cls(Settings.load(**overrides), providers=providers, clock=clock)
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close every provider's connections. Safe to call twice."""
+        self._closed = True
+        providers, self._providers = list(self._providers.values()), {}
+        for provider in providers:
+            await provider.aclose()
+
+    def provider(self, name: str) -> Provider:
+        """The provider instance for ``name``, built on first use."""
+        found = self._providers.get(name)
+        if found is None:
+            found = build_provider(name, self.settings)
+            found.attach(self.clock)
+            self._providers[name] = found
+        return found
+
+    # ------------------------------------------------------------ planning
+
+    def plan(
+        self,
+        model: str | None,
+        messages: Sequence[Message],
+        *,
+        stream: bool = False,
+        tools: Sequence[ToolSpec] | None = None,
+        tool_choice: ToolChoice | None = None,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        max_tokens: int | None = None,
+        stop: str | Sequence[str] | None = None,
+        seed: int | None = None,
+        user: str | None = None,
+        response_format: dict[str, Any] | None = None,
+        extra: dict[str, Any] | None = None,
+        context: Context | None = None,
+        timeout_ms: int | None = None,
+        max_retries: int | None = None,
+    ) -> CallPlan:
+        """Resolve and check one call without sending it (bad input fails here)."""
+        if self._closed:
+            raise LLMError("this client is closed; create a new one", retryable=False)
+        s = self.settings
+        ref = parse_model(
+            model, aliases=s.aliases, default_provider=s.provider, default_model=s.default_model
+        )
+        request = Request(
+            provider=ref.provider,
+            model=ref.model,
+            messages=list(messages) if isinstance(messages, Sequence) else messages,
+            tools=list(tools or ()),
+            tool_choice=tool_choice,
+            temperature=temperature,
+            top_p=top_p,
+            max_tokens=max_tokens,
+            stop=[stop] if isinstance(stop, str) else (list(stop) if stop is not None else None),
+            seed=seed,
+            user=user,
+            response_format=response_format,
+            extra=dict(extra or {}),
+            stream=stream,
+        )
+        check_request(request)
+        timeout_s = _timeout_seconds(timeout_ms, s.timeout_ms)
+        retry = self.retry
+        if max_retries is not None:
+            retry = RetryPolicy(max_retries, retry.base_delay, retry.max_delay,
+                                retry.max_retry_after, retry.random)
+        provider = self.provider(ref.provider)
+        now = self.clock.now()
+        return CallPlan(request, provider, effective_context(context), now + timeout_s,
+                        timeout_s, retry, now)
+
+    # ------------------------------------------------------------ calls
+
+    async def chat(
+        self, model: str | None, messages: Sequence[Message], **options: Unpack[CallOptions]
+    ) -> Response:
+        """One complete reply. Options: temperature, top_p, max_tokens, stop, seed, user,
+        tools, tool_choice, response_format, extra, context, timeout_ms, max_retries."""
+        plan = self.plan(model, messages, **options)
+        response, attempts = await self.run_attempts(
+            plan, lambda: plan.provider.complete(plan.request)
+        )
+        response.attempts = attempts
+        response.latency_ms = (self.clock.now() - plan.started) * 1000.0
+        response.context = plan.context
+        response.provider = response.provider or plan.request.provider
+        response.model = response.model or plan.request.model
+        return response
+
+    def stream(
+        self, model: str | None, messages: Sequence[Message], **options: Unpack[CallOptions]
+    ) -> ChatStream:
+        """A streamed reply: ``async with client.stream(...) as s: async for ev in s: ...``.
+        Same options as ``chat``. Bad input raises here, before anything is sent."""
+        return ChatStream(self, self.plan(model, messages, stream=True, **options))
+
+    async def run_attempts(
+        self, plan: CallPlan, attempt: Callable[[], Awaitable[T]]
+    ) -> tuple[T, int]:
+        """Run ``attempt`` until it succeeds, retrying per policy, under the deadline.
+        Returns the result and the number of attempts it took."""
+        number = 0
+        scope = self.clock.timeout_at(plan.deadline)
+        try:
+            async with scope:
+                while True:
+                    number += 1
+                    try:
+                        return await attempt(), number
+                    except LLMError as error:
+                        await self._after_failure(plan, error, number)
+        except TimeoutError:
+            if not scope.expired():
+                raise
+            raise self.deadline_error(plan, number) from None
+
+    async def _after_failure(self, plan: CallPlan, error: LLMError, number: int) -> None:
+        """Wait before the next attempt, or re-raise ``error`` if there is none."""
+        error.attempt = number
+        error.provider = error.provider or plan.request.provider
+        error.model = error.model or plan.request.model
+        time_left = plan.deadline - self.clock.now()
+        delay = plan.retry.next_delay(error, number - 1, time_left)
+        if delay is None:
+            raise error
+        logger.info(
+            "retrying %s in %.3fs after attempt %d failed: %s",
+            plan.request.model_id, delay, number, error,
+        )
+        await self.clock.sleep(delay)
+
+    def deadline_error(self, plan: CallPlan, attempts: int) -> LLMTimeoutError:
+        return LLMTimeoutError(
+            f"call did not finish within its total deadline of {plan.timeout_s:g}s; raise "
+            "timeout_ms for this call or LLM_TIMEOUT_MS",
+            retryable=False,
+            provider=plan.request.provider,
+            model=plan.request.model,
+            attempt=attempts,
+        )
+
+
+def _timeout_seconds(timeout_ms: int | None, default_ms: int) -> float:
+    value = default_ms if timeout_ms is None else timeout_ms
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        from ._errors import InvalidRequestError
+
+        raise InvalidRequestError(f"timeout_ms={timeout_ms!r} must be a positive number of ms")
+    return float(value) / 1000.0
+
+
+__all__ = ["CallOptions", "CallPlan", "Client"]

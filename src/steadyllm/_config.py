@@ -1,0 +1,339 @@
+"""Settings: from code, then environment (and ``.env``), then ``steadyllm.toml``.
+
+Every setting is declared once in ``SETTINGS`` (name, variable, type, default,
+range, meaning); parsing, validation, the README table and the CLI all read
+that table, so they cannot drift apart. A bad value raises ``ConfigError``
+naming the setting, where it came from, and what is accepted.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from ._errors import ConfigError
+from ._redact import register_secret
+
+Kind = Literal["int", "float", "bool", "str", "secret", "url", "level"]
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_TRUE = frozenset(("1", "true", "yes", "on"))
+_FALSE = frozenset(("0", "false", "no", "off"))
+
+
+class Secret:
+    """A secret string that never shows itself in repr, str or logs."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+        register_secret(value)
+
+    def get(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __reduce__(self) -> tuple[type[Secret], tuple[str]]:
+        return (Secret, (self._value,))
+
+
+@dataclass(frozen=True, slots=True)
+class SettingSpec:
+    name: str
+    env: str
+    kind: Kind
+    default: Any
+    doc: str
+    minimum: float | None = None
+    maximum: float | None = None
+
+    def accepted(self) -> str:
+        if self.kind == "bool":
+            return "true/false (also 1/0, yes/no, on/off)"
+        if self.kind == "level":
+            return "/".join(LOG_LEVELS)
+        if self.kind in ("int", "float"):
+            lo = "" if self.minimum is None else f"{self.minimum:g}"
+            hi = "" if self.maximum is None else f"{self.maximum:g}"
+            noun = "an integer" if self.kind == "int" else "a number"
+            if lo and hi:
+                return f"{noun} from {lo} to {hi}"
+            return f"{noun} >= {lo}" if lo else noun
+        if self.kind == "url":
+            return "an http:// or https:// URL"
+        return "text"
+
+
+_DAY_MS = 86_400_000
+SETTINGS: tuple[SettingSpec, ...] = (
+    SettingSpec("provider", "LLM_PROVIDER", "str", None,
+                "Provider for model names given without a `provider:` prefix."),
+    SettingSpec("default_model", "LLM_DEFAULT_MODEL", "str", None,
+                "Model used when a call passes `model=None`."),
+    SettingSpec("timeout_ms", "LLM_TIMEOUT_MS", "int", 30_000,
+                "Total deadline of one call, retries and stream included (ms).", 1, _DAY_MS),
+    SettingSpec("max_retries", "LLM_MAX_RETRIES", "int", 3,
+                "Retries after the first attempt, for retryable errors only.", 0, 100),
+    SettingSpec("rate_limit_per_minute", "LLM_RATE_LIMIT_PER_MINUTE", "int", None,
+                "Requests per minute per model; calls wait their turn.", 1, 10_000_000),
+    SettingSpec("circuit_breaker_failure_threshold", "CIRCUIT_BREAKER_FAILURE_THRESHOLD", "int",
+                5, "Consecutive infrastructure failures that open a model's circuit.", 1, 10_000),
+    SettingSpec("circuit_breaker_reset_timeout_ms", "CIRCUIT_BREAKER_RESET_TIMEOUT_MS", "int",
+                60_000, "How long an open circuit fails fast before a probe (ms).", 1, _DAY_MS),
+    SettingSpec("enable_cache", "ENABLE_LLM_CACHE", "bool", False,
+                "Cache complete responses of identical non-streaming requests."),
+    SettingSpec("cache_ttl_ms", "CACHE_TTL_MS", "int", 3_600_000,
+                "How long a cached response stays valid (ms).", 1, 365 * _DAY_MS),
+    SettingSpec("max_cost_per_request_usd", "MAX_COST_PER_REQUEST_USD", "float", None,
+                "Refuse a call whose estimated cost exceeds this (USD).", 0, 1e9),
+    SettingSpec("alert_cost_threshold_usd", "ALERT_COST_THRESHOLD_USD", "float", None,
+                "Warn once (and call the alert hook) when total spend crosses this (USD).",
+                0, 1e12),
+    SettingSpec("log_level", "LOG_LEVEL", "level", "INFO", "Level of steadyllm's logger."),
+    SettingSpec("log_to_file", "LOG_TO_FILE", "bool", False,
+                "Write one JSON line per call to `log_file_path`."),
+    SettingSpec("log_file_path", "LOG_FILE_PATH", "str", "./logs/llm.jsonl",
+                "Where the JSONL request log goes."),
+    SettingSpec("log_to_console", "LOG_TO_CONSOLE", "bool", False,
+                "Print a human-readable line per call on stderr."),
+    SettingSpec("enable_metrics", "ENABLE_METRICS", "bool", False,
+                "Keep latency and outcome statistics per model."),
+    SettingSpec("openai_api_key", "OPENAI_API_KEY", "secret", None, "OpenAI API key."),
+    SettingSpec("openai_base_url", "OPENAI_BASE_URL", "url", None,
+                "OpenAI API base URL (default https://api.openai.com/v1)."),
+    SettingSpec("anthropic_api_key", "ANTHROPIC_API_KEY", "secret", None, "Anthropic API key."),
+    SettingSpec("anthropic_base_url", "ANTHROPIC_BASE_URL", "url", None,
+                "Anthropic API base URL (default https://api.anthropic.com)."),
+    SettingSpec("azure_openai_api_key", "AZURE_OPENAI_API_KEY", "secret", None,
+                "Azure OpenAI key (sent as `api-key`)."),
+    SettingSpec("azure_openai_endpoint", "AZURE_OPENAI_ENDPOINT", "url", None,
+                "Azure resource endpoint, e.g. https://NAME.openai.azure.com."),
+    SettingSpec("azure_openai_api_version", "AZURE_OPENAI_API_VERSION", "str", "2024-10-21",
+                "Azure `api-version` for deployment URLs."),
+)
+SPECS_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Resolved settings; build with ``Settings.load()``. Secrets are ``Secret``s."""
+
+    provider: str | None = None
+    default_model: str | None = None
+    timeout_ms: int = 30_000
+    max_retries: int = 3
+    rate_limit_per_minute: int | None = None
+    circuit_breaker_failure_threshold: int = 5
+    circuit_breaker_reset_timeout_ms: int = 60_000
+    enable_cache: bool = False
+    cache_ttl_ms: int = 3_600_000
+    max_cost_per_request_usd: float | None = None
+    alert_cost_threshold_usd: float | None = None
+    log_level: str = "INFO"
+    log_to_file: bool = False
+    log_file_path: str = "./logs/llm.jsonl"
+    log_to_console: bool = False
+    enable_metrics: bool = False
+    openai_api_key: Secret | None = None
+    openai_base_url: str | None = None
+    anthropic_api_key: Secret | None = None
+    anthropic_base_url: str | None = None
+    azure_openai_api_key: Secret | None = None
+    azure_openai_endpoint: str | None = None
+    azure_openai_api_version: str = "2024-10-21"
+    #: Short names for models: ``{"fast": "openai:gpt-4o-mini"}`` (TOML ``[aliases]``).
+    aliases: Mapping[str, str] = field(default_factory=dict)
+    #: Where each value came from (``code``, ``env``, ``.env``, ``toml``), for ``steadyllm config``.
+    sources: Mapping[str, str] = field(default_factory=dict, compare=False)
+
+    @classmethod
+    def load(
+        cls,
+        *,
+        env: Mapping[str, str] | None = None,
+        config_file: str | os.PathLike[str] | None = None,
+        dotenv: str | os.PathLike[str] | bool = True,
+        **overrides: Any,
+    ) -> Settings:
+        """Resolve settings: ``overrides`` > environment > ``.env`` > TOML > defaults.
+
+        ``config_file`` defaults to ``$STEADYLLM_CONFIG`` or ``./steadyllm.toml`` if it
+        exists; ``dotenv`` to ``./.env`` if it exists (``False`` to skip).
+        """
+        environ = dict(os.environ if env is None else env)
+        values: dict[str, Any] = {}
+        sources: dict[str, str] = {}
+
+        toml_path = config_file or environ.get("STEADYLLM_CONFIG")
+        if toml_path is None and Path("steadyllm.toml").is_file():
+            toml_path = "steadyllm.toml"
+        aliases: dict[str, str] = {}
+        if toml_path is not None:
+            table = _read_toml(Path(toml_path))
+            aliases = _aliases(table.pop("aliases", {}), str(toml_path))
+            for key, raw in table.items():
+                spec = SPECS_BY_NAME.get(key)
+                if spec is None:
+                    raise ConfigError(
+                        f"unknown setting {key!r} in {toml_path}; known settings: "
+                        + ", ".join(SPECS_BY_NAME) + ", [aliases]"
+                    )
+                values[key] = _parse(spec, raw, f"{key} in {toml_path}")
+                sources[key] = "toml"
+
+        dotenv_values = _read_dotenv(dotenv)
+        for spec in SETTINGS:
+            for source, mapping in (("env", environ), (".env", dotenv_values)):
+                raw = mapping.get(spec.env)
+                if raw is not None and raw != "":
+                    values[spec.name] = _parse(spec, raw, f"{spec.env} (from {source})")
+                    sources[spec.name] = source
+                    break
+
+        for key, raw in overrides.items():
+            if key == "aliases":
+                aliases = {**aliases, **_aliases(raw, "Settings.load(aliases=...)")}
+                continue
+            spec = SPECS_BY_NAME.get(key)
+            if spec is None:
+                raise ConfigError(
+                    f"unknown setting {key!r}; known settings: " + ", ".join(SPECS_BY_NAME)
+                )
+            values[key] = _parse(spec, raw, key)
+            sources[key] = "code"
+        return cls(**values, aliases=aliases, sources=sources)
+
+    def replace(self, **overrides: Any) -> Settings:
+        """A copy with some settings changed, each validated like ``load`` does."""
+        parsed: dict[str, Any] = {}
+        for key, raw in overrides.items():
+            if key == "aliases":
+                parsed[key] = _aliases(raw, "aliases")
+                continue
+            spec = SPECS_BY_NAME.get(key)
+            if spec is None:
+                raise ConfigError(f"unknown setting {key!r}")
+            parsed[key] = _parse(spec, raw, key)
+        return replace(self, **parsed, sources={**self.sources, **dict.fromkeys(parsed, "code")})
+
+    def describe(self) -> list[tuple[str, str, str, str]]:
+        """(setting, variable, value shown safely, source) for every setting."""
+        rows = []
+        for spec in SETTINGS:
+            value = getattr(self, spec.name)
+            shown = "(not set)" if value is None else str(value)
+            rows.append((spec.name, spec.env, shown, self.sources.get(spec.name, "default")))
+        return rows
+
+
+def _parse(spec: SettingSpec, raw: Any, where: str) -> Any:
+    """Convert and check one value; ``where`` names its origin in the error."""
+    if raw is None:
+        return None
+    if spec.kind == "secret" and isinstance(raw, Secret):
+        return raw
+
+    def bad(reason: str = "") -> ConfigError:
+        shown = "(hidden)" if spec.kind == "secret" else repr(raw)
+        hint = f": {reason}" if reason else ""
+        return ConfigError(
+            f"invalid value {shown} for {where}{hint}; expected {spec.accepted()}"
+        )
+
+    text = raw.strip() if isinstance(raw, str) else raw
+    if spec.kind == "bool":
+        if isinstance(text, bool):
+            return text
+        if isinstance(text, str) and text.lower() in _TRUE | _FALSE:
+            return text.lower() in _TRUE
+        raise bad()
+    if spec.kind in ("int", "float"):
+        if isinstance(text, bool):
+            raise bad()
+        try:
+            number: float = int(text) if spec.kind == "int" else float(text)
+        except (TypeError, ValueError):
+            raise bad() from None
+        if spec.kind == "int" and isinstance(text, float) and text != int(text):
+            raise bad("not a whole number")
+        if number != number or (spec.minimum is not None and number < spec.minimum) or (
+            spec.maximum is not None and number > spec.maximum
+        ):
+            raise bad("out of range")
+        return number
+    if not isinstance(text, str) or not text:
+        raise bad()
+    if spec.kind == "level":
+        if text.upper() not in LOG_LEVELS:
+            raise bad()
+        return text.upper()
+    if spec.kind == "url" and not text.startswith(("http://", "https://")):
+        raise bad()
+    if spec.kind == "secret":
+        return Secret(text)
+    return text
+
+
+def _aliases(raw: Any, where: str) -> dict[str, str]:
+    if not isinstance(raw, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) and ":" in v for k, v in raw.items()
+    ):
+        raise ConfigError(
+            f"invalid aliases in {where}: expected a table of name = \"provider:model\""
+        )
+    return dict(raw)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(
+            f"config file {path} does not exist; create it or unset STEADYLLM_CONFIG"
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+
+
+def _read_dotenv(dotenv: str | os.PathLike[str] | bool) -> dict[str, str]:
+    if dotenv is False:
+        return {}
+    path = Path(".env") if dotenv is True else Path(dotenv)
+    if not path.is_file():
+        if dotenv is not True:
+            raise ConfigError(f".env file {path} does not exist")
+        return {}
+    from dotenv import dotenv_values  # lazy: only when a .env file exists
+
+    return {k: v for k, v in dotenv_values(path).items() if v is not None}
+
+
+def settings_table_markdown() -> str:
+    """The README's settings table, generated from ``SETTINGS``."""
+    lines = [
+        "| variable | setting (code / TOML) | default | accepted | meaning |",
+        "|---|---|---|---|---|",
+    ]
+    for s in SETTINGS:
+        default = "—" if s.default is None else f"`{str(s.default).lower() if s.kind == 'bool' else s.default}`"
+        lines.append(f"| `{s.env}` | `{s.name}` | {default} | {s.accepted()} | {s.doc} |")
+    return "\n".join(lines)
+
+
+def settings_fields() -> set[str]:
+    return {f.name for f in fields(Settings)} - {"aliases", "sources"}

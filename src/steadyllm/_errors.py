@@ -1,0 +1,270 @@
+"""The steadyllm error tree.
+
+Every failure a caller can see is an ``LLMError`` carrying structured fields
+(``kind``, ``retryable``, ``status``, ``provider``, ``model``, ``request_id``,
+``retry_after``, ``attempt``), with one subclass per kind so ``except`` clauses
+can be precise::
+
+    LLMError
+    ├── RateLimitError            rate_limit          retryable   429 rate limits
+    ├── QuotaExceededError        quota_exceeded                  429/402 quota, billing, spend caps
+    ├── LLMTimeoutError           timeout             retryable   connect/read/total/first-token/idle
+    ├── LLMConnectionError        connection          retryable   DNS, refused, reset before headers
+    ├── InvalidRequestError       invalid_request                 400/422, bad input caught locally
+    │   ├── ContextLengthError    context_length                  prompt too long for the model
+    │   └── ConfigError           configuration                   bad setting, unknown provider, no key
+    ├── AuthenticationError       authentication                  401
+    ├── PermissionDeniedError     permission                      403
+    ├── NotFoundError             not_found                       404 unknown model or resource
+    ├── ContentFilterError        content_filter                  provider safety filter
+    ├── ServerError               server_error        retryable   5xx
+    ├── OverloadedError           overloaded          retryable   529, overloaded_error
+    ├── CircuitOpenError          circuit_open                    breaker open: fail fast
+    ├── BudgetExceededError       budget_exceeded                 a cost budget would be exceeded
+    ├── StreamInterruptedError    stream_interrupted              a stream ended early
+    └── InvalidResponseError      invalid_response                unparseable provider reply
+
+``retryable`` is a class default that an instance may override (a 429 with
+``x-should-retry: false`` is a ``RateLimitError`` that is not retryable).
+
+Errors pickle and unpickle with every field intact, so they cross process
+boundaries (multiprocessing, task queues). Messages never contain secrets:
+whoever builds an error from provider text passes it through the redactor
+first (``steadyllm._redact``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+ErrorKind = Literal[
+    "rate_limit",
+    "quota_exceeded",
+    "timeout",
+    "connection",
+    "invalid_request",
+    "authentication",
+    "permission",
+    "not_found",
+    "context_length",
+    "content_filter",
+    "server_error",
+    "overloaded",
+    "circuit_open",
+    "budget_exceeded",
+    "stream_interrupted",
+    "invalid_response",
+    "configuration",
+]
+
+_UNSET: Any = object()
+
+
+class LLMError(Exception):
+    """Base of every error steadyllm raises on purpose."""
+
+    kind: ClassVar[ErrorKind] = "server_error"
+    default_retryable: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool | None = None,
+        status: int | None = None,
+        provider: str | None = None,
+        model: str | None = None,
+        request_id: str | None = None,
+        retry_after: float | None = None,
+        attempt: int | None = None,
+        body: Any = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retryable = self.default_retryable if retryable is None else retryable
+        self.status = status
+        self.provider = provider
+        self.model = model
+        self.request_id = request_id
+        self.retry_after = retry_after
+        #: 1-based number of the attempt that produced this error (set by the client).
+        self.attempt = attempt
+        #: The parsed error body from the provider, if any (already redacted).
+        self.body = body
+
+    def __str__(self) -> str:
+        where = ":".join(p for p in (self.provider, self.model) if p)
+        details = [f"kind={self.kind}"]
+        if self.status is not None:
+            details.append(f"status={self.status}")
+        if where:
+            details.append(f"model={where}")
+        if self.request_id:
+            details.append(f"request_id={self.request_id}")
+        if self.retry_after is not None:
+            details.append(f"retry_after={self.retry_after:g}s")
+        if self.attempt is not None:
+            details.append(f"attempt={self.attempt}")
+        return f"{self.message} [{', '.join(details)}]"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r}, status={self.status!r})"
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serializable view, for logs and flow recorders."""
+        return {
+            "kind": self.kind,
+            "message": self.message,
+            "retryable": self.retryable,
+            "status": self.status,
+            "provider": self.provider,
+            "model": self.model,
+            "request_id": self.request_id,
+            "retry_after": self.retry_after,
+            "attempt": self.attempt,
+        }
+
+
+class RateLimitError(LLMError):
+    """Too many requests or tokens for now; wait (``retry_after``) and retry."""
+
+    kind = "rate_limit"
+    default_retryable = True
+
+
+class QuotaExceededError(LLMError):
+    """Quota, credits or a spend cap are exhausted: retrying will not help."""
+
+    kind = "quota_exceeded"
+
+
+class LLMTimeoutError(LLMError):
+    """A connect, read, total, first-token or stream-idle timeout expired."""
+
+    kind = "timeout"
+    default_retryable = True
+
+
+class LLMConnectionError(LLMError):
+    """The server could not be reached or the connection broke before a response."""
+
+    kind = "connection"
+    default_retryable = True
+
+
+class InvalidRequestError(LLMError):
+    """The request is malformed or has a value out of range; fix the call."""
+
+    kind = "invalid_request"
+
+
+class ContextLengthError(InvalidRequestError):
+    """The prompt plus requested output is longer than the model's context window."""
+
+    kind = "context_length"
+
+
+class ConfigError(InvalidRequestError):
+    """A setting is invalid or missing (unknown provider, missing API key, bad value)."""
+
+    kind = "configuration"
+
+
+class AuthenticationError(LLMError):
+    """The API key or token was rejected."""
+
+    kind = "authentication"
+
+
+class PermissionDeniedError(LLMError):
+    """The key is valid but lacks access to this model or resource."""
+
+    kind = "permission"
+
+
+class NotFoundError(LLMError):
+    """The model, deployment or endpoint does not exist (or is hidden from this key)."""
+
+    kind = "not_found"
+
+
+class ContentFilterError(LLMError):
+    """The provider's safety filter blocked the prompt or the completion."""
+
+    kind = "content_filter"
+
+
+class ServerError(LLMError):
+    """The provider failed (5xx); usually transient."""
+
+    kind = "server_error"
+    default_retryable = True
+
+
+class OverloadedError(LLMError):
+    """The provider is overloaded (Anthropic 529 / ``overloaded_error``)."""
+
+    kind = "overloaded"
+    default_retryable = True
+
+
+class CircuitOpenError(LLMError):
+    """The circuit breaker for this model is open; the call failed fast."""
+
+    kind = "circuit_open"
+
+
+class BudgetExceededError(LLMError):
+    """Sending the call would exceed a cost budget."""
+
+    kind = "budget_exceeded"
+
+
+class StreamInterruptedError(LLMError):
+    """A stream ended before it was complete; ``partial`` holds what arrived."""
+
+    kind = "stream_interrupted"
+
+    def __init__(self, message: str, *, partial: Any = None, **fields: Any) -> None:
+        super().__init__(message, **fields)
+        #: The partial Response assembled from the events received before the break.
+        self.partial = partial
+
+
+class InvalidResponseError(LLMError):
+    """The provider's reply could not be understood (bad JSON, HTML from a proxy)."""
+
+    kind = "invalid_response"
+
+
+ERROR_CLASSES: dict[str, type[LLMError]] = {
+    cls.kind: cls
+    for cls in (
+        RateLimitError,
+        QuotaExceededError,
+        LLMTimeoutError,
+        LLMConnectionError,
+        InvalidRequestError,
+        ContextLengthError,
+        ConfigError,
+        AuthenticationError,
+        PermissionDeniedError,
+        NotFoundError,
+        ContentFilterError,
+        ServerError,
+        OverloadedError,
+        CircuitOpenError,
+        BudgetExceededError,
+        StreamInterruptedError,
+        InvalidResponseError,
+    )
+}
+
+
+def error_class(kind: str) -> type[LLMError]:
+    """The subclass for ``kind``; raises ``ConfigError`` naming the known kinds."""
+    try:
+        return ERROR_CLASSES[kind]
+    except KeyError:
+        known = ", ".join(sorted(ERROR_CLASSES))
+        raise ConfigError(f"unknown error kind {kind!r}; use one of: {known}") from None

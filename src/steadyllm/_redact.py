@@ -1,0 +1,67 @@
+"""Redaction in one place: every error message, log line and repr built from
+text we did not write passes through ``redact``.
+
+Two nets: the exact secret values steadyllm knows about (every configured API
+key is registered when settings load), and patterns for key-shaped strings a
+provider or proxy might echo back (``sk-...``, ``Bearer ...``, ``api-key: ...``).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+
+_MASK = "[REDACTED]"
+_PATTERNS = re.compile(
+    r"(?P<bearer>(?i:bearer)\s+)[A-Za-z0-9._~+/=-]{8,}"
+    r"|(?P<header>(?i:x-api-key|api-key|api_key|authorization)[\"']?\s*[:=]\s*[\"']?)[^\s\"',}]{6,}"
+    r"|\b(?:sk|pk|rk)-[A-Za-z0-9_-]{12,}"
+)
+
+_lock = threading.Lock()
+_secrets: frozenset[str] = frozenset()
+_secret_re: re.Pattern[str] | None = None
+
+
+def register_secret(value: str | None) -> None:
+    """Remember a secret so it is masked wherever it appears. Short values
+    (under 6 characters) are ignored: masking them would shred ordinary text."""
+    global _secrets, _secret_re
+    if not value or len(value) < 6 or value in _secrets:
+        return
+    with _lock:
+        _secrets = _secrets | {value}
+        ordered = sorted(_secrets, key=len, reverse=True)  # longest first
+        _secret_re = re.compile("|".join(re.escape(s) for s in ordered))
+
+
+def _pattern_sub(match: re.Match[str]) -> str:
+    prefix = match.group("bearer") or match.group("header") or ""
+    return prefix + _MASK
+
+
+def redact(text: str) -> str:
+    """``text`` with every known secret and key-shaped token masked."""
+    if _secret_re is not None:
+        text = _secret_re.sub(_MASK, text)
+    return _PATTERNS.sub(_pattern_sub, text)
+
+
+class RedactingFilter(logging.Filter):
+    """Masks secrets in a record's final message (its args are folded in first)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message or record.args:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+def get_logger(name: str = "steadyllm") -> logging.Logger:
+    """A library logger: no handlers of its own, redaction attached."""
+    logger = logging.getLogger(name)
+    if not any(isinstance(f, RedactingFilter) for f in logger.filters):
+        logger.addFilter(RedactingFilter())
+    return logger

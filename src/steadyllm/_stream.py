@@ -1,0 +1,172 @@
+"""A streamed call as an async context manager and async iterator.
+
+Entering the context opens the stream and waits for its first event, inside
+the client's retry loop: a failure before any event reached the caller is
+retried like any call; after that, an error ends the stream with the partial
+response attached. Every wait for an event is bounded by the call's total
+deadline. The provider's iterator is always closed on exit, also when the
+caller stops early, so no connection leaks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
+from ._assemble import StreamAssembler
+from ._errors import LLMError, StreamInterruptedError
+from ._types import Done, ProviderEvent, Response, ResponseMeta, StreamEvent
+
+if TYPE_CHECKING:
+    from ._client import CallPlan, Client
+
+
+class ChatStream:
+    def __init__(self, client: Client, plan: CallPlan) -> None:
+        self._client = client
+        self._plan = plan
+        self._iterator: AsyncIterator[ProviderEvent] | None = None
+        self._assembler = StreamAssembler()
+        self._first: StreamEvent | None = None
+        self._attempt_started = plan.started
+        self._ttft_ms: float | None = None
+        self._attempts = 0
+        self._finished = False
+        self._response: Response | None = None
+
+    # ------------------------------------------------------------ opening
+
+    async def __aenter__(self) -> ChatStream:
+        try:
+            self._first, self._attempts = await self._client.run_attempts(self._plan, self._open)
+        except BaseException:
+            await self._close_iterator()
+            raise
+        return self
+
+    async def _open(self) -> StreamEvent:
+        """One attempt: start the provider stream and pull its first visible event."""
+        await self._close_iterator()
+        self._assembler = StreamAssembler()
+        self._attempt_started = self._client.clock.now()
+        self._iterator = self._plan.provider.stream(self._plan.request)
+        while True:
+            try:
+                event = await self._iterator.__anext__()
+            except StopAsyncIteration:
+                raise StreamInterruptedError(
+                    "the stream ended before sending anything",
+                    provider=self._plan.request.provider, model=self._plan.request.model,
+                    retryable=True,
+                ) from None
+            self._assembler.add(event)
+            if not isinstance(event, ResponseMeta):
+                self._ttft_ms = (self._client.clock.now() - self._attempt_started) * 1000.0
+                return event
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._close_iterator()
+
+    async def _close_iterator(self) -> None:
+        iterator, self._iterator = self._iterator, None
+        aclose = getattr(iterator, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+    # ------------------------------------------------------------ iterating
+
+    def __aiter__(self) -> ChatStream:
+        return self
+
+    async def __anext__(self) -> StreamEvent:
+        if self._first is not None:
+            event, self._first = self._first, None
+            return self._deliver(event)
+        if self._finished or self._iterator is None:
+            raise StopAsyncIteration
+        clock, plan = self._client.clock, self._plan
+        scope = clock.timeout_at(plan.deadline)
+        try:
+            async with scope:
+                while True:
+                    event = await self._iterator.__anext__()
+                    self._assembler.add(event)
+                    if not isinstance(event, ResponseMeta):
+                        return self._deliver(event)
+        except StopAsyncIteration:
+            self._finished = True
+            if self._assembler.done:
+                raise
+            raise self._interrupted("the stream ended before it was complete") from None
+        except TimeoutError:
+            if not scope.expired():
+                raise
+            error = self._client.deadline_error(plan, self._attempts)
+            error.message += f" (stream cut; {len(self.partial().text)} characters received)"
+            self._finished = True
+            raise error from None
+        except StreamInterruptedError as error:
+            self._finished = True
+            error.partial = self.partial()
+            raise self._tag(error) from None
+        except LLMError as error:
+            self._finished = True
+            raise self._tag(error) from None
+
+    def _deliver(self, event: StreamEvent) -> StreamEvent:
+        if isinstance(event, Done):
+            self._finished = True
+            self._response = self._finish(self._assembler.response(
+                provider=self._plan.request.provider, model=self._plan.request.model
+            ))
+        return event
+
+    def _tag(self, error: LLMError) -> LLMError:
+        error.attempt = self._attempts
+        error.provider = error.provider or self._plan.request.provider
+        error.model = error.model or self._plan.request.model
+        return error
+
+    def _interrupted(self, message: str) -> StreamInterruptedError:
+        return StreamInterruptedError(
+            message, partial=self.partial(), provider=self._plan.request.provider,
+            model=self._plan.request.model, attempt=self._attempts,
+        )
+
+    def _finish(self, response: Response) -> Response:
+        response.attempts = self._attempts
+        response.latency_ms = (self._client.clock.now() - self._plan.started) * 1000.0
+        response.ttft_ms = self._ttft_ms
+        response.context = self._plan.context
+        return response
+
+    # ------------------------------------------------------------ results
+
+    def partial(self) -> Response:
+        """What has arrived so far, as a Response (``finish_reason="error"`` until done)."""
+        return self._finish(self._assembler.response(
+            provider=self._plan.request.provider, model=self._plan.request.model
+        ))
+
+    @property
+    def response(self) -> Response:
+        """The whole Response, once the stream has been read to the end."""
+        if self._response is None:
+            raise RuntimeError(
+                "the stream has not finished; iterate it to the end first, "
+                "or use `await stream.final_response()`"
+            )
+        return self._response
+
+    async def final_response(self) -> Response:
+        """Read whatever is left of the stream and return the whole Response."""
+        async for _ in self:
+            pass
+        return self.response
+
+    def __repr__(self) -> str:
+        state = "finished" if self._finished else "open"
+        return f"<ChatStream {self._plan.request.model_id} {state}>"
+
+
+__all__ = ["ChatStream"]

@@ -1,0 +1,129 @@
+"""SyncClient: the Client's calls for code that is not async.
+
+It owns an event loop on a private daemon thread and runs each call there, so
+it works anywhere, also inside a thread that already runs a loop (Jupyter).
+The caller's ``sl.context(...)`` is resolved in the calling thread and passed
+along explicitly, because context variables do not cross threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Coroutine, Iterator, Mapping, Sequence
+from concurrent.futures import Future
+from typing import Any, TypeVar, Unpack
+
+from ._client import CallOptions, Client
+from ._clock import Clock
+from ._config import Settings
+from ._context import effective_context
+from ._retry import RetryPolicy
+from ._stream import ChatStream
+from ._types import Message, Response, StreamEvent
+from .providers import Provider
+
+T = TypeVar("T")
+
+
+class SyncClient:
+    """``Client`` for synchronous code; same calls, same results, no ``await``."""
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        providers: Mapping[str, Provider] | None = None,
+        clock: Clock | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="steadyllm-sync", daemon=True
+        )
+        self._thread.start()
+        self.client = Client(settings, providers=providers, clock=clock, retry=retry)
+        self._closed = False
+
+    @classmethod
+    def from_env(
+        cls,
+        *,
+        providers: Mapping[str, Provider] | None = None,
+        clock: Clock | None = None,
+        **overrides: Any,
+    ) -> SyncClient:
+        return cls(Settings.load(**overrides), providers=providers, clock=clock)
+
+    @property
+    def settings(self) -> Settings:
+        return self.client.settings
+
+    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+        if self._closed:
+            coro.close()
+            raise RuntimeError("this SyncClient is closed; create a new one")
+        future: Future[T] = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        return future.result()
+
+    def chat(
+        self, model: str | None, messages: Sequence[Message], **options: Unpack[CallOptions]
+    ) -> Response:
+        """Same as ``Client.chat``."""
+        options["context"] = effective_context(options.get("context"))
+        return self._run(self.client.chat(model, messages, **options))
+
+    def stream(
+        self, model: str | None, messages: Sequence[Message], **options: Unpack[CallOptions]
+    ) -> SyncChatStream:
+        """Same as ``Client.stream``: ``with client.stream(...) as s: for ev in s: ...``."""
+        options["context"] = effective_context(options.get("context"))
+        return SyncChatStream(self, self.client.stream(model, messages, **options))
+
+    def close(self) -> None:
+        """Close connections and stop the loop thread. Safe to call twice."""
+        if self._closed:
+            return
+        self._run(self.client.aclose())
+        self._closed = True
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join()
+        self._loop.close()
+
+    def __enter__(self) -> SyncClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class SyncChatStream:
+    def __init__(self, owner: SyncClient, stream: ChatStream) -> None:
+        self._owner = owner
+        self._stream = stream
+
+    def __enter__(self) -> SyncChatStream:
+        self._owner._run(self._stream.__aenter__())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._owner._run(self._stream.__aexit__(*exc))
+
+    def __iter__(self) -> Iterator[StreamEvent]:
+        return self
+
+    def __next__(self) -> StreamEvent:
+        try:
+            return self._owner._run(self._stream.__anext__())
+        except StopAsyncIteration:
+            raise StopIteration from None
+
+    @property
+    def response(self) -> Response:
+        return self._stream.response
+
+    def partial(self) -> Response:
+        return self._stream.partial()
+
+    def final_response(self) -> Response:
+        return self._owner._run(self._stream.final_response())

@@ -1,0 +1,99 @@
+"""What a provider is, and the registry that maps ``provider:`` prefixes to one.
+
+A provider turns a provider-neutral ``Request`` into a ``Response`` (``complete``)
+or into a sequence of ``ProviderEvent``s (``stream``), and raises ``LLMError``
+subclasses for every failure. The client adds everything else (deadline,
+retries, context, assembly of streamed events), so a provider stays small.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .._errors import ConfigError
+
+if TYPE_CHECKING:
+    from .._clock import Clock
+    from .._config import Settings
+    from .._types import ProviderEvent, Request, Response
+
+
+class Provider(abc.ABC):
+    name: str = ""
+
+    @abc.abstractmethod
+    async def complete(self, request: Request) -> Response:
+        """One non-streaming call."""
+
+    @abc.abstractmethod
+    def stream(self, request: Request) -> AsyncIterator[ProviderEvent]:
+        """A streaming call: events end with ``Done``, or the iterator raises."""
+
+    def attach(self, clock: Clock) -> None:  # noqa: B027 - optional hook, empty by default
+        """Called once by the client that will use this provider, with its clock."""
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook, empty by default
+        """Release connections; the provider is not used afterwards."""
+
+
+ProviderFactory = Callable[["Settings"], Provider]
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderSpec:
+    name: str
+    factory: ProviderFactory
+    #: Settings that must be set before this provider can be used, with the variable to name.
+    required: tuple[tuple[str, str], ...] = ()
+    description: str = ""
+
+
+_REGISTRY: dict[str, ProviderSpec] = {}
+
+
+def register_provider(
+    name: str,
+    factory: ProviderFactory,
+    *,
+    required: tuple[tuple[str, str], ...] = (),
+    description: str = "",
+    replace: bool = False,
+) -> None:
+    """Make ``name:`` model strings use providers built by ``factory(settings)``.
+
+    ``required`` lists ``(setting, ENV_VARIABLE)`` pairs that must be set; a
+    missing one raises ``ConfigError`` naming the variable before any request.
+    """
+    if not name or ":" in name or name != name.strip():
+        raise ConfigError(f"provider name {name!r} must be non-empty with no ':' or spaces")
+    if name in _REGISTRY and not replace:
+        raise ConfigError(f"provider {name!r} is already registered; pass replace=True")
+    _REGISTRY[name] = ProviderSpec(name, factory, required, description)
+
+
+def provider_spec(name: str) -> ProviderSpec:
+    spec = _REGISTRY.get(name)
+    if spec is None:
+        raise ConfigError(
+            f"unknown provider {name!r}; known providers: {', '.join(known_providers())}. "
+            "Register others with steadyllm.register_provider()."
+        )
+    return spec
+
+
+def known_providers() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def build_provider(name: str, settings: Settings) -> Provider:
+    spec = provider_spec(name)
+    for setting, variable in spec.required:
+        if getattr(settings, setting, None) is None:
+            raise ConfigError(
+                f"provider {name!r} needs {variable}; set it in the environment, in .env, "
+                f"or as {setting} in steadyllm.toml"
+            )
+    return spec.factory(settings)
