@@ -10,8 +10,8 @@ Everything public is re-exported here and listed in ``__all__``; modules with
 a leading underscore are private.
 """
 
-from ._clock import Clock, FakeClock, SystemClock
 from ._client import CallOptions, Client
+from ._clock import Clock, FakeClock, SystemClock
 from ._config import SETTINGS, Secret, Settings
 from ._context import Context, context, current_context
 from ._errors import (

@@ -74,8 +74,7 @@ class StreamAssembler:
 
     def response(self, *, provider: str, model: str) -> Response:
         calls = [
-            ToolCall(c.id, c.name, "".join(c.arguments))
-            for _, c in sorted(self._calls.items())
+            ToolCall(c.id, c.name, "".join(c.arguments)) for _, c in sorted(self._calls.items())
         ]
         finish: FinishReason = self.finish_reason or "error"
         return Response(

@@ -161,12 +161,14 @@ class Client:
         timeout_s = _timeout_seconds(timeout_ms, s.timeout_ms)
         retry = self.retry
         if max_retries is not None:
-            retry = RetryPolicy(max_retries, retry.base_delay, retry.max_delay,
-                                retry.max_retry_after, retry.random)
+            retry = RetryPolicy(
+                max_retries, retry.base_delay, retry.max_delay, retry.max_retry_after, retry.random
+            )
         provider = self.provider(ref.provider)
         now = self.clock.now()
-        return CallPlan(request, provider, effective_context(context), now + timeout_s,
-                        timeout_s, retry, now)
+        return CallPlan(
+            request, provider, effective_context(context), now + timeout_s, timeout_s, retry, now
+        )
 
     # ------------------------------------------------------------ calls
 
@@ -224,7 +226,10 @@ class Client:
             raise error
         logger.info(
             "retrying %s in %.3fs after attempt %d failed: %s",
-            plan.request.model_id, delay, number, error,
+            plan.request.model_id,
+            delay,
+            number,
+            error,
         )
         await self.clock.sleep(delay)
 

@@ -72,7 +72,8 @@ class _FakeTimeout:
     async def __aexit__(self, *exc: object) -> bool | None:
         if self._cancel is not None:
             self._cancel()
-        return await self._inner.__aexit__(*exc)  # type: ignore[arg-type]
+        await self._inner.__aexit__(*exc)  # type: ignore[arg-type]
+        return None
 
 
 class FakeClock:

@@ -67,8 +67,8 @@ class SettingSpec:
         if self.kind == "level":
             return "/".join(LOG_LEVELS)
         if self.kind in ("int", "float"):
-            lo = "" if self.minimum is None else f"{self.minimum:g}"
-            hi = "" if self.maximum is None else f"{self.maximum:g}"
+            lo = "" if self.minimum is None else _number(self.minimum)
+            hi = "" if self.maximum is None else _number(self.maximum)
             noun = "an integer" if self.kind == "int" else "a number"
             if lo and hi:
                 return f"{noun} from {lo} to {hi}"
@@ -78,52 +78,171 @@ class SettingSpec:
         return "text"
 
 
+def _number(value: float) -> str:
+    return str(int(value)) if value == int(value) else f"{value:g}"
+
+
 _DAY_MS = 86_400_000
 SETTINGS: tuple[SettingSpec, ...] = (
-    SettingSpec("provider", "LLM_PROVIDER", "str", None,
-                "Provider for model names given without a `provider:` prefix."),
-    SettingSpec("default_model", "LLM_DEFAULT_MODEL", "str", None,
-                "Model used when a call passes `model=None`."),
-    SettingSpec("timeout_ms", "LLM_TIMEOUT_MS", "int", 30_000,
-                "Total deadline of one call, retries and stream included (ms).", 1, _DAY_MS),
-    SettingSpec("max_retries", "LLM_MAX_RETRIES", "int", 3,
-                "Retries after the first attempt, for retryable errors only.", 0, 100),
-    SettingSpec("rate_limit_per_minute", "LLM_RATE_LIMIT_PER_MINUTE", "int", None,
-                "Requests per minute per model; calls wait their turn.", 1, 10_000_000),
-    SettingSpec("circuit_breaker_failure_threshold", "CIRCUIT_BREAKER_FAILURE_THRESHOLD", "int",
-                5, "Consecutive infrastructure failures that open a model's circuit.", 1, 10_000),
-    SettingSpec("circuit_breaker_reset_timeout_ms", "CIRCUIT_BREAKER_RESET_TIMEOUT_MS", "int",
-                60_000, "How long an open circuit fails fast before a probe (ms).", 1, _DAY_MS),
-    SettingSpec("enable_cache", "ENABLE_LLM_CACHE", "bool", False,
-                "Cache complete responses of identical non-streaming requests."),
-    SettingSpec("cache_ttl_ms", "CACHE_TTL_MS", "int", 3_600_000,
-                "How long a cached response stays valid (ms).", 1, 365 * _DAY_MS),
-    SettingSpec("max_cost_per_request_usd", "MAX_COST_PER_REQUEST_USD", "float", None,
-                "Refuse a call whose estimated cost exceeds this (USD).", 0, 1e9),
-    SettingSpec("alert_cost_threshold_usd", "ALERT_COST_THRESHOLD_USD", "float", None,
-                "Warn once (and call the alert hook) when total spend crosses this (USD).",
-                0, 1e12),
+    SettingSpec(
+        "provider",
+        "LLM_PROVIDER",
+        "str",
+        None,
+        "Provider for model names given without a `provider:` prefix.",
+    ),
+    SettingSpec(
+        "default_model",
+        "LLM_DEFAULT_MODEL",
+        "str",
+        None,
+        "Model used when a call passes `model=None`.",
+    ),
+    SettingSpec(
+        "timeout_ms",
+        "LLM_TIMEOUT_MS",
+        "int",
+        30_000,
+        "Total deadline of one call, retries and stream included (ms).",
+        1,
+        _DAY_MS,
+    ),
+    SettingSpec(
+        "max_retries",
+        "LLM_MAX_RETRIES",
+        "int",
+        3,
+        "Retries after the first attempt, for retryable errors only.",
+        0,
+        100,
+    ),
+    SettingSpec(
+        "rate_limit_per_minute",
+        "LLM_RATE_LIMIT_PER_MINUTE",
+        "int",
+        None,
+        "Requests per minute per model; calls wait their turn.",
+        1,
+        10_000_000,
+    ),
+    SettingSpec(
+        "circuit_breaker_failure_threshold",
+        "CIRCUIT_BREAKER_FAILURE_THRESHOLD",
+        "int",
+        5,
+        "Consecutive infrastructure failures that open a model's circuit.",
+        1,
+        10_000,
+    ),
+    SettingSpec(
+        "circuit_breaker_reset_timeout_ms",
+        "CIRCUIT_BREAKER_RESET_TIMEOUT_MS",
+        "int",
+        60_000,
+        "How long an open circuit fails fast before a probe (ms).",
+        1,
+        _DAY_MS,
+    ),
+    SettingSpec(
+        "enable_cache",
+        "ENABLE_LLM_CACHE",
+        "bool",
+        False,
+        "Cache complete responses of identical non-streaming requests.",
+    ),
+    SettingSpec(
+        "cache_ttl_ms",
+        "CACHE_TTL_MS",
+        "int",
+        3_600_000,
+        "How long a cached response stays valid (ms).",
+        1,
+        365 * _DAY_MS,
+    ),
+    SettingSpec(
+        "max_cost_per_request_usd",
+        "MAX_COST_PER_REQUEST_USD",
+        "float",
+        None,
+        "Refuse a call whose estimated cost exceeds this (USD).",
+        0,
+        1e9,
+    ),
+    SettingSpec(
+        "alert_cost_threshold_usd",
+        "ALERT_COST_THRESHOLD_USD",
+        "float",
+        None,
+        "Warn once (and call the alert hook) when total spend crosses this (USD).",
+        0,
+        1e12,
+    ),
     SettingSpec("log_level", "LOG_LEVEL", "level", "INFO", "Level of steadyllm's logger."),
-    SettingSpec("log_to_file", "LOG_TO_FILE", "bool", False,
-                "Write one JSON line per call to `log_file_path`."),
-    SettingSpec("log_file_path", "LOG_FILE_PATH", "str", "./logs/llm.jsonl",
-                "Where the JSONL request log goes."),
-    SettingSpec("log_to_console", "LOG_TO_CONSOLE", "bool", False,
-                "Print a human-readable line per call on stderr."),
-    SettingSpec("enable_metrics", "ENABLE_METRICS", "bool", False,
-                "Keep latency and outcome statistics per model."),
+    SettingSpec(
+        "log_to_file",
+        "LOG_TO_FILE",
+        "bool",
+        False,
+        "Write one JSON line per call to `log_file_path`.",
+    ),
+    SettingSpec(
+        "log_file_path",
+        "LOG_FILE_PATH",
+        "str",
+        "./logs/llm.jsonl",
+        "Where the JSONL request log goes.",
+    ),
+    SettingSpec(
+        "log_to_console",
+        "LOG_TO_CONSOLE",
+        "bool",
+        False,
+        "Print a human-readable line per call on stderr.",
+    ),
+    SettingSpec(
+        "enable_metrics",
+        "ENABLE_METRICS",
+        "bool",
+        False,
+        "Keep latency and outcome statistics per model.",
+    ),
     SettingSpec("openai_api_key", "OPENAI_API_KEY", "secret", None, "OpenAI API key."),
-    SettingSpec("openai_base_url", "OPENAI_BASE_URL", "url", None,
-                "OpenAI API base URL (default https://api.openai.com/v1)."),
+    SettingSpec(
+        "openai_base_url",
+        "OPENAI_BASE_URL",
+        "url",
+        None,
+        "OpenAI API base URL (default https://api.openai.com/v1).",
+    ),
     SettingSpec("anthropic_api_key", "ANTHROPIC_API_KEY", "secret", None, "Anthropic API key."),
-    SettingSpec("anthropic_base_url", "ANTHROPIC_BASE_URL", "url", None,
-                "Anthropic API base URL (default https://api.anthropic.com)."),
-    SettingSpec("azure_openai_api_key", "AZURE_OPENAI_API_KEY", "secret", None,
-                "Azure OpenAI key (sent as `api-key`)."),
-    SettingSpec("azure_openai_endpoint", "AZURE_OPENAI_ENDPOINT", "url", None,
-                "Azure resource endpoint, e.g. https://NAME.openai.azure.com."),
-    SettingSpec("azure_openai_api_version", "AZURE_OPENAI_API_VERSION", "str", "2024-10-21",
-                "Azure `api-version` for deployment URLs."),
+    SettingSpec(
+        "anthropic_base_url",
+        "ANTHROPIC_BASE_URL",
+        "url",
+        None,
+        "Anthropic API base URL (default https://api.anthropic.com).",
+    ),
+    SettingSpec(
+        "azure_openai_api_key",
+        "AZURE_OPENAI_API_KEY",
+        "secret",
+        None,
+        "Azure OpenAI key (sent as `api-key`).",
+    ),
+    SettingSpec(
+        "azure_openai_endpoint",
+        "AZURE_OPENAI_ENDPOINT",
+        "url",
+        None,
+        "Azure resource endpoint, e.g. https://NAME.openai.azure.com.",
+    ),
+    SettingSpec(
+        "azure_openai_api_version",
+        "AZURE_OPENAI_API_VERSION",
+        "str",
+        "2024-10-21",
+        "Azure `api-version` for deployment URLs.",
+    ),
 )
 SPECS_BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -190,7 +309,8 @@ class Settings:
                 if spec is None:
                     raise ConfigError(
                         f"unknown setting {key!r} in {toml_path}; known settings: "
-                        + ", ".join(SPECS_BY_NAME) + ", [aliases]"
+                        + ", ".join(SPECS_BY_NAME)
+                        + ", [aliases]"
                     )
                 values[key] = _parse(spec, raw, f"{key} in {toml_path}")
                 sources[key] = "toml"
@@ -250,9 +370,7 @@ def _parse(spec: SettingSpec, raw: Any, where: str) -> Any:
     def bad(reason: str = "") -> ConfigError:
         shown = "(hidden)" if spec.kind == "secret" else repr(raw)
         hint = f": {reason}" if reason else ""
-        return ConfigError(
-            f"invalid value {shown} for {where}{hint}; expected {spec.accepted()}"
-        )
+        return ConfigError(f"invalid value {shown} for {where}{hint}; expected {spec.accepted()}")
 
     text = raw.strip() if isinstance(raw, str) else raw
     if spec.kind == "bool":
@@ -270,8 +388,10 @@ def _parse(spec: SettingSpec, raw: Any, where: str) -> Any:
             raise bad() from None
         if spec.kind == "int" and isinstance(text, float) and text != int(text):
             raise bad("not a whole number")
-        if number != number or (spec.minimum is not None and number < spec.minimum) or (
-            spec.maximum is not None and number > spec.maximum
+        if (
+            number != number
+            or (spec.minimum is not None and number < spec.minimum)
+            or (spec.maximum is not None and number > spec.maximum)
         ):
             raise bad("out of range")
         return number
@@ -293,7 +413,7 @@ def _aliases(raw: Any, where: str) -> dict[str, str]:
         isinstance(k, str) and isinstance(v, str) and ":" in v for k, v in raw.items()
     ):
         raise ConfigError(
-            f"invalid aliases in {where}: expected a table of name = \"provider:model\""
+            f'invalid aliases in {where}: expected a table of name = "provider:model"'
         )
     return dict(raw)
 
@@ -330,7 +450,11 @@ def settings_table_markdown() -> str:
         "|---|---|---|---|---|",
     ]
     for s in SETTINGS:
-        default = "—" if s.default is None else f"`{str(s.default).lower() if s.kind == 'bool' else s.default}`"
+        default = (
+            "—"
+            if s.default is None
+            else f"`{str(s.default).lower() if s.kind == 'bool' else s.default}`"
+        )
         lines.append(f"| `{s.env}` | `{s.name}` | {default} | {s.accepted()} | {s.doc} |")
     return "\n".join(lines)
 

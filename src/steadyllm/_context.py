@@ -67,9 +67,9 @@ def context(
 ) -> Iterator[Context]:
     """Set the Context for the calls made inside the block, merged over the enclosing one::
 
-        with sl.context(run_id="r1"):
-            with sl.context(agent="planner"):   # run_id="r1" is inherited
-                await client.chat(...)
+    with sl.context(run_id="r1"):
+        with sl.context(agent="planner"):   # run_id="r1" is inherited
+            await client.chat(...)
     """
     own = ctx or Context(run_id, project_id, agent, operation, metadata or {})
     merged = own.merged_over(_current.get())

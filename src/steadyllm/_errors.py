@@ -7,12 +7,12 @@ can be precise::
 
     LLMError
     ├── RateLimitError            rate_limit          retryable   429 rate limits
-    ├── QuotaExceededError        quota_exceeded                  429/402 quota, billing, spend caps
-    ├── LLMTimeoutError           timeout             retryable   connect/read/total/first-token/idle
+    ├── QuotaExceededError        quota_exceeded                  429/402 quota, billing
+    ├── LLMTimeoutError           timeout             retryable   connect, total, first token, idle
     ├── LLMConnectionError        connection          retryable   DNS, refused, reset before headers
     ├── InvalidRequestError       invalid_request                 400/422, bad input caught locally
     │   ├── ContextLengthError    context_length                  prompt too long for the model
-    │   └── ConfigError           configuration                   bad setting, unknown provider, no key
+    │   └── ConfigError           configuration                   bad setting, no API key
     ├── AuthenticationError       authentication                  401
     ├── PermissionDeniedError     permission                      403
     ├── NotFoundError             not_found                       404 unknown model or resource
@@ -155,7 +155,7 @@ class LLMConnectionError(LLMError):
 class InvalidRequestError(LLMError):
     """The request is malformed or has a value out of range; fix the call."""
 
-    kind = "invalid_request"
+    kind: ClassVar[ErrorKind] = "invalid_request"
 
 
 class ContextLengthError(InvalidRequestError):

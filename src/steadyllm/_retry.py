@@ -35,10 +35,12 @@ class RetryPolicy:
 
     def backoff(self, retries_done: int) -> float:
         """Full-jitter back-off before retry number ``retries_done + 1``."""
-        ceiling = min(self.max_delay, self.base_delay * (2 ** min(retries_done, 32)))
+        ceiling = min(self.max_delay, self.base_delay * (2.0 ** min(retries_done, 32)))
         return ceiling * self.random()
 
-    def next_delay(self, error: LLMError, retries_done: int, time_left: float | None) -> float | None:
+    def next_delay(
+        self, error: LLMError, retries_done: int, time_left: float | None
+    ) -> float | None:
         """Seconds to wait before retrying, or ``None`` to give up now."""
         if not error.retryable or retries_done >= self.max_retries:
             return None

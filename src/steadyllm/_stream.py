@@ -56,7 +56,8 @@ class ChatStream:
             except StopAsyncIteration:
                 raise StreamInterruptedError(
                     "the stream ended before sending anything",
-                    provider=self._plan.request.provider, model=self._plan.request.model,
+                    provider=self._plan.request.provider,
+                    model=self._plan.request.model,
                     retryable=True,
                 ) from None
             self._assembler.add(event)
@@ -89,10 +90,10 @@ class ChatStream:
         try:
             async with scope:
                 while True:
-                    event = await self._iterator.__anext__()
-                    self._assembler.add(event)
-                    if not isinstance(event, ResponseMeta):
-                        return self._deliver(event)
+                    item = await self._iterator.__anext__()
+                    self._assembler.add(item)
+                    if not isinstance(item, ResponseMeta):
+                        return self._deliver(item)
         except StopAsyncIteration:
             self._finished = True
             if self._assembler.done:
@@ -116,9 +117,11 @@ class ChatStream:
     def _deliver(self, event: StreamEvent) -> StreamEvent:
         if isinstance(event, Done):
             self._finished = True
-            self._response = self._finish(self._assembler.response(
-                provider=self._plan.request.provider, model=self._plan.request.model
-            ))
+            self._response = self._finish(
+                self._assembler.response(
+                    provider=self._plan.request.provider, model=self._plan.request.model
+                )
+            )
         return event
 
     def _tag(self, error: LLMError) -> LLMError:
@@ -129,8 +132,11 @@ class ChatStream:
 
     def _interrupted(self, message: str) -> StreamInterruptedError:
         return StreamInterruptedError(
-            message, partial=self.partial(), provider=self._plan.request.provider,
-            model=self._plan.request.model, attempt=self._attempts,
+            message,
+            partial=self.partial(),
+            provider=self._plan.request.provider,
+            model=self._plan.request.model,
+            attempt=self._attempts,
         )
 
     def _finish(self, response: Response) -> Response:
@@ -144,9 +150,11 @@ class ChatStream:
 
     def partial(self) -> Response:
         """What has arrived so far, as a Response (``finish_reason="error"`` until done)."""
-        return self._finish(self._assembler.response(
-            provider=self._plan.request.provider, model=self._plan.request.model
-        ))
+        return self._finish(
+            self._assembler.response(
+                provider=self._plan.request.provider, model=self._plan.request.model
+            )
+        )
 
     @property
     def response(self) -> Response:

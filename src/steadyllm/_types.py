@@ -14,7 +14,9 @@ from typing import Any, Literal, TypeAlias
 
 Role = Literal["system", "user", "assistant", "tool"]
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "error"]
-FINISH_REASONS: frozenset[str] = frozenset(("stop", "length", "tool_calls", "content_filter", "error"))
+FINISH_REASONS: frozenset[str] = frozenset(
+    ("stop", "length", "tool_calls", "content_filter", "error")
+)
 
 
 # ---------------------------------------------------------------- message parts
@@ -40,7 +42,8 @@ class ImagePart:
         """The image as a URL: the given one, or a ``data:`` URL built from the bytes."""
         if self.url is not None:
             return self.url
-        assert self.data is not None and self.media_type is not None  # checked in image()
+        assert self.data is not None  # checked in image()
+        assert self.media_type is not None
         return f"data:{self.media_type};base64,{base64.b64encode(self.data).decode('ascii')}"
 
 
@@ -56,9 +59,7 @@ class ToolSpec:
 
     name: str
     description: str = ""
-    parameters: dict[str, Any] = field(
-        default_factory=lambda: {"type": "object", "properties": {}}
-    )
+    parameters: dict[str, Any] = field(default_factory=lambda: {"type": "object", "properties": {}})
     strict: bool | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -165,9 +166,7 @@ def image(
     if (url is None) == (data is None):
         raise InvalidRequestError("image() needs exactly one of url= or data=")
     if data is not None and not (media_type or "").startswith("image/"):
-        raise InvalidRequestError(
-            "image(data=...) needs media_type, e.g. media_type='image/png'"
-        )
+        raise InvalidRequestError("image(data=...) needs media_type, e.g. media_type='image/png'")
     return ImagePart(url=url, data=data, media_type=media_type, detail=detail)
 
 

@@ -16,14 +16,14 @@ def _check_range(name: str, value: float | None, lo: float, hi: float) -> None:
     if value is None:
         return
     if isinstance(value, bool) or not isinstance(value, int | float) or not lo <= value <= hi:
-        raise InvalidRequestError(f"{name}={value!r} is out of range; use a number from {lo:g} to {hi:g}")
-
-
-def check_messages(messages: Sequence[Message]) -> None:
-    if not isinstance(messages, Sequence) or isinstance(messages, str | bytes):
         raise InvalidRequestError(
-            "messages must be a list of messages, e.g. [sl.user('Hello')]"
+            f"{name}={value!r} is out of range; use a number from {lo:g} to {hi:g}"
         )
+
+
+def check_messages(messages: object) -> None:
+    if not isinstance(messages, Sequence) or isinstance(messages, str | bytes):
+        raise InvalidRequestError("messages must be a list of messages, e.g. [sl.user('Hello')]")
     if not messages:
         raise InvalidRequestError("messages is empty; pass at least one, e.g. [sl.user('Hello')]")
     open_calls: set[str] = set()
@@ -40,7 +40,8 @@ def check_messages(messages: Sequence[Message]) -> None:
                 raise InvalidRequestError(f"messages[{i}] has an unsupported part {part!r}")
             if isinstance(part, ImagePart) and msg.role != "user":
                 raise InvalidRequestError(
-                    f"messages[{i}] is a {msg.role} message with an image; images go in user messages"
+                    f"messages[{i}] is a {msg.role} message with an image; "
+                    "images go in user messages"
                 )
         if msg.role == "assistant":
             open_calls = {c.id for c in msg.tool_calls}
@@ -68,7 +69,7 @@ def check_tools(tools: Sequence[ToolSpec], tool_choice: str | None) -> None:
             raise InvalidRequestError(f"tool name {tool.name!r} is declared twice")
         if not isinstance(tool.parameters, dict) or tool.parameters.get("type") != "object":
             raise InvalidRequestError(
-                f"tool {tool.name!r}: parameters must be a JSON Schema with \"type\": \"object\""
+                f'tool {tool.name!r}: parameters must be a JSON Schema with "type": "object"'
             )
         names.add(tool.name)
     if tool_choice is None or tool_choice in ("auto", "none"):
@@ -96,7 +97,8 @@ def check_request(request: Request) -> None:
             f"max_tokens={request.max_tokens!r} must be a whole number of at least 1"
         )
     if request.stop is not None and (
-        not isinstance(request.stop, list) or not all(isinstance(s, str) and s for s in request.stop)
+        not isinstance(request.stop, list)
+        or not all(isinstance(s, str) and s for s in request.stop)
     ):
         raise InvalidRequestError("stop must be a list of non-empty strings")
     if request.response_format is not None:

@@ -95,9 +95,17 @@ class FakeHang:
 
 FakeStep: TypeAlias = FakeReply | FakeFault | FakeHang
 _STATUS = {
-    "rate_limit": 429, "quota_exceeded": 429, "invalid_request": 400, "context_length": 400,
-    "authentication": 401, "permission": 403, "not_found": 404, "content_filter": 400,
-    "server_error": 500, "overloaded": 529, "timeout": 408,
+    "rate_limit": 429,
+    "quota_exceeded": 429,
+    "invalid_request": 400,
+    "context_length": 400,
+    "authentication": 401,
+    "permission": 403,
+    "not_found": 404,
+    "content_filter": 400,
+    "server_error": 500,
+    "overloaded": 529,
+    "timeout": 408,
 }
 
 
@@ -129,10 +137,18 @@ class FakeProvider(Provider):
         queue = self._default if model is None else self._per_model.setdefault(model, deque())
         for step in steps:
             if not isinstance(step, FakeReply | FakeFault | FakeHang):
-                raise ConfigError(f"a fake script step must be FakeReply, FakeFault or FakeHang, not {step!r}")
+                raise ConfigError(
+                    f"a fake script step must be FakeReply, FakeFault or FakeHang, not {step!r}"
+                )
             if isinstance(step, FakeFault):
-                queue.extend([FakeFault(step.kind, 1, step.retry_after, step.status,
-                                        step.message, step.latency)] * step.times)
+                queue.extend(
+                    [
+                        FakeFault(
+                            step.kind, 1, step.retry_after, step.status, step.message, step.latency
+                        )
+                    ]
+                    * step.times
+                )
             else:
                 queue.append(step)
 
@@ -223,7 +239,8 @@ class FakeProvider(Provider):
             if reply.cut_after is not None and i >= reply.cut_after:
                 raise StreamInterruptedError(
                     f"fake stream cut after {reply.cut_after} chunks (scripted)",
-                    provider="fake", model=request.model,
+                    provider="fake",
+                    model=request.model,
                 )
             if i and reply.chunk_delay:
                 await clock.sleep(reply.chunk_delay)

@@ -1,0 +1,160 @@
+"""The ``steadyllm`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from ._version import __version__
+
+EXIT_OK, EXIT_CALL_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="steadyllm",
+        description="Call LLMs through steadyllm's pipeline (retries, deadlines, logs).",
+        epilog="Settings come from the environment, .env and steadyllm.toml; "
+        "see `steadyllm config`.",
+    )
+    parser.add_argument("--version", action="version", version=f"steadyllm {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    chat = commands.add_parser(
+        "chat",
+        help="send one prompt and print the reply",
+        description="Send PROMPT to MODEL and print the reply on stdout; tokens, cost and "
+        "latency go to stderr. Exit status: 0 on success, 1 if the call failed, 2 for bad "
+        "input or configuration.",
+    )
+    chat.add_argument("model", metavar="MODEL", help="provider:model, or an alias (e.g. fake:echo)")
+    chat.add_argument("prompt", metavar="PROMPT", help="the user message ('-' reads stdin)")
+    chat.add_argument("--system", metavar="TEXT", help="a system message to send first")
+    chat.add_argument("--stream", action="store_true", help="print the reply as it streams")
+    chat.add_argument(
+        "--json",
+        action="store_true",
+        help="ask for a JSON object (JSON output mode), check it parses, print it indented",
+    )
+    chat.add_argument("--temperature", type=float, metavar="T", help="sampling temperature, 0 to 2")
+    chat.add_argument("--max-tokens", type=int, metavar="N", help="cap on generated tokens")
+    chat.add_argument("--timeout-ms", type=int, metavar="MS", help="total deadline of the call")
+
+    commands.add_parser(
+        "demo",
+        help="run an offline tour of the API",
+        description="Chat, stream, a retried failure and a deadline, against the fake provider.",
+    )
+    commands.add_parser(
+        "config",
+        help="show the resolved settings and where each came from",
+        description="Print every setting, its variable, value (secrets hidden) and source.",
+    )
+    commands.add_parser(
+        "providers",
+        help="list the registered providers",
+        description="Print the provider names usable as the prefix of provider:model.",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from ._errors import ConfigError, InvalidRequestError, LLMError
+
+    try:
+        if args.command == "chat":
+            return asyncio.run(_chat(args))
+        if args.command == "demo":
+            from ._demo import run_demo
+
+            return asyncio.run(run_demo())
+        if args.command == "config":
+            return _config()
+        return _providers()
+    except (ConfigError, InvalidRequestError) as exc:
+        print(f"steadyllm: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except LLMError as exc:
+        print(f"steadyllm: call failed: {exc}", file=sys.stderr)
+        return EXIT_CALL_FAILED
+
+
+async def _chat(args: argparse.Namespace) -> int:
+    import steadyllm as sl
+
+    prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
+    messages = ([sl.system(args.system)] if args.system else []) + [sl.user(prompt)]
+    options: dict[str, Any] = {
+        "temperature": args.temperature,
+        "max_tokens": args.max_tokens,
+        "timeout_ms": args.timeout_ms,
+    }
+    if args.json:
+        options["response_format"] = {"type": "json_object"}
+    async with sl.Client.from_env() as client:
+        if args.stream and not args.json:
+            async with client.stream(args.model, messages, **options) as stream:
+                async for event in stream:
+                    if isinstance(event, sl.TextDelta):
+                        sys.stdout.write(event.text)
+                        sys.stdout.flush()
+            response = stream.response
+            sys.stdout.write("\n")
+        else:
+            response = await client.chat(args.model, messages, **options)
+            if args.json:
+                try:
+                    parsed = json.loads(response.text)
+                except ValueError:
+                    raise sl.InvalidResponseError(
+                        f"--json: the reply is not valid JSON: {response.text[:200]!r}",
+                        provider=response.provider,
+                        model=response.model,
+                    ) from None
+                print(json.dumps(parsed, indent=2, ensure_ascii=False))
+            else:
+                print(response.text)
+    _report(response)
+    return EXIT_OK
+
+
+def _report(response: Any) -> None:
+    usage = response.usage
+    cost = "n/a" if usage.cost_usd is None else f"${usage.cost_usd:.6f}"
+    attempts = "1 attempt" if response.attempts == 1 else f"{response.attempts} attempts"
+    print(
+        f"[{response.provider}:{response.model}] tokens {usage.prompt_tokens} in + "
+        f"{usage.completion_tokens} out = {usage.total_tokens} · cost {cost} · "
+        f"{response.latency_ms:.0f} ms · {attempts} · finish {response.finish_reason}",
+        file=sys.stderr,
+    )
+
+
+def _config() -> int:
+    from ._config import Settings
+
+    settings = Settings.load()
+    rows = settings.describe()
+    width = max(len(r[1]) for r in rows)
+    for _name, env, value, source in rows:
+        print(f"{env:<{width}}  {value}  ({source})")
+    for alias, target in sorted(settings.aliases.items()):
+        print(f"alias {alias} -> {target}")
+    return EXIT_OK
+
+
+def _providers() -> int:
+    from .providers import known_providers, provider_spec
+
+    for name in known_providers():
+        print(f"{name}\t{provider_spec(name).description}")
+    return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
