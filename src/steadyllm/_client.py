@@ -144,7 +144,7 @@ class Client:
         request = Request(
             provider=ref.provider,
             model=ref.model,
-            messages=list(messages) if isinstance(messages, Sequence) else messages,
+            messages=_as_list(messages),
             tools=list(tools or ()),
             tool_choice=tool_choice,
             temperature=temperature,
@@ -217,9 +217,7 @@ class Client:
 
     async def _after_failure(self, plan: CallPlan, error: LLMError, number: int) -> None:
         """Wait before the next attempt, or re-raise ``error`` if there is none."""
-        error.attempt = number
-        error.provider = error.provider or plan.request.provider
-        error.model = error.model or plan.request.model
+        error.locate(plan.request.provider, plan.request.model, number)
         time_left = plan.deadline - self.clock.now()
         delay = plan.retry.next_delay(error, number - 1, time_left)
         if delay is None:
@@ -242,6 +240,15 @@ class Client:
             model=plan.request.model,
             attempt=attempts,
         )
+
+
+def _as_list(messages: Sequence[Message]) -> list[Message]:
+    """A list copy; anything else (a bare string, say) is left for the validator to reject."""
+    if isinstance(messages, list):
+        return list(messages)
+    if isinstance(messages, str | bytes) or not isinstance(messages, Sequence):
+        return messages  # type: ignore[return-value]
+    return list(messages)
 
 
 def _timeout_seconds(timeout_ms: int | None, default_ms: int) -> float:

@@ -307,11 +307,7 @@ class Settings:
             for key, raw in table.items():
                 spec = SPECS_BY_NAME.get(key)
                 if spec is None:
-                    raise ConfigError(
-                        f"unknown setting {key!r} in {toml_path}; known settings: "
-                        + ", ".join(SPECS_BY_NAME)
-                        + ", [aliases]"
-                    )
+                    raise _unknown(key, f" in {toml_path}")
                 values[key] = _parse(spec, raw, f"{key} in {toml_path}")
                 sources[key] = "toml"
 
@@ -330,9 +326,7 @@ class Settings:
                 continue
             spec = SPECS_BY_NAME.get(key)
             if spec is None:
-                raise ConfigError(
-                    f"unknown setting {key!r}; known settings: " + ", ".join(SPECS_BY_NAME)
-                )
+                raise _unknown(key, "")
             values[key] = _parse(spec, raw, key)
             sources[key] = "code"
         return cls(**values, aliases=aliases, sources=sources)
@@ -346,7 +340,7 @@ class Settings:
                 continue
             spec = SPECS_BY_NAME.get(key)
             if spec is None:
-                raise ConfigError(f"unknown setting {key!r}")
+                raise _unknown(key, "")
             parsed[key] = _parse(spec, raw, key)
         return replace(self, **parsed, sources={**self.sources, **dict.fromkeys(parsed, "code")})
 
@@ -358,6 +352,18 @@ class Settings:
             shown = "(not set)" if value is None else str(value)
             rows.append((spec.name, spec.env, shown, self.sources.get(spec.name, "default")))
         return rows
+
+
+def _unknown(key: str, where: str) -> ConfigError:
+    import difflib
+
+    close = difflib.get_close_matches(key, SPECS_BY_NAME, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else "."
+    return ConfigError(
+        f"unknown setting {key!r}{where}{hint} Known settings: "
+        + ", ".join(SPECS_BY_NAME)
+        + ", and the [aliases] table"
+    )
 
 
 def _parse(spec: SettingSpec, raw: Any, where: str) -> Any:

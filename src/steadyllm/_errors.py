@@ -110,6 +110,18 @@ class LLMError(Exception):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.message!r}, status={self.status!r})"
 
+    def locate(self, provider: str, model: str, attempt: int) -> LLMError:
+        """Record where the error happened and mask secrets in its message.
+        The client calls this on every error leaving a call, whatever built it."""
+        from ._redact import redact
+
+        self.attempt = attempt
+        self.provider = self.provider or provider
+        self.model = self.model or model
+        self.message = redact(self.message)
+        self.args = (self.message,)
+        return self
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serializable view, for logs and flow recorders."""
         return {

@@ -125,10 +125,7 @@ class ChatStream:
         return event
 
     def _tag(self, error: LLMError) -> LLMError:
-        error.attempt = self._attempts
-        error.provider = error.provider or self._plan.request.provider
-        error.model = error.model or self._plan.request.model
-        return error
+        return error.locate(self._plan.request.provider, self._plan.request.model, self._attempts)
 
     def _interrupted(self, message: str) -> StreamInterruptedError:
         return StreamInterruptedError(
