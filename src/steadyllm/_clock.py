@@ -111,6 +111,18 @@ class FakeClock:
             self._cancelled.discard(seq)
         self._now = target
 
+    async def tick(self, seconds: float, *, settle: int = 10) -> None:
+        """Like ``advance``, but one timer at a time, letting the loop run after
+        each, so every woken task observes exactly its own wake-up time."""
+        target = self._now + seconds
+        while (due := self._next_timer()) is not None and due <= target:
+            self.advance(due - self._now)
+            for _ in range(settle):
+                await asyncio.sleep(0)
+        self.advance(target - self._now)
+        for _ in range(settle):
+            await asyncio.sleep(0)
+
     def _fire_due(self) -> None:
         self.advance(0.0)
 

@@ -15,7 +15,8 @@ import threading
 _MASK = "[REDACTED]"
 _PATTERNS = re.compile(
     r"(?P<bearer>(?i:bearer)\s+)[A-Za-z0-9._~+/=-]{8,}"
-    r"|(?P<header>(?i:x-api-key|api-key|api_key|authorization)[\"']?\s*[:=]\s*[\"']?)[^\s\"',}]{6,}"
+    r"|(?P<header>(?i:x-api-key|api-key|api_key|authorization)[\"']?\s*[:=]\s*[\"']?"
+    r"(?:(?i:bearer|basic)\s+)?)[^\s\"',}]{6,}"
     r"|\b(?:sk|pk|rk)-[A-Za-z0-9_-]{12,}"
 )
 

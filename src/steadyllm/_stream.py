@@ -60,6 +60,9 @@ class ChatStream:
                     model=self._plan.request.model,
                     retryable=True,
                 ) from None
+            except StreamInterruptedError as error:
+                error.retryable = True  # nothing reached the caller yet: safe to try again
+                raise
             self._assembler.add(event)
             if not isinstance(event, ResponseMeta):
                 self._ttft_ms = (self._client.clock.now() - self._attempt_started) * 1000.0

@@ -1,0 +1,96 @@
+"""No API key may appear in any error, log line or repr."""
+
+from __future__ import annotations
+
+import logging
+import pickle
+
+import pytest
+
+import steadyllm as sl
+from steadyllm._redact import redact, register_secret
+from steadyllm.cli import main
+
+KEYS = {
+    "OPENAI_API_KEY": "sk-proj-LEAKCHECK0123456789abcdef",
+    "ANTHROPIC_API_KEY": "sk-ant-api03-LEAKCHECKzyxwvu987654",
+    "AZURE_OPENAI_API_KEY": "0f1e2d3c4b5a69788796a5b4c3d2e1f0",
+}
+
+
+def assert_clean(text: str) -> None:
+    for key in KEYS.values():
+        assert key not in text
+        assert key[6:20] not in text  # no fragment either
+
+
+async def test_a_full_fault_run_leaks_no_key(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    for name, value in KEYS.items():
+        monkeypatch.setenv(name, value)
+    openai_key, anthropic_key, azure_key = KEYS.values()
+    faults = [
+        sl.FakeFault("server_error", message=f"upstream said: Authorization: Bearer {openai_key}"),
+        sl.FakeFault("rate_limit", message=f"x-api-key={anthropic_key} over limit", retry_after=0.1),
+        sl.FakeReply("recovered"),
+        sl.FakeFault("authentication", message=f"Incorrect API key provided: {azure_key}"),
+        sl.FakeReply("a b c", cut_after=1),
+    ]
+    caplog.set_level(logging.DEBUG, logger="steadyllm")
+    client = sl.Client.from_env(providers={"fake": sl.FakeProvider(faults)}, clock=sl.FakeClock())
+    seen: list[str] = [repr(client.settings), str(client.settings.describe())]
+
+    r = await client.chat("fake:m", [sl.user("hi")])
+    seen += [repr(r), str(r.to_dict())]
+    with pytest.raises(sl.AuthenticationError) as info:
+        await client.chat("fake:m", [sl.user("hi")])
+    err = info.value
+    seen += [str(err), repr(err), str(err.to_dict()), str(err.args), str(pickle.loads(pickle.dumps(err)))]
+    async with client.stream("fake:m", [sl.user("hi")]) as s:
+        with pytest.raises(sl.StreamInterruptedError) as cut:
+            async for _ in s:
+                pass
+    seen += [str(cut.value), repr(cut.value.partial)]
+    seen += [rec.getMessage() for rec in caplog.records]
+    assert any("retrying" in rec.getMessage() for rec in caplog.records)  # logs were produced
+    for text in seen:
+        assert_clean(text)
+    assert "[REDACTED]" in str(err)
+
+
+def test_cli_config_hides_keys(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    for name, value in KEYS.items():
+        monkeypatch.setenv(name, value)
+    assert main(["config"]) == 0
+    out = capsys.readouterr()
+    assert_clean(out.out + out.err)
+    assert "Secret('********')" in out.out
+
+
+def test_logging_through_the_library_logger_is_redacted(caplog: pytest.LogCaptureFixture) -> None:
+    register_secret("my-custom-token-value")
+    logger = sl._redact.get_logger("steadyllm.test")
+    with caplog.at_level(logging.INFO, logger="steadyllm.test"):
+        logger.info("sending with %s", "my-custom-token-value")
+    assert caplog.records[0].getMessage() == "sending with [REDACTED]"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Authorization: Bearer abc.def-ghi_jkl", "Authorization: Bearer [REDACTED]"),
+        ("bearer abcdefgh1234", "bearer [REDACTED]"),
+        ('{"api-key": "0123456789abcdef"}', '{"api-key": "[REDACTED]"}'),
+        ("key sk-abcdefghijklmnop!", "key [REDACTED]!"),
+        ("nothing secret here", "nothing secret here"),
+        ("a short sk-abc stays", "a short sk-abc stays"),
+    ],
+)
+def test_key_shaped_text_is_masked_even_when_unregistered(text: str, expected: str) -> None:
+    assert redact(text) == expected
+
+
+def test_short_values_are_not_registered_as_secrets() -> None:
+    register_secret("abc")
+    assert redact("abc abc") == "abc abc"
