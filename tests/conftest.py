@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+import asyncio
+import inspect
+import logging
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,13 +16,45 @@ _CONFIG_VARS = {spec.env for spec in sl.SETTINGS} | {"STEADYLLM_CONFIG"}
 
 
 @pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Each test starts in an empty directory with no steadyllm variables set,
     so a developer's own .env or keys never leak into the results."""
     for name in _CONFIG_VARS & set(os.environ):
         monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
-    yield
+
+
+class _SlowCallbacks(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if "took" in message and "Executing" in message:
+            self.messages.append(message)
+
+
+@pytest.fixture
+async def _no_blocking_in_the_loop() -> AsyncIterator[None]:
+    """Fails an async test during which something blocked the event loop for
+    a second or more (asyncio debug mode reports such slow callbacks)."""
+    loop = asyncio.get_running_loop()
+    loop.set_debug(True)
+    loop.slow_callback_duration = 1.0
+    handler = _SlowCallbacks()
+    logging.getLogger("asyncio").addHandler(handler)
+    try:
+        yield
+    finally:
+        logging.getLogger("asyncio").removeHandler(handler)
+    assert not handler.messages, f"the event loop was blocked: {handler.messages}"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if isinstance(item, pytest.Function) and inspect.iscoroutinefunction(item.obj):
+            item.fixturenames.insert(0, "_no_blocking_in_the_loop")
 
 
 @pytest.fixture
@@ -29,7 +65,7 @@ def clock() -> sl.FakeClock:
 def make_client(
     *steps: sl.FakeReply | sl.FakeFault | sl.FakeHang,
     clock: sl.Clock | None = None,
-    **settings: object,
+    **settings: Any,
 ) -> tuple[sl.Client, sl.FakeProvider]:
     """A Client on virtual time whose fake provider follows ``steps``."""
     fake = sl.FakeProvider(script=steps)

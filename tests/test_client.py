@@ -26,13 +26,27 @@ async def test_parameters_reach_the_provider_request() -> None:
     client, fake = make_client()
     tool = sl.ToolSpec("lookup", "Find a thing", {"type": "object", "properties": {}})
     await client.chat(
-        "fake:m", [sl.user("x")], temperature=0.3, top_p=0.9, max_tokens=50, stop="END",
-        seed=7, user="u1", tools=[tool], tool_choice="lookup",
-        response_format={"type": "json_object"}, extra={"logprobs": True},
+        "fake:m",
+        [sl.user("x")],
+        temperature=0.3,
+        top_p=0.9,
+        max_tokens=50,
+        stop="END",
+        seed=7,
+        user="u1",
+        tools=[tool],
+        tool_choice="lookup",
+        response_format={"type": "json_object"},
+        extra={"logprobs": True},
     )
     req = fake.requests[0]
     assert (req.temperature, req.top_p, req.max_tokens, req.stop, req.seed, req.user) == (
-        0.3, 0.9, 50, ["END"], 7, "u1"
+        0.3,
+        0.9,
+        50,
+        ["END"],
+        7,
+        "u1",
     )
     assert req.tools == [tool] and req.tool_choice == "lookup"
     assert req.extra == {"logprobs": True} and req.stream is False
@@ -59,17 +73,21 @@ async def test_default_model_and_default_provider() -> None:
 
 async def test_unknown_provider_lists_the_known_ones() -> None:
     client, _ = make_client()
-    with pytest.raises(sl.ConfigError, match="unknown provider 'nope'; known providers: .*fake"):
+    with pytest.raises(sl.ConfigError, match=r"unknown provider 'nope'; known providers: .*fake"):
         await client.chat("nope:model", [sl.user("x")])
 
 
 async def test_missing_api_key_names_the_variable() -> None:
-    register_provider("keyed", lambda s: sl.FakeProvider(), required=(("openai_api_key", "OPENAI_API_KEY"),))
+    register_provider(
+        "keyed", lambda s: sl.FakeProvider(), required=(("openai_api_key", "OPENAI_API_KEY"),)
+    )
     try:
         client = sl.Client(sl.Settings.load(env={}, dotenv=False))
         with pytest.raises(sl.ConfigError, match="provider 'keyed' needs OPENAI_API_KEY"):
             await client.chat("keyed:m", [sl.user("x")])
-        client = sl.Client(sl.Settings.load(env={"OPENAI_API_KEY": "sk-key-present-1"}, dotenv=False))
+        client = sl.Client(
+            sl.Settings.load(env={"OPENAI_API_KEY": "sk-key-present-1"}, dotenv=False)
+        )
         assert (await client.chat("keyed:m", [sl.user("ok")])).text == "ok"
     finally:
         del _REGISTRY["keyed"]
@@ -126,14 +144,18 @@ async def test_retries_stop_after_max_retries_with_the_attempt_count(clock: sl.F
 
 
 async def test_per_call_max_retries_override(clock: sl.FakeClock) -> None:
-    client, fake = make_client(sl.FakeFault("server_error", times=5), sl.FakeReply("x"), clock=clock)
+    client, fake = make_client(
+        sl.FakeFault("server_error", times=5), sl.FakeReply("x"), clock=clock
+    )
     with pytest.raises(sl.ServerError):
         await client.chat("fake:m", [sl.user("x")], max_retries=0)
     assert len(fake.requests) == 1
 
 
 async def test_a_hint_longer_than_the_time_left_fails_at_once(clock: sl.FakeClock) -> None:
-    client, _ = make_client(sl.FakeFault("rate_limit", retry_after=20.0), sl.FakeReply("x"), clock=clock)
+    client, _ = make_client(
+        sl.FakeFault("rate_limit", retry_after=20.0), sl.FakeReply("x"), clock=clock
+    )
     with pytest.raises(sl.RateLimitError) as info:
         await client.chat("fake:m", [sl.user("x")], timeout_ms=5_000)
     assert info.value.retry_after == 20.0
@@ -224,9 +246,9 @@ async def test_from_env_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -
         await client.chat("fake:m", [sl.user("x")])
 
 
-@pytest.mark.parametrize("timeout", [0, -5, "10"])
-async def test_bad_timeout_is_rejected_before_sending(timeout: object) -> None:
+@pytest.mark.parametrize("bad_timeout", [0, -5, "10"])
+async def test_bad_timeout_is_rejected_before_sending(bad_timeout: object) -> None:
     client, fake = make_client()
     with pytest.raises(sl.InvalidRequestError, match="timeout_ms"):
-        await client.chat("fake:m", [sl.user("x")], timeout_ms=timeout)  # type: ignore[arg-type]
+        await client.chat("fake:m", [sl.user("x")], timeout_ms=bad_timeout)  # type: ignore[arg-type]
     assert fake.requests == []

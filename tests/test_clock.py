@@ -63,10 +63,14 @@ async def test_a_cancelled_sleeper_leaves_no_timer_behind() -> None:
 
 async def test_past_deadline_fires_immediately_and_time_never_goes_back() -> None:
     clock = sl.FakeClock(start=3.0, auto_advance=False)
-    with pytest.raises(TimeoutError):
+
+    async def two_yields() -> None:
         async with clock.timeout_at(1.0):
             await asyncio.sleep(0)
             await asyncio.sleep(0)
+
+    with pytest.raises(TimeoutError):
+        await two_yields()
     with pytest.raises(ValueError, match="forward"):
         clock.advance(-1)
 

@@ -27,7 +27,9 @@ def test_every_setting_has_a_field_and_a_spec() -> None:
 
 def test_precedence_code_over_env_over_dotenv_over_toml(tmp_path: Path) -> None:
     toml = tmp_path / "steadyllm.toml"
-    toml.write_text("timeout_ms = 1000\nmax_retries = 1\nlog_level = 'debug'\nenable_cache = true\n")
+    toml.write_text(
+        "timeout_ms = 1000\nmax_retries = 1\nlog_level = 'debug'\nenable_cache = true\n"
+    )
     dotenv = tmp_path / ".env"
     dotenv.write_text("LLM_TIMEOUT_MS=2000\nLLM_MAX_RETRIES=2\n")
     env = {"LLM_TIMEOUT_MS": "3000"}
@@ -42,7 +44,9 @@ def test_precedence_code_over_env_over_dotenv_over_toml(tmp_path: Path) -> None:
 
 def test_steadyllm_toml_and_dotenv_in_the_working_directory_are_found(tmp_path: Path) -> None:
     (tmp_path / "steadyllm.toml").write_text('[aliases]\nfast = "fake:echo"\n')
-    (tmp_path / ".env").write_text('OPENAI_API_KEY="sk-from-dotenv-123456"\nexport LOG_TO_FILE=yes\n')
+    (tmp_path / ".env").write_text(
+        'OPENAI_API_KEY="sk-from-dotenv-123456"\nexport LOG_TO_FILE=yes\n'
+    )
     s = sl.Settings.load(env={})
     assert s.aliases == {"fast": "fake:echo"}
     assert s.openai_api_key is not None and s.openai_api_key.get() == "sk-from-dotenv-123456"
@@ -59,7 +63,10 @@ def test_config_file_from_the_environment_variable(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("env", "message"),
     [
-        ({"LLM_TIMEOUT_MS": "0"}, r"LLM_TIMEOUT_MS \(from env\): out of range; expected an integer from 1 to 86400000"),
+        (
+            {"LLM_TIMEOUT_MS": "0"},
+            r"LLM_TIMEOUT_MS \(from env\): out of range; expected an integer from 1 to 86400000",
+        ),
         ({"LLM_TIMEOUT_MS": "fast"}, r"invalid value 'fast' for LLM_TIMEOUT_MS"),
         ({"LLM_MAX_RETRIES": "-1"}, r"LLM_MAX_RETRIES.*from 0 to 100"),
         ({"ENABLE_LLM_CACHE": "maybe"}, r"ENABLE_LLM_CACHE.*true/false"),
@@ -70,7 +77,9 @@ def test_config_file_from_the_environment_variable(tmp_path: Path) -> None:
         ({"LLM_RATE_LIMIT_PER_MINUTE": "nan"}, r"LLM_RATE_LIMIT_PER_MINUTE"),
     ],
 )
-def test_invalid_values_name_the_setting_and_what_is_accepted(env: dict[str, str], message: str) -> None:
+def test_invalid_values_name_the_setting_and_what_is_accepted(
+    env: dict[str, str], message: str
+) -> None:
     with pytest.raises(sl.ConfigError, match=message):
         sl.Settings.load(env=env, dotenv=False)
 
@@ -85,7 +94,9 @@ def test_a_bad_secret_value_is_never_echoed() -> None:
 def test_unknown_keys_are_rejected(tmp_path: Path) -> None:
     toml = tmp_path / "other.toml"
     toml.write_text("timeout = 5\n")
-    with pytest.raises(sl.ConfigError, match="unknown setting 'timeout' in .*did you mean 'timeout_ms'"):
+    with pytest.raises(
+        sl.ConfigError, match=r"unknown setting 'timeout' in .*did you mean 'timeout_ms'"
+    ):
         sl.Settings.load(env={}, config_file=toml, dotenv=False)
     with pytest.raises(sl.ConfigError, match="unknown setting 'retries'"):
         sl.Settings.load(env={}, dotenv=False, retries=2)
@@ -105,7 +116,7 @@ def test_toml_syntax_errors_and_missing_files_are_config_errors(tmp_path: Path) 
 def test_toml_values_are_type_checked(tmp_path: Path) -> None:
     toml = tmp_path / "steadyllm.toml"
     toml.write_text("max_retries = 2.5\n")
-    with pytest.raises(sl.ConfigError, match="max_retries in .*not a whole number"):
+    with pytest.raises(sl.ConfigError, match=r"max_retries in .*not a whole number"):
         sl.Settings.load(env={}, config_file=toml, dotenv=False)
     toml.write_text("enable_cache = 1\n")
     with pytest.raises(sl.ConfigError, match="enable_cache"):
@@ -123,7 +134,9 @@ def test_aliases_must_map_names_to_provider_model(aliases: object) -> None:
 
 def test_bool_spellings() -> None:
     for raw, expected in [("1", True), ("TRUE", True), ("on", True), ("no", False), ("0", False)]:
-        assert sl.Settings.load(env={"LOG_TO_CONSOLE": raw}, dotenv=False).log_to_console is expected
+        assert (
+            sl.Settings.load(env={"LOG_TO_CONSOLE": raw}, dotenv=False).log_to_console is expected
+        )
 
 
 def test_empty_environment_values_count_as_unset() -> None:

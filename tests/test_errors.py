@@ -8,9 +8,21 @@ import steadyllm as sl
 from steadyllm._errors import ERROR_CLASSES, error_class
 
 KINDS = [
-    "rate_limit", "quota_exceeded", "timeout", "connection", "invalid_request",
-    "authentication", "permission", "not_found", "context_length", "content_filter",
-    "server_error", "overloaded", "circuit_open", "budget_exceeded", "stream_interrupted",
+    "rate_limit",
+    "quota_exceeded",
+    "timeout",
+    "connection",
+    "invalid_request",
+    "authentication",
+    "permission",
+    "not_found",
+    "context_length",
+    "content_filter",
+    "server_error",
+    "overloaded",
+    "circuit_open",
+    "budget_exceeded",
+    "stream_interrupted",
     "invalid_response",
 ]
 
@@ -27,8 +39,15 @@ def test_one_subclass_per_kind_in_the_design() -> None:
 def test_every_error_pickles_with_its_fields(kind: str) -> None:
     cls = error_class(kind)
     err = cls(
-        "something broke", status=503, provider="openai", model="gpt-4o",
-        request_id="req_1", retry_after=1.5, attempt=2, retryable=False, body={"error": "x"},
+        "something broke",
+        status=503,
+        provider="openai",
+        model="gpt-4o",
+        request_id="req_1",
+        retry_after=1.5,
+        attempt=2,
+        retryable=False,
+        body={"error": "x"},
     )
     back = pickle.loads(pickle.dumps(err))
     assert type(back) is cls
@@ -54,12 +73,24 @@ def test_retryable_defaults_and_overrides() -> None:
 
 def test_str_names_the_fields_that_help_debugging() -> None:
     err = sl.RateLimitError(
-        "slow down", status=429, provider="openai", model="gpt-4o",
-        request_id="req_9", retry_after=2.0, attempt=3,
+        "slow down",
+        status=429,
+        provider="openai",
+        model="gpt-4o",
+        request_id="req_9",
+        retry_after=2.0,
+        attempt=3,
     )
     text = str(err)
-    for fragment in ("slow down", "kind=rate_limit", "status=429", "model=openai:gpt-4o",
-                     "request_id=req_9", "retry_after=2s", "attempt=3"):
+    for fragment in (
+        "slow down",
+        "kind=rate_limit",
+        "status=429",
+        "model=openai:gpt-4o",
+        "request_id=req_9",
+        "retry_after=2s",
+        "attempt=3",
+    ):
         assert fragment in text
     assert repr(err) == "RateLimitError('slow down', status=429)"
 
@@ -72,7 +103,7 @@ def test_hierarchy_lets_callers_catch_families() -> None:
 
 
 def test_unknown_kind_lists_the_known_ones() -> None:
-    with pytest.raises(sl.ConfigError, match="unknown error kind 'rate_limt'.*rate_limit"):
+    with pytest.raises(sl.ConfigError, match=r"unknown error kind 'rate_limt'.*rate_limit"):
         error_class("rate_limt")
 
 

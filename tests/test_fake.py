@@ -1,9 +1,8 @@
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
-import pytest
 
 import steadyllm as sl
 from steadyllm.providers.fake import _split
@@ -20,7 +19,9 @@ def test_chunks_always_join_back_to_the_text(text: str, chunks: int | None) -> N
 
 
 async def test_scripts_per_model_then_echo() -> None:
-    fake = sl.FakeProvider([sl.FakeReply("default")], scripts={"special": [sl.FakeReply("special")]})
+    fake = sl.FakeProvider(
+        [sl.FakeReply("default")], scripts={"special": [sl.FakeReply("special")]}
+    )
     client = sl.Client(providers={"fake": fake}, clock=sl.FakeClock())
     assert (await client.chat("fake:special", [sl.user("a")])).text == "special"
     assert (await client.chat("fake:special", [sl.user("b")])).text == "default"

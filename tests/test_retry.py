@@ -36,7 +36,10 @@ def test_server_hint_wins_but_not_past_the_cap_or_the_deadline() -> None:
 
 @pytest.mark.parametrize(
     ("kw", "message"),
-    [({"max_retries": -1}, "max_retries=-1"), ({"base_delay": 2.0, "max_delay": 1.0}, "base_delay <= max_delay")],
+    [
+        ({"max_retries": -1}, "max_retries=-1"),
+        ({"base_delay": 2.0, "max_delay": 1.0}, "base_delay <= max_delay"),
+    ],
 )
 def test_invalid_policies_fail_at_construction(kw: dict[str, float], message: str) -> None:
     with pytest.raises(sl.ConfigError, match=message):

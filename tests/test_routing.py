@@ -9,11 +9,16 @@ import steadyllm as sl
 
 def test_split_at_the_first_colon_only() -> None:
     assert sl.parse_model("ollama:llama3:8b") == ("ollama", "llama3:8b")
-    assert sl.parse_model("openrouter:meta-llama/llama-3-70b:free").model == "meta-llama/llama-3-70b:free"
+    assert (
+        sl.parse_model("openrouter:meta-llama/llama-3-70b:free").model
+        == "meta-llama/llama-3-70b:free"
+    )
     assert str(sl.parse_model("openai:gpt-4o")) == "openai:gpt-4o"
 
 
-@given(st.from_regex(r"[a-z][a-z0-9_-]{0,10}", fullmatch=True), st.text(min_size=1).filter(str.strip))
+@given(
+    st.from_regex(r"[a-z][a-z0-9_-]{0,10}", fullmatch=True), st.text(min_size=1).filter(str.strip)
+)
 def test_any_model_text_is_passed_through_untouched(provider: str, model: str) -> None:
     model = model.strip()
     assert sl.parse_model(f"{provider}:{model}") == (provider, model)

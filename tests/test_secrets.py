@@ -30,9 +30,11 @@ async def test_a_full_fault_run_leaks_no_key(
     for name, value in KEYS.items():
         monkeypatch.setenv(name, value)
     openai_key, anthropic_key, azure_key = KEYS.values()
-    faults = [
+    faults: list[sl.FakeReply | sl.FakeFault] = [
         sl.FakeFault("server_error", message=f"upstream said: Authorization: Bearer {openai_key}"),
-        sl.FakeFault("rate_limit", message=f"x-api-key={anthropic_key} over limit", retry_after=0.1),
+        sl.FakeFault(
+            "rate_limit", message=f"x-api-key={anthropic_key} over limit", retry_after=0.1
+        ),
         sl.FakeReply("recovered"),
         sl.FakeFault("authentication", message=f"Incorrect API key provided: {azure_key}"),
         sl.FakeReply("a b c", cut_after=1),
@@ -46,7 +48,13 @@ async def test_a_full_fault_run_leaks_no_key(
     with pytest.raises(sl.AuthenticationError) as info:
         await client.chat("fake:m", [sl.user("hi")])
     err = info.value
-    seen += [str(err), repr(err), str(err.to_dict()), str(err.args), str(pickle.loads(pickle.dumps(err)))]
+    seen += [
+        str(err),
+        repr(err),
+        str(err.to_dict()),
+        str(err.args),
+        str(pickle.loads(pickle.dumps(err))),
+    ]
     async with client.stream("fake:m", [sl.user("hi")]) as s:
         with pytest.raises(sl.StreamInterruptedError) as cut:
             async for _ in s:
@@ -59,7 +67,9 @@ async def test_a_full_fault_run_leaks_no_key(
     assert "[REDACTED]" in str(err)
 
 
-def test_cli_config_hides_keys(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_config_hides_keys(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     for name, value in KEYS.items():
         monkeypatch.setenv(name, value)
     assert main(["config"]) == 0

@@ -11,8 +11,18 @@ async def collect(stream: sl.ChatStream) -> list[sl.StreamEvent]:
     return [event async for event in stream]
 
 
-async def test_stream_yields_text_usage_done_and_assembles_the_response(clock: sl.FakeClock) -> None:
-    client, _ = make_client(sl.FakeReply("one two three", chunk_delay=0.5, latency=0.25), clock=clock)
+async def collect_text(stream: sl.ChatStream, into: list[str]) -> None:
+    async for event in stream:
+        if isinstance(event, sl.TextDelta):
+            into.append(event.text)
+
+
+async def test_stream_yields_text_usage_done_and_assembles_the_response(
+    clock: sl.FakeClock,
+) -> None:
+    client, _ = make_client(
+        sl.FakeReply("one two three", chunk_delay=0.5, latency=0.25), clock=clock
+    )
     async with client.stream("fake:m", [sl.user("x")]) as s:
         events = await collect(s)
     texts = [e.text for e in events if isinstance(e, sl.TextDelta)]
@@ -28,7 +38,10 @@ async def test_stream_yields_text_usage_done_and_assembles_the_response(clock: s
 
 
 async def test_tool_calls_are_reassembled_from_fragments() -> None:
-    calls = [sl.ToolCall("c1", "lookup", '{"city": "Lyon"}'), sl.ToolCall("c2", "lookup", '{"city": "Nice"}')]
+    calls = [
+        sl.ToolCall("c1", "lookup", '{"city": "Lyon"}'),
+        sl.ToolCall("c2", "lookup", '{"city": "Nice"}'),
+    ]
     client, _ = make_client(sl.FakeReply(tool_calls=calls))
     async with client.stream("fake:m", [sl.user("x")]) as s:
         events = await collect(s)
@@ -41,7 +54,9 @@ async def test_tool_calls_are_reassembled_from_fragments() -> None:
 
 async def test_failures_before_the_first_event_are_retried(clock: sl.FakeClock) -> None:
     client, fake = make_client(
-        sl.FakeFault("overloaded", times=2, retry_after=0.5), sl.FakeReply("hello there"), clock=clock
+        sl.FakeFault("overloaded", times=2, retry_after=0.5),
+        sl.FakeReply("hello there"),
+        clock=clock,
     )
     async with client.stream("fake:m", [sl.user("x")]) as s:
         text = "".join(e.text for e in await collect(s) if isinstance(e, sl.TextDelta))
@@ -54,9 +69,7 @@ async def test_a_stream_cut_after_content_is_not_retried_and_carries_the_partial
     received: list[str] = []
     async with client.stream("fake:m", [sl.user("x")]) as s:
         with pytest.raises(sl.StreamInterruptedError) as info:
-            async for event in s:
-                if isinstance(event, sl.TextDelta):
-                    received.append(event.text)
+            await collect_text(s, received)
     assert received == ["a ", "b "]
     assert info.value.partial.text == "a b "
     assert info.value.partial.finish_reason == "error"
@@ -78,9 +91,7 @@ async def test_the_deadline_covers_stream_consumption(clock: sl.FakeClock) -> No
     got: list[str] = []
     async with client.stream("fake:m", [sl.user("x")], timeout_ms=5_000) as s:
         with pytest.raises(sl.LLMTimeoutError, match="stream cut; 9 characters received"):
-            async for event in s:
-                if isinstance(event, sl.TextDelta):
-                    got.append(event.text)
+            await collect_text(s, got)
     assert got == ["w1 ", "w2 ", "w3 "]
     assert clock.now() == pytest.approx(5.0)
 
@@ -97,15 +108,17 @@ async def test_leaving_early_closes_the_provider_stream() -> None:
     closed: list[bool] = []
 
     class Tracking(sl.FakeProvider):
-        async def stream(self, request: sl.Request):  # type: ignore[no-untyped-def,override]
+        async def stream(self, request: sl.Request):  # type: ignore[no-untyped-def]
             try:
                 async for event in super().stream(request):
                     yield event
             finally:
                 closed.append(True)
 
-    client = sl.Client(providers={"fake": Tracking([sl.FakeReply("many words in this reply")])},
-                       clock=sl.FakeClock())
+    client = sl.Client(
+        providers={"fake": Tracking([sl.FakeReply("many words in this reply")])},
+        clock=sl.FakeClock(),
+    )
     async with client.stream("fake:m", [sl.user("x")]) as s:
         async for event in s:
             if isinstance(event, sl.TextDelta):
@@ -117,14 +130,16 @@ async def test_leaving_early_closes_the_provider_stream() -> None:
 
 async def test_an_empty_stream_is_interrupted_and_retried_then_fails() -> None:
     class Empty(sl.FakeProvider):
-        async def stream(self, request: sl.Request):  # type: ignore[no-untyped-def,override]
+        async def stream(self, request: sl.Request):  # type: ignore[no-untyped-def]
             self.requests.append(request)
-            return
-            yield  # pragma: no cover
+            nothing: list[sl.StreamEvent] = []
+            for event in nothing:
+                yield event
 
     empty = Empty()
-    client = sl.Client(providers={"fake": empty}, clock=sl.FakeClock(),
-                       settings=sl.Settings(max_retries=1))
+    client = sl.Client(
+        providers={"fake": empty}, clock=sl.FakeClock(), settings=sl.Settings(max_retries=1)
+    )
     with pytest.raises(sl.StreamInterruptedError, match="before sending anything"):
         async with client.stream("fake:m", [sl.user("x")]):
             pass  # pragma: no cover
@@ -133,7 +148,7 @@ async def test_an_empty_stream_is_interrupted_and_retried_then_fails() -> None:
 
 async def test_a_stream_without_done_is_interrupted() -> None:
     class NoDone(sl.FakeProvider):
-        async def stream(self, request: sl.Request):  # type: ignore[no-untyped-def,override]
+        async def stream(self, request: sl.Request):  # type: ignore[no-untyped-def]
             async for event in super().stream(request):
                 if not isinstance(event, sl.Done):
                     yield event
@@ -147,7 +162,7 @@ async def test_a_stream_without_done_is_interrupted() -> None:
 
 async def test_provider_errors_mid_stream_are_tagged() -> None:
     class MidError(sl.FakeProvider):
-        async def stream(self, request: sl.Request):  # type: ignore[no-untyped-def,override]
+        async def stream(self, request: sl.Request):  # type: ignore[no-untyped-def]
             yield sl.TextDelta("hi")
             raise sl.OverloadedError("Overloaded (in-band error event)")
 

@@ -22,13 +22,20 @@ def test_message_helpers() -> None:
 def test_image_from_bytes_becomes_a_data_url() -> None:
     part = sl.image(data=b"\x89PNG", media_type="image/png")
     assert part.as_data_url() == "data:image/png;base64,iVBORw=="
-    assert sl.user(part).to_dict()["content"][0] == {"type": "image", "url": "data:image/png;base64,iVBORw=="}
+    assert sl.user(part).to_dict()["content"][0] == {
+        "type": "image",
+        "url": "data:image/png;base64,iVBORw==",
+    }
 
 
 @pytest.mark.parametrize(
     ("kw", "message"),
-    [({}, "exactly one"), ({"url": "u", "data": b"x"}, "exactly one"),
-     ({"data": b"x"}, "media_type"), ({"data": b"x", "media_type": "text/plain"}, "media_type")],
+    [
+        ({}, "exactly one"),
+        ({"url": "u", "data": b"x"}, "exactly one"),
+        ({"data": b"x"}, "media_type"),
+        ({"data": b"x", "media_type": "text/plain"}, "media_type"),
+    ],
 )
 def test_image_needs_one_source(kw: dict[str, object], message: str) -> None:
     with pytest.raises(sl.InvalidRequestError, match=message):
@@ -49,7 +56,9 @@ def test_response_serializes_to_json_and_back_to_a_message() -> None:
     data = json.loads(json.dumps(r.to_dict()))
     assert data["usage"]["total_tokens"] == 3 and data["tool_calls"][0]["name"] == "f"
     assert r.message.role == "assistant" and r.message.tool_calls[0].id == "c"
-    msg = sl.Message("tool", (sl.TextPart("x"),), tool_call_id="c", name="n", is_error=True).to_dict()
+    msg = sl.Message(
+        "tool", (sl.TextPart("x"),), tool_call_id="c", name="n", is_error=True
+    ).to_dict()
     assert msg["tool_call_id"] == "c" and msg["name"] == "n" and msg["is_error"]
     assert sl.ToolSpec("t", strict=True).to_dict()["strict"] is True
     assert sl.Context(run_id="r").to_dict()["run_id"] == "r"

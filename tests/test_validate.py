@@ -20,10 +20,27 @@ TOOL = sl.ToolSpec("lookup", parameters={"type": "object", "properties": {"q": {
         (["hello"], {}, r"messages\[0\] is a str, not a Message"),
         ([sl.tool_result("call_1", "42")], {}, r"tool result for call id 'call_1'.*no tool call"),
         ([sl.user("q"), sl.assistant("", [CALL]), sl.tool_result("call_2", "x")], {}, "call_2"),
-        ([sl.user("q"), sl.assistant("", [CALL]), sl.user("again"), sl.tool_result("call_1", "x")], {}, "call_1"),
-        ([sl.Message("assistant", (sl.image(url="https://x/y.png"),))], {}, "images go in user messages"),
+        (
+            [
+                sl.user("q"),
+                sl.assistant("", [CALL]),
+                sl.user("again"),
+                sl.tool_result("call_1", "x"),
+            ],
+            {},
+            "call_1",
+        ),
+        (
+            [sl.Message("assistant", (sl.image(url="https://x/y.png"),))],
+            {},
+            "images go in user messages",
+        ),
         ([sl.Message("robot", ())], {}, "unknown role 'robot'"),  # type: ignore[arg-type]
-        ([sl.user("x")], {"temperature": 2.5}, r"temperature=2.5 is out of range; use a number from 0 to 2"),
+        (
+            [sl.user("x")],
+            {"temperature": 2.5},
+            r"temperature=2.5 is out of range; use a number from 0 to 2",
+        ),
         ([sl.user("x")], {"temperature": True}, "temperature"),
         ([sl.user("x")], {"top_p": -0.1}, "top_p"),
         ([sl.user("x")], {"max_tokens": 0}, "max_tokens=0 must be a whole number of at least 1"),
@@ -33,7 +50,11 @@ TOOL = sl.ToolSpec("lookup", parameters={"type": "object", "properties": {"q": {
         ([sl.user("x")], {"tools": [TOOL], "tool_choice": "other"}, "neither 'auto'.*lookup"),
         ([sl.user("x")], {"tools": [TOOL, TOOL]}, "declared twice"),
         ([sl.user("x")], {"tools": [sl.ToolSpec("bad name!")]}, "tool name 'bad name!' is invalid"),
-        ([sl.user("x")], {"tools": [sl.ToolSpec("t", parameters={"type": "string"})]}, "JSON Schema"),
+        (
+            [sl.user("x")],
+            {"tools": [sl.ToolSpec("t", parameters={"type": "string"})]},
+            "JSON Schema",
+        ),
         ([sl.user("x")], {"tools": [{"name": "t"}]}, "ToolSpec objects"),
         ([sl.user("x")], {"response_format": {"type": "yaml"}}, "'yaml' is not supported"),
         ([sl.user("x")], {"response_format": {"type": "json_schema"}}, "needs a 'schema'"),
@@ -52,7 +73,14 @@ async def test_bad_input_fails_before_anything_is_sent(
 
 async def test_a_valid_tool_conversation_passes() -> None:
     client, fake = make_client()
-    messages = [sl.user("q"), sl.assistant("", [CALL]), sl.tool_result("call_1", {"a": 1}), sl.user("thanks")]
+    messages = [
+        sl.user("q"),
+        sl.assistant("", [CALL]),
+        sl.tool_result("call_1", {"a": 1}),
+        sl.user("thanks"),
+    ]
     await client.chat("fake:m", messages, tools=[TOOL], tool_choice="required")
     assert fake.requests[0].messages[2].text == '{"a": 1}'
-    await client.chat("fake:m", [sl.user("x")], response_format={"type": "json_schema", "schema": {}})
+    await client.chat(
+        "fake:m", [sl.user("x")], response_format={"type": "json_schema", "schema": {}}
+    )

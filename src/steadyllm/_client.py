@@ -242,10 +242,8 @@ class Client:
         )
 
 
-def _as_list(messages: Sequence[Message]) -> list[Message]:
+def _as_list(messages: object) -> list[Message]:
     """A list copy; anything else (a bare string, say) is left for the validator to reject."""
-    if isinstance(messages, list):
-        return list(messages)
     if isinstance(messages, str | bytes) or not isinstance(messages, Sequence):
         return messages  # type: ignore[return-value]
     return list(messages)

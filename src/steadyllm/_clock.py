@@ -113,7 +113,11 @@ class FakeClock:
 
     async def tick(self, seconds: float, *, settle: int = 10) -> None:
         """Like ``advance``, but one timer at a time, letting the loop run after
-        each, so every woken task observes exactly its own wake-up time."""
+        each, so every woken task observes exactly its own wake-up time. Tasks
+        that are ready run first, so a task created just before ``tick`` has
+        set its timers before time moves."""
+        for _ in range(settle):
+            await asyncio.sleep(0)
         target = self._now + seconds
         while (due := self._next_timer()) is not None and due <= target:
             self.advance(due - self._now)

@@ -60,6 +60,8 @@ class SettingSpec:
     doc: str
     minimum: float | None = None
     maximum: float | None = None
+    #: The feature that will act on this setting, while it is parsed but not yet used.
+    pending: str = ""
 
     def accepted(self) -> str:
         if self.kind == "bool":
@@ -124,6 +126,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "Requests per minute per model; calls wait their turn.",
         1,
         10_000_000,
+        pending="the rate limiter",
     ),
     SettingSpec(
         "circuit_breaker_failure_threshold",
@@ -133,6 +136,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "Consecutive infrastructure failures that open a model's circuit.",
         1,
         10_000,
+        pending="the circuit breaker",
     ),
     SettingSpec(
         "circuit_breaker_reset_timeout_ms",
@@ -142,6 +146,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "How long an open circuit fails fast before a probe (ms).",
         1,
         _DAY_MS,
+        pending="the circuit breaker",
     ),
     SettingSpec(
         "enable_cache",
@@ -149,6 +154,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "bool",
         False,
         "Cache complete responses of identical non-streaming requests.",
+        pending="the response cache",
     ),
     SettingSpec(
         "cache_ttl_ms",
@@ -158,6 +164,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "How long a cached response stays valid (ms).",
         1,
         365 * _DAY_MS,
+        pending="the response cache",
     ),
     SettingSpec(
         "max_cost_per_request_usd",
@@ -167,6 +174,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "Refuse a call whose estimated cost exceeds this (USD).",
         0,
         1e9,
+        pending="budgets",
     ),
     SettingSpec(
         "alert_cost_threshold_usd",
@@ -176,14 +184,23 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "Warn once (and call the alert hook) when total spend crosses this (USD).",
         0,
         1e12,
+        pending="budgets",
     ),
-    SettingSpec("log_level", "LOG_LEVEL", "level", "INFO", "Level of steadyllm's logger."),
+    SettingSpec(
+        "log_level",
+        "LOG_LEVEL",
+        "level",
+        "INFO",
+        "Level of steadyllm's logger.",
+        pending="the request log",
+    ),
     SettingSpec(
         "log_to_file",
         "LOG_TO_FILE",
         "bool",
         False,
         "Write one JSON line per call to `log_file_path`.",
+        pending="the request log",
     ),
     SettingSpec(
         "log_file_path",
@@ -191,6 +208,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "str",
         "./logs/llm.jsonl",
         "Where the JSONL request log goes.",
+        pending="the request log",
     ),
     SettingSpec(
         "log_to_console",
@@ -198,6 +216,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "bool",
         False,
         "Print a human-readable line per call on stderr.",
+        pending="the request log",
     ),
     SettingSpec(
         "enable_metrics",
@@ -205,22 +224,39 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "bool",
         False,
         "Keep latency and outcome statistics per model.",
+        pending="statistics",
     ),
-    SettingSpec("openai_api_key", "OPENAI_API_KEY", "secret", None, "OpenAI API key."),
+    SettingSpec(
+        "openai_api_key",
+        "OPENAI_API_KEY",
+        "secret",
+        None,
+        "OpenAI API key.",
+        pending="the openai provider",
+    ),
     SettingSpec(
         "openai_base_url",
         "OPENAI_BASE_URL",
         "url",
         None,
         "OpenAI API base URL (default https://api.openai.com/v1).",
+        pending="the openai provider",
     ),
-    SettingSpec("anthropic_api_key", "ANTHROPIC_API_KEY", "secret", None, "Anthropic API key."),
+    SettingSpec(
+        "anthropic_api_key",
+        "ANTHROPIC_API_KEY",
+        "secret",
+        None,
+        "Anthropic API key.",
+        pending="the anthropic provider",
+    ),
     SettingSpec(
         "anthropic_base_url",
         "ANTHROPIC_BASE_URL",
         "url",
         None,
         "Anthropic API base URL (default https://api.anthropic.com).",
+        pending="the anthropic provider",
     ),
     SettingSpec(
         "azure_openai_api_key",
@@ -228,6 +264,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "secret",
         None,
         "Azure OpenAI key (sent as `api-key`).",
+        pending="the azure provider",
     ),
     SettingSpec(
         "azure_openai_endpoint",
@@ -235,6 +272,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "url",
         None,
         "Azure resource endpoint, e.g. https://NAME.openai.azure.com.",
+        pending="the azure provider",
     ),
     SettingSpec(
         "azure_openai_api_version",
@@ -242,6 +280,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "str",
         "2024-10-21",
         "Azure `api-version` for deployment URLs.",
+        pending="the azure provider",
     ),
 )
 SPECS_BY_NAME = {s.name: s for s in SETTINGS}
@@ -461,7 +500,10 @@ def settings_table_markdown() -> str:
             if s.default is None
             else f"`{str(s.default).lower() if s.kind == 'bool' else s.default}`"
         )
-        lines.append(f"| `{s.env}` | `{s.name}` | {default} | {s.accepted()} | {s.doc} |")
+        doc = s.doc
+        if s.pending:
+            doc += f" *Parsed and checked now; acted on once {s.pending} lands.*"
+        lines.append(f"| `{s.env}` | `{s.name}` | {default} | {s.accepted()} | {doc} |")
     return "\n".join(lines)
 
 

@@ -1,0 +1,122 @@
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import steadyllm as sl
+from steadyllm.cli import build_parser, main
+
+
+def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(argv)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_chat_prints_the_reply_and_stats_on_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(
+        [
+            "chat",
+            "fake:echo",
+            "hello there",
+            "--temperature",
+            "0.2",
+            "--max-tokens",
+            "20",
+            "--system",
+            "be nice",
+        ],
+        capsys,
+    )
+    assert code == 0 and out == "hello there\n"
+    assert "[fake:echo] tokens" in err and "cost n/a" in err and "1 attempt" in err
+
+
+def test_chat_stream(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(["chat", "fake:echo", "one two three", "--stream"], capsys)
+    assert code == 0 and out == "one two three\n" and "finish stop" in err
+
+
+def test_chat_json_mode(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["chat", "fake:echo", "hi", "--json"], capsys)
+    assert code == 0 and json.loads(out) == {"echo": "hi"}
+
+
+def test_chat_json_mode_rejects_non_json(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sl.FakeProvider, "_echo", staticmethod(lambda request: sl.FakeReply("no")))
+    code, _, err = run(["chat", "fake:echo", "hi", "--json"], capsys)
+    assert code == 1 and "not valid JSON" in err
+
+
+def test_prompt_from_stdin(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO("from a pipe"))
+    code, out, _ = run(["chat", "fake:echo", "-"], capsys)
+    assert code == 0 and out == "from a pipe\n"
+
+
+def test_bad_input_exits_2_with_a_clear_message(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(["chat", "nope:model", "hi"], capsys)
+    assert code == 2 and "unknown provider 'nope'; known providers: fake" in err
+    code, _, err = run(["chat", "fake:echo", "hi", "--temperature", "9"], capsys)
+    assert code == 2 and "temperature=9.0 is out of range" in err
+
+
+def test_invalid_setting_exits_2(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LLM_MAX_RETRIES", "lots")
+    code, _, err = run(["chat", "fake:echo", "hi"], capsys)
+    assert code == 2 and "LLM_MAX_RETRIES" in err
+
+
+def test_a_failed_call_exits_1(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sl.FakeProvider, "_echo", staticmethod(lambda request: sl.FakeHang()))
+    code, _, err = run(["chat", "fake:echo", "hi", "--timeout-ms", "50"], capsys)
+    assert code == 1 and "call failed" in err and "total deadline" in err
+
+
+def test_config_shows_sources_and_aliases(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (tmp_path / "steadyllm.toml").write_text('max_retries = 4\n[aliases]\nfast = "fake:echo"\n')
+    code, out, _ = run(["config"], capsys)
+    assert code == 0
+    assert "LLM_MAX_RETRIES" in out and "4  (toml)" in out and "alias fast -> fake:echo" in out
+    assert "LLM_TIMEOUT_MS" in out and "30000  (default)" in out
+
+
+def test_providers_lists_the_registry(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["providers"], capsys)
+    assert code == 0 and out.startswith("fake\t")
+
+
+def test_demo_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["demo"], capsys)
+    assert code == 0
+    assert "after 3 attempts" in out and "LLMTimeoutError" in out and "demo finished" in out
+
+
+@pytest.mark.parametrize("command", [[], ["chat"], ["demo"], ["config"], ["providers"]])
+def test_help_on_every_command(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        build_parser().parse_args([*command, "--help"])
+    assert info.value.code == 0
+    assert "usage: steadyllm" in capsys.readouterr().out
+
+
+def test_version_from_the_installed_entry_point() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "steadyllm", "--version"], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == f"steadyllm {sl.__version__}"
