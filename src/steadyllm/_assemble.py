@@ -12,6 +12,7 @@ from ._types import (
     Done,
     FinishReason,
     ProviderEvent,
+    RateLimitInfo,
     ReasoningDelta,
     Response,
     ResponseMeta,
@@ -34,7 +35,16 @@ class _PartialCall:
 class StreamAssembler:
     """Feed events with ``add``; read the Response so far with ``response()``."""
 
-    __slots__ = ("_calls", "_reasoning", "_text", "finish_reason", "model", "request_id", "usage")
+    __slots__ = (
+        "_calls",
+        "_reasoning",
+        "_text",
+        "finish_reason",
+        "model",
+        "rate_limit",
+        "request_id",
+        "usage",
+    )
 
     def __init__(self) -> None:
         self._text: list[str] = []
@@ -44,6 +54,7 @@ class StreamAssembler:
         self.finish_reason: FinishReason | None = None
         self.request_id: str | None = None
         self.model: str | None = None
+        self.rate_limit: RateLimitInfo | None = None
 
     @property
     def done(self) -> bool:
@@ -71,10 +82,12 @@ class StreamAssembler:
         elif isinstance(event, ResponseMeta):
             self.request_id = self.request_id or event.request_id
             self.model = self.model or event.model
+            self.rate_limit = self.rate_limit or event.rate_limit
 
     def response(self, *, provider: str, model: str) -> Response:
         calls = [
-            ToolCall(c.id, c.name, "".join(c.arguments)) for _, c in sorted(self._calls.items())
+            ToolCall(c.id, c.name, "".join(c.arguments) or "{}")
+            for _, c in sorted(self._calls.items())
         ]
         finish: FinishReason = self.finish_reason or "error"
         return Response(
@@ -86,4 +99,5 @@ class StreamAssembler:
             provider=provider,
             request_id=self.request_id,
             reasoning="".join(self._reasoning),
+            rate_limit=self.rate_limit,
         )

@@ -232,7 +232,6 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "secret",
         None,
         "OpenAI API key.",
-        pending="the openai provider",
     ),
     SettingSpec(
         "openai_base_url",
@@ -240,7 +239,6 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "url",
         None,
         "OpenAI API base URL (default https://api.openai.com/v1).",
-        pending="the openai provider",
     ),
     SettingSpec(
         "anthropic_api_key",
@@ -248,7 +246,6 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "secret",
         None,
         "Anthropic API key.",
-        pending="the anthropic provider",
     ),
     SettingSpec(
         "anthropic_base_url",
@@ -256,7 +253,6 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "url",
         None,
         "Anthropic API base URL (default https://api.anthropic.com).",
-        pending="the anthropic provider",
     ),
     SettingSpec(
         "azure_openai_api_key",
@@ -264,7 +260,6 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "secret",
         None,
         "Azure OpenAI key (sent as `api-key`).",
-        pending="the azure provider",
     ),
     SettingSpec(
         "azure_openai_endpoint",
@@ -272,7 +267,6 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "url",
         None,
         "Azure resource endpoint, e.g. https://NAME.openai.azure.com.",
-        pending="the azure provider",
     ),
     SettingSpec(
         "azure_openai_api_version",
@@ -280,7 +274,101 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "str",
         "2024-10-21",
         "Azure `api-version` for deployment URLs.",
-        pending="the azure provider",
+    ),
+    SettingSpec(
+        "connect_timeout_ms",
+        "LLM_CONNECT_TIMEOUT_MS",
+        "int",
+        10_000,
+        "Longest wait to open a connection (ms).",
+        1,
+        _DAY_MS,
+    ),
+    SettingSpec(
+        "first_token_timeout_ms",
+        "LLM_FIRST_TOKEN_TIMEOUT_MS",
+        "int",
+        None,
+        "Longest wait for a stream's first content event (ms); unset: the total deadline.",
+        1,
+        _DAY_MS,
+    ),
+    SettingSpec(
+        "stream_idle_timeout_ms",
+        "LLM_STREAM_IDLE_TIMEOUT_MS",
+        "int",
+        30_000,
+        "Longest gap between stream events; comments and pings do not count (ms).",
+        1,
+        _DAY_MS,
+    ),
+    SettingSpec(
+        "anthropic_api_version",
+        "ANTHROPIC_API_VERSION",
+        "str",
+        "2023-06-01",
+        "`anthropic-version` header: 2023-06-01 (x-api-key) or 2026-10-21 (Bearer, no "
+        "sampling parameters).",
+    ),
+    SettingSpec(
+        "azure_openai_ad_token",
+        "AZURE_OPENAI_AD_TOKEN",
+        "secret",
+        None,
+        "Microsoft Entra ID token for Azure (sent as Bearer instead of `api-key`).",
+    ),
+    SettingSpec("openrouter_api_key", "OPENROUTER_API_KEY", "secret", None, "OpenRouter API key."),
+    SettingSpec(
+        "openrouter_base_url",
+        "OPENROUTER_BASE_URL",
+        "url",
+        "https://openrouter.ai/api/v1",
+        "OpenRouter base URL.",
+    ),
+    SettingSpec(
+        "vllm_base_url", "VLLM_BASE_URL", "url", "http://localhost:8000/v1", "vLLM server base URL."
+    ),
+    SettingSpec(
+        "vllm_api_key",
+        "VLLM_API_KEY",
+        "secret",
+        None,
+        "Key for a vLLM server started with --api-key.",
+    ),
+    SettingSpec(
+        "ollama_base_url",
+        "OLLAMA_BASE_URL",
+        "url",
+        "http://localhost:11434/v1",
+        "Ollama's OpenAI-compatible base URL.",
+    ),
+    SettingSpec(
+        "llamacpp_base_url",
+        "LLAMACPP_BASE_URL",
+        "url",
+        "http://localhost:8080/v1",
+        "llama.cpp server base URL.",
+    ),
+    SettingSpec(
+        "lmstudio_base_url",
+        "LMSTUDIO_BASE_URL",
+        "url",
+        "http://localhost:1234/v1",
+        "LM Studio server base URL.",
+    ),
+    SettingSpec(
+        "compatible_base_url",
+        "COMPATIBLE_BASE_URL",
+        "url",
+        None,
+        "Base URL for `compatible:MODEL`, any other OpenAI-compatible server.",
+    ),
+    SettingSpec(
+        "compatible_api_key",
+        "COMPATIBLE_API_KEY",
+        "secret",
+        None,
+        "Key for `compatible:MODEL`, if the server wants one.",
     ),
 )
 SPECS_BY_NAME = {s.name: s for s in SETTINGS}
@@ -313,6 +401,20 @@ class Settings:
     azure_openai_api_key: Secret | None = None
     azure_openai_endpoint: str | None = None
     azure_openai_api_version: str = "2024-10-21"
+    connect_timeout_ms: int = 10_000
+    first_token_timeout_ms: int | None = None
+    stream_idle_timeout_ms: int = 30_000
+    anthropic_api_version: str = "2023-06-01"
+    azure_openai_ad_token: Secret | None = None
+    openrouter_api_key: Secret | None = None
+    openrouter_base_url: str = "https://openrouter.ai/api/v1"
+    vllm_base_url: str = "http://localhost:8000/v1"
+    vllm_api_key: Secret | None = None
+    ollama_base_url: str = "http://localhost:11434/v1"
+    llamacpp_base_url: str = "http://localhost:8080/v1"
+    lmstudio_base_url: str = "http://localhost:1234/v1"
+    compatible_base_url: str | None = None
+    compatible_api_key: Secret | None = None
     #: Short names for models: ``{"fast": "openai:gpt-4o-mini"}`` (TOML ``[aliases]``).
     aliases: Mapping[str, str] = field(default_factory=dict)
     #: Where each value came from (``code``, ``env``, ``.env``, ``toml``), for ``steadyllm config``.

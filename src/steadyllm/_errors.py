@@ -65,6 +65,10 @@ class LLMError(Exception):
 
     kind: ClassVar[ErrorKind] = "server_error"
     default_retryable: ClassVar[bool] = False
+    #: Rate-limit budgets from the failed response's headers (a RateLimitInfo), if sent.
+    rate_limit: Any = None
+    #: For errors in the middle of a stream: the Response assembled from what arrived.
+    partial: Any = None
 
     def __init__(
         self,

@@ -115,6 +115,7 @@ class ChatStream:
             raise self._tag(error) from None
         except LLMError as error:
             self._finished = True
+            error.partial = self.partial()
             raise self._tag(error) from None
 
     def _deliver(self, event: StreamEvent) -> StreamEvent:

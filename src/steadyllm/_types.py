@@ -220,6 +220,22 @@ class Usage:
         }
 
 
+# ---------------------------------------------------------------- rate limits
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitInfo:
+    """What a provider's rate-limit headers said. Resets are seconds from when the
+    response arrived until the budget is fully replenished."""
+
+    requests_limit: int | None = None
+    requests_remaining: int | None = None
+    requests_reset: float | None = None
+    tokens_limit: int | None = None
+    tokens_remaining: int | None = None
+    tokens_reset: float | None = None
+
+
 # ---------------------------------------------------------------- request and response
 
 ToolChoice: TypeAlias = Literal["auto", "none", "required"] | str
@@ -268,6 +284,8 @@ class Response:
     attempts: int = 1
     #: Reasoning / thinking text, when the provider returns it.
     reasoning: str = ""
+    #: Rate-limit budgets from the response headers, when the provider sends them.
+    rate_limit: RateLimitInfo | None = None
     #: The provider's raw reply (parsed JSON body, or None for streams and fakes).
     raw: Any = None
     context: Any = None
@@ -335,6 +353,7 @@ class ResponseMeta:
 
     request_id: str | None = None
     model: str | None = None
+    rate_limit: RateLimitInfo | None = None
     type: Literal["meta"] = "meta"
 
 

@@ -35,7 +35,9 @@ class ServerSentEvent:
 
     __slots__ = ("data", "event", "id", "retry")
 
-    def __init__(self, data: str, event: str = "message", id: str = "", retry: int | None = None):
+    def __init__(
+        self, data: str, event: str = "message", id: str = "", retry: int | None = None
+    ) -> None:
         self.data = data
         self.event = event
         self.id = id
@@ -46,9 +48,10 @@ class ServerSentEvent:
         return f"ServerSentEvent(event={self.event!r}, data={self.data!r}, id={self.id!r})"
 
     def __eq__(self, other: object) -> bool:
-        return (
-            isinstance(other, ServerSentEvent)
-            and (self.event, self.data, self.id) == (other.event, other.data, other.id)
+        return isinstance(other, ServerSentEvent) and (self.event, self.data, self.id) == (
+            other.event,
+            other.data,
+            other.id,
         )
 
     __hash__ = None  # type: ignore[assignment]  # mutable value object

@@ -1,6 +1,13 @@
-"""Providers and their registry. Built in: ``fake``."""
+"""Providers and their registry.
+
+Built in: ``fake``; ``openai``, ``azure``, ``anthropic``; and the OpenAI-compatible
+presets ``vllm``, ``ollama``, ``openrouter``, ``llamacpp``, ``lmstudio`` and
+``compatible``. HTTP providers are imported on first use, not at import time.
+"""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from ._base import (
     Provider,
@@ -13,11 +20,68 @@ from ._base import (
 )
 from .fake import FakeFault, FakeHang, FakeProvider, FakeReply, FakeStep
 
+if TYPE_CHECKING:
+    from .._config import Settings
+
+
+def _openai(settings: Settings) -> Provider:
+    from .openai import make_openai
+
+    return make_openai(settings)
+
+
+def _azure(settings: Settings) -> Provider:
+    from .openai import make_azure
+
+    return make_azure(settings)
+
+
+def _anthropic(settings: Settings) -> Provider:
+    from .anthropic import make_anthropic
+
+    return make_anthropic(settings)
+
+
+def _compatible(name: str) -> ProviderFactory:
+    def factory(settings: Settings) -> Provider:
+        from .openai import make_compatible
+
+        return make_compatible(name, settings)
+
+    return factory
+
+
 register_provider(
     "fake",
     lambda settings: FakeProvider(),
     description="deterministic offline provider: echoes, or follows a script",
 )
+register_provider(
+    "openai",
+    _openai,
+    required=(("openai_api_key", "OPENAI_API_KEY"),),
+    description="OpenAI Chat Completions",
+)
+register_provider("azure", _azure, description="Azure OpenAI (deployments or the v1 API)")
+register_provider(
+    "anthropic",
+    _anthropic,
+    required=(("anthropic_api_key", "ANTHROPIC_API_KEY"),),
+    description="Anthropic Messages",
+)
+_PRESETS = {
+    "vllm": ((), "vLLM server (VLLM_BASE_URL)"),
+    "ollama": ((), "Ollama's OpenAI-compatible API (OLLAMA_BASE_URL)"),
+    "openrouter": ((("openrouter_api_key", "OPENROUTER_API_KEY"),), "OpenRouter"),
+    "llamacpp": ((), "llama.cpp server (LLAMACPP_BASE_URL)"),
+    "lmstudio": ((), "LM Studio local server (LMSTUDIO_BASE_URL)"),
+    "compatible": (
+        (("compatible_base_url", "COMPATIBLE_BASE_URL"),),
+        "any OpenAI-compatible server (COMPATIBLE_BASE_URL)",
+    ),
+}
+for _name, (_required, _description) in _PRESETS.items():
+    register_provider(_name, _compatible(_name), required=_required, description=_description)
 
 __all__ = [
     "FakeFault",

@@ -1,0 +1,157 @@
+"""A provider that speaks a wire protocol over the transport.
+
+``HTTPProvider`` is generic: a ``Wire`` (codec plus endpoint: URL, auth and
+body format) says what to send and how to read the reply; the transport
+sends it. Streams are read chunk by chunk through the SSE decoder with two
+timeouts of their own: the first content event must arrive within
+``first_token_timeout``, and after that no gap between events may exceed
+``stream_idle_timeout`` (SSE comments and pings do not reset it). The
+response is closed in ``finally``, also when the caller stops early.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from typing import Protocol
+
+from .._clock import Clock, SystemClock
+from .._errors import InvalidResponseError, LLMError, LLMTimeoutError
+from .._transport import HTTPRequest, HTTPResponse, HTTPTransport
+from .._types import ProviderEvent, Request, Response, ResponseMeta
+from ..sse import ServerSentEvent, SSEDecoder
+from ._base import Provider
+
+
+class StreamState(Protocol):
+    done: bool
+
+    def feed(self, sse: ServerSentEvent) -> list[ProviderEvent]: ...
+
+    def end(self) -> list[ProviderEvent]: ...
+
+
+class Wire(Protocol):
+    """Codec plus endpoint for one provider: pure, no I/O."""
+
+    provider: str
+
+    def build(self, request: Request) -> HTTPRequest: ...
+
+    def decode_response(
+        self, request: Request, status: int, headers: Mapping[str, str], body: bytes
+    ) -> Response: ...
+
+    def decode_error(
+        self, request: Request, status: int, headers: Mapping[str, str], body: bytes
+    ) -> LLMError: ...
+
+    def stream_state(self, request: Request, headers: Mapping[str, str]) -> StreamState: ...
+
+
+class HTTPProvider(Provider):
+    def __init__(
+        self,
+        wire: Wire,
+        *,
+        transport: HTTPTransport | None = None,
+        first_token_timeout: float | None = None,
+        stream_idle_timeout: float | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.wire = wire
+        self.name = wire.provider
+        self.transport = transport if transport is not None else HTTPTransport()
+        self.first_token_timeout = first_token_timeout
+        self.stream_idle_timeout = stream_idle_timeout
+        self.clock: Clock = clock if clock is not None else SystemClock()
+
+    def attach(self, clock: Clock) -> None:
+        self.clock = clock
+
+    async def aclose(self) -> None:
+        await self.transport.aclose()
+
+    async def complete(self, request: Request) -> Response:
+        response = await self.transport.send(self.wire.build(request))
+        try:
+            body = await response.read()
+        finally:
+            response.close()
+        if response.status >= 300:
+            raise self.wire.decode_error(request, response.status, response.headers, body)
+        return self.wire.decode_response(request, response.status, response.headers, body)
+
+    async def stream(self, request: Request) -> AsyncIterator[ProviderEvent]:
+        started = self.clock.now()
+        response = await self.transport.send(self.wire.build(request))
+        try:
+            if response.status >= 300:
+                body = await response.read()
+                raise self.wire.decode_error(request, response.status, response.headers, body)
+            ctype = response.headers.get("content-type", "")
+            if "text/event-stream" not in ctype:
+                # Some servers answer a stream request with a JSON error (or a whole
+                # completion) and status 200: read it as an error if it is one.
+                body = await response.read()
+                error = self.wire.decode_error(request, 502, response.headers, body)
+                if "non-JSON" in error.message:
+                    raise InvalidResponseError(
+                        f"{self.name} answered a stream request with {ctype or 'no content type'} "
+                        "instead of text/event-stream",
+                        provider=self.name,
+                        model=request.model,
+                        status=response.status,
+                    )
+                raise error
+            async for event in self._events(request, response, started):
+                yield event
+        finally:
+            response.close()
+
+    async def _events(
+        self, request: Request, response: HTTPResponse, started: float
+    ) -> AsyncIterator[ProviderEvent]:
+        decoder = SSEDecoder()
+        state = self.wire.stream_state(request, response.headers)
+        chunks = response.iter_chunks()
+        clock = self.clock
+        got_content = False
+        last_event = started
+        while True:
+            if not got_content and self.first_token_timeout is not None:
+                limit: float | None = started + self.first_token_timeout
+                what = f"no first token within {self.first_token_timeout:g}s"
+            elif self.stream_idle_timeout is not None:
+                limit = last_event + self.stream_idle_timeout
+                what = f"no stream event for {self.stream_idle_timeout:g}s"
+            else:
+                limit, what = None, ""
+            scope = clock.timeout_at(limit)
+            try:
+                async with scope:
+                    chunk = await anext(chunks, b"")
+            except TimeoutError:
+                if not scope.expired():
+                    raise
+                raise LLMTimeoutError(
+                    f"{self.name} stream stalled: {what}", provider=self.name, model=request.model
+                ) from None
+            if not chunk:
+                break
+            for sse in decoder.feed(chunk):
+                events = state.feed(sse)
+                if not events:
+                    continue
+                last_event = clock.now()
+                if not got_content:
+                    got_content = any(not isinstance(e, ResponseMeta) for e in events)
+                if state.done:
+                    async for _ in chunks:  # drain the tail so the connection can be reused
+                        pass
+                for event in events:
+                    yield event
+                if state.done:
+                    return
+        decoder.close()
+        for event in state.end():
+            yield event
