@@ -1,0 +1,110 @@
+"""A provider emulator: a real HTTP server on loopback that speaks the OpenAI,
+Azure OpenAI and Anthropic wire protocols, with scripted replies and faults.
+
+    async with Emulator(script=[Behavior(fault="rate_limit"), Behavior(text="hi")]) as emu:
+        client = sl.Client.from_env(openai_api_key="sk-test", openai_base_url=emu.openai_base_url)
+        ...
+        emu.requests   # every request received, for assertions
+
+Each request's behaviour comes from, in order: an ``x-emulator-behavior`` JSON
+header, the next queued ``Behavior`` (``script=``, ``push()``, or POST
+``/_emulator/script``), or the default: echo the last user message. With
+``rpm``/``tpm`` it enforces rate limits as a provider does, answering 429 with
+``retry-after-ms`` and ``x-ratelimit-*`` / ``anthropic-ratelimit-*`` headers.
+Run one from the shell with ``steadyllm emulate --port 8400``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from ._behavior import FAULTS, Behavior, BehaviorError
+from ._limits import RateLimits
+from ._server import EmulatorState, RecordedRequest, build_app
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+__all__ = ["FAULTS", "Behavior", "BehaviorError", "Emulator", "RecordedRequest"]
+
+
+class Emulator:
+    def __init__(
+        self,
+        *,
+        script: Iterable[Behavior] = (),
+        rpm: int | None = None,
+        tpm: int | None = None,
+        api_keys: Iterable[str] | None = None,
+    ) -> None:
+        limits = RateLimits(rpm, tpm) if rpm or tpm else None
+        self.state = EmulatorState(list(script), limits, set(api_keys) if api_keys else None)
+        self._runner: web.AppRunner | None = None
+        self.host = "127.0.0.1"
+        self.port = 0
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> Emulator:
+        """Listen on ``host:port`` (port 0 picks a free one; see ``.port``)."""
+        from aiohttp import web
+
+        self._runner = web.AppRunner(
+            build_app(self.state), handler_cancellation=True, access_log=None
+        )
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port, reuse_address=True)
+        await site.start()
+        self.host = host
+        # The bound socket tells the real port when port=0.
+        server: Any = site._server
+        self.port = int(server.sockets[0].getsockname()[1])
+        return self
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> Emulator:
+        return await self.start(self.host, self.port)
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # ------------------------------------------------------------ addresses
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def openai_base_url(self) -> str:
+        """For OPENAI_BASE_URL and every OpenAI-compatible preset."""
+        return f"{self.url}/v1"
+
+    @property
+    def anthropic_base_url(self) -> str:
+        return self.url
+
+    @property
+    def azure_endpoint(self) -> str:
+        return self.url
+
+    # ------------------------------------------------------------ scripting
+
+    def push(self, *behaviors: Behavior) -> None:
+        """Queue behaviours for the next requests (each serves ``times`` requests)."""
+        self.state.push(list(behaviors))
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        return self.state.requests
+
+    @property
+    def rate_limited(self) -> int:
+        """How many requests the emulator's own rate limits turned away with 429."""
+        return self.state.limits.rejected if self.state.limits is not None else 0
+
+    def reset(self) -> None:
+        self.state.queue.clear()
+        self.state.requests.clear()

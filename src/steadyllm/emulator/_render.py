@@ -1,0 +1,400 @@
+"""Bodies and SSE frames in the exact shapes the real APIs send
+(spec/wire-protocols.md §1.3–1.6, §2.5–2.7, §3.3–3.4)."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from ._behavior import Behavior
+
+_WORDS = re.compile(r"\S+\s*|\s+")
+
+
+@dataclass
+class Reply:
+    text: str
+    tool_calls: list[tuple[str, str, str]]  # (id, name, arguments JSON)
+    finish: str  # OpenAI vocabulary: stop, length, tool_calls, content_filter
+    prompt_tokens: int
+    completion_tokens: int
+    cached_tokens: int
+    cache_write_tokens: int
+    reasoning_tokens: int
+    model: str
+    id: str
+
+
+def sse(data: Any, event: str | None = None) -> bytes:
+    payload = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
+    head = f"event: {event}\n" if event else ""
+    return f"{head}data: {payload}\n\n".encode()
+
+
+def split_text(text: str, chunks: int | None) -> list[str]:
+    if not text:
+        return []
+    if chunks is None:
+        return _WORDS.findall(text)
+    chunks = max(1, min(chunks, len(text)))
+    size, extra = divmod(len(text), chunks)
+    out, pos = [], 0
+    for i in range(chunks):
+        end = pos + size + (1 if i < extra else 0)
+        out.append(text[pos:end])
+        pos = end
+    return out
+
+
+def _thirds(text: str) -> list[str]:
+    """Split JSON text in three pieces anywhere (inside strings too), as servers do."""
+    if len(text) < 3:
+        return [text]
+    a, b = len(text) // 3, 2 * len(text) // 3
+    return [text[:a], text[a:b], text[b:]]
+
+
+# ------------------------------------------------------------------ OpenAI / Azure
+
+
+class OpenAIRender:
+    def __init__(self, azure: bool = False) -> None:
+        self.azure = azure
+
+    def _filter(self) -> dict[str, Any]:
+        safe = {"filtered": False, "severity": "safe"}
+        return {k: dict(safe) for k in ("hate", "self_harm", "sexual", "violence")}
+
+    def usage(self, r: Reply) -> dict[str, Any]:
+        return {
+            "prompt_tokens": r.prompt_tokens,
+            "completion_tokens": r.completion_tokens,
+            "total_tokens": r.prompt_tokens + r.completion_tokens,
+            "prompt_tokens_details": {"cached_tokens": r.cached_tokens, "audio_tokens": 0},
+            "completion_tokens_details": {
+                "reasoning_tokens": r.reasoning_tokens,
+                "audio_tokens": 0,
+            },
+        }
+
+    def completion(self, r: Reply) -> dict[str, Any]:
+        message: dict[str, Any] = {
+            "role": "assistant",
+            "content": r.text or None,
+            "refusal": None,
+            "annotations": [],
+        }
+        if r.tool_calls:
+            message["tool_calls"] = [
+                {"id": i, "type": "function", "function": {"name": n, "arguments": a}}
+                for i, n, a in r.tool_calls
+            ]
+        choice: dict[str, Any] = {
+            "index": 0,
+            "message": message,
+            "logprobs": None,
+            "finish_reason": r.finish,
+        }
+        body: dict[str, Any] = {
+            "id": r.id,
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": r.model,
+            "system_fingerprint": "fp_emulator",
+            "service_tier": "default",
+            "choices": [choice],
+            "usage": self.usage(r),
+        }
+        if self.azure:
+            body["prompt_filter_results"] = [
+                {"prompt_index": 0, "content_filter_results": self._filter()}
+            ]
+            choice["content_filter_results"] = self._filter()
+        return body
+
+    def _chunk(self, r: Reply, delta: dict[str, Any], finish: str | None = None) -> bytes:
+        return sse(
+            {
+                "id": r.id,
+                "object": "chat.completion.chunk",
+                "created": int(time.time()),
+                "model": r.model,
+                "system_fingerprint": "fp_emulator",
+                "choices": [
+                    {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+                ],
+            }
+        )
+
+    def stream(
+        self, r: Reply, behavior: Behavior, include_usage: bool
+    ) -> tuple[list[bytes], list[bytes], list[bytes]]:
+        head: list[bytes] = []
+        if self.azure:
+            head.append(
+                sse(
+                    {
+                        "choices": [],
+                        "created": 0,
+                        "id": "",
+                        "model": "",
+                        "object": "",
+                        "prompt_filter_results": [
+                            {"prompt_index": 0, "content_filter_results": self._filter()}
+                        ],
+                    }
+                )
+            )
+        head.append(self._chunk(r, {"role": "assistant", "content": "", "refusal": None}))
+        content = [
+            self._chunk(r, {"content": piece}) for piece in split_text(r.text, behavior.chunks)
+        ]
+        for index, (call_id, name, arguments) in enumerate(r.tool_calls):
+            content.append(
+                self._chunk(
+                    r,
+                    {
+                        "tool_calls": [
+                            {
+                                "index": index,
+                                "id": call_id,
+                                "type": "function",
+                                "function": {"name": name, "arguments": ""},
+                            }
+                        ]
+                    },
+                )
+            )
+            for piece in _thirds(arguments):
+                content.append(
+                    self._chunk(
+                        r, {"tool_calls": [{"index": index, "function": {"arguments": piece}}]}
+                    )
+                )
+        tail = [self._chunk(r, {}, r.finish)]
+        if include_usage:
+            tail.append(
+                sse(
+                    {
+                        "id": r.id,
+                        "object": "chat.completion.chunk",
+                        "created": int(time.time()),
+                        "model": r.model,
+                        "choices": [],
+                        "usage": self.usage(r),
+                    }
+                )
+            )
+        if not behavior.no_done:
+            tail.append(b"data: [DONE]\n\n")
+        return head, content, tail
+
+    def error_body(self, status: int, fault: str | None, message: str) -> dict[str, Any]:
+        if self.azure and status == 429:
+            return {"error": {"code": "429", "message": message}}
+        if self.azure and fault == "content_filter":
+            return {
+                "error": {
+                    "message": message,
+                    "type": None,
+                    "param": "prompt",
+                    "code": "content_filter",
+                    "status": 400,
+                    "innererror": {
+                        "code": "ResponsibleAIPolicyViolation",
+                        "content_filter_result": {
+                            "jailbreak": {"filtered": True, "detected": True}
+                        },
+                    },
+                }
+            }
+        etype, code = {
+            "quota": ("insufficient_quota", "insufficient_quota"),
+            "rate_limit": ("requests", "rate_limit_exceeded"),
+            "context_length": ("invalid_request_error", "context_length_exceeded"),
+            "auth": ("invalid_request_error", "invalid_api_key"),
+        }.get(fault or "", ("invalid_request_error" if status < 500 else "server_error", None))
+        return {"error": {"message": message, "type": etype, "param": None, "code": code}}
+
+    def error_event(self, message: str, error_type: str | None) -> bytes:
+        return sse(
+            {
+                "error": {
+                    "message": message,
+                    "type": error_type or "server_error",
+                    "param": None,
+                    "code": None,
+                }
+            }
+        )
+
+
+# ------------------------------------------------------------------ Anthropic
+
+
+class AnthropicRender:
+    def usage(self, r: Reply) -> dict[str, Any]:
+        return {
+            "input_tokens": r.prompt_tokens - r.cached_tokens - r.cache_write_tokens,
+            "cache_creation_input_tokens": r.cache_write_tokens,
+            "cache_read_input_tokens": r.cached_tokens,
+            "cache_creation": {
+                "ephemeral_5m_input_tokens": r.cache_write_tokens,
+                "ephemeral_1h_input_tokens": 0,
+            },
+            "output_tokens": r.completion_tokens,
+            "service_tier": "standard",
+        }
+
+    @staticmethod
+    def stop_reason(finish: str) -> str:
+        return {"length": "max_tokens", "tool_calls": "tool_use", "content_filter": "refusal"}.get(
+            finish, "end_turn"
+        )
+
+    def message(self, r: Reply) -> dict[str, Any]:
+        content: list[dict[str, Any]] = []
+        if r.text:
+            content.append({"type": "text", "text": r.text})
+        for call_id, name, arguments in r.tool_calls:
+            content.append(
+                {
+                    "type": "tool_use",
+                    "id": call_id,
+                    "name": name,
+                    "input": json.loads(arguments or "{}"),
+                }
+            )
+        return {
+            "id": r.id,
+            "type": "message",
+            "role": "assistant",
+            "model": r.model,
+            "content": content,
+            "stop_reason": self.stop_reason(r.finish),
+            "stop_sequence": None,
+            "usage": self.usage(r),
+        }
+
+    def stream(self, r: Reply, behavior: Behavior) -> tuple[list[bytes], list[bytes], list[bytes]]:
+        start_usage = {**self.usage(r), "output_tokens": 1}
+        head = [
+            sse(
+                {
+                    "type": "message_start",
+                    "message": {
+                        "id": r.id,
+                        "type": "message",
+                        "role": "assistant",
+                        "model": r.model,
+                        "content": [],
+                        "stop_reason": None,
+                        "stop_sequence": None,
+                        "usage": start_usage,
+                    },
+                },
+                "message_start",
+            )
+        ]
+        content: list[bytes] = []
+        index = 0
+        if r.text:
+            content.append(
+                sse(
+                    {
+                        "type": "content_block_start",
+                        "index": 0,
+                        "content_block": {"type": "text", "text": ""},
+                    },
+                    "content_block_start",
+                )
+            )
+            content.append(sse({"type": "ping"}, "ping"))
+            for piece in split_text(r.text, behavior.chunks):
+                content.append(
+                    sse(
+                        {
+                            "type": "content_block_delta",
+                            "index": 0,
+                            "delta": {"type": "text_delta", "text": piece},
+                        },
+                        "content_block_delta",
+                    )
+                )
+            content.append(sse({"type": "content_block_stop", "index": 0}, "content_block_stop"))
+            index = 1
+        for call_id, name, arguments in r.tool_calls:
+            content.append(
+                sse(
+                    {
+                        "type": "content_block_start",
+                        "index": index,
+                        "content_block": {
+                            "type": "tool_use",
+                            "id": call_id,
+                            "name": name,
+                            "input": {},
+                        },
+                    },
+                    "content_block_start",
+                )
+            )
+            for piece in ["", *_thirds(arguments)]:
+                content.append(
+                    sse(
+                        {
+                            "type": "content_block_delta",
+                            "index": index,
+                            "delta": {"type": "input_json_delta", "partial_json": piece},
+                        },
+                        "content_block_delta",
+                    )
+                )
+            content.append(
+                sse({"type": "content_block_stop", "index": index}, "content_block_stop")
+            )
+            index += 1
+        tail = [
+            sse(
+                {
+                    "type": "message_delta",
+                    "delta": {"stop_reason": self.stop_reason(r.finish), "stop_sequence": None},
+                    "usage": {"output_tokens": r.completion_tokens},
+                },
+                "message_delta",
+            ),
+            sse({"type": "message_stop"}, "message_stop"),
+        ]
+        return head, content, tail
+
+    def error_body(self, status: int, fault: str | None, message: str) -> dict[str, Any]:
+        etype = {
+            400: "invalid_request_error",
+            401: "authentication_error",
+            402: "billing_error",
+            403: "permission_error",
+            404: "not_found_error",
+            409: "conflict_error",
+            413: "request_too_large",
+            429: "rate_limit_error",
+            500: "api_error",
+            504: "timeout_error",
+            529: "overloaded_error",
+        }.get(status, "api_error" if status >= 500 else "invalid_request_error")
+        error: dict[str, Any] = {"type": etype, "message": message}
+        if fault == "quota":
+            error["details"] = {"error_code": "enforced_spend_limit_reached"}
+        return {"type": "error", "error": error, "request_id": f"req_{uuid.uuid4().hex[:20]}"}
+
+    def error_event(self, message: str, error_type: str | None) -> bytes:
+        return sse(
+            {
+                "type": "error",
+                "error": {"type": error_type or "overloaded_error", "message": message},
+            },
+            "error",
+        )

@@ -1,0 +1,479 @@
+"""The emulator's HTTP server: routes, request checks, replies and faults."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from ._behavior import Behavior, BehaviorError
+from ._limits import RateLimits
+from ._render import AnthropicRender, OpenAIRender, Reply, sse
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+_MAX_HANG_S = 600.0  # a hang ends eventually, so a forgotten emulator cannot pin a client forever
+
+
+@dataclass
+class RecordedRequest:
+    """One request as the emulator received it."""
+
+    api: str  # "openai", "azure" or "anthropic"
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: Any
+    at: float = field(default_factory=time.time)
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [s for item in value for s in _strings(item)]
+    if isinstance(value, dict):
+        return [s for k in ("content", "text", "system") if k in value for s in _strings(value[k])]
+    return []
+
+
+def prompt_tokens(body: dict[str, Any]) -> int:
+    messages = body.get("messages") or []
+    texts = _strings(messages) + _strings(body.get("system") or [])
+    return sum(-(-len(t) // 4) for t in texts) + 4 * len(messages)
+
+
+def last_user_text(body: dict[str, Any]) -> str:
+    for message in reversed(body.get("messages") or []):
+        if isinstance(message, dict) and message.get("role") == "user":
+            content = message.get("content")
+            if isinstance(content, str):
+                return content
+            return "".join(
+                b.get("text", "")
+                for b in content or []
+                if isinstance(b, dict) and b.get("type") == "text"
+            )
+    return ""
+
+
+class EmulatorState:
+    """Everything the handlers share: the script queue, limits and the request log."""
+
+    def __init__(
+        self, script: list[Behavior], limits: RateLimits | None, api_keys: set[str] | None
+    ):
+        self.queue: deque[Behavior] = deque()
+        self.push(script)
+        self.limits = limits
+        self.api_keys = api_keys
+        self.requests: list[RecordedRequest] = []
+
+    def push(self, behaviors: list[Behavior]) -> None:
+        for behavior in behaviors:
+            self.queue.extend([behavior] * behavior.times)
+
+    def next_behavior(self, request: web.Request) -> Behavior:
+        header = request.headers.get("x-emulator-behavior")
+        if header:
+            return Behavior.from_json(header)
+        return self.queue.popleft() if self.queue else Behavior()
+
+
+def _json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> web.Response:
+    from aiohttp import web
+
+    return web.Response(
+        status=status,
+        body=json.dumps(body).encode(),
+        content_type="application/json",
+        headers=headers or {},
+    )
+
+
+class Handler:
+    """Serves one API family (OpenAI, Azure or Anthropic)."""
+
+    def __init__(self, api: str, state: EmulatorState) -> None:
+        self.api = api
+        self.state = state
+        self.render: OpenAIRender | AnthropicRender = (
+            AnthropicRender() if api == "anthropic" else OpenAIRender(azure=api == "azure")
+        )
+
+    # -------------------------------------------------------------- entry
+
+    async def __call__(self, request: web.Request) -> web.StreamResponse:
+        raw = await request.read()
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = None
+        self.state.requests.append(
+            RecordedRequest(
+                self.api,
+                request.method,
+                request.path,
+                dict(request.query),
+                {k.lower(): v for k, v in request.headers.items()},
+                body,
+            )
+        )
+        if not isinstance(body, dict):
+            return self.error(400, None, "We could not parse the JSON body of your request.")
+        try:
+            behavior = self.state.next_behavior(request)
+        except BehaviorError as exc:
+            return self.error(400, None, f"emulator: bad x-emulator-behavior header: {exc}")
+        problem = self.check(request, body)
+        if problem is not None:
+            return problem
+        if behavior.latency_ms:
+            await asyncio.sleep(behavior.latency_ms / 1000.0)
+        headers = self.base_headers(behavior)
+        if self.state.limits is not None:
+            max_out = body.get("max_completion_tokens") or body.get("max_tokens") or 0
+            verdict = self.state.limits.take(prompt_tokens(body) + int(max_out))
+            headers.update(self.limit_headers(verdict.headers))
+            if not verdict.allowed:
+                return self.rate_limited(verdict.wait, headers)
+        early = await self.pre_response_fault(behavior, headers)
+        if early is not None:
+            return early
+        reply = self.reply(body, behavior)
+        if body.get("stream"):
+            return await self.stream(request, body, behavior, reply, headers)
+        payload = (
+            self.render.message(reply)
+            if isinstance(self.render, AnthropicRender)
+            else (self.render.completion(reply))
+        )
+        return _json_response(200, payload, headers)
+
+    # -------------------------------------------------------------- checks
+
+    def check(self, request: web.Request, body: dict[str, Any]) -> web.Response | None:
+        keys = self.state.api_keys
+        if self.api == "anthropic":
+            version = request.headers.get("anthropic-version")
+            if version not in ("2023-06-01", "2026-10-21"):
+                return self.error(
+                    400,
+                    None,
+                    "anthropic-version: header is required and must be 2023-06-01 or 2026-10-21",
+                )
+            key = request.headers.get("x-api-key") or _bearer(request)
+            if version == "2026-10-21":
+                for name in ("temperature", "top_p", "top_k"):
+                    if name in body:
+                        return self.error(400, None, f"{name}: Extra inputs are not permitted")
+            if "max_tokens" not in body:
+                return self.error(400, None, "max_tokens: Field required")
+        elif self.api == "azure":
+            if (
+                request.path.startswith("/openai/deployments/")
+                and "api-version" not in request.query
+            ):
+                return self.error(
+                    404, None, "Resource not found (the api-version query parameter is required)"
+                )
+            key = request.headers.get("api-key") or _bearer(request)
+        else:
+            key = _bearer(request)
+        if keys is not None and key not in keys:
+            return self.error(401, "auth", "Incorrect API key provided.")
+        if not body.get("messages"):
+            return self.error(400, None, "messages: at least one message is required")
+        return None
+
+    # -------------------------------------------------------------- replies
+
+    def base_headers(self, behavior: Behavior) -> dict[str, str]:
+        rid = f"req_{uuid.uuid4().hex[:24]}"
+        headers = (
+            {"request-id": rid}
+            if self.api == "anthropic"
+            else {
+                "x-request-id": rid,
+                "openai-processing-ms": "12",
+                "openai-version": "2020-10-01",
+            }
+        )
+        headers.update(behavior.headers)
+        return headers
+
+    def limit_headers(self, openai_style: dict[str, str]) -> dict[str, str]:
+        if self.api != "anthropic":
+            return openai_style
+        out: dict[str, str] = {}
+        now = datetime.now(UTC)
+        for name in ("requests", "tokens"):
+            if f"x-ratelimit-limit-{name}" not in openai_style:
+                continue
+            reset = float(openai_style[f"x-ratelimit-reset-{name}"].rstrip("s"))
+            out[f"anthropic-ratelimit-{name}-limit"] = openai_style[f"x-ratelimit-limit-{name}"]
+            out[f"anthropic-ratelimit-{name}-remaining"] = openai_style[
+                f"x-ratelimit-remaining-{name}"
+            ]
+            out[f"anthropic-ratelimit-{name}-reset"] = (
+                (now + timedelta(seconds=reset))
+                .isoformat(timespec="seconds")
+                .replace("+00:00", "Z")
+            )
+        return out
+
+    def reply(self, body: dict[str, Any], behavior: Behavior) -> Reply:
+        text = behavior.text
+        calls = [
+            (
+                str(
+                    c.get("id")
+                    or f"{'toolu_' if self.api == 'anthropic' else 'call_'}{i}{uuid.uuid4().hex[:8]}"
+                ),
+                str(c["name"]),
+                c["arguments"]
+                if isinstance(c.get("arguments"), str)
+                else json.dumps(c.get("arguments") or {}),
+            )
+            for i, c in enumerate(behavior.tool_calls)
+        ]
+        forced = body.get("tool_choice") if self.api == "anthropic" else None
+        json_mode = bool(body.get("response_format")) or (
+            isinstance(forced, dict) and forced.get("type") == "tool"
+        )
+        if text is None:
+            echo = last_user_text(body)
+            text = json.dumps({"echo": echo}) if json_mode else echo
+        if isinstance(forced, dict) and forced.get("type") == "tool" and not calls:
+            # Anthropic JSON mode: the answer is the input of the forced tool.
+            try:
+                arguments = json.dumps(json.loads(text))
+            except ValueError:
+                arguments = json.dumps({"text": text})
+            calls, text = [(f"toolu_{uuid.uuid4().hex[:12]}", str(forced["name"]), arguments)], ""
+        finish = behavior.finish_reason or ("tool_calls" if calls else "stop")
+        if behavior.fault == "content_filter":
+            finish = "content_filter"
+        usage = behavior.usage
+        completion = sum(-(-len(t) // 4) for t in [text, *(a for _, _, a in calls)] if t)
+        return Reply(
+            text=text,
+            tool_calls=calls,
+            finish=finish,
+            prompt_tokens=int(usage.get("prompt_tokens", prompt_tokens(body))),
+            completion_tokens=int(usage.get("completion_tokens", completion)),
+            cached_tokens=int(usage.get("cached_tokens", 0)),
+            cache_write_tokens=int(usage.get("cache_write_tokens", 0)),
+            reasoning_tokens=int(usage.get("reasoning_tokens", 0)),
+            model=str(body.get("model") or "deployment"),
+            id=(
+                f"msg_{uuid.uuid4().hex[:20]}"
+                if self.api == "anthropic"
+                else f"chatcmpl-{uuid.uuid4().hex[:20]}"
+            ),
+        )
+
+    # -------------------------------------------------------------- faults
+
+    def error(
+        self, status: int, fault: str | None, message: str, headers: dict[str, str] | None = None
+    ) -> web.Response:
+        return _json_response(status, self.render.error_body(status, fault, message), headers)
+
+    def rate_limited(self, wait: float, headers: dict[str, str]) -> web.Response:
+        if math.isinf(wait):
+            return self.error(
+                429,
+                "rate_limit",
+                "Request too large for the per-minute token limit; it can never be served.",
+                headers,
+            )
+        headers["retry-after-ms"] = str(int(math.ceil(wait * 1000)))
+        headers["retry-after"] = str(int(math.ceil(wait)))
+        return self.error(
+            429,
+            "rate_limit",
+            f"Rate limit reached for requests or tokens per min. Please try again in {wait:.3f}s.",
+            headers,
+        )
+
+    async def pre_response_fault(
+        self, b: Behavior, headers: dict[str, str]
+    ) -> web.StreamResponse | None:
+        from aiohttp import web
+
+        if b.retry_after is not None:
+            headers["retry-after"] = f"{b.retry_after:g}"
+        if b.retry_after_ms is not None:
+            headers["retry-after-ms"] = f"{b.retry_after_ms:g}"
+        if b.should_retry is not None:
+            headers["x-should-retry"] = "true" if b.should_retry else "false"
+        fault = b.fault
+        if fault == "hang":
+            await asyncio.sleep(min(_MAX_HANG_S, (b.hang_ms or math.inf) / 1000.0))
+            return None
+        if fault == "html":
+            status = b.status or 502
+            page = (
+                f"<html><head><title>{status} Bad Gateway</title></head><body><center>"
+                f"<h1>{status} Bad Gateway</h1></center><hr><center>nginx</center></body></html>"
+            )
+            return web.Response(status=status, text=page, content_type="text/html", headers=headers)
+        simple = {
+            "status": (b.status or 500, "The server had an error while processing your request."),
+            "rate_limit": (
+                429,
+                "Rate limit reached for requests per min (RPM). Please try again in 1s.",
+            ),
+            "quota": (
+                429,
+                "You exceeded your current quota, please check your plan and billing details.",
+            ),
+            "overloaded": (529 if self.api == "anthropic" else 503, "Overloaded"),
+            "context_length": (
+                400,
+                "This model's maximum context length is 128000 tokens. "
+                "However, your messages resulted in 210000 tokens."
+                if self.api != "anthropic"
+                else "prompt is too long: 210000 tokens > 200000 maximum",
+            ),
+            "auth": (401, "Incorrect API key provided: sk-emu***123."),
+        }
+        if fault == "rate_limit":
+            headers.setdefault("retry-after", "1")
+            headers.setdefault("x-ratelimit-remaining-requests", "0")
+            headers.setdefault("x-ratelimit-reset-requests", "1s")
+        if fault == "content_filter" and self.api == "azure":
+            return self.error(
+                400,
+                "content_filter",
+                "The response was filtered due to the prompt "
+                "triggering Azure OpenAI's content management policy.",
+                headers,
+            )
+        if fault in simple:
+            status, message = simple[fault]
+            return self.error(status, fault, b.message or message, headers)
+        return None
+
+    # -------------------------------------------------------------- streaming
+
+    async def stream(
+        self,
+        request: web.Request,
+        body: dict[str, Any],
+        b: Behavior,
+        reply: Reply,
+        headers: dict[str, str],
+    ) -> web.StreamResponse:
+        from aiohttp import web
+
+        if isinstance(self.render, AnthropicRender):
+            head, content, tail = self.render.stream(reply, b)
+        else:
+            include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+            head, content, tail = self.render.stream(reply, b, include_usage)
+        response = web.StreamResponse(
+            status=200,
+            headers={
+                **headers,
+                "content-type": "text/event-stream; charset=utf-8",
+                "cache-control": "no-cache",
+            },
+        )
+        await response.prepare(request)
+        for head_frame in head:
+            await response.write(head_frame)
+        delay = b.chunk_delay_ms / 1000.0
+        frames: list[bytes | None] = [*content, None]
+        for i, frame in enumerate(frames):
+            if b.fault in ("stall", "drop", "malformed", "error_event") and i == b.after_chunks:
+                if await self.mid_stream_fault(request, response, b):
+                    return response
+            if frame is None:
+                break
+            if i and delay:
+                await asyncio.sleep(delay)
+            if b.comments:
+                await response.write(b": keep-alive\n\n")
+            await response.write(frame)
+        for tail_frame in tail:
+            await response.write(tail_frame)
+        await response.write_eof()
+        return response
+
+    async def mid_stream_fault(
+        self, request: web.Request, response: web.StreamResponse, b: Behavior
+    ) -> bool:
+        """Inject a fault into a started stream; True when the stream is over."""
+        if b.fault == "stall":
+            await asyncio.sleep(min(_MAX_HANG_S, (b.stall_ms or math.inf) / 1000.0))
+            return False
+        if b.fault == "malformed":
+            await response.write(sse('{"choices": [{"delta": {"content": "oops'))
+            await response.write_eof()
+            return True
+        if b.fault == "error_event":
+            await response.write(self.render.error_event(b.message or "Overloaded", b.error_type))
+            if self.api != "anthropic" and not b.no_done:
+                await response.write(b"data: [DONE]\n\n")  # vLLM sends [DONE] after an error
+            await response.write_eof()
+            return True
+        # drop: close the socket without ending the chunked body
+        if request.transport is not None:
+            request.transport.close()
+        return True
+
+
+def _bearer(request: web.Request) -> str | None:
+    value = request.headers.get("authorization", "")
+    return value[7:] if value.lower().startswith("bearer ") else None
+
+
+def build_app(state: EmulatorState) -> web.Application:
+    from aiohttp import web
+
+    app = web.Application(client_max_size=64 * 1024 * 1024)
+    openai, azure, anthropic = (
+        Handler("openai", state),
+        Handler("azure", state),
+        Handler("anthropic", state),
+    )
+    app.router.add_post("/v1/chat/completions", openai)
+    app.router.add_post("/openai/deployments/{deployment}/chat/completions", azure)
+    app.router.add_post("/openai/v1/chat/completions", azure)
+    app.router.add_post("/v1/messages", anthropic)
+
+    async def script(request: web.Request) -> web.Response:
+        try:
+            data = await request.json()
+            items = data if isinstance(data, list) else [data]
+            state.push([Behavior.from_dict(item) for item in items])
+        except (ValueError, BehaviorError) as exc:
+            return _json_response(400, {"error": {"message": str(exc)}})
+        return _json_response(200, {"queued": len(state.queue)})
+
+    async def requests(_: web.Request) -> web.Response:
+        return _json_response(200, [r.__dict__ for r in state.requests])
+
+    async def reset(_: web.Request) -> web.Response:
+        state.queue.clear()
+        state.requests.clear()
+        return _json_response(200, {"ok": True})
+
+    async def health(_: web.Request) -> web.Response:
+        return _json_response(200, {"ok": True, "queued": len(state.queue)})
+
+    app.router.add_post("/_emulator/script", script)
+    app.router.add_get("/_emulator/requests", requests)
+    app.router.add_post("/_emulator/reset", reset)
+    app.router.add_get("/_emulator/health", health)
+    return app
