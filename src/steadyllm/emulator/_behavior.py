@@ -17,7 +17,7 @@ FAULTS = frozenset(
         "quota",  # 429 quota / spend cap: not retryable
         "overloaded",  # Anthropic 529 overloaded_error; OpenAI 503
         "context_length",  # 400 prompt too long
-        "content_filter",  # Azure 400 content_filter; OpenAI finish content_filter; Anthropic refusal
+        "content_filter",  # Azure 400; OpenAI finish_reason content_filter; Anthropic refusal
         "auth",  # 401
         "html",  # an HTML error page from a proxy (status, default 502)
         "hang",  # no response headers for hang_ms (default: until the client gives up)

@@ -1,5 +1,5 @@
 """Bodies and SSE frames in the exact shapes the real APIs send
-(spec/wire-protocols.md §1.3–1.6, §2.5–2.7, §3.3–3.4)."""
+(spec/wire-protocols.md §1.3 to 1.6, §2.5 to 2.7, §3.3 to 3.4)."""
 
 from __future__ import annotations
 

@@ -70,7 +70,7 @@ class EmulatorState:
 
     def __init__(
         self, script: list[Behavior], limits: RateLimits | None, api_keys: set[str] | None
-    ):
+    ) -> None:
         self.queue: deque[Behavior] = deque()
         self.push(script)
         self.limits = limits
@@ -230,14 +230,15 @@ class Handler:
             )
         return out
 
+    @property
+    def _call_prefix(self) -> str:
+        return "toolu_" if self.api == "anthropic" else "call_"
+
     def reply(self, body: dict[str, Any], behavior: Behavior) -> Reply:
         text = behavior.text
         calls = [
             (
-                str(
-                    c.get("id")
-                    or f"{'toolu_' if self.api == 'anthropic' else 'call_'}{i}{uuid.uuid4().hex[:8]}"
-                ),
+                str(c.get("id") or f"{self._call_prefix}{i}{uuid.uuid4().hex[:8]}"),
                 str(c["name"]),
                 c["arguments"]
                 if isinstance(c.get("arguments"), str)
@@ -296,8 +297,8 @@ class Handler:
                 "Request too large for the per-minute token limit; it can never be served.",
                 headers,
             )
-        headers["retry-after-ms"] = str(int(math.ceil(wait * 1000)))
-        headers["retry-after"] = str(int(math.ceil(wait)))
+        headers["retry-after-ms"] = str(math.ceil(wait * 1000))
+        headers["retry-after"] = str(math.ceil(wait))
         return self.error(
             429,
             "rate_limit",
@@ -395,9 +396,13 @@ class Handler:
         delay = b.chunk_delay_ms / 1000.0
         frames: list[bytes | None] = [*content, None]
         for i, frame in enumerate(frames):
-            if b.fault in ("stall", "drop", "malformed", "error_event") and i == b.after_chunks:
-                if await self.mid_stream_fault(request, response, b):
-                    return response
+            mid_stream = b.fault in ("stall", "drop", "malformed", "error_event")
+            if (
+                mid_stream
+                and i == b.after_chunks
+                and await self.mid_stream_fault(request, response, b)
+            ):
+                return response
             if frame is None:
                 break
             if i and delay:
