@@ -49,6 +49,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="run an offline tour of the API",
         description="Chat, stream, a retried failure and a deadline, against the fake provider.",
     )
+    emulate = commands.add_parser(
+        "emulate",
+        help="run the provider emulator on loopback",
+        description="Serve the OpenAI (/v1/chat/completions), Azure (/openai/...) and Anthropic "
+        "(/v1/messages) wire protocols with scripted replies and faults until interrupted. "
+        "Script it with POST /_emulator/script or an x-emulator-behavior header; read what it "
+        "received at GET /_emulator/requests.",
+    )
+    emulate.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    emulate.add_argument("--port", type=int, default=8400, help="port (default 8400; 0 = any free)")
+    emulate.add_argument("--rpm", type=int, help="enforce this many requests per minute")
+    emulate.add_argument("--tpm", type=int, help="enforce this many tokens per minute")
+    emulate.add_argument(
+        "--api-key",
+        action="append",
+        dest="api_keys",
+        metavar="KEY",
+        help="accept only this key (repeatable); by default any key is accepted",
+    )
+
     commands.add_parser(
         "config",
         help="show the resolved settings and where each came from",
@@ -75,7 +95,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(run_demo())
         if args.command == "config":
             return _config()
+        if args.command == "emulate":
+            return asyncio.run(_emulate(args))
         return _providers()
+    except KeyboardInterrupt:
+        return EXIT_OK
+    except OSError as exc:
+        print(f"steadyllm: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except (ConfigError, InvalidRequestError) as exc:
         print(f"steadyllm: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -133,6 +160,26 @@ def _report(response: Any) -> None:
         f"{response.latency_ms:.0f} ms · {attempts} · finish {response.finish_reason}",
         file=sys.stderr,
     )
+
+
+async def _emulate(args: argparse.Namespace) -> int:
+    from .emulator import Emulator
+
+    emulator = Emulator(rpm=args.rpm, tpm=args.tpm, api_keys=args.api_keys)
+    await emulator.start(args.host, args.port)
+    print(
+        f"steadyllm emulator listening on {emulator.url}\n"
+        f"  OPENAI_BASE_URL={emulator.openai_base_url}\n"
+        f"  ANTHROPIC_BASE_URL={emulator.anthropic_base_url}\n"
+        f"  AZURE_OPENAI_ENDPOINT={emulator.azure_endpoint}\n"
+        "Press Ctrl+C to stop.",
+        flush=True,
+    )
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await emulator.stop()
+    return EXIT_OK  # pragma: no cover - only reached through cancellation
 
 
 def _config() -> int:

@@ -157,6 +157,10 @@ def encode_messages(messages: list[Message]) -> tuple[str | None, list[dict[str,
             out[-1]["content"].extend(blocks)
         else:
             out.append({"role": role, "content": blocks})
+    for turn in out:  # a lone text block is sent as a plain string, as the docs show
+        content = turn["content"]
+        if len(content) == 1 and content[0]["type"] == "text":
+            turn["content"] = content[0]["text"]
     return ("\n\n".join(system) if system else None), out
 
 

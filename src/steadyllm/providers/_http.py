@@ -15,7 +15,13 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Protocol
 
 from .._clock import Clock, SystemClock
-from .._errors import InvalidResponseError, LLMError, LLMTimeoutError
+from .._errors import (
+    InvalidResponseError,
+    LLMConnectionError,
+    LLMError,
+    LLMTimeoutError,
+    StreamInterruptedError,
+)
 from .._transport import HTTPRequest, HTTPResponse, HTTPTransport
 from .._types import ProviderEvent, Request, Response, ResponseMeta
 from ..sse import ServerSentEvent, SSEDecoder
@@ -135,6 +141,12 @@ class HTTPProvider(Provider):
                     raise
                 raise LLMTimeoutError(
                     f"{self.name} stream stalled: {what}", provider=self.name, model=request.model
+                ) from None
+            except LLMConnectionError as exc:
+                raise StreamInterruptedError(
+                    f"{self.name} stream interrupted: {exc.message}",
+                    provider=self.name,
+                    model=request.model,
                 ) from None
             if not chunk:
                 break

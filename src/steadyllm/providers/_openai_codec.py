@@ -232,8 +232,8 @@ def decode_response(
             model=request.model,
             status=status,
         )
-    if data.get("error"):
-        raise error_from_body(status, headers, data, dialect, request.model)
+    if data.get("error"):  # an error inside a 200 (OpenRouter): classify it by its own code
+        raise error_from_body(None, headers, data, dialect, request.model)
     choices = data.get("choices")
     if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
         raise InvalidResponseError(
@@ -244,7 +244,7 @@ def decode_response(
         )
     choice = choices[0]
     if choice.get("error"):
-        raise error_from_body(status, headers, choice, dialect, request.model)
+        raise error_from_body(None, headers, choice, dialect, request.model)
     message = choice.get("message") or {}
     text = message.get("content") or ""
     finish = normalize_finish(choice.get("finish_reason"))
