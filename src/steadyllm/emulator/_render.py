@@ -29,6 +29,10 @@ class Reply:
     id: str
 
 
+class Quiet(bytes):
+    """A frame that carries no content (block start/stop, ping): chunk counts skip it."""
+
+
 def sse(data: Any, event: str | None = None) -> bytes:
     payload = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
     head = f"event: {event}\n" if event else ""
@@ -194,7 +198,7 @@ class OpenAIRender:
         return head, content, tail
 
     def error_body(self, status: int, fault: str | None, message: str) -> dict[str, Any]:
-        if self.azure and status == 429:
+        if self.azure and status == 429 and fault != "quota":
             return {"error": {"code": "429", "message": message}}
         if self.azure and fault == "content_filter":
             return {
@@ -303,17 +307,13 @@ class AnthropicRender:
         content: list[bytes] = []
         index = 0
         if r.text:
-            content.append(
-                sse(
-                    {
-                        "type": "content_block_start",
-                        "index": 0,
-                        "content_block": {"type": "text", "text": ""},
-                    },
-                    "content_block_start",
-                )
-            )
-            content.append(sse({"type": "ping"}, "ping"))
+            start = {
+                "type": "content_block_start",
+                "index": 0,
+                "content_block": {"type": "text", "text": ""},
+            }
+            content.append(Quiet(sse(start, "content_block_start")))
+            content.append(Quiet(sse({"type": "ping"}, "ping")))
             for piece in split_text(r.text, behavior.chunks):
                 content.append(
                     sse(
@@ -325,7 +325,9 @@ class AnthropicRender:
                         "content_block_delta",
                     )
                 )
-            content.append(sse({"type": "content_block_stop", "index": 0}, "content_block_stop"))
+            content.append(
+                Quiet(sse({"type": "content_block_stop", "index": 0}, "content_block_stop"))
+            )
             index = 1
         for call_id, name, arguments in r.tool_calls:
             content.append(
@@ -345,18 +347,19 @@ class AnthropicRender:
             )
             for piece in ["", *_thirds(arguments)]:
                 content.append(
-                    sse(
-                        {
-                            "type": "content_block_delta",
-                            "index": index,
-                            "delta": {"type": "input_json_delta", "partial_json": piece},
-                        },
-                        "content_block_delta",
+                    (Quiet if not piece else bytes)(
+                        sse(
+                            {
+                                "type": "content_block_delta",
+                                "index": index,
+                                "delta": {"type": "input_json_delta", "partial_json": piece},
+                            },
+                            "content_block_delta",
+                        )
                     )
                 )
-            content.append(
-                sse({"type": "content_block_stop", "index": index}, "content_block_stop")
-            )
+            stop = {"type": "content_block_stop", "index": index}
+            content.append(Quiet(sse(stop, "content_block_stop")))
             index += 1
         tail = [
             sse(

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._behavior import Behavior, BehaviorError
 from ._limits import RateLimits
-from ._render import AnthropicRender, OpenAIRender, Reply, sse
+from ._render import AnthropicRender, OpenAIRender, Quiet, Reply, sse
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -111,7 +111,7 @@ class Handler:
 
     # -------------------------------------------------------------- entry
 
-    async def __call__(self, request: web.Request) -> web.StreamResponse:
+    async def handle(self, request: web.Request) -> web.StreamResponse:
         raw = await request.read()
         try:
             body = json.loads(raw) if raw else None
@@ -394,22 +394,22 @@ class Handler:
         for head_frame in head:
             await response.write(head_frame)
         delay = b.chunk_delay_ms / 1000.0
-        frames: list[bytes | None] = [*content, None]
-        for i, frame in enumerate(frames):
-            mid_stream = b.fault in ("stall", "drop", "malformed", "error_event")
-            if (
-                mid_stream
-                and i == b.after_chunks
-                and await self.mid_stream_fault(request, response, b)
-            ):
-                return response
+        mid_stream = b.fault in ("stall", "drop", "malformed", "error_event")
+        sent = 0  # content frames sent; Quiet frames (block starts, pings) do not count
+        for frame in [*content, None]:
+            counts = frame is not None and not isinstance(frame, Quiet)
+            if mid_stream and sent == b.after_chunks and (counts or frame is None):
+                mid_stream = False
+                if await self.mid_stream_fault(request, response, b):
+                    return response
             if frame is None:
                 break
-            if i and delay:
+            if counts and sent and delay:
                 await asyncio.sleep(delay)
-            if b.comments:
+            if counts and b.comments:
                 await response.write(b": keep-alive\n\n")
             await response.write(frame)
+            sent += counts
         for tail_frame in tail:
             await response.write(tail_frame)
         await response.write_eof()
@@ -420,7 +420,13 @@ class Handler:
     ) -> bool:
         """Inject a fault into a started stream; True when the stream is over."""
         if b.fault == "stall":
-            await asyncio.sleep(min(_MAX_HANG_S, (b.stall_ms or math.inf) / 1000.0))
+            end = time.monotonic() + min(_MAX_HANG_S, (b.stall_ms or math.inf) / 1000.0)
+            while (left := end - time.monotonic()) > 0:
+                await asyncio.sleep(min(left, 0.05) if b.comments else left)
+                if b.comments:  # keep-alives during the stall must not count as progress
+                    await response.write(b": keep-alive\n\n")
+                    if self.api == "anthropic":
+                        await response.write(sse({"type": "ping"}, "ping"))
             return False
         if b.fault == "malformed":
             await response.write(sse('{"choices": [{"delta": {"content": "oops'))
@@ -452,10 +458,10 @@ def build_app(state: EmulatorState) -> web.Application:
         Handler("azure", state),
         Handler("anthropic", state),
     )
-    app.router.add_post("/v1/chat/completions", openai)
-    app.router.add_post("/openai/deployments/{deployment}/chat/completions", azure)
-    app.router.add_post("/openai/v1/chat/completions", azure)
-    app.router.add_post("/v1/messages", anthropic)
+    app.router.add_post("/v1/chat/completions", openai.handle)
+    app.router.add_post("/openai/deployments/{deployment}/chat/completions", azure.handle)
+    app.router.add_post("/openai/v1/chat/completions", azure.handle)
+    app.router.add_post("/v1/messages", anthropic.handle)
 
     async def script(request: web.Request) -> web.Response:
         try:

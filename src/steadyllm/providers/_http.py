@@ -89,7 +89,18 @@ class HTTPProvider(Provider):
 
     async def stream(self, request: Request) -> AsyncIterator[ProviderEvent]:
         started = self.clock.now()
-        response = await self.transport.send(self.wire.build(request))
+        first = self.first_token_timeout
+        scope = self.clock.timeout_at(None if first is None else started + first)
+        try:
+            async with scope:  # the first-token clock runs from sending, headers included
+                response = await self.transport.send(self.wire.build(request))
+        except TimeoutError:
+            if not scope.expired():
+                raise
+            raise LLMTimeoutError(
+                f"{self.name} stream stalled: no first token within {first:g}s",
+                provider=self.name, model=request.model,
+            ) from None
         try:
             if response.status >= 300:
                 body = await response.read()
