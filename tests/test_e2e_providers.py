@@ -14,7 +14,9 @@ from steadyllm.emulator import Behavior, Emulator
 
 FAST_RETRY = sl.RetryPolicy(max_retries=2, base_delay=0.01, max_delay=0.02)
 WEATHER = sl.ToolSpec(
-    "current_weather", "Current conditions", {"type": "object", "properties": {"city": {"type": "string"}}}
+    "current_weather",
+    "Current conditions",
+    {"type": "object", "properties": {"city": {"type": "string"}}},
 )
 
 
@@ -29,15 +31,29 @@ class Target:
 
 TARGETS = [
     Target("openai", "openai:gpt-4.1-mini", {}, "/v1/chat/completions", "authorization"),
-    Target("azure", "azure:my-deploy", {}, "/openai/deployments/my-deploy/chat/completions", "api-key"),
-    Target("azure-v1", "azure:my-deploy", {"azure_openai_api_version": "v1"},
-           "/openai/v1/chat/completions", "api-key"),
+    Target(
+        "azure", "azure:my-deploy", {}, "/openai/deployments/my-deploy/chat/completions", "api-key"
+    ),
+    Target(
+        "azure-v1",
+        "azure:my-deploy",
+        {"azure_openai_api_version": "v1"},
+        "/openai/v1/chat/completions",
+        "api-key",
+    ),
     Target("anthropic", "anthropic:claude-sonnet-4-5", {}, "/v1/messages", "x-api-key"),
-    Target("anthropic-2026", "anthropic:claude-sonnet-4-5",
-           {"anthropic_api_version": "2026-10-21"}, "/v1/messages", "authorization"),
+    Target(
+        "anthropic-2026",
+        "anthropic:claude-sonnet-4-5",
+        {"anthropic_api_version": "2026-10-21"},
+        "/v1/messages",
+        "authorization",
+    ),
     Target("vllm", "vllm:meta-llama/Llama-3-8B", {}, "/v1/chat/completions", "authorization"),
     Target("ollama", "ollama:llama3:8b", {}, "/v1/chat/completions", ""),
-    Target("openrouter", "openrouter:anthropic/claude-3.5", {}, "/v1/chat/completions", "authorization"),
+    Target(
+        "openrouter", "openrouter:anthropic/claude-3.5", {}, "/v1/chat/completions", "authorization"
+    ),
     Target("llamacpp", "llamacpp:local", {}, "/v1/chat/completions", ""),
     Target("lmstudio", "lmstudio:qwen", {}, "/v1/chat/completions", ""),
     Target("compatible", "compatible:my-model", {}, "/v1/chat/completions", "authorization"),
@@ -54,20 +70,31 @@ async def emulator() -> AsyncIterator[Emulator]:
 def client_for(emu: Emulator, **extra: Any) -> sl.Client:
     base = emu.openai_base_url
     settings = sl.Settings.load(
-        env={}, dotenv=False,
-        openai_api_key="sk-emulator-openai-key", openai_base_url=base,
-        anthropic_api_key="sk-ant-emulator-key", anthropic_base_url=emu.anthropic_base_url,
-        azure_openai_api_key="azure-emulator-key", azure_openai_endpoint=emu.azure_endpoint,
-        openrouter_api_key="sk-or-emulator-key", openrouter_base_url=base,
-        vllm_base_url=base, vllm_api_key="vllm-emulator-key", ollama_base_url=base,
-        llamacpp_base_url=base, lmstudio_base_url=base,
-        compatible_base_url=base, compatible_api_key="compat-emulator-key",
+        env={},
+        dotenv=False,
+        openai_api_key="sk-emulator-openai-key",
+        openai_base_url=base,
+        anthropic_api_key="sk-ant-emulator-key",
+        anthropic_base_url=emu.anthropic_base_url,
+        azure_openai_api_key="azure-emulator-key",
+        azure_openai_endpoint=emu.azure_endpoint,
+        openrouter_api_key="sk-or-emulator-key",
+        openrouter_base_url=base,
+        vllm_base_url=base,
+        vllm_api_key="vllm-emulator-key",
+        ollama_base_url=base,
+        llamacpp_base_url=base,
+        lmstudio_base_url=base,
+        compatible_base_url=base,
+        compatible_api_key="compat-emulator-key",
         **extra,
     )
     return sl.Client(settings, retry=FAST_RETRY)
 
 
-async def stream_text(client: sl.Client, model: str, **options: Any) -> tuple[sl.Response, list[sl.StreamEvent]]:
+async def stream_text(
+    client: sl.Client, model: str, **options: Any
+) -> tuple[sl.Response, list[sl.StreamEvent]]:
     async with client.stream(model, [sl.user("stream me please")], **options) as s:
         events = [e async for e in s]
     return s.response, events
@@ -76,8 +103,9 @@ async def stream_text(client: sl.Client, model: str, **options: Any) -> tuple[sl
 @pytest.mark.parametrize("target", TARGETS, ids=lambda t: t.name)
 async def test_chat_and_stream_on_every_provider(emulator: Emulator, target: Target) -> None:
     async with client_for(emulator, **target.settings) as client:
-        r = await client.chat(target.model, [sl.system("Be brief."), sl.user("Hello over the wire")],
-                              max_tokens=50)
+        r = await client.chat(
+            target.model, [sl.system("Be brief."), sl.user("Hello over the wire")], max_tokens=50
+        )
         assert r.text == "Hello over the wire" and r.finish_reason == "stop"
         assert r.usage.prompt_tokens > 0 and r.usage.completion_tokens > 0
         assert r.request_id and r.request_id.startswith("req_") and r.attempts == 1
@@ -99,11 +127,17 @@ async def test_chat_and_stream_on_every_provider(emulator: Emulator, target: Tar
 
 @pytest.mark.parametrize("target", TARGETS, ids=lambda t: t.name)
 @pytest.mark.parametrize("stream", [False, True], ids=["complete", "stream"])
-async def test_tool_calls_on_every_provider(emulator: Emulator, target: Target, stream: bool) -> None:
-    emulator.push(Behavior(tool_calls=[
-        {"name": "current_weather", "arguments": {"city": "Lyon"}},
-        {"name": "current_weather", "arguments": {"city": "Nice, \"Côte d'Azur\""}},
-    ]))
+async def test_tool_calls_on_every_provider(
+    emulator: Emulator, target: Target, stream: bool
+) -> None:
+    emulator.push(
+        Behavior(
+            tool_calls=[
+                {"name": "current_weather", "arguments": {"city": "Lyon"}},
+                {"name": "current_weather", "arguments": {"city": 'Nice, "Côte d\'Azur"'}},
+            ]
+        )
+    )
     async with client_for(emulator, **target.settings) as client:
         messages = [sl.user("Weather in Lyon and Nice?")]
         if stream:
@@ -113,7 +147,9 @@ async def test_tool_calls_on_every_provider(emulator: Emulator, target: Target, 
             r = await client.chat(target.model, messages, tools=[WEATHER])
         assert r.finish_reason == "tool_calls"
         assert [c.parsed_arguments() for c in r.tool_calls] == [
-            {"city": "Lyon"}, {"city": "Nice, \"Côte d'Azur\""}]
+            {"city": "Lyon"},
+            {"city": 'Nice, "Côte d\'Azur"'},
+        ]
         assert all(c.id and c.name == "current_weather" for c in r.tool_calls)
         follow_up = [*messages, r.message, *(sl.tool_result(c.id, "sunny") for c in r.tool_calls)]
         done = await client.chat(target.model, follow_up, tools=[WEATHER])
@@ -124,13 +160,18 @@ async def test_tool_calls_on_every_provider(emulator: Emulator, target: Target, 
 @pytest.mark.parametrize("target", [TARGETS[0], TARGETS[3]], ids=lambda t: t.name)
 async def test_json_mode(emulator: Emulator, target: Target) -> None:
     async with client_for(emulator) as client:
-        r = await client.chat(target.model, [sl.user("hi")], response_format={"type": "json_object"})
+        r = await client.chat(
+            target.model, [sl.user("hi")], response_format={"type": "json_object"}
+        )
         assert json.loads(r.text) == {"echo": "hi"}
-        async with client.stream(target.model, [sl.user("yo")], response_format={"type": "json_object"}) as s:
+        async with client.stream(
+            target.model, [sl.user("yo")], response_format={"type": "json_object"}
+        ) as s:
             assert json.loads((await s.final_response()).text) == {"echo": "yo"}
 
 
 # ------------------------------------------------------------------ the fault matrix
+
 
 @dataclass(frozen=True)
 class Case:
@@ -147,56 +188,104 @@ CASES = [
     Case("429 then ok", (Behavior(fault="rate_limit", retry_after_ms=20),), None, 2),
     Case("overloaded then ok", (Behavior(fault="overloaded"),), None, 2),
     Case("html 502 then ok", (Behavior(fault="html"),), None, 2),
-    Case("500 x3 exhausts retries", (Behavior(fault="status", status=500, times=3),), sl.ServerError, 3),
-    Case("x-should-retry false", (Behavior(fault="status", status=500, should_retry=False),), sl.ServerError, 1),
+    Case(
+        "500 x3 exhausts retries",
+        (Behavior(fault="status", status=500, times=3),),
+        sl.ServerError,
+        3,
+    ),
+    Case(
+        "x-should-retry false",
+        (Behavior(fault="status", status=500, should_retry=False),),
+        sl.ServerError,
+        1,
+    ),
     Case("quota", (Behavior(fault="quota"),), sl.QuotaExceededError, 1),
     Case("context length", (Behavior(fault="context_length"),), sl.ContextLengthError, 1),
     Case("auth", (Behavior(fault="auth"),), sl.AuthenticationError, 1),
     Case("404", (Behavior(fault="status", status=404),), sl.NotFoundError, 1),
-    Case("retry-after past the deadline", (Behavior(fault="rate_limit", retry_after=30),),
-         sl.RateLimitError, 1, options=(("timeout_ms", 5_000),)),
-    Case("hang", (Behavior(fault="hang"),), sl.LLMTimeoutError, 1,
-         options=(("timeout_ms", 300), ("max_retries", 0))),
+    Case(
+        "retry-after past the deadline",
+        (Behavior(fault="rate_limit", retry_after=30),),
+        sl.RateLimitError,
+        1,
+        options=(("timeout_ms", 5_000),),
+    ),
+    Case(
+        "hang",
+        (Behavior(fault="hang"),),
+        sl.LLMTimeoutError,
+        1,
+        options=(("timeout_ms", 300), ("max_retries", 0)),
+    ),
     Case("drop before content, then ok", (Behavior(fault="drop", after_chunks=0),), None, 2, True),
-    Case("error event before content, then ok",
-         (Behavior(fault="error_event", after_chunks=0),), None, 2, True),
-    Case("drop mid-stream", (Behavior(fault="drop", after_chunks=1),), sl.StreamInterruptedError, 1, True),
-    Case("malformed mid-stream", (Behavior(fault="malformed", after_chunks=1),), sl.StreamInterruptedError, 1, True),
-    Case("no [DONE] and no finish", (Behavior(fault="drop", after_chunks=3, no_done=True),),
-         sl.StreamInterruptedError, 1, True),
+    Case(
+        "error event before content, then ok",
+        (Behavior(fault="error_event", after_chunks=0),),
+        None,
+        2,
+        True,
+    ),
+    Case(
+        "drop mid-stream",
+        (Behavior(fault="drop", after_chunks=1),),
+        sl.StreamInterruptedError,
+        1,
+        True,
+    ),
+    Case(
+        "malformed mid-stream",
+        (Behavior(fault="malformed", after_chunks=1),),
+        sl.StreamInterruptedError,
+        1,
+        True,
+    ),
+    Case(
+        "no [DONE] and no finish",
+        (Behavior(fault="drop", after_chunks=3, no_done=True),),
+        sl.StreamInterruptedError,
+        1,
+        True,
+    ),
 ]
 
 
-MATRIX = [(case, stream) for case in CASES for stream in (False, True)
-          if stream or not case.streams_only]  # a mid-stream fault needs a stream
+MATRIX = [
+    (case, stream) for case in CASES for stream in (False, True) if stream or not case.streams_only
+]  # a mid-stream fault needs a stream
 
 
 @pytest.mark.parametrize("target", CORE, ids=lambda t: t.name)
-@pytest.mark.parametrize(("case", "stream"), MATRIX,
-                         ids=[f"{c.name}-{'stream' if s else 'complete'}" for c, s in MATRIX])
+@pytest.mark.parametrize(
+    ("case", "stream"), MATRIX, ids=[f"{c.name}-{'stream' if s else 'complete'}" for c, s in MATRIX]
+)
 async def test_fault_matrix(emulator: Emulator, target: Target, stream: bool, case: Case) -> None:
     emulator.push(*case.script)
     options = dict(case.options)
     async with client_for(emulator, **target.settings) as client:
-        try:
+
+        async def call() -> sl.Response:
             if stream:
-                response, _ = await stream_text(client, target.model, **options)
-            else:
-                response = await client.chat(target.model, [sl.user("stream me please")], **options)
-        except sl.LLMError as exc:
-            assert case.error is not None, f"unexpected {exc!r}"
-            assert isinstance(exc, case.error), f"{exc!r} is not a {case.error.__name__}"
-            assert exc.attempt == case.requests
-            if case.error is sl.StreamInterruptedError:
-                assert exc.partial is not None and exc.partial.text.startswith("stream")
-        else:
-            assert case.error is None, f"expected {case.error.__name__}"
+                return (await stream_text(client, target.model, **options))[0]
+            return await client.chat(target.model, [sl.user("stream me please")], **options)
+
+        if case.error is None:
+            response = await call()
             assert response.text == "stream me please" and response.attempts == case.requests
+        else:
+            with pytest.raises(case.error) as info:
+                await call()
+            assert info.value.attempt == case.requests
+            if case.error is sl.StreamInterruptedError:
+                assert info.value.partial is not None
+                assert info.value.partial.text.startswith("stream")
     assert len(emulator.requests) == case.requests
 
 
 @pytest.mark.parametrize("target", CORE, ids=lambda t: t.name)
-async def test_in_band_error_after_content_is_not_retried(emulator: Emulator, target: Target) -> None:
+async def test_in_band_error_after_content_is_not_retried(
+    emulator: Emulator, target: Target
+) -> None:
     emulator.push(Behavior(fault="error_event", after_chunks=1, error_type="overloaded_error"))
     async with client_for(emulator) as client:
         with pytest.raises(sl.LLMError) as info:
@@ -218,14 +307,16 @@ async def test_content_filter_per_provider(emulator: Emulator) -> None:
 
 
 async def test_stream_timeouts(emulator: Emulator) -> None:
-    async with client_for(emulator, first_token_timeout_ms=200, stream_idle_timeout_ms=300) as client:
+    async with client_for(
+        emulator, first_token_timeout_ms=200, stream_idle_timeout_ms=300
+    ) as client:
         emulator.push(Behavior(fault="hang", hang_ms=5_000))
-        with pytest.raises(sl.LLMTimeoutError, match="no first token within 0.2s"):
+        with pytest.raises(sl.LLMTimeoutError, match=r"no first token within 0\.2s"):
             await stream_text(client, "openai:gpt", max_retries=0)
         for model in ("openai:gpt", "anthropic:claude"):
             # keep-alive comments (and Anthropic pings) during the stall do not reset the idle clock
             emulator.push(Behavior(fault="stall", after_chunks=2, stall_ms=5_000, comments=True))
-            with pytest.raises(sl.LLMTimeoutError, match="no stream event for 0.3s") as info:
+            with pytest.raises(sl.LLMTimeoutError, match=r"no stream event for 0\.3s") as info:
                 await stream_text(client, model)
             assert info.value.partial is not None and info.value.partial.text == "stream me "
 
@@ -236,8 +327,12 @@ async def test_connection_refused_is_a_connection_error() -> None:
     with socket.socket() as sock:  # a port that was free a moment ago: nothing listens there
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    settings = sl.Settings.load(env={}, dotenv=False, openai_api_key="sk-x-123456",
-                                openai_base_url=f"http://127.0.0.1:{port}/v1")
+    settings = sl.Settings.load(
+        env={},
+        dotenv=False,
+        openai_api_key="sk-x-123456",
+        openai_base_url=f"http://127.0.0.1:{port}/v1",
+    )
     async with sl.Client(settings, retry=FAST_RETRY) as client:
         with pytest.raises(sl.LLMConnectionError, match="cannot connect") as info:
             await client.chat("openai:gpt", [sl.user("x")])
@@ -291,11 +386,19 @@ async def test_missing_settings_are_named(emulator: Emulator) -> None:
         await empty.chat("anthropic:claude", [sl.user("x")])
     with pytest.raises(sl.ConfigError, match="AZURE_OPENAI_ENDPOINT"):
         await empty.chat("azure:dep", [sl.user("x")])
-    only_endpoint = sl.Client(sl.Settings.load(env={}, dotenv=False, azure_openai_endpoint=emulator.url))
+    only_endpoint = sl.Client(
+        sl.Settings.load(env={}, dotenv=False, azure_openai_endpoint=emulator.url)
+    )
     with pytest.raises(sl.ConfigError, match="AZURE_OPENAI_API_KEY or AZURE_OPENAI_AD_TOKEN"):
         await only_endpoint.chat("azure:dep", [sl.user("x")])
-    bad_version = sl.Client(sl.Settings.load(env={}, dotenv=False, anthropic_api_key="sk-ant-1234567",
-                                             anthropic_api_version="2024-01-01"))
+    bad_version = sl.Client(
+        sl.Settings.load(
+            env={},
+            dotenv=False,
+            anthropic_api_key="sk-ant-1234567",
+            anthropic_api_version="2024-01-01",
+        )
+    )
     with pytest.raises(sl.ConfigError, match="ANTHROPIC_API_VERSION"):
         await bad_version.chat("anthropic:claude", [sl.user("x")])
     with pytest.raises(sl.ConfigError, match="COMPATIBLE_BASE_URL"):

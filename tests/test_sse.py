@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from steadyllm.sse import SSEDecoder, ServerSentEvent
+from steadyllm.sse import ServerSentEvent, SSEDecoder
 
 
 def decode(*chunks: bytes) -> list[tuple[str, str, str]]:
@@ -29,25 +29,53 @@ VECTORS: list[tuple[str, bytes, list[tuple[str, str, str]]]] = [
     ("bom dropped", b"\xef\xbb\xbfdata: x\n\n", [("message", "x", "")]),
     ("bom only at start", b"data: x\n\n\xef\xbb\xbfdata: y\n\n", [("message", "x", "")]),
     ("comment", b": keep-alive\n: OPENROUTER PROCESSING\ndata: x\n\n", [("message", "x", "")]),
-    ("one space stripped", b"data:  two\n\ndata:\tt\n\n", [("message", " two", ""), ("message", "\tt", "")]),
+    (
+        "one space stripped",
+        b"data:  two\n\ndata:\tt\n\n",
+        [("message", " two", ""), ("message", "\tt", "")],
+    ),
     ("no space", b"data:x\n\n", [("message", "x", "")]),
     ("bare data lines", b"data\ndata\n\n", [("message", "\n", "")]),
     ("bare data colon", b"data:\n\n", [("message", "", "")]),
     ("event type", b"event: ping\ndata: {}\n\n", [("ping", "{}", "")]),
-    ("type resets after dispatch", b"event: a\ndata: 1\n\ndata: 2\n\n", [("a", "1", ""), ("message", "2", "")]),
+    (
+        "type resets after dispatch",
+        b"event: a\ndata: 1\n\ndata: 2\n\n",
+        [("a", "1", ""), ("message", "2", "")],
+    ),
     ("data-less block not dispatched", b"event: ping\n\ndata: x\n\n", [("message", "x", "")]),
     ("retry-only block", b"retry: 1000\n\nid: 42\n\n", []),
-    ("id persists", b"id: 7\ndata: a\n\ndata: b\n\n", [("message", "a", "7"), ("message", "b", "7")]),
-    ("bare id resets", b"id: 7\ndata: a\n\nid\ndata: b\n\n", [("message", "a", "7"), ("message", "b", "")]),
-    ("id with NUL ignored", b"id: 1\ndata: a\n\nid: 2\x003\ndata: b\n\n", [("message", "a", "1"), ("message", "b", "1")]),
+    (
+        "id persists",
+        b"id: 7\ndata: a\n\ndata: b\n\n",
+        [("message", "a", "7"), ("message", "b", "7")],
+    ),
+    (
+        "bare id resets",
+        b"id: 7\ndata: a\n\nid\ndata: b\n\n",
+        [("message", "a", "7"), ("message", "b", "")],
+    ),
+    (
+        "id with NUL ignored",
+        b"id: 1\ndata: a\n\nid: 2\x003\ndata: b\n\n",
+        [("message", "a", "1"), ("message", "b", "1")],
+    ),
     ("bare event resets type", b"event: x\nevent\ndata: d\n\n", [("message", "d", "")]),
-    ("unknown and spaced fields ignored", b"foo: bar\ndata : no\ndata: yes\n\n", [("message", "yes", "")]),
+    (
+        "unknown and spaced fields ignored",
+        b"foo: bar\ndata : no\ndata: yes\n\n",
+        [("message", "yes", "")],
+    ),
     ("colon in value kept", b'data: {"a": "b:c"}\n\n', [("message", '{"a": "b:c"}', "")]),
     ("invalid utf-8 replaced", b"data: a\xffb\n\n", [("message", "a\ufffdb", "")]),
     ("unterminated event discarded", b"data: a\n\ndata: b\n", [("message", "a", "")]),
     ("partial line discarded", b"data: a\n\ndata: b", [("message", "a", "")]),
     ("multibyte", "data: héllo — 日本\n\n".encode(), [("message", "héllo — 日本", "")]),
-    ("no splitlines on U+2028", "data: a\u2028b\x0cc\n\n".encode(), [("message", "a\u2028b\x0cc", "")]),
+    (
+        "no splitlines on U+2028",
+        "data: a\u2028b\x0cc\n\n".encode(),
+        [("message", "a\u2028b\x0cc", "")],
+    ),
 ]
 
 
@@ -123,8 +151,25 @@ def reference(body: bytes) -> list[tuple[str, str, str]]:
 
 
 PIECES = st.sampled_from(
-    [b"data", b"data:", b"data: ", b"event: e", b"id: 1", b"id", b":c", b"retry: 5", b"x",
-     b"\r", b"\n", b"\r\n", b" ", "é".encode(), b"\xff", b"\x00", b"{}"]
+    [
+        b"data",
+        b"data:",
+        b"data: ",
+        b"event: e",
+        b"id: 1",
+        b"id",
+        b":c",
+        b"retry: 5",
+        b"x",
+        b"\r",
+        b"\n",
+        b"\r\n",
+        b" ",
+        "é".encode(),
+        b"\xff",
+        b"\x00",
+        b"{}",
+    ]
 )
 
 

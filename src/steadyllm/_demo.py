@@ -1,4 +1,10 @@
-"""``steadyllm demo``: a short tour of the public API, offline, in real time."""
+"""``steadyllm demo``: a short tour of the public API over real HTTP.
+
+It starts the provider emulator on a free loopback port and talks to it as
+OpenAI, Anthropic and Azure OpenAI through the full pipeline: a chat, a
+stream, tool calls, a 429 that is retried after the server's retry-after,
+and a call that hangs until its deadline.
+"""
 
 from __future__ import annotations
 
@@ -6,65 +12,90 @@ import sys
 from typing import TextIO
 
 import steadyllm as sl
+from steadyllm.emulator import Behavior, Emulator
 
 
 async def run_demo(out: TextIO = sys.stdout) -> int:
-    """Chat, stream, a retried failure and a deadline, against the fake provider."""
-    fake = sl.FakeProvider(
-        scripts={
-            "flaky": [
-                sl.FakeFault("rate_limit", times=2, retry_after=0.2),
-                sl.FakeReply("Answered on the third attempt."),
-            ],
-            "storyteller": [
-                sl.FakeReply(
-                    "Once upon a time, a request was retried, and it lived happily ever after.",
-                    chunk_delay=0.03,
-                ),
-            ],
-            "stuck": [sl.FakeHang()],
-        }
-    )
-    settings = sl.Settings.load(env={}, dotenv=False, config_file=None)
-
     def say(text: str) -> None:
         print(text, file=out, flush=True)
 
-    async with sl.Client(settings, providers={"fake": fake}) as client:
-        with sl.context(run_id="demo-run", agent="tour"):
-            say("1. chat: fake:echo repeats the last user message")
-            r = await client.chat(
-                "fake:echo", [sl.system("Be brief."), sl.user("Hello, steadyllm!")]
-            )
-            say(
-                f"   -> {r.text!r}  finish={r.finish_reason} tokens={r.usage.prompt_tokens}+"
-                f"{r.usage.completion_tokens} latency={r.latency_ms:.1f}ms "
-                f"run_id={r.context.run_id if r.context else None}"
-            )
+    async with Emulator() as emulator:
+        say(f"provider emulator listening on {emulator.url} (OpenAI, Anthropic, Azure protocols)")
+        settings = sl.Settings.load(
+            env={},
+            dotenv=False,
+            openai_api_key="sk-demo-key-not-real",
+            openai_base_url=emulator.openai_base_url,
+            anthropic_api_key="sk-ant-demo-not-real",
+            anthropic_base_url=emulator.anthropic_base_url,
+            azure_openai_api_key="demo-azure-key",
+            azure_openai_endpoint=emulator.azure_endpoint,
+        )
+        async with sl.Client(settings) as client:
+            with sl.context(run_id="demo-run", agent="tour"):
+                say("1. chat with openai:gpt-4.1-mini (the emulator echoes the prompt)")
+                r = await client.chat(
+                    "openai:gpt-4.1-mini", [sl.system("Be brief."), sl.user("Hello, steadyllm!")]
+                )
+                say(
+                    f"   -> {r.text!r} finish={r.finish_reason} tokens={r.usage.prompt_tokens}+"
+                    f"{r.usage.completion_tokens} request_id={r.request_id} "
+                    f"latency={r.latency_ms:.1f}ms"
+                )
 
-            say("2. stream: chunks arrive as they are produced")
-            out.write("   -> ")
-            async with client.stream("fake:storyteller", [sl.user("Tell a story")]) as s:
-                async for event in s:
-                    if isinstance(event, sl.TextDelta):
-                        out.write(event.text)
-                        out.flush()
-            say(
-                f"\n      finish={s.response.finish_reason} ttft={s.response.ttft_ms:.1f}ms "
-                f"total={s.response.latency_ms:.0f}ms"
-            )
+                say("2. stream from anthropic:claude-sonnet-4-5, chunk by chunk")
+                emulator.push(
+                    Behavior(
+                        text="Once upon a time, a request was retried, and it lived happily ever after.",
+                        chunk_delay_ms=30,
+                    )
+                )
+                out.write("   -> ")
+                async with client.stream("anthropic:claude-sonnet-4-5", [sl.user("A story?")]) as s:
+                    async for event in s:
+                        if isinstance(event, sl.TextDelta):
+                            out.write(event.text)
+                            out.flush()
+                response = s.response
+                say(
+                    f"\n      finish={response.finish_reason} ttft={response.ttft_ms or 0:.1f}ms "
+                    f"total={response.latency_ms:.0f}ms tokens={response.usage.total_tokens}"
+                )
 
-            say("3. retries: two scripted 429s with retry-after 0.2s, then success")
-            r = await client.chat("fake:flaky", [sl.user("Are you there?")])
-            say(f"   -> {r.text!r} after {r.attempts} attempts in {r.latency_ms:.0f}ms")
+                say("3. tool calls from azure:my-deployment, reassembled from the stream")
+                weather = sl.ToolSpec(
+                    "current_weather",
+                    "Weather in a city",
+                    {"type": "object", "properties": {"city": {"type": "string"}}},
+                )
+                emulator.push(
+                    Behavior(
+                        tool_calls=[
+                            {"name": "current_weather", "arguments": {"city": "Lyon"}},
+                            {"name": "current_weather", "arguments": {"city": "Nice"}},
+                        ]
+                    )
+                )
+                async with client.stream(
+                    "azure:my-deployment", [sl.user("Weather?")], tools=[weather]
+                ) as s:
+                    calls = (await s.final_response()).tool_calls
+                for call in calls:
+                    say(f"   -> {call.name}({call.arguments}) id={call.id}")
 
-            say("4. deadline: a provider that never answers, with timeout_ms=300")
-            try:
-                await client.chat("fake:stuck", [sl.user("Hello?")], timeout_ms=300)
-            except sl.LLMTimeoutError as exc:
-                say(f"   -> {type(exc).__name__}: {exc}")
-            else:  # pragma: no cover - the script guarantees the hang
-                say("   -> unexpected success")
-                return 1
-    say("demo finished: every call went through the public API")
+                say("4. retries: the server answers 429 twice with retry-after-ms: 200")
+                emulator.push(Behavior(fault="rate_limit", retry_after_ms=200, times=2))
+                r = await client.chat("openai:gpt-4.1-mini", [sl.user("Are you there?")])
+                say(f"   -> {r.text!r} after {r.attempts} attempts in {r.latency_ms:.0f}ms")
+
+                say("5. deadline: the server never answers; timeout_ms=300")
+                emulator.push(Behavior(fault="hang"))
+                try:
+                    await client.chat("openai:gpt-4.1-mini", [sl.user("Hello?")], timeout_ms=300)
+                except sl.LLMTimeoutError as exc:
+                    say(f"   -> {type(exc).__name__}: {exc}")
+                else:  # pragma: no cover - the script guarantees the hang
+                    say("   -> unexpected success")
+                    return 1
+        say(f"demo finished: {len(emulator.requests)} HTTP requests went through the full pipeline")
     return 0

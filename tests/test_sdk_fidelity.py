@@ -1,0 +1,224 @@
+"""The official openai and anthropic SDKs against the emulator: if they parse
+everything it sends, the emulator speaks the real protocols."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anthropic
+import openai
+import pytest
+
+from steadyllm.emulator import Behavior, Emulator
+
+TOOL_CALLS = [
+    {"name": "current_weather", "arguments": {"city": "Lyon"}},
+    {"name": "current_weather", "arguments": {"city": "Nice"}},
+]
+OPENAI_TOOLS: Any = [
+    {
+        "type": "function",
+        "function": {
+            "name": "current_weather",
+            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+        },
+    }
+]
+ANTHROPIC_TOOLS: Any = [
+    {
+        "name": "current_weather",
+        "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}},
+    }
+]
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[Emulator]:
+    async with Emulator() as emu:
+        yield emu
+
+
+def arguments(calls: Any) -> list[Any]:
+    return [json.loads(c.function.arguments) for c in calls or ()]
+
+
+def openai_client(emu: Emulator) -> openai.AsyncOpenAI:
+    return openai.AsyncOpenAI(base_url=emu.openai_base_url, api_key="sk-sdk-test", max_retries=0)
+
+
+async def test_openai_sdk_completion(emulator: Emulator) -> None:
+    emulator.push(
+        Behavior(
+            usage={
+                "prompt_tokens": 182,
+                "completion_tokens": 17,
+                "cached_tokens": 128,
+                "reasoning_tokens": 4,
+            }
+        )
+    )
+    async with openai_client(emulator) as client:
+        r = await client.chat.completions.create(
+            model="gpt-4.1-mini", messages=[{"role": "user", "content": "Is it raining?"}]
+        )
+    assert r.choices[0].message.content == "Is it raining?"
+    assert r.choices[0].finish_reason == "stop" and r.object == "chat.completion"
+    assert r.usage is not None and r.usage.total_tokens == 199
+    assert (
+        r.usage.prompt_tokens_details is not None
+        and r.usage.prompt_tokens_details.cached_tokens == 128
+    )
+    assert r.usage.completion_tokens_details is not None
+    assert r.usage.completion_tokens_details.reasoning_tokens == 4
+    assert r._request_id and r._request_id.startswith("req_")
+
+
+async def test_openai_sdk_stream_with_usage(emulator: Emulator) -> None:
+    async with openai_client(emulator) as client:
+        stream = await client.chat.completions.create(
+            model="gpt-4.1-mini",
+            messages=[{"role": "user", "content": "one two three"}],
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+        text, finish, usage = "", None, None
+        async for chunk in stream:
+            if chunk.choices:
+                text += chunk.choices[0].delta.content or ""
+                finish = chunk.choices[0].finish_reason or finish
+            if chunk.usage:
+                usage = chunk.usage
+    assert text == "one two three" and finish == "stop"
+    assert usage is not None and usage.completion_tokens > 0
+
+
+async def test_openai_sdk_tools_streaming_and_not(emulator: Emulator) -> None:
+    emulator.push(Behavior(tool_calls=TOOL_CALLS), Behavior(tool_calls=TOOL_CALLS))
+    async with openai_client(emulator) as client:
+        r = await client.chat.completions.create(
+            model="gpt-4.1-mini",
+            messages=[{"role": "user", "content": "weather"}],
+            tools=OPENAI_TOOLS,
+        )
+        assert arguments(r.choices[0].message.tool_calls) == [{"city": "Lyon"}, {"city": "Nice"}]
+        assert r.choices[0].finish_reason == "tool_calls"
+        async with client.chat.completions.stream(
+            model="gpt-4.1-mini",
+            messages=[{"role": "user", "content": "weather"}],
+            tools=OPENAI_TOOLS,
+        ) as stream:
+            final = await stream.get_final_completion()
+    streamed = final.choices[0].message.tool_calls or []
+    assert arguments(streamed) == [{"city": "Lyon"}, {"city": "Nice"}]
+    assert all(c.id.startswith("call_") for c in streamed)
+
+
+async def test_openai_sdk_parses_emulated_errors(emulator: Emulator) -> None:
+    emulator.push(
+        Behavior(fault="rate_limit", retry_after_ms=1500),
+        Behavior(fault="context_length"),
+        Behavior(fault="quota"),
+    )
+    async with openai_client(emulator) as client:
+        messages: Any = [{"role": "user", "content": "x"}]
+        with pytest.raises(openai.RateLimitError) as limited:
+            await client.chat.completions.create(model="m", messages=messages)
+        assert limited.value.code == "rate_limit_exceeded"
+        assert limited.value.response.headers["retry-after-ms"] == "1500"
+        with pytest.raises(openai.BadRequestError) as too_long:
+            await client.chat.completions.create(model="m", messages=messages)
+        assert too_long.value.code == "context_length_exceeded"
+        with pytest.raises(openai.RateLimitError) as quota:
+            await client.chat.completions.create(model="m", messages=messages)
+        assert quota.value.code == "insufficient_quota"
+
+
+async def test_azure_sdk_classic_deployment_and_stream(emulator: Emulator) -> None:
+    async with openai.AsyncAzureOpenAI(
+        azure_endpoint=emulator.azure_endpoint,
+        api_version="2024-10-21",
+        api_key="azure-key",
+        max_retries=0,
+    ) as client:
+        r = await client.chat.completions.create(
+            model="my-deploy", messages=[{"role": "user", "content": "hi"}]
+        )
+        stream = await client.chat.completions.create(
+            model="my-deploy", messages=[{"role": "user", "content": "a b"}], stream=True
+        )
+        text = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
+    assert r.choices[0].message.content == "hi" and text == "a b"
+    assert emulator.requests[0].path == "/openai/deployments/my-deploy/chat/completions"
+    assert emulator.requests[0].query == {"api-version": "2024-10-21"}
+    assert emulator.requests[0].headers["api-key"] == "azure-key"
+
+
+def anthropic_client(emu: Emulator) -> anthropic.AsyncAnthropic:
+    return anthropic.AsyncAnthropic(
+        base_url=emu.anthropic_base_url, api_key="sk-ant-sdk", max_retries=0
+    )
+
+
+async def test_anthropic_sdk_message_with_cache_usage(emulator: Emulator) -> None:
+    emulator.push(
+        Behavior(usage={"prompt_tokens": 576, "cached_tokens": 512, "completion_tokens": 18})
+    )
+    async with anthropic_client(emulator) as client:
+        m = await client.messages.create(
+            model="claude-emulated",
+            max_tokens=100,
+            system="brief",
+            messages=[{"role": "user", "content": "Is it raining?"}],
+        )
+    assert m.content[0].type == "text" and m.content[0].text == "Is it raining?"
+    assert m.stop_reason == "end_turn"
+    assert (m.usage.input_tokens, m.usage.cache_read_input_tokens, m.usage.output_tokens) == (
+        64,
+        512,
+        18,
+    )
+    assert emulator.requests[0].headers["anthropic-version"]
+
+
+async def test_anthropic_sdk_stream_text_and_tools(emulator: Emulator) -> None:
+    emulator.push(Behavior(text="Checking.", tool_calls=TOOL_CALLS))
+    async with (
+        anthropic_client(emulator) as client,
+        client.messages.stream(
+            model="claude-emulated",
+            max_tokens=100,
+            tools=ANTHROPIC_TOOLS,
+            messages=[{"role": "user", "content": "weather"}],
+        ) as stream,
+    ):
+        text = "".join([t async for t in stream.text_stream])
+        final = await stream.get_final_message()
+    assert text == "Checking."
+    uses = [b for b in final.content if b.type == "tool_use"]
+    assert [b.input for b in uses] == [{"city": "Lyon"}, {"city": "Nice"}]
+    assert final.stop_reason == "tool_use" and final.usage.output_tokens > 0
+
+
+async def test_anthropic_sdk_parses_emulated_errors(emulator: Emulator) -> None:
+    emulator.push(
+        Behavior(fault="overloaded"),
+        Behavior(fault="rate_limit"),
+        Behavior(fault="error_event", after_chunks=1),
+    )
+    async with anthropic_client(emulator) as client:
+        messages: Any = [{"role": "user", "content": "x"}]
+        with pytest.raises(anthropic.APIStatusError) as overloaded:
+            await client.messages.create(model="c", max_tokens=10, messages=messages)
+        assert overloaded.value.status_code == 529
+        with pytest.raises(anthropic.RateLimitError):
+            await client.messages.create(model="c", max_tokens=10, messages=messages)
+        with pytest.raises(anthropic.APIStatusError, match="Overloaded"):
+            await drain(client.messages.stream(model="c", max_tokens=10, messages=messages))
+
+
+async def drain(manager: Any) -> None:
+    async with manager as stream:
+        async for _ in stream:
+            pass
