@@ -57,6 +57,23 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.fixturenames.insert(0, "_no_blocking_in_the_loop")
 
 
+@pytest.fixture(autouse=True)
+def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test may send a request anywhere but this machine."""
+    from urllib.parse import urlsplit
+
+    from steadyllm._transport import HTTPRequest, HTTPResponse, HTTPTransport
+
+    real_send = HTTPTransport.send
+
+    async def guarded(self: HTTPTransport, request: HTTPRequest) -> HTTPResponse:
+        host = urlsplit(request.url).hostname
+        assert host in ("127.0.0.1", "localhost", "::1"), f"test tried to reach {host}"
+        return await real_send(self, request)
+
+    monkeypatch.setattr(HTTPTransport, "send", guarded)
+
+
 @pytest.fixture
 def clock() -> sl.FakeClock:
     return sl.FakeClock()

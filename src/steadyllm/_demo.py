@@ -46,7 +46,8 @@ async def run_demo(out: TextIO = sys.stdout) -> int:
                 say("2. stream from anthropic:claude-sonnet-4-5, chunk by chunk")
                 emulator.push(
                     Behavior(
-                        text="Once upon a time, a request was retried, and it lived happily ever after.",
+                        text="Once upon a time, a request was retried, "
+                        "and it lived happily ever after.",
                         chunk_delay_ms=30,
                     )
                 )

@@ -99,7 +99,8 @@ class HTTPProvider(Provider):
                 raise
             raise LLMTimeoutError(
                 f"{self.name} stream stalled: no first token within {first:g}s",
-                provider=self.name, model=request.model,
+                provider=self.name,
+                model=request.model,
             ) from None
         try:
             if response.status >= 300:
