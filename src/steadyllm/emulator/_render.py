@@ -4,15 +4,13 @@
 from __future__ import annotations
 
 import json
-import re
 import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from .._chunking import split_text
 from ._behavior import Behavior
-
-_WORDS = re.compile(r"\S+\s*|\s+")
 
 
 @dataclass
@@ -37,21 +35,6 @@ def sse(data: Any, event: str | None = None) -> bytes:
     payload = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
     head = f"event: {event}\n" if event else ""
     return f"{head}data: {payload}\n\n".encode()
-
-
-def split_text(text: str, chunks: int | None) -> list[str]:
-    if not text:
-        return []
-    if chunks is None:
-        return _WORDS.findall(text)
-    chunks = max(1, min(chunks, len(text)))
-    size, extra = divmod(len(text), chunks)
-    out, pos = [], 0
-    for i in range(chunks):
-        end = pos + size + (1 if i < extra else 0)
-        out.append(text[pos:end])
-        pos = end
-    return out
 
 
 def _thirds(text: str) -> list[str]:

@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections import deque
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
+from .._chunking import split_text
 from .._clock import Clock, SystemClock
 from .._errors import ConfigError, LLMError, StreamInterruptedError, error_class
 from .._tokens import estimate_prompt_tokens, estimate_text_tokens
@@ -41,8 +41,6 @@ from .._types import (
     Usage,
 )
 from ._base import Provider
-
-_WORDS = re.compile(r"\S+\s*|\s+")
 
 
 @dataclass(frozen=True)
@@ -235,7 +233,7 @@ class FakeProvider(Provider):
         reply = await self._before(self._next_step(request), request)
         clock = self._clock()
         yield ResponseMeta(request_id=f"fake-{len(self.requests)}", model=request.model)
-        for i, piece in enumerate(_split(reply.body(), reply.chunks)):
+        for i, piece in enumerate(split_text(reply.body(), reply.chunks)):
             if reply.cut_after is not None and i >= reply.cut_after:
                 raise StreamInterruptedError(
                     f"fake stream cut after {reply.cut_after} chunks (scripted)",
@@ -251,18 +249,3 @@ class FakeProvider(Provider):
             yield ToolCallDelta(index, arguments=call.arguments[half:])
         yield self._usage(reply, request)
         yield Done(self._finish(reply))
-
-
-def _split(text: str, chunks: int | None) -> list[str]:
-    if not text:
-        return []
-    if chunks is None:
-        return _WORDS.findall(text)
-    chunks = max(1, min(chunks, len(text)))
-    size, extra = divmod(len(text), chunks)
-    out, pos = [], 0
-    for i in range(chunks):
-        end = pos + size + (1 if i < extra else 0)
-        out.append(text[pos:end])
-        pos = end
-    return out
