@@ -165,6 +165,5 @@ def test_replace_validates_like_load() -> None:
 def test_readme_settings_table_is_generated_from_the_code() -> None:
     readme = (ROOT / "README.md").read_text()
     assert settings_table_markdown() in readme, (
-        "README settings table is stale: paste the output of "
-        "`python -c 'from steadyllm._config import settings_table_markdown as t; print(t())'`"
+        "README settings table is stale: run `.venv/bin/python scripts/sync_readme.py`"
     )

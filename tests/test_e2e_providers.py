@@ -363,19 +363,26 @@ async def test_connections_are_reused(emulator: Emulator) -> None:
         assert transport.open_connections == 1 and transport.busy_connections == 0
 
 
-async def test_emulator_enforces_rate_limits(emulator: Emulator) -> None:
+async def test_emulator_enforces_rate_limits_and_the_limiter_learns_them(
+    emulator: Emulator,
+) -> None:
     async with Emulator(rpm=3) as limited:
         async with client_for(limited) as client:
             for _ in range(3):
                 r = await client.chat("openai:gpt", [sl.user("x")])
             assert r.rate_limit is not None and r.rate_limit.requests_remaining == 0
-            with pytest.raises(sl.RateLimitError) as info:
+            # The limiter adopted the server's limit from the headers: the fourth call is
+            # held locally (its wait exceeds the deadline) and never becomes a 429.
+            assert client.predicted_wait("openai:gpt", [sl.user("x")]) == pytest.approx(20, abs=1)
+            with pytest.raises(sl.RateLimitError, match="would wait") as local:
                 await client.chat("openai:gpt", [sl.user("x")], timeout_ms=2_000)
-            assert info.value.retry_after is not None and 15 < info.value.retry_after <= 20
-            assert info.value.rate_limit is not None and info.value.rate_limit.requests_limit == 3
-            with pytest.raises(sl.RateLimitError):
+            assert local.value.retry_after is not None and 15 < local.value.retry_after <= 20
+            assert limited.rate_limited == 0
+            # Another model has not learned the shared key's state yet: the server says 429.
+            with pytest.raises(sl.RateLimitError) as server:
                 await client.chat("anthropic:claude", [sl.user("x")], timeout_ms=2_000)
-        assert limited.rate_limited == 2
+            assert server.value.status == 429 and server.value.rate_limit is not None
+        assert limited.rate_limited == 1
 
 
 async def test_missing_settings_are_named(emulator: Emulator) -> None:

@@ -9,18 +9,20 @@ Streams share this loop until their first event reaches the caller.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypedDict, TypeVar, Unpack
 
+from ._breaker import BreakerPolicy
 from ._clock import Clock, SystemClock
 from ._config import Settings
 from ._context import Context, effective_context
-from ._errors import LLMError, LLMTimeoutError
+from ._errors import ContentFilterError, LLMError, LLMTimeoutError
 from ._redact import get_logger
+from ._resilience import Guard, Resilience, falls_back
 from ._retry import RetryPolicy
 from ._routing import parse_model
 from ._stream import ChatStream
-from ._types import Message, Request, Response, ToolChoice, ToolSpec
+from ._types import FallbackInfo, Message, Request, Response, ToolChoice, ToolSpec
 from ._validate import check_request
 from .providers import Provider, build_provider
 
@@ -69,10 +71,26 @@ class Client:
         providers: Mapping[str, Provider] | None = None,
         clock: Clock | None = None,
         retry: RetryPolicy | None = None,
+        breaker: BreakerPolicy | None = None,
+        on_circuit_change: Callable[[str, str, str], None] | None = None,
     ) -> None:
         self.settings = settings if settings is not None else Settings()
         self.clock: Clock = clock if clock is not None else SystemClock()
-        self.retry = retry if retry is not None else RetryPolicy(self.settings.max_retries)
+        s = self.settings
+        self.retry = (
+            retry
+            if retry is not None
+            else RetryPolicy(
+                s.max_retries,
+                s.retry_base_delay_ms / 1000.0,
+                max(s.retry_max_delay_ms, s.retry_base_delay_ms) / 1000.0,
+            )
+        )
+        #: Circuit breakers and rate limiters, with ``.breakers.snapshot()`` and
+        #: ``.limiters.snapshot()`` for their state and statistics.
+        self.resilience = Resilience(
+            self.settings, self.clock, breaker=breaker, on_circuit_change=on_circuit_change
+        )
         self._providers: dict[str, Provider] = {}
         for name, provider in (providers or {}).items():
             provider.attach(self.clock)
@@ -170,6 +188,27 @@ class Client:
             request, provider, effective_context(context), now + timeout_s, timeout_s, retry, now
         )
 
+    def plan_chain(
+        self, model: str | None, messages: Sequence[Message], **options: Any
+    ) -> list[CallPlan]:
+        """The plan for ``model`` followed by one per fallback model in its configured
+        chain, all under one deadline. Every provider in the chain is checked now."""
+        first = self.plan(model, messages, **options)
+        chain = [first]
+        seen = {first.request.model_id}
+        for name in self.settings.fallbacks.get(first.request.model_id, ()):
+            ref = parse_model(name, aliases=self.settings.aliases)
+            if str(ref) in seen:
+                continue
+            seen.add(str(ref))
+            request = replace(first.request, provider=ref.provider, model=ref.model)
+            chain.append(replace(first, request=request, provider=self.provider(ref.provider)))
+        return chain
+
+    def guard(self, plan: CallPlan) -> Awaitable[Guard]:
+        """Admit one attempt through the model's circuit breaker and rate limiter."""
+        return self.resilience.enter(plan.request, plan.deadline, plan.provider.default_max_tokens)
+
     # ------------------------------------------------------------ calls
 
     async def chat(
@@ -177,15 +216,42 @@ class Client:
     ) -> Response:
         """One complete reply. Options: temperature, top_p, max_tokens, stop, seed, user,
         tools, tool_choice, response_format, extra, context, timeout_ms, max_retries."""
-        plan = self.plan(model, messages, **options)
-        response, attempts = await self.run_attempts(
-            plan, lambda: plan.provider.complete(plan.request)
-        )
+        chain = self.plan_chain(model, messages, **options)
+
+        async def run(plan: CallPlan) -> tuple[Response, int]:
+            result = await self.run_attempts(plan, lambda: self._complete(plan))
+            if result[0].finish_reason == "content_filter" and self._filter_falls_back(plan, chain):
+                raise ContentFilterError(
+                    f"{plan.request.model_id} refused the request (finish_reason content_filter)",
+                    provider=plan.request.provider,
+                    model=plan.request.model,
+                    attempt=result[1],
+                )
+            return result
+
+        (response, attempts), plan, fallback = await self.with_fallbacks(chain, run)
         response.attempts = attempts
         response.latency_ms = (self.clock.now() - plan.started) * 1000.0
         response.context = plan.context
         response.provider = response.provider or plan.request.provider
         response.model = response.model or plan.request.model
+        response.fallback = fallback
+        return response
+
+    def _filter_falls_back(self, plan: CallPlan, chain: list[CallPlan]) -> bool:
+        return self.settings.fallback_on_content_filter and plan is not chain[-1]
+
+    async def _complete(self, plan: CallPlan) -> Response:
+        guard = await self.guard(plan)
+        try:
+            response = await plan.provider.complete(plan.request)
+        except LLMError as error:
+            guard.fail(error)
+            raise
+        except BaseException:
+            guard.abandon()
+            raise
+        guard.succeed(response)
         return response
 
     def stream(
@@ -193,7 +259,62 @@ class Client:
     ) -> ChatStream:
         """A streamed reply: ``async with client.stream(...) as s: async for ev in s: ...``.
         Same options as ``chat``. Bad input raises here, before anything is sent."""
-        return ChatStream(self, self.plan(model, messages, stream=True, **options))
+        return ChatStream(self, self.plan_chain(model, messages, stream=True, **options))
+
+    def predicted_wait(
+        self, model: str | None, messages: Sequence[Message], max_tokens: int | None = None
+    ) -> float:
+        """Seconds a call like this would wait for the rate limiter if sent now."""
+        plan = self.plan(model, messages, max_tokens=max_tokens)
+        limiter = self.resilience.limiters.get(plan.request.provider, plan.request.model)
+        tokens = self.resilience.estimate(plan.request, plan.provider.default_max_tokens)
+        return limiter.predicted_wait(tokens)
+
+    async def with_fallbacks(
+        self, chain: list[CallPlan], run: Callable[[CallPlan], Awaitable[T]]
+    ) -> tuple[T, CallPlan, FallbackInfo | None]:
+        """Run ``run`` on each plan of the chain until one succeeds or an error
+        should not fall back. Returns the result, the plan that produced it, and
+        why earlier models were passed over."""
+        failures: list[LLMError] = []
+        for index, plan in enumerate(chain):
+            try:
+                result = await run(plan)
+            except LLMError as error:
+                last = index + 1 == len(chain)
+                if (
+                    last
+                    or not falls_back(error, self.settings)
+                    or self.clock.now() >= plan.deadline
+                ):
+                    if failures:
+                        error.message += (
+                            " (after falling back from "
+                            + ", ".join(f"{e.provider}:{e.model} [{e.kind}]" for e in failures)
+                            + ")"
+                        )
+                        error.args = (error.message,)
+                    raise
+                failures.append(error)
+                logger.warning(
+                    "falling back from %s to %s: %s",
+                    plan.request.model_id,
+                    chain[index + 1].request.model_id,
+                    error,
+                )
+                continue
+            info = None
+            if failures:
+                info = FallbackInfo(
+                    requested=chain[0].request.model_id,
+                    reason=failures[-1].kind,
+                    errors=tuple(
+                        {"model": f"{e.provider}:{e.model}", "kind": e.kind, "message": e.message}
+                        for e in failures
+                    ),
+                )
+            return result, plan, info
+        raise AssertionError("unreachable: a chain has at least one plan")  # pragma: no cover
 
     async def run_attempts(
         self, plan: CallPlan, attempt: Callable[[], Awaitable[T]]

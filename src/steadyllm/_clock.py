@@ -170,3 +170,18 @@ async def deadline_scope(clock: Clock, deadline: float | None) -> AsyncIterator[
     """``clock.timeout_at`` as a plain async context manager (for ``async with``)."""
     async with clock.timeout_at(deadline):
         yield
+
+
+async def sleep_until(clock: Clock, when: float, interrupt: asyncio.Event) -> None:
+    """Sleep on ``clock`` until ``when``, or until ``interrupt`` is set, whichever is first.
+    (Used by waiters that must wake early when capacity changes.)"""
+    if interrupt.is_set():
+        return
+    sleeper = asyncio.ensure_future(clock.sleep(when - clock.now()))
+    waker = asyncio.ensure_future(interrupt.wait())
+    try:
+        await asyncio.wait((sleeper, waker), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (sleeper, waker):
+            task.cancel()
+        await asyncio.gather(sleeper, waker, return_exceptions=True)

@@ -18,7 +18,7 @@ from typing import Any, Literal
 from ._errors import ConfigError
 from ._redact import register_secret
 
-Kind = Literal["int", "float", "bool", "str", "secret", "url", "level"]
+Kind = Literal["int", "float", "bool", "str", "secret", "url", "level", "choice"]
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _TRUE = frozenset(("1", "true", "yes", "on"))
 _FALSE = frozenset(("0", "false", "no", "off"))
@@ -62,6 +62,8 @@ class SettingSpec:
     maximum: float | None = None
     #: The feature that will act on this setting, while it is parsed but not yet used.
     pending: str = ""
+    #: Accepted values of a "choice" setting.
+    choices: tuple[str, ...] = ()
 
     def accepted(self) -> str:
         if self.kind == "bool":
@@ -77,6 +79,8 @@ class SettingSpec:
             return f"{noun} >= {lo}" if lo else noun
         if self.kind == "url":
             return "an http:// or https:// URL"
+        if self.kind == "choice":
+            return " or ".join(self.choices)
         return "text"
 
 
@@ -126,7 +130,6 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "Requests per minute per model; calls wait their turn.",
         1,
         10_000_000,
-        pending="the rate limiter",
     ),
     SettingSpec(
         "circuit_breaker_failure_threshold",
@@ -136,7 +139,6 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "Consecutive infrastructure failures that open a model's circuit.",
         1,
         10_000,
-        pending="the circuit breaker",
     ),
     SettingSpec(
         "circuit_breaker_reset_timeout_ms",
@@ -146,7 +148,6 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "How long an open circuit fails fast before a probe (ms).",
         1,
         _DAY_MS,
-        pending="the circuit breaker",
     ),
     SettingSpec(
         "enable_cache",
@@ -370,6 +371,141 @@ SETTINGS: tuple[SettingSpec, ...] = (
         None,
         "Key for `compatible:MODEL`, if the server wants one.",
     ),
+    SettingSpec(
+        "retry_base_delay_ms",
+        "LLM_RETRY_BASE_DELAY_MS",
+        "int",
+        500,
+        "First back-off ceiling; doubles per retry (full jitter below it) (ms).",
+        0,
+        _DAY_MS,
+    ),
+    SettingSpec(
+        "retry_max_delay_ms",
+        "LLM_RETRY_MAX_DELAY_MS",
+        "int",
+        8_000,
+        "Largest back-off between retries (ms).",
+        0,
+        _DAY_MS,
+    ),
+    SettingSpec(
+        "tokens_per_minute",
+        "LLM_TOKENS_PER_MINUTE",
+        "int",
+        None,
+        "Tokens per minute per model (prompt estimate plus max_tokens); calls wait.",
+        1,
+        10_000_000_000,
+    ),
+    SettingSpec(
+        "requests_per_day",
+        "LLM_REQUESTS_PER_DAY",
+        "int",
+        None,
+        "Requests per day per model; calls wait.",
+        1,
+        10_000_000_000,
+    ),
+    SettingSpec(
+        "tokens_per_day",
+        "LLM_TOKENS_PER_DAY",
+        "int",
+        None,
+        "Tokens per day per model; calls wait.",
+        1,
+        10_000_000_000_000,
+    ),
+    SettingSpec(
+        "rate_limit_scope",
+        "LLM_RATE_LIMIT_SCOPE",
+        "choice",
+        "model",
+        "Share limits per `provider:model` (model) or per provider / API key (provider).",
+        choices=("model", "provider"),
+    ),
+    SettingSpec(
+        "rate_limit_refund_unused",
+        "LLM_RATE_LIMIT_REFUND_UNUSED",
+        "bool",
+        False,
+        "Return reserved but unused tokens to the limiter (for providers that count "
+        "real output, not max_tokens).",
+    ),
+    SettingSpec(
+        "circuit_breaker_failure_rate",
+        "CIRCUIT_BREAKER_FAILURE_RATE",
+        "float",
+        None,
+        "Also open when this share (0-1] of calls in the window failed.",
+        0.01,
+        1.0,
+    ),
+    SettingSpec(
+        "circuit_breaker_window_ms",
+        "CIRCUIT_BREAKER_WINDOW_MS",
+        "int",
+        60_000,
+        "Rolling window for the failure rate (ms).",
+        1,
+        _DAY_MS,
+    ),
+    SettingSpec(
+        "circuit_breaker_min_calls",
+        "CIRCUIT_BREAKER_MIN_CALLS",
+        "int",
+        10,
+        "Calls in the window before the failure rate is judged.",
+        1,
+        1_000_000,
+    ),
+    SettingSpec(
+        "circuit_breaker_half_open_calls",
+        "CIRCUIT_BREAKER_HALF_OPEN_CALLS",
+        "int",
+        1,
+        "Probe calls let through when an open circuit's reset time is up.",
+        1,
+        1_000,
+    ),
+    SettingSpec(
+        "circuit_breaker_max_reset_timeout_ms",
+        "CIRCUIT_BREAKER_MAX_RESET_TIMEOUT_MS",
+        "int",
+        600_000,
+        "Cap on the open period, which doubles after each failed probe (ms).",
+        1,
+        7 * _DAY_MS,
+    ),
+    SettingSpec(
+        "circuit_breaker_count_rate_limits",
+        "CIRCUIT_BREAKER_COUNT_RATE_LIMITS",
+        "bool",
+        False,
+        "Count 429 rate limits as failures.",
+    ),
+    SettingSpec(
+        "circuit_breaker_scope",
+        "CIRCUIT_BREAKER_SCOPE",
+        "choice",
+        "model",
+        "One breaker per `provider:model` (model) or per provider (provider).",
+        choices=("model", "provider"),
+    ),
+    SettingSpec(
+        "fallback_on_context_length",
+        "LLM_FALLBACK_ON_CONTEXT_LENGTH",
+        "bool",
+        False,
+        "Fall back along the chain when the prompt is too long for a model.",
+    ),
+    SettingSpec(
+        "fallback_on_content_filter",
+        "LLM_FALLBACK_ON_CONTENT_FILTER",
+        "bool",
+        False,
+        "Fall back along the chain when a provider's content filter blocks the call.",
+    ),
 )
 SPECS_BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -415,8 +551,30 @@ class Settings:
     lmstudio_base_url: str = "http://localhost:1234/v1"
     compatible_base_url: str | None = None
     compatible_api_key: Secret | None = None
+    retry_base_delay_ms: int = 500
+    retry_max_delay_ms: int = 8_000
+    tokens_per_minute: int | None = None
+    requests_per_day: int | None = None
+    tokens_per_day: int | None = None
+    rate_limit_scope: str = "model"
+    rate_limit_refund_unused: bool = False
+    circuit_breaker_failure_rate: float | None = None
+    circuit_breaker_window_ms: int = 60_000
+    circuit_breaker_min_calls: int = 10
+    circuit_breaker_half_open_calls: int = 1
+    circuit_breaker_max_reset_timeout_ms: int = 600_000
+    circuit_breaker_count_rate_limits: bool = False
+    circuit_breaker_scope: str = "model"
+    fallback_on_context_length: bool = False
+    fallback_on_content_filter: bool = False
     #: Short names for models: ``{"fast": "openai:gpt-4o-mini"}`` (TOML ``[aliases]``).
     aliases: Mapping[str, str] = field(default_factory=dict)
+    #: Fallback chains: ``{"openai:gpt-4o": ["anthropic:claude-sonnet-4-5", "ollama:llama3"]}``
+    #: (TOML ``[fallbacks]``; a value may also be written ``"a -> b"``).
+    fallbacks: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: Per-model (or per-provider) rate limits: ``{"openai:gpt-4o": {"rpm": 500, "tpm": 30000}}``
+    #: (TOML ``[limits."openai:gpt-4o"]``); they override the LLM_* defaults.
+    limits: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
     #: Where each value came from (``code``, ``env``, ``.env``, ``toml``), for ``steadyllm config``.
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
@@ -441,10 +599,12 @@ class Settings:
         toml_path = config_file or environ.get("STEADYLLM_CONFIG")
         if toml_path is None and Path("steadyllm.toml").is_file():
             toml_path = "steadyllm.toml"
-        aliases: dict[str, str] = {}
+        tables: dict[str, Any] = {}
         if toml_path is not None:
             table = _read_toml(Path(toml_path))
-            aliases = _aliases(table.pop("aliases", {}), str(toml_path))
+            for name, parse_table in TABLES.items():
+                if name in table:
+                    tables[name] = parse_table(table.pop(name), f"[{name}] in {toml_path}")
             for key, raw in table.items():
                 spec = SPECS_BY_NAME.get(key)
                 if spec is None:
@@ -462,22 +622,23 @@ class Settings:
                     break
 
         for key, raw in overrides.items():
-            if key == "aliases":
-                aliases = {**aliases, **_aliases(raw, "Settings.load(aliases=...)")}
+            if key in TABLES:
+                parsed_table = TABLES[key](raw, f"Settings.load({key}=...)")
+                tables[key] = {**tables.get(key, {}), **parsed_table}
                 continue
             spec = SPECS_BY_NAME.get(key)
             if spec is None:
                 raise _unknown(key, "")
             values[key] = _parse(spec, raw, key)
             sources[key] = "code"
-        return cls(**values, aliases=aliases, sources=sources)
+        return cls(**values, **tables, sources=sources)
 
     def replace(self, **overrides: Any) -> Settings:
         """A copy with some settings changed, each validated like ``load`` does."""
         parsed: dict[str, Any] = {}
         for key, raw in overrides.items():
-            if key == "aliases":
-                parsed[key] = _aliases(raw, "aliases")
+            if key in TABLES:
+                parsed[key] = TABLES[key](raw, key)
                 continue
             spec = SPECS_BY_NAME.get(key)
             if spec is None:
@@ -503,7 +664,7 @@ def _unknown(key: str, where: str) -> ConfigError:
     return ConfigError(
         f"unknown setting {key!r}{where}{hint} Known settings: "
         + ", ".join(SPECS_BY_NAME)
-        + ", and the [aliases] table"
+        + ", and the [aliases], [fallbacks] and [limits] tables"
     )
 
 
@@ -544,6 +705,10 @@ def _parse(spec: SettingSpec, raw: Any, where: str) -> Any:
         return number
     if not isinstance(text, str) or not text:
         raise bad()
+    if spec.kind == "choice":
+        if text not in spec.choices:
+            raise bad()
+        return text
     if spec.kind == "level":
         if text.upper() not in LOG_LEVELS:
             raise bad()
@@ -563,6 +728,54 @@ def _aliases(raw: Any, where: str) -> dict[str, str]:
             f'invalid aliases in {where}: expected a table of name = "provider:model"'
         )
     return dict(raw)
+
+
+def _fallbacks(raw: Any, where: str) -> dict[str, tuple[str, ...]]:
+    bad = ConfigError(
+        f'invalid fallbacks in {where}: expected "provider:model" = ["provider:model", ...] '
+        'or "provider:model" = "provider:model -> provider:model"'
+    )
+    if not isinstance(raw, Mapping):
+        raise bad
+    out: dict[str, tuple[str, ...]] = {}
+    for model, chain in raw.items():
+        items = [p.strip() for p in chain.split("->")] if isinstance(chain, str) else chain
+        if (
+            not isinstance(model, str)
+            or not isinstance(items, list | tuple)
+            or not items
+            or not all(isinstance(m, str) and ":" in m for m in items)
+        ):
+            raise bad
+        out[model] = tuple(items)
+    return out
+
+
+_LIMIT_KEYS = ("rpm", "tpm", "rpd", "tpd")
+
+
+def _limits(raw: Any, where: str) -> dict[str, dict[str, int]]:
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"invalid limits in {where}: expected tables of rpm/tpm/rpd/tpd")
+    out: dict[str, dict[str, int]] = {}
+    for key, table in raw.items():
+        if (
+            not isinstance(table, Mapping)
+            or not table
+            or set(table) - set(_LIMIT_KEYS)
+            or not all(
+                isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in table.values()
+            )
+        ):
+            raise ConfigError(
+                f"invalid limits for {key!r} in {where}: use whole numbers >= 1 for "
+                f"{', '.join(_LIMIT_KEYS)}"
+            )
+        out[str(key)] = dict(table)
+    return out
+
+
+TABLES: dict[str, Any] = {"aliases": _aliases, "fallbacks": _fallbacks, "limits": _limits}
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -610,4 +823,4 @@ def settings_table_markdown() -> str:
 
 
 def settings_fields() -> set[str]:
-    return {f.name for f in fields(Settings)} - {"aliases", "sources"}
+    return {f.name for f in fields(Settings)} - {"aliases", "fallbacks", "limits", "sources"}

@@ -15,20 +15,24 @@ from typing import TYPE_CHECKING
 
 from ._assemble import StreamAssembler
 from ._errors import LLMError, StreamInterruptedError
-from ._types import Done, ProviderEvent, Response, ResponseMeta, StreamEvent
+from ._types import Done, FallbackInfo, ProviderEvent, Response, ResponseMeta, StreamEvent
 
 if TYPE_CHECKING:
     from ._client import CallPlan, Client
+    from ._resilience import Guard
 
 
 class ChatStream:
-    def __init__(self, client: Client, plan: CallPlan) -> None:
+    def __init__(self, client: Client, chain: list[CallPlan]) -> None:
         self._client = client
-        self._plan = plan
+        self._chain = chain
+        self._plan = chain[0]
+        self._guard: Guard | None = None
+        self._fallback: FallbackInfo | None = None
         self._iterator: AsyncIterator[ProviderEvent] | None = None
         self._assembler = StreamAssembler()
         self._first: StreamEvent | None = None
-        self._attempt_started = plan.started
+        self._attempt_started = chain[0].started
         self._ttft_ms: float | None = None
         self._attempts = 0
         self._finished = False
@@ -37,17 +41,34 @@ class ChatStream:
     # ------------------------------------------------------------ opening
 
     async def __aenter__(self) -> ChatStream:
+        async def run(plan: CallPlan) -> tuple[StreamEvent, int]:
+            self._plan = plan
+            return await self._client.run_attempts(plan, self._open)
+
         try:
-            self._first, self._attempts = await self._client.run_attempts(self._plan, self._open)
+            (self._first, self._attempts), _, self._fallback = await self._client.with_fallbacks(
+                self._chain, run
+            )
         except BaseException:
             await self._close_iterator()
             raise
         return self
 
     async def _open(self) -> StreamEvent:
-        """One attempt: start the provider stream and pull its first visible event."""
+        """One attempt: pass the guard, start the provider stream, pull its first visible event."""
         await self._close_iterator()
         self._assembler = StreamAssembler()
+        guard = self._guard = await self._client.guard(self._plan)
+        try:
+            return await self._first_event()
+        except LLMError as error:
+            guard.fail(error)
+            raise
+        except BaseException:
+            guard.abandon()
+            raise
+
+    async def _first_event(self) -> StreamEvent:
         self._attempt_started = self._client.clock.now()
         self._iterator = self._plan.provider.stream(self._plan.request)
         while True:
@@ -69,6 +90,8 @@ class ChatStream:
                 return event
 
     async def __aexit__(self, *exc: object) -> None:
+        if self._guard is not None and not self._guard.settled:
+            self._guard.abandon()  # the caller left early: no verdict on the provider
         await self._close_iterator()
 
     async def _close_iterator(self) -> None:
@@ -107,15 +130,17 @@ class ChatStream:
                 raise
             error = self._client.deadline_error(plan, self._attempts)
             error.message += f" (stream cut; {len(self.partial().text)} characters received)"
-            self._finished = True
-            raise error from None
-        except StreamInterruptedError as error:
-            self._finished = True
+            error.args = (error.message,)
             error.partial = self.partial()
-            raise self._tag(error) from None
+            self._finished = True
+            if self._guard is not None:
+                self._guard.abandon()  # our deadline, not the provider's fault
+            raise error from None
         except LLMError as error:
             self._finished = True
             error.partial = self.partial()
+            if self._guard is not None:
+                self._guard.fail(error)
             raise self._tag(error) from None
 
     def _deliver(self, event: StreamEvent) -> StreamEvent:
@@ -126,6 +151,9 @@ class ChatStream:
                     provider=self._plan.request.provider, model=self._plan.request.model
                 )
             )
+            self._response.fallback = self._fallback
+            if self._guard is not None:
+                self._guard.succeed(self._response)
         return event
 
     def _tag(self, error: LLMError) -> LLMError:

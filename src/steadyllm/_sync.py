@@ -18,6 +18,7 @@ from ._client import CallOptions, Client
 from ._clock import Clock
 from ._config import Settings
 from ._context import effective_context
+from ._resilience import Resilience
 from ._retry import RetryPolicy
 from ._stream import ChatStream
 from ._types import Message, Response, StreamEvent
@@ -58,6 +59,17 @@ class SyncClient:
     @property
     def settings(self) -> Settings:
         return self.client.settings
+
+    @property
+    def resilience(self) -> Resilience:
+        """Circuit breakers and rate limiters (``.breakers``, ``.limiters``)."""
+        return self.client.resilience
+
+    def predicted_wait(
+        self, model: str | None, messages: Sequence[Message], max_tokens: int | None = None
+    ) -> float:
+        """Same as ``Client.predicted_wait``."""
+        return self.client.predicted_wait(model, messages, max_tokens)
 
     def _run(self, coro: Coroutine[Any, Any, T]) -> T:
         if self._closed:

@@ -236,6 +236,20 @@ class RateLimitInfo:
     tokens_reset: float | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class FallbackInfo:
+    """Why a call was answered by a model other than the one asked for."""
+
+    requested: str
+    #: The error kind that made the last failed model hand over (e.g. "circuit_open").
+    reason: str
+    #: One entry per model that failed: {"model", "kind", "message"}.
+    errors: tuple[dict[str, str], ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"requested": self.requested, "reason": self.reason, "errors": list(self.errors)}
+
+
 # ---------------------------------------------------------------- request and response
 
 ToolChoice: TypeAlias = Literal["auto", "none", "required"] | str
@@ -286,6 +300,8 @@ class Response:
     reasoning: str = ""
     #: Rate-limit budgets from the response headers, when the provider sends them.
     rate_limit: RateLimitInfo | None = None
+    #: Set when a fallback model answered: which model was asked for, and why it failed.
+    fallback: FallbackInfo | None = None
     #: The provider's raw reply (parsed JSON body, or None for streams and fakes).
     raw: Any = None
     context: Any = None
@@ -309,6 +325,7 @@ class Response:
             "cached": self.cached,
             "attempts": self.attempts,
             "reasoning": self.reasoning,
+            "fallback": self.fallback.to_dict() if self.fallback else None,
         }
 
 

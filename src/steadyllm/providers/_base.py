@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 
 class Provider(abc.ABC):
     name: str = ""
+    #: The output cap the provider sends when a call sets none (Anthropic requires one);
+    #: the rate limiter reserves it.
+    default_max_tokens: int | None = None
 
     @abc.abstractmethod
     async def complete(self, request: Request) -> Response:

@@ -68,9 +68,11 @@ def make_anthropic(settings: Settings) -> HTTPProvider:
     )
     idle = settings.stream_idle_timeout_ms
     first = settings.first_token_timeout_ms
-    return HTTPProvider(
+    provider = HTTPProvider(
         wire,
         transport=HTTPTransport(connect_timeout=settings.connect_timeout_ms / 1000.0),
         first_token_timeout=None if first is None else first / 1000.0,
         stream_idle_timeout=None if idle is None else idle / 1000.0,
     )
+    provider.default_max_tokens = wire.options.default_max_tokens
+    return provider

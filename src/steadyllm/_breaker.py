@@ -1,0 +1,223 @@
+"""Circuit breakers: stop calling a model that keeps failing, probe it later.
+
+States: closed (calls flow; failures are counted), open (calls fail fast
+with ``CircuitOpenError`` until the reopen time), half-open (a bounded number
+of probe calls; one success closes, one failure reopens for longer).
+
+It opens on ``failure_threshold`` consecutive failures, or when at least
+``min_calls`` calls in the rolling ``window`` failed at ``failure_rate`` or
+more. The open period starts at ``reset_timeout``, doubles (``backoff``) each
+time a probe fails, up to ``max_reset_timeout``, and is never shorter than a
+server's ``retry_after``. Only infrastructure failures count (5xx, overload,
+timeouts, connection errors, broken streams, and rate limits if
+``count_rate_limits``); a caller's bad request never opens a circuit.
+Decisions are pure over an injected ``now``; the client supplies the clock.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ._errors import CircuitOpenError, ConfigError, LLMError
+
+State = Literal["closed", "open", "half_open"]
+_INFRASTRUCTURE = frozenset(
+    {"server_error", "overloaded", "timeout", "connection", "stream_interrupted"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerPolicy:
+    failure_threshold: int = 5
+    #: Open when this share of calls in the window failed (None: count rule only).
+    failure_rate: float | None = None
+    window: float = 60.0
+    min_calls: int = 10
+    reset_timeout: float = 60.0
+    max_reset_timeout: float = 600.0
+    backoff: float = 2.0
+    half_open_calls: int = 1
+    count_rate_limits: bool = False
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.failure_threshold >= 1, "failure_threshold must be at least 1"),
+            (
+                self.failure_rate is None or 0.0 < self.failure_rate <= 1.0,
+                "failure_rate must be in (0, 1]",
+            ),
+            (self.window > 0, "window must be positive"),
+            (self.min_calls >= 1, "min_calls must be at least 1"),
+            (self.reset_timeout > 0, "reset_timeout must be positive"),
+            (
+                self.max_reset_timeout >= self.reset_timeout,
+                "max_reset_timeout must be >= reset_timeout",
+            ),
+            (self.backoff >= 1.0, "backoff must be >= 1"),
+            (self.half_open_calls >= 1, "half_open_calls must be at least 1"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(f"circuit breaker: {message}")
+
+    def counts(self, error: LLMError) -> bool:
+        """Whether this failure says something about the provider's health."""
+        if error.kind == "rate_limit":
+            return self.count_rate_limits
+        return error.kind in _INFRASTRUCTURE
+
+
+@dataclass(slots=True)
+class BreakerStats:
+    calls: int = 0
+    successes: int = 0
+    failures: int = 0
+    rejected: int = 0
+    opened: int = 0
+
+
+Listener = Callable[[str, State, State], None]
+
+
+@dataclass(slots=True)
+class Ticket:
+    """Permission for one call; ``probe`` when it is a half-open probe."""
+
+    breaker: CircuitBreaker
+    probe: bool
+    settled: bool = False
+
+
+class CircuitBreaker:
+    def __init__(self, key: str, policy: BreakerPolicy, on_change: Listener | None = None) -> None:
+        self.key = key
+        self.policy = policy
+        self.on_change = on_change
+        self.state: State = "closed"
+        self.reopen_at = 0.0
+        self.stats = BreakerStats()
+        self._consecutive = 0
+        self._timeout = policy.reset_timeout
+        self._probes = 0
+        self._window: deque[tuple[float, bool]] = deque()  # (time, failed)
+
+    def _move(self, new: State) -> None:
+        old, self.state = self.state, new
+        if old != new and self.on_change is not None:
+            self.on_change(self.key, old, new)
+
+    def allow(self, now: float) -> Ticket:
+        """Admit one call or raise ``CircuitOpenError`` with the reopen time."""
+        if self.state == "open" and now >= self.reopen_at:
+            self._move("half_open")
+            self._probes = 0
+        if self.state == "closed":
+            self.stats.calls += 1
+            return Ticket(self, probe=False)
+        if self.state == "half_open" and self._probes < self.policy.half_open_calls:
+            self._probes += 1
+            self.stats.calls += 1
+            return Ticket(self, probe=True)
+        self.stats.rejected += 1
+        wait = max(0.0, self.reopen_at - now)
+        provider, _, model = self.key.partition(":")
+        raise CircuitOpenError(
+            f"circuit for {self.key} is {self.state.replace('_', '-')} after repeated failures; "
+            f"it will let a probe through in {wait:.1f}s "
+            "(configure a fallback model to keep going)",
+            provider=provider or None,
+            model=model or None,
+            retry_after=wait,
+        )
+
+    def _record(self, now: float, failed: bool) -> None:
+        window = self._window
+        window.append((now, failed))
+        horizon = now - self.policy.window
+        while window and window[0][0] < horizon:
+            window.popleft()
+
+    def success(self, ticket: Ticket, now: float) -> None:
+        if ticket.settled:
+            return
+        ticket.settled = True
+        self.stats.successes += 1
+        self._consecutive = 0
+        self._record(now, False)
+        if ticket.probe:
+            self._timeout = self.policy.reset_timeout
+            self._window.clear()
+            self._move("closed")
+
+    def failure(self, ticket: Ticket, error: LLMError, now: float) -> None:
+        if ticket.settled:
+            return
+        ticket.settled = True
+        if not self.policy.counts(error):
+            self.release(ticket)
+            return
+        self.stats.failures += 1
+        self._consecutive += 1
+        self._record(now, True)
+        if ticket.probe:
+            self._timeout = min(self._timeout * self.policy.backoff, self.policy.max_reset_timeout)
+            self._open(now, error)
+        elif self.state == "closed" and self._tripped():
+            self._open(now, error)
+
+    def release(self, ticket: Ticket) -> None:
+        """A call ended with no verdict on the provider (cancelled, or the caller's own fault)."""
+        ticket.settled = True
+        if ticket.probe and self.state == "half_open":
+            self._probes = max(0, self._probes - 1)
+
+    def _tripped(self) -> bool:
+        if self._consecutive >= self.policy.failure_threshold:
+            return True
+        rate = self.policy.failure_rate
+        if rate is None or len(self._window) < self.policy.min_calls:
+            return False
+        failed = sum(1 for _, f in self._window if f)
+        return failed / len(self._window) >= rate
+
+    def _open(self, now: float, error: LLMError) -> None:
+        hint = error.retry_after if error.retry_after and error.retry_after > 0 else 0.0
+        self.reopen_at = now + max(self._timeout, hint)
+        self.stats.opened += 1
+        self._consecutive = 0
+        self._move("open")
+
+
+@dataclass
+class BreakerBoard:
+    """One breaker per ``provider:model`` (or per provider, with ``scope="provider"``)."""
+
+    policy: BreakerPolicy = field(default_factory=BreakerPolicy)
+    scope: Literal["model", "provider"] = "model"
+    on_change: Listener | None = None
+    breakers: dict[str, CircuitBreaker] = field(default_factory=dict)
+
+    def get(self, provider: str, model: str) -> CircuitBreaker:
+        key = provider if self.scope == "provider" else f"{provider}:{model}"
+        breaker = self.breakers.get(key)
+        if breaker is None:
+            breaker = self.breakers[key] = CircuitBreaker(key, self.policy, self.on_change)
+        return breaker
+
+    def snapshot(self) -> dict[str, dict[str, object]]:
+        """State and counters of every breaker, JSON-serializable."""
+        return {
+            key: {
+                "state": b.state,
+                "reopen_at": b.reopen_at,
+                "calls": b.stats.calls,
+                "successes": b.stats.successes,
+                "failures": b.stats.failures,
+                "rejected": b.stats.rejected,
+                "opened": b.stats.opened,
+            }
+            for key, b in self.breakers.items()
+        }

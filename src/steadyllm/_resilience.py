@@ -1,0 +1,157 @@
+"""The per-attempt guard (circuit breaker plus rate limiter) and the fallback rule.
+
+Each attempt: the model's breaker admits it (or fails fast), then the
+limiter reserves capacity (waiting in line if needed, never past the
+deadline), then the provider is called. The ``Guard`` returned by ``enter``
+settles both when the attempt ends: success (breaker closes or stays closed,
+the limiter learns from the headers and reconciles real usage), failure
+(counted by the breaker if it is an infrastructure failure; a 429 pauses the
+limiter for the whole key), or abandonment (cancelled: no verdict).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ._breaker import BreakerBoard, BreakerPolicy, CircuitBreaker, State, Ticket
+from ._clock import Clock
+from ._config import Settings
+from ._errors import LLMError
+from ._limiter import LimiterBoard, Limits, RateLimiter, Reservation
+from ._redact import get_logger
+from ._tokens import estimate_prompt_tokens
+from ._types import Request, Response
+
+logger = get_logger("steadyllm")
+Listener = Callable[[str, State, State], None]
+
+
+@dataclass(slots=True)
+class Guard:
+    clock: Clock
+    breaker: CircuitBreaker
+    ticket: Ticket
+    limiter: RateLimiter
+    reservation: Reservation
+
+    @property
+    def settled(self) -> bool:
+        return self.ticket.settled and self.reservation.settled
+
+    def succeed(self, response: Response) -> None:
+        self.breaker.success(self.ticket, self.clock.now())
+        self.limiter.adopt(response.rate_limit)
+        used = response.usage.total_tokens
+        self.reservation.reconcile(used if used > 0 else None)
+
+    def fail(self, error: LLMError) -> None:
+        self.breaker.failure(self.ticket, error, self.clock.now())
+        if error.kind == "rate_limit":
+            self.limiter.on_rate_limited(error)
+        else:
+            self.limiter.adopt(error.rate_limit)
+        partial = error.partial
+        used = partial.usage.total_tokens if isinstance(partial, Response) else 0
+        self.reservation.reconcile(used if used > 0 else None)
+
+    def abandon(self) -> None:
+        self.breaker.release(self.ticket)
+        self.reservation.reconcile(None)
+
+
+def breaker_policy(settings: Settings) -> BreakerPolicy:
+    return BreakerPolicy(
+        failure_threshold=settings.circuit_breaker_failure_threshold,
+        failure_rate=settings.circuit_breaker_failure_rate,
+        window=settings.circuit_breaker_window_ms / 1000.0,
+        min_calls=settings.circuit_breaker_min_calls,
+        reset_timeout=settings.circuit_breaker_reset_timeout_ms / 1000.0,
+        max_reset_timeout=max(
+            settings.circuit_breaker_max_reset_timeout_ms, settings.circuit_breaker_reset_timeout_ms
+        )
+        / 1000.0,
+        half_open_calls=settings.circuit_breaker_half_open_calls,
+        count_rate_limits=settings.circuit_breaker_count_rate_limits,
+    )
+
+
+def default_limits(settings: Settings) -> Limits | None:
+    values = (
+        settings.rate_limit_per_minute,
+        settings.tokens_per_minute,
+        settings.requests_per_day,
+        settings.tokens_per_day,
+    )
+    if all(v is None for v in values):
+        return None
+    return Limits(*values, refund_unused=settings.rate_limit_refund_unused)
+
+
+class Resilience:
+    """The breakers and limiters of one client."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        clock: Clock,
+        *,
+        breaker: BreakerPolicy | None = None,
+        on_circuit_change: Listener | None = None,
+    ) -> None:
+        self.clock = clock
+        self._listener = on_circuit_change
+        self.breakers = BreakerBoard(
+            breaker or breaker_policy(settings),
+            scope="provider" if settings.circuit_breaker_scope == "provider" else "model",
+            on_change=self._changed,
+        )
+        per_key = {
+            key: Limits(**values, refund_unused=settings.rate_limit_refund_unused)
+            for key, values in settings.limits.items()
+        }
+        self.limiters = LimiterBoard(
+            clock,
+            default_limits(settings),
+            per_key,
+            scope="provider" if settings.rate_limit_scope == "provider" else "model",
+        )
+
+    def _changed(self, key: str, old: State, new: State) -> None:
+        level = logger.warning if new == "open" else logger.info
+        level("circuit %s: %s -> %s", key, old, new)
+        if self._listener is not None:
+            self._listener(key, old, new)
+
+    @staticmethod
+    def estimate(request: Request, default_max_tokens: int | None) -> int:
+        """Tokens to reserve: the prompt estimate plus the output cap the provider will see."""
+        return estimate_prompt_tokens(request.messages) + (
+            request.max_tokens or default_max_tokens or 0
+        )
+
+    async def enter(
+        self, request: Request, deadline: float, default_max_tokens: int | None
+    ) -> Guard:
+        breaker = self.breakers.get(request.provider, request.model)
+        ticket = breaker.allow(self.clock.now())
+        limiter = self.limiters.get(request.provider, request.model)
+        try:
+            reservation = await limiter.acquire(
+                self.estimate(request, default_max_tokens), deadline
+            )
+        except BaseException:
+            breaker.release(ticket)
+            raise
+        return Guard(self.clock, breaker, ticket, limiter, reservation)
+
+
+def falls_back(error: LLMError, settings: Settings) -> bool:
+    """Whether a failed model should hand the call to the next one in its chain."""
+    if error.kind in ("circuit_open", "quota_exceeded"):
+        return True
+    if error.kind == "context_length":
+        return settings.fallback_on_context_length
+    if error.kind == "content_filter":
+        return settings.fallback_on_content_filter
+    return error.retryable  # retries exhausted, or a wait longer than the deadline allows
