@@ -744,7 +744,7 @@ def _fallbacks(raw: Any, where: str) -> dict[str, tuple[str, ...]]:
             not isinstance(model, str)
             or not isinstance(items, list | tuple)
             or not items
-            or not all(isinstance(m, str) and ":" in m for m in items)
+            or not all(isinstance(m, str) and m.strip() for m in items)  # aliases resolve per call
         ):
             raise bad
         out[model] = tuple(items)

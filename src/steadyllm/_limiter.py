@@ -33,6 +33,9 @@ from ._errors import ConfigError, InvalidRequestError, LLMError, RateLimitError
 from ._types import RateLimitInfo
 
 _MINUTE, _DAY = 60.0, 86_400.0
+#: Waits shorter than this count as "ready": below a microsecond, float rounding of
+#: ``now + wait`` can leave the clock where it was and the head would spin.
+_EPSILON = 1e-6
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,7 +175,7 @@ class RateLimiter:
         """Wait for capacity (FIFO) and reserve one request and ``tokens``."""
         self._check_fits(tokens)
         now = self.clock.now()
-        if not self._queue and self._wait_now(tokens, now) == 0.0:
+        if not self._queue and self._wait_now(tokens, now) <= _EPSILON:
             self._take(tokens, now)
             return Reservation(self, tokens)
         predicted = self.predicted_wait(tokens)
@@ -194,7 +197,7 @@ class RateLimiter:
             while True:
                 now = self.clock.now()
                 wait = self._wait_now(tokens, now)
-                if wait <= 0.0:
+                if wait <= _EPSILON:
                     break
                 self._kick.clear()
                 await sleep_until(self.clock, now + wait, self._kick)
