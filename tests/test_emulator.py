@@ -35,6 +35,26 @@ def test_behavior_validation() -> None:
     with pytest.raises(BehaviorError, match="not valid JSON"):
         Behavior.from_json("{nope")
     assert Behavior.from_json('{"text": "hi", "times": 2}').to_dict() == {"text": "hi", "times": 2}
+    with pytest.raises(BehaviorError, match="api 'gemini'"):
+        Behavior(api="gemini")
+
+
+async def test_queued_behaviours_can_target_an_api_or_a_model(emulator: Emulator) -> None:
+    emulator.push(
+        Behavior(text="for claude", api="anthropic"), Behavior(text="for mini", model="mini")
+    )
+    settings = sl.Settings.load(
+        env={},
+        dotenv=False,
+        openai_api_key="sk-target-1234",
+        openai_base_url=emulator.openai_base_url,
+        anthropic_api_key="sk-ant-target",
+        anthropic_base_url=emulator.anthropic_base_url,
+    )
+    async with sl.Client(settings) as client:
+        assert (await client.chat("openai:big", [sl.user("echo")])).text == "echo"
+        assert (await client.chat("openai:mini", [sl.user("x")])).text == "for mini"
+        assert (await client.chat("anthropic:c", [sl.user("x")])).text == "for claude"
 
 
 def test_rate_limits_refill_continuously() -> None:

@@ -12,7 +12,8 @@ from steadyllm._types import RateLimitInfo
 
 
 def limiter(clock: sl.FakeClock, **kw: object) -> RateLimiter:
-    return RateLimiter("openai:gpt", Limits(**kw), clock)  # type: ignore[arg-type]
+    """Exact limits (no reserve) unless a test asks for a margin."""
+    return RateLimiter("openai:gpt", Limits(**{"margin": 0.0, **kw}), clock)  # type: ignore[arg-type]
 
 
 async def test_within_capacity_no_one_waits() -> None:
@@ -147,7 +148,7 @@ async def test_a_refund_wakes_the_head_early() -> None:
 
 async def test_learning_limits_and_remaining_from_headers() -> None:
     clock = sl.FakeClock(auto_advance=False)
-    lim = RateLimiter("openai:gpt", None, clock)  # nothing configured
+    lim = RateLimiter("openai:gpt", Limits(margin=0.0), clock)  # no limits configured
     await lim.acquire(10)
     lim.adopt(
         RateLimitInfo(
@@ -176,6 +177,25 @@ async def test_a_429_holds_every_caller_of_the_key_until_the_hint() -> None:
     await asyncio.gather(*waiters)
     lim.on_rate_limited(sl.RateLimitError("no hint"))
     assert lim.blocked_until == pytest.approx(4.1) and lim.stats.backoffs == 2
+
+
+async def test_the_margin_keeps_a_reserve_without_slowing_the_rate() -> None:
+    clock = sl.FakeClock(auto_advance=False)
+    lim = limiter(clock, rpm=60, margin=0.5)  # keep half a request in reserve
+    served: list[float] = []
+
+    async def call() -> None:
+        await lim.acquire(1)
+        served.append(clock.now())
+
+    tasks = [asyncio.create_task(call()) for _ in range(70)]
+    await clock.tick(0)
+    assert len(served) == 59  # the 60th would dip into the reserve
+    await clock.tick(20)
+    await asyncio.gather(*tasks)
+    assert served[59:] == pytest.approx([0.5 + i for i in range(11)])  # still one per second
+    with pytest.raises(sl.ConfigError, match="margin"):
+        Limits(margin=-1)
 
 
 def test_invalid_limits_name_the_setting() -> None:

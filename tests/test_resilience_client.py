@@ -201,7 +201,9 @@ async def test_a_breaker_counts_a_broken_stream_and_a_stream_success() -> None:
 
 async def test_the_client_paces_calls_to_the_configured_rate() -> None:
     clock = sl.FakeClock(auto_advance=False)
-    client, _, _ = setup(clock=clock, rate_limit_per_minute=60, timeout_ms=600_000)
+    client, _, _ = setup(
+        clock=clock, rate_limit_per_minute=60, timeout_ms=600_000, rate_limit_margin_ms=0
+    )
     done: list[float] = []
 
     async def call() -> None:
@@ -237,7 +239,7 @@ async def test_a_429_pauses_the_key_and_tokens_are_reserved_with_max_tokens() ->
 
 
 async def test_per_model_limits_from_settings() -> None:
-    client, _, _ = setup(limits={"fake:slow": {"rpm": 1}}, timeout_ms=5_000)
+    client, _, _ = setup(limits={"fake:slow": {"rpm": 1}}, timeout_ms=5_000, rate_limit_margin_ms=0)
     await client.chat("fake:slow", [sl.user("x")])
     with pytest.raises(sl.RateLimitError, match=r"would wait 60\.00s"):
         await client.chat("fake:slow", [sl.user("x")])

@@ -506,6 +506,17 @@ SETTINGS: tuple[SettingSpec, ...] = (
         False,
         "Fall back along the chain when a provider's content filter blocks the call.",
     ),
+    SettingSpec(
+        "rate_limit_margin_ms",
+        "LLM_RATE_LIMIT_MARGIN_MS",
+        "int",
+        1_000,
+        "Refill time the limiter keeps in reserve (1 s = 1/60 of a per-minute limit) so "
+        "that latency jitter never lets a call reach the provider before its budget does "
+        "(ms); the long-run rate is unchanged.",
+        0,
+        60_000,
+    ),
 )
 SPECS_BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -558,6 +569,7 @@ class Settings:
     tokens_per_day: int | None = None
     rate_limit_scope: str = "model"
     rate_limit_refund_unused: bool = False
+    rate_limit_margin_ms: int = 1_000
     circuit_breaker_failure_rate: float | None = None
     circuit_breaker_window_ms: int = 60_000
     circuit_breaker_min_calls: int = 10

@@ -47,8 +47,17 @@ class Limits:
     rpd: int | None = None
     tpd: int | None = None
     refund_unused: bool = False
+    #: Seconds of refill kept in reserve. We count a call when we grant it, the provider
+    #: when it arrives; if grant-to-arrival times vary (network jitter, calls queued for
+    #: a pooled connection in a burst) a fast call could arrive before its budget has
+    #: refilled on the provider's side. The reserve must cover that spread; it costs
+    #: nothing in the long run (the rate is unchanged): only the first burst is
+    #: ``rate * margin`` smaller (1 s is 1/60 of a per-minute limit).
+    margin: float = 1.0
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.margin <= 60.0:
+            raise ConfigError(f"rate limit margin={self.margin!r} must be between 0 and 60 seconds")
         for name in ("rpm", "tpm", "rpd", "tpd"):
             value = getattr(self, name)
             if value is not None and (
@@ -147,10 +156,13 @@ class RateLimiter:
 
     def _wait_now(self, tokens: int, now: float, ahead: int = 0, ahead_requests: int = 0) -> float:
         wait = max(0.0, self.blocked_until - now)
+        margin = self.limits.margin
         for bucket in self._buckets.values():
             bucket.refill(now)
+            cost = self._cost(bucket, tokens)
+            reserve = min(bucket.rate * margin, bucket.capacity - cost)
             extra = ahead_requests if bucket.kind == "requests" else ahead
-            wait = max(wait, bucket.wait_for(self._cost(bucket, tokens) + extra))
+            wait = max(wait, bucket.wait_for(cost + extra + reserve))
         return wait
 
     def predicted_wait(self, tokens: int) -> float:

@@ -76,16 +76,18 @@ def breaker_policy(settings: Settings) -> BreakerPolicy:
     )
 
 
-def default_limits(settings: Settings) -> Limits | None:
+def default_limits(settings: Settings) -> Limits:
     values = (
         settings.rate_limit_per_minute,
         settings.tokens_per_minute,
         settings.requests_per_day,
         settings.tokens_per_day,
     )
-    if all(v is None for v in values):
-        return None
-    return Limits(*values, refund_unused=settings.rate_limit_refund_unused)
+    return Limits(
+        *values,
+        refund_unused=settings.rate_limit_refund_unused,
+        margin=settings.rate_limit_margin_ms / 1000.0,
+    )
 
 
 class Resilience:
@@ -107,7 +109,11 @@ class Resilience:
             on_change=self._changed,
         )
         per_key = {
-            key: Limits(**values, refund_unused=settings.rate_limit_refund_unused)
+            key: Limits(
+                **values,
+                refund_unused=settings.rate_limit_refund_unused,
+                margin=settings.rate_limit_margin_ms / 1000.0,
+            )
             for key, values in settings.limits.items()
         }
         self.limiters = LimiterBoard(

@@ -66,6 +66,13 @@ class Behavior:
     headers: dict[str, str] = field(default_factory=dict)
     #: How many requests this behaviour serves when queued.
     times: int = 1
+    #: Serve only requests to this API ("openai", "azure", "anthropic"); others skip it.
+    api: str | None = None
+    #: Serve only requests for this model (Azure: the deployment); others skip it.
+    model: str | None = None
+
+    def matches(self, api: str, model: str) -> bool:
+        return (self.api is None or self.api == api) and (self.model is None or self.model == model)
 
     def __post_init__(self) -> None:
         if self.fault is not None and self.fault not in FAULTS:
@@ -74,6 +81,8 @@ class Behavior:
             )
         if self.fault == "status" and (self.status is None or not 400 <= self.status <= 599):
             raise BehaviorError("fault 'status' needs status between 400 and 599")
+        if self.api is not None and self.api not in ("openai", "azure", "anthropic"):
+            raise BehaviorError(f"api {self.api!r} must be openai, azure or anthropic")
         if self.times < 1 or self.after_chunks < 0:
             raise BehaviorError("times must be >= 1 and after_chunks >= 0")
 

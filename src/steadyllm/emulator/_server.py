@@ -81,11 +81,16 @@ class EmulatorState:
         for behavior in behaviors:
             self.queue.extend([behavior] * behavior.times)
 
-    def next_behavior(self, request: web.Request) -> Behavior:
+    def next_behavior(self, request: web.Request, api: str, model: str) -> Behavior:
+        """The header's behaviour, else the first queued one meant for this request."""
         header = request.headers.get("x-emulator-behavior")
         if header:
             return Behavior.from_json(header)
-        return self.queue.popleft() if self.queue else Behavior()
+        for index, behavior in enumerate(self.queue):
+            if behavior.matches(api, model):
+                del self.queue[index]
+                return behavior
+        return Behavior()
 
 
 def _json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> web.Response:
@@ -130,7 +135,8 @@ class Handler:
         if not isinstance(body, dict):
             return self.error(400, None, "We could not parse the JSON body of your request.")
         try:
-            behavior = self.state.next_behavior(request)
+            model = request.match_info.get("deployment") or str(body.get("model") or "")
+            behavior = self.state.next_behavior(request, self.api, model)
         except BehaviorError as exc:
             return self.error(400, None, f"emulator: bad x-emulator-behavior header: {exc}")
         problem = self.check(request, body)
