@@ -26,8 +26,8 @@ test: $(VENV)/.installed-dev
 	VENV=$(VENV) scripts/run-tests.sh
 
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/ruff format --check src tests benchmarks scripts
 	$(BIN)/mypy
 
 clean:

@@ -12,13 +12,25 @@ import asyncio
 import json
 import sys
 
-BODY = json.dumps({
-    "id": "chatcmpl-bench", "object": "chat.completion", "created": 1767225600,
-    "model": "gpt-4.1-mini", "choices": [{"index": 0, "message": {
-        "role": "assistant", "content": "Yes, light drizzle in Lyon right now."},
-        "finish_reason": "stop"}],
-    "usage": {"prompt_tokens": 182, "completion_tokens": 17, "total_tokens": 199},
-}).encode()
+BODY = json.dumps(
+    {
+        "id": "chatcmpl-bench",
+        "object": "chat.completion",
+        "created": 1767225600,
+        "model": "gpt-4.1-mini",
+        "choices": [
+            {
+                "index": 0,
+                "message": {
+                    "role": "assistant",
+                    "content": "Yes, light drizzle in Lyon right now.",
+                },
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {"prompt_tokens": 182, "completion_tokens": 17, "total_tokens": 199},
+    }
+).encode()
 RESPONSE = (
     b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nx-request-id: req_bench\r\n"
     b"content-length: " + str(len(BODY)).encode() + b"\r\n\r\n" + BODY

@@ -15,7 +15,9 @@ import sys
 import time
 from pathlib import Path
 
-PAYLOAD = b'{"model":"gpt-4.1-mini","messages":[{"role":"user","content":"Is it raining in Lyon?"}]}'
+PAYLOAD = (
+    b'{"model":"gpt-4.1-mini","messages":[{"role":"user","content":"Is it raining in Lyon?"}]}'
+)
 HEADERS = {"authorization": "Bearer sk-bench", "content-type": "application/json"}
 
 
@@ -29,6 +31,7 @@ async def aiohttp_client(url: str, n_seq: int, n_conc: int) -> tuple[float, floa
     import aiohttp
 
     async with aiohttp.ClientSession() as session:
+
         async def one() -> None:
             async with session.post(url, data=PAYLOAD, headers=HEADERS) as r:
                 await r.read()
@@ -55,6 +58,7 @@ async def httpx_client(url: str, n_seq: int, n_conc: int) -> tuple[float, float]
 
     limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
     async with httpx.AsyncClient(limits=limits) as client:
+
         async def one() -> None:
             r = await client.post(url, content=PAYLOAD, headers=HEADERS)
             r.read()
@@ -79,7 +83,14 @@ async def httpx_client(url: str, n_seq: int, n_conc: int) -> tuple[float, float]
 def main() -> None:
     port = free_port()
     server = subprocess.Popen(
-        ["taskset", "-c", "1", sys.executable, str(Path(__file__).with_name("fixed_server.py")), str(port)],
+        [
+            "taskset",
+            "-c",
+            "1",
+            sys.executable,
+            str(Path(__file__).with_name("fixed_server.py")),
+            str(port),
+        ],
         stdout=subprocess.PIPE,
     )
     assert server.stdout is not None and server.stdout.readline().strip() == b"ready"

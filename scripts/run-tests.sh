@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 BIN="${VENV:-.venv}/bin"
 
 echo "== ruff"
-"$BIN/ruff" check src tests
+"$BIN/ruff" check src tests benchmarks scripts
 echo "== mypy --strict"
 "$BIN/mypy"
 echo "== pytest"

@@ -84,7 +84,7 @@ async def test_control_endpoints_and_behavior_header(emulator: Emulator) -> None
         bad = await http.post(f"{emulator.url}/_emulator/script", json={"fault": "explode"})
         assert bad.status == 400 and "unknown fault" in (await bad.json())["error"]["message"]
         health = await http.get(f"{emulator.url}/_emulator/health")
-        assert (await health.json()) == {"ok": True, "queued": 2}
+        assert (await health.json()) == {"ok": True, "queued": 2, "requests": 0, "rate_limited": 0}
         settings = sl.Settings.load(
             env={},
             dotenv=False,

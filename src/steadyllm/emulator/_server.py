@@ -487,7 +487,11 @@ def build_app(state: EmulatorState) -> web.Application:
         return _json_response(200, {"ok": True})
 
     async def health(_: web.Request) -> web.Response:
-        return _json_response(200, {"ok": True, "queued": len(state.queue)})
+        limited = state.limits.rejected if state.limits is not None else 0
+        return _json_response(
+            200, {"ok": True, "queued": len(state.queue), "requests": len(state.requests),
+                  "rate_limited": limited},
+        )
 
     app.router.add_post("/_emulator/script", script)
     app.router.add_get("/_emulator/requests", requests)
