@@ -53,6 +53,12 @@ def test_steadyllm_toml_and_dotenv_in_the_working_directory_are_found(tmp_path: 
     assert s.log_to_file is True
 
 
+def test_config_file_false_skips_the_working_directory_toml(tmp_path: Path) -> None:
+    (tmp_path / "steadyllm.toml").write_text("max_retries = 9\n")
+    assert sl.Settings.load(env={}, dotenv=False).max_retries == 9
+    assert sl.Settings.load(env={}, dotenv=False, config_file=False).max_retries == 3
+
+
 def test_config_file_from_the_environment_variable(tmp_path: Path) -> None:
     path = tmp_path / "custom.toml"
     path.write_text("max_retries = 7\n")

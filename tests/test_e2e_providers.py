@@ -68,28 +68,7 @@ async def emulator() -> AsyncIterator[Emulator]:
 
 
 def client_for(emu: Emulator, **extra: Any) -> sl.Client:
-    base = emu.openai_base_url
-    settings = sl.Settings.load(
-        env={},
-        dotenv=False,
-        openai_api_key="sk-emulator-openai-key",
-        openai_base_url=base,
-        anthropic_api_key="sk-ant-emulator-key",
-        anthropic_base_url=emu.anthropic_base_url,
-        azure_openai_api_key="azure-emulator-key",
-        azure_openai_endpoint=emu.azure_endpoint,
-        openrouter_api_key="sk-or-emulator-key",
-        openrouter_base_url=base,
-        vllm_base_url=base,
-        vllm_api_key="vllm-emulator-key",
-        ollama_base_url=base,
-        llamacpp_base_url=base,
-        lmstudio_base_url=base,
-        compatible_base_url=base,
-        compatible_api_key="compat-emulator-key",
-        **extra,
-    )
-    return sl.Client(settings, retry=FAST_RETRY)
+    return sl.Client(emu.settings(**extra), retry=FAST_RETRY)
 
 
 async def stream_text(

@@ -20,17 +20,7 @@ async def emulator() -> AsyncIterator[Emulator]:
 
 
 def settings_for(emu: Emulator, **extra: Any) -> sl.Settings:
-    return sl.Settings.load(
-        env={},
-        dotenv=False,
-        openai_api_key="sk-resilience-test",
-        openai_base_url=emu.openai_base_url,
-        anthropic_api_key="sk-ant-resilience",
-        anthropic_base_url=emu.anthropic_base_url,
-        retry_base_delay_ms=10,
-        retry_max_delay_ms=20,
-        **extra,
-    )
+    return emu.settings(retry_base_delay_ms=10, retry_max_delay_ms=20, **extra)
 
 
 CHAIN = {"openai:gpt-4o": ["anthropic:claude-sonnet-4-5"]}

@@ -43,14 +43,7 @@ async def test_queued_behaviours_can_target_an_api_or_a_model(emulator: Emulator
     emulator.push(
         Behavior(text="for claude", api="anthropic"), Behavior(text="for mini", model="mini")
     )
-    settings = sl.Settings.load(
-        env={},
-        dotenv=False,
-        openai_api_key="sk-target-1234",
-        openai_base_url=emulator.openai_base_url,
-        anthropic_api_key="sk-ant-target",
-        anthropic_base_url=emulator.anthropic_base_url,
-    )
+    settings = emulator.settings()
     async with sl.Client(settings) as client:
         assert (await client.chat("openai:big", [sl.user("echo")])).text == "echo"
         assert (await client.chat("openai:mini", [sl.user("x")])).text == "for mini"
@@ -85,12 +78,7 @@ async def test_control_endpoints_and_behavior_header(emulator: Emulator) -> None
         assert bad.status == 400 and "unknown fault" in (await bad.json())["error"]["message"]
         health = await http.get(f"{emulator.url}/_emulator/health")
         assert (await health.json()) == {"ok": True, "queued": 2, "requests": 0, "rate_limited": 0}
-        settings = sl.Settings.load(
-            env={},
-            dotenv=False,
-            openai_api_key="sk-control-1234",
-            openai_base_url=emulator.openai_base_url,
-        )
+        settings = emulator.settings()
         async with sl.Client(settings) as client:
             assert (await client.chat("openai:m", [sl.user("x")])).text == "scripted"
             with pytest.raises(sl.AuthenticationError):

@@ -243,14 +243,7 @@ class Client:
 
     async def _complete(self, plan: CallPlan) -> Response:
         guard = await self.guard(plan)
-        try:
-            response = await plan.provider.complete(plan.request)
-        except LLMError as error:
-            guard.fail(error)
-            raise
-        except BaseException:
-            guard.abandon()
-            raise
+        response = await guard.run(plan.provider.complete(plan.request))
         guard.succeed(response)
         return response
 

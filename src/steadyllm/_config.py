@@ -595,22 +595,27 @@ class Settings:
         cls,
         *,
         env: Mapping[str, str] | None = None,
-        config_file: str | os.PathLike[str] | None = None,
+        config_file: str | os.PathLike[str] | bool | None = None,
         dotenv: str | os.PathLike[str] | bool = True,
         **overrides: Any,
     ) -> Settings:
         """Resolve settings: ``overrides`` > environment > ``.env`` > TOML > defaults.
 
         ``config_file`` defaults to ``$STEADYLLM_CONFIG`` or ``./steadyllm.toml`` if it
-        exists; ``dotenv`` to ``./.env`` if it exists (``False`` to skip).
+        exists (``False`` to skip); ``dotenv`` to ``./.env`` if it exists (``False`` to skip).
         """
         environ = dict(os.environ if env is None else env)
         values: dict[str, Any] = {}
         sources: dict[str, str] = {}
 
-        toml_path = config_file or environ.get("STEADYLLM_CONFIG")
-        if toml_path is None and Path("steadyllm.toml").is_file():
-            toml_path = "steadyllm.toml"
+        toml_path: str | os.PathLike[str] | None = None
+        if config_file is not False:
+            if config_file is None or config_file is True:
+                toml_path = environ.get("STEADYLLM_CONFIG")
+            else:
+                toml_path = config_file
+            if toml_path is None and Path("steadyllm.toml").is_file():
+                toml_path = "steadyllm.toml"
         tables: dict[str, Any] = {}
         if toml_path is not None:
             table = _read_toml(Path(toml_path))

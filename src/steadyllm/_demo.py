@@ -21,16 +21,7 @@ async def run_demo(out: TextIO = sys.stdout) -> int:
 
     async with Emulator() as emulator:
         say(f"provider emulator listening on {emulator.url} (OpenAI, Anthropic, Azure protocols)")
-        settings = sl.Settings.load(
-            env={},
-            dotenv=False,
-            openai_api_key="sk-demo-key-not-real",
-            openai_base_url=emulator.openai_base_url,
-            anthropic_api_key="sk-ant-demo-not-real",
-            anthropic_base_url=emulator.anthropic_base_url,
-            azure_openai_api_key="demo-azure-key",
-            azure_openai_endpoint=emulator.azure_endpoint,
-        )
+        settings = emulator.settings()  # every provider pointed at the emulator
         async with sl.Client(settings) as client:
             with sl.context(run_id="demo-run", agent="tour"):
                 say("1. chat with openai:gpt-4.1-mini (the emulator echoes the prompt)")

@@ -11,8 +11,9 @@ limiter for the whole key), or abandonment (cancelled: no verdict).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from ._breaker import BreakerBoard, BreakerPolicy, CircuitBreaker, State, Ticket
 from ._clock import Clock
@@ -24,6 +25,7 @@ from ._tokens import estimate_prompt_tokens
 from ._types import Request, Response
 
 logger = get_logger("steadyllm")
+T = TypeVar("T")
 Listener = Callable[[str, State, State], None]
 
 
@@ -58,6 +60,18 @@ class Guard:
     def abandon(self) -> None:
         self.breaker.release(self.ticket)
         self.reservation.reconcile(None)
+
+    async def run(self, call: Awaitable[T]) -> T:
+        """Await ``call``; a failure settles the guard (an LLMError as a verdict,
+        anything else, cancellation included, as no verdict) and propagates."""
+        try:
+            return await call
+        except LLMError as error:
+            self.fail(error)
+            raise
+        except BaseException:
+            self.abandon()
+            raise
 
 
 def breaker_policy(settings: Settings) -> BreakerPolicy:

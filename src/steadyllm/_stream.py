@@ -59,14 +59,7 @@ class ChatStream:
         await self._close_iterator()
         self._assembler = StreamAssembler()
         guard = self._guard = await self._client.guard(self._plan)
-        try:
-            return await self._first_event()
-        except LLMError as error:
-            guard.fail(error)
-            raise
-        except BaseException:
-            guard.abandon()
-            raise
+        return await guard.run(self._first_event())
 
     async def _first_event(self) -> StreamEvent:
         self._attempt_started = self._client.clock.now()

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from .._config import Settings
 from ._behavior import FAULTS, Behavior, BehaviorError
 from ._limits import RateLimits
 from ._server import EmulatorState, RecordedRequest, build_app
@@ -89,6 +90,29 @@ class Emulator:
     @property
     def azure_endpoint(self) -> str:
         return self.url
+
+    def settings(self, **overrides: Any) -> Settings:
+        """Settings that send every provider to this emulator, with placeholder keys
+        (``overrides`` win; the environment and config files are not read)."""
+        base = self.openai_base_url
+        values: dict[str, Any] = {
+            "openai_api_key": "sk-emulator-openai",
+            "openai_base_url": base,
+            "anthropic_api_key": "sk-ant-emulator",
+            "anthropic_base_url": self.anthropic_base_url,
+            "azure_openai_api_key": "emulator-azure-key",
+            "azure_openai_endpoint": self.azure_endpoint,
+            "openrouter_api_key": "sk-or-emulator",
+            "openrouter_base_url": base,
+            "vllm_base_url": base,
+            "vllm_api_key": "emulator-vllm-key",
+            "ollama_base_url": base,
+            "llamacpp_base_url": base,
+            "lmstudio_base_url": base,
+            "compatible_base_url": base,
+            "compatible_api_key": "emulator-compatible-key",
+        }
+        return Settings.load(env={}, dotenv=False, config_file=False, **{**values, **overrides})
 
     # ------------------------------------------------------------ scripting
 

@@ -489,8 +489,13 @@ def build_app(state: EmulatorState) -> web.Application:
     async def health(_: web.Request) -> web.Response:
         limited = state.limits.rejected if state.limits is not None else 0
         return _json_response(
-            200, {"ok": True, "queued": len(state.queue), "requests": len(state.requests),
-                  "rate_limited": limited},
+            200,
+            {
+                "ok": True,
+                "queued": len(state.queue),
+                "requests": len(state.requests),
+                "rate_limited": limited,
+            },
         )
 
     app.router.add_post("/_emulator/script", script)
