@@ -34,7 +34,7 @@ def test_chat_prints_the_reply_and_stats_on_stderr(capsys: pytest.CaptureFixture
         capsys,
     )
     assert code == 0 and out == "hello there\n"
-    assert "[fake:echo] tokens" in err and "cost n/a" in err and "1 attempt" in err
+    assert "[fake:echo] tokens" in err and "cost $0.000000" in err and "1 attempt" in err
 
 
 def test_chat_stream(capsys: pytest.CaptureFixture[str]) -> None:

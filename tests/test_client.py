@@ -18,7 +18,7 @@ async def test_chat_echoes_through_the_fake_provider() -> None:
     assert (r.provider, r.model, r.finish_reason, r.attempts) == ("fake", "echo", "stop", 1)
     assert r.usage.prompt_tokens > 0 and r.usage.completion_tokens == 2
     assert r.usage.total_tokens == r.usage.prompt_tokens + r.usage.completion_tokens
-    assert r.usage.cost_usd is None  # no price known: never a silent 0
+    assert r.usage.cost_usd == 0.0  # the fake provider is free by definition (an explicit price)
     assert fake.requests[0].messages[0].text == "Be brief."
 
 

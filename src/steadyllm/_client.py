@@ -9,14 +9,17 @@ Streams share this loop until their first event reaches the caller.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, TypedDict, TypeVar, Unpack
 
 from ._breaker import BreakerPolicy
 from ._clock import Clock, SystemClock
 from ._config import Settings
 from ._context import Context, effective_context
+from ._costs import CostTracker
 from ._errors import ContentFilterError, LLMError, LLMTimeoutError
+from ._metering import Ledger, Meter
+from ._observe import Stats
 from ._redact import get_logger
 from ._resilience import Guard, Resilience, falls_back
 from ._retry import RetryPolicy
@@ -59,6 +62,8 @@ class CallPlan:
     timeout_s: float
     retry: RetryPolicy
     started: float
+    #: Usage and cost of every attempt of the call, shared by all plans of a chain.
+    ledger: Ledger = field(default_factory=Ledger)
 
 
 class Client:
@@ -73,6 +78,7 @@ class Client:
         retry: RetryPolicy | None = None,
         breaker: BreakerPolicy | None = None,
         on_circuit_change: Callable[[str, str, str], None] | None = None,
+        on_cost_alert: Callable[[float, float], None] | None = None,
     ) -> None:
         self.settings = settings if settings is not None else Settings()
         self.clock: Clock = clock if clock is not None else SystemClock()
@@ -91,6 +97,8 @@ class Client:
         self.resilience = Resilience(
             self.settings, self.clock, breaker=breaker, on_circuit_change=on_circuit_change
         )
+        #: Prices, cost tracker, budgets, request log and statistics.
+        self.meter = Meter(self.settings, on_cost_alert=on_cost_alert)
         self._providers: dict[str, Provider] = {}
         for name, provider in (providers or {}).items():
             provider.attach(self.clock)
@@ -117,6 +125,7 @@ class Client:
     async def aclose(self) -> None:
         """Close every provider's connections. Safe to call twice."""
         self._closed = True
+        self.meter.close()
         providers, self._providers = list(self._providers.values()), {}
         for provider in providers:
             await provider.aclose()
@@ -205,9 +214,31 @@ class Client:
             chain.append(replace(first, request=request, provider=self.provider(ref.provider)))
         return chain
 
-    def guard(self, plan: CallPlan) -> Awaitable[Guard]:
-        """Admit one attempt through the model's circuit breaker and rate limiter."""
-        return self.resilience.enter(plan.request, plan.deadline, plan.provider.default_max_tokens)
+    @property
+    def costs(self) -> CostTracker:
+        """Totals by model, provider, agent, run and project: ``client.costs.summary()``."""
+        return self.meter.tracker
+
+    @property
+    def stats(self) -> Stats | None:
+        """Latency and outcome statistics (with ENABLE_METRICS): ``client.stats.summary()``."""
+        return self.meter.stats
+
+    async def guard(self, plan: CallPlan) -> Guard:
+        """Admit one attempt: budget pre-flight, circuit breaker, rate limiter."""
+        request = plan.request
+        await self.meter.warm(request.provider, request.model)
+        budget = self.meter.preflight(request, plan.context, plan.provider.default_max_tokens)
+        try:
+            guard = await self.resilience.enter(
+                request, plan.deadline, plan.provider.default_max_tokens
+            )
+        except BaseException:
+            if budget is not None:
+                budget.settle(None)
+            raise
+        guard.meter, guard.ledger, guard.budget = self.meter, plan.ledger, budget
+        return guard
 
     # ------------------------------------------------------------ calls
 
@@ -229,14 +260,32 @@ class Client:
                 )
             return result
 
-        (response, attempts), plan, fallback = await self.with_fallbacks(chain, run)
+        try:
+            (response, attempts), plan, fallback = await self.with_fallbacks(chain, run)
+        except LLMError as error:
+            self.meter.finish(
+                chain[0],
+                self._plan_of(chain, error),
+                error=error,
+                latency_ms=(self.clock.now() - chain[0].started) * 1000.0,
+            )
+            raise
         response.attempts = attempts
         response.latency_ms = (self.clock.now() - plan.started) * 1000.0
         response.context = plan.context
         response.provider = response.provider or plan.request.provider
         response.model = response.model or plan.request.model
         response.fallback = fallback
+        self.meter.finish(chain[0], plan, response=response, latency_ms=response.latency_ms)
         return response
+
+    @staticmethod
+    def _plan_of(chain: list[CallPlan], error: LLMError) -> CallPlan:
+        """The plan of the model that raised ``error`` (the last one tried)."""
+        for plan in reversed(chain):
+            if plan.request.provider == error.provider and plan.request.model == error.model:
+                return plan
+        return chain[0]
 
     def _filter_falls_back(self, plan: CallPlan, chain: list[CallPlan]) -> bool:
         return self.settings.fallback_on_content_filter and plan is not chain[-1]

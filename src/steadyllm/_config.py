@@ -175,7 +175,6 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "Refuse a call whose estimated cost exceeds this (USD).",
         0,
         1e9,
-        pending="budgets",
     ),
     SettingSpec(
         "alert_cost_threshold_usd",
@@ -185,7 +184,6 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "Warn once (and call the alert hook) when total spend crosses this (USD).",
         0,
         1e12,
-        pending="budgets",
     ),
     SettingSpec(
         "log_level",
@@ -193,7 +191,6 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "level",
         "INFO",
         "Level of steadyllm's logger.",
-        pending="the request log",
     ),
     SettingSpec(
         "log_to_file",
@@ -201,7 +198,6 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "bool",
         False,
         "Write one JSON line per call to `log_file_path`.",
-        pending="the request log",
     ),
     SettingSpec(
         "log_file_path",
@@ -209,7 +205,6 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "str",
         "./logs/llm.jsonl",
         "Where the JSONL request log goes.",
-        pending="the request log",
     ),
     SettingSpec(
         "log_to_console",
@@ -217,7 +212,6 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "bool",
         False,
         "Print a human-readable line per call on stderr.",
-        pending="the request log",
     ),
     SettingSpec(
         "enable_metrics",
@@ -225,7 +219,6 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "bool",
         False,
         "Keep latency and outcome statistics per model.",
-        pending="statistics",
     ),
     SettingSpec(
         "openai_api_key",
@@ -517,6 +510,40 @@ SETTINGS: tuple[SettingSpec, ...] = (
         0,
         60_000,
     ),
+    SettingSpec(
+        "budget_usd",
+        "LLM_BUDGET_USD",
+        "float",
+        None,
+        "Hard limit on total spend by this client (USD); calls beyond it are refused.",
+        0,
+        1e12,
+    ),
+    SettingSpec(
+        "budget_per_run_usd",
+        "LLM_BUDGET_PER_RUN_USD",
+        "float",
+        None,
+        "Hard limit on spend per Context run_id (USD).",
+        0,
+        1e12,
+    ),
+    SettingSpec(
+        "budget_per_agent_usd",
+        "LLM_BUDGET_PER_AGENT_USD",
+        "float",
+        None,
+        "Hard limit on spend per Context agent (USD).",
+        0,
+        1e12,
+    ),
+    SettingSpec(
+        "log_prompts",
+        "LOG_PROMPTS",
+        "bool",
+        False,
+        "Also write prompt and response text to the request log (hashes are always written).",
+    ),
 )
 SPECS_BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -570,6 +597,10 @@ class Settings:
     rate_limit_scope: str = "model"
     rate_limit_refund_unused: bool = False
     rate_limit_margin_ms: int = 1_000
+    budget_usd: float | None = None
+    budget_per_run_usd: float | None = None
+    budget_per_agent_usd: float | None = None
+    log_prompts: bool = False
     circuit_breaker_failure_rate: float | None = None
     circuit_breaker_window_ms: int = 60_000
     circuit_breaker_min_calls: int = 10
@@ -587,6 +618,9 @@ class Settings:
     #: Per-model (or per-provider) rate limits: ``{"openai:gpt-4o": {"rpm": 500, "tpm": 30000}}``
     #: (TOML ``[limits."openai:gpt-4o"]``); they override the LLM_* defaults.
     limits: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    #: Local prices, USD per million tokens: ``{"openai:gpt-4o-mini": {"input": 0.15,
+    #: "output": 0.6, "cache_read": 0.075}}`` (TOML ``[prices."..."]``); exact key or prefix.
+    prices: Mapping[str, Any] = field(default_factory=dict)
     #: Where each value came from (``code``, ``env``, ``.env``, ``toml``), for ``steadyllm config``.
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
@@ -681,7 +715,7 @@ def _unknown(key: str, where: str) -> ConfigError:
     return ConfigError(
         f"unknown setting {key!r}{where}{hint} Known settings: "
         + ", ".join(SPECS_BY_NAME)
-        + ", and the [aliases], [fallbacks] and [limits] tables"
+        + ", and the [aliases], [fallbacks], [limits] and [prices] tables"
     )
 
 
@@ -792,7 +826,19 @@ def _limits(raw: Any, where: str) -> dict[str, dict[str, int]]:
     return out
 
 
-TABLES: dict[str, Any] = {"aliases": _aliases, "fallbacks": _fallbacks, "limits": _limits}
+def _prices(raw: Any, where: str) -> dict[str, Any]:
+    from ._prices import parse_prices
+
+    parse_prices(raw, where)  # validate now; the client builds its price book from the table
+    return dict(raw)
+
+
+TABLES: dict[str, Any] = {
+    "aliases": _aliases,
+    "fallbacks": _fallbacks,
+    "limits": _limits,
+    "prices": _prices,
+}
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -840,4 +886,10 @@ def settings_table_markdown() -> str:
 
 
 def settings_fields() -> set[str]:
-    return {f.name for f in fields(Settings)} - {"aliases", "fallbacks", "limits", "sources"}
+    return {f.name for f in fields(Settings)} - {
+        "aliases",
+        "fallbacks",
+        "limits",
+        "prices",
+        "sources",
+    }

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from ._breaker import BreakerBoard, BreakerPolicy, CircuitBreaker, State, Ticket
 from ._clock import Clock
@@ -22,7 +22,11 @@ from ._errors import LLMError
 from ._limiter import LimiterBoard, Limits, RateLimiter, Reservation
 from ._redact import get_logger
 from ._tokens import estimate_prompt_tokens
-from ._types import Request, Response
+from ._types import Request, Response, Usage
+
+if TYPE_CHECKING:
+    from ._costs import BudgetReservation
+    from ._metering import Ledger, Meter
 
 logger = get_logger("steadyllm")
 T = TypeVar("T")
@@ -31,21 +35,36 @@ Listener = Callable[[str, State, State], None]
 
 @dataclass(slots=True)
 class Guard:
+    provider: str
+    model: str
     clock: Clock
     breaker: CircuitBreaker
     ticket: Ticket
     limiter: RateLimiter
     reservation: Reservation
+    #: Set by the client: prices the attempt's usage into the call's ledger and budgets.
+    meter: Meter | None = None
+    ledger: Ledger | None = None
+    budget: BudgetReservation | None = None
 
     @property
     def settled(self) -> bool:
         return self.ticket.settled and self.reservation.settled
+
+    def _account(self, provider: str, model: str, usage: Usage) -> float | None:
+        cost = self.meter.cost(provider, model, usage) if self.meter is not None else None
+        if self.ledger is not None:
+            self.ledger.add(usage, cost)
+        if self.budget is not None:
+            self.budget.settle(cost)
+        return cost
 
     def succeed(self, response: Response) -> None:
         self.breaker.success(self.ticket, self.clock.now())
         self.limiter.adopt(response.rate_limit)
         used = response.usage.total_tokens
         self.reservation.reconcile(used if used > 0 else None)
+        response.usage.cost_usd = self._account(self.provider, self.model, response.usage)
 
     def fail(self, error: LLMError) -> None:
         self.breaker.failure(self.ticket, error, self.clock.now())
@@ -54,12 +73,17 @@ class Guard:
         else:
             self.limiter.adopt(error.rate_limit)
         partial = error.partial
-        used = partial.usage.total_tokens if isinstance(partial, Response) else 0
-        self.reservation.reconcile(used if used > 0 else None)
+        usage = partial.usage if isinstance(partial, Response) else Usage()
+        self.reservation.reconcile(usage.total_tokens if usage.total_tokens > 0 else None)
+        cost = self._account(self.provider, self.model, usage)
+        if isinstance(partial, Response) and usage.total_tokens:
+            partial.usage.cost_usd = cost  # spend of a broken stream is still counted
 
     def abandon(self) -> None:
         self.breaker.release(self.ticket)
         self.reservation.reconcile(None)
+        if self.budget is not None:
+            self.budget.settle(None)
 
     async def run(self, call: Awaitable[T]) -> T:
         """Await ``call``; a failure settles the guard (an LLMError as a verdict,
@@ -163,7 +187,9 @@ class Resilience:
         except BaseException:
             breaker.release(ticket)
             raise
-        return Guard(self.clock, breaker, ticket, limiter, reservation)
+        return Guard(
+            request.provider, request.model, self.clock, breaker, ticket, limiter, reservation
+        )
 
 
 def falls_back(error: LLMError, settings: Settings) -> bool:

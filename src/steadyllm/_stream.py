@@ -37,6 +37,7 @@ class ChatStream:
         self._attempts = 0
         self._finished = False
         self._response: Response | None = None
+        self._recorded = False
 
     # ------------------------------------------------------------ opening
 
@@ -49,10 +50,35 @@ class ChatStream:
             (self._first, self._attempts), _, self._fallback = await self._client.with_fallbacks(
                 self._chain, run
             )
+        except LLMError as error:
+            await self._close_iterator()
+            self._record(error=error)
+            raise
         except BaseException:
             await self._close_iterator()
             raise
         return self
+
+    def _record(
+        self,
+        *,
+        response: Response | None = None,
+        error: LLMError | None = None,
+        abandoned: bool = False,
+    ) -> None:
+        """Account for the call once: cost tracker, request log, statistics."""
+        if self._recorded:
+            return
+        self._recorded = True
+        self._client.meter.finish(
+            self._chain[0],
+            self._plan,
+            response=response,
+            error=error,
+            stream=True,
+            abandoned=abandoned,
+            latency_ms=(self._client.clock.now() - self._plan.started) * 1000.0,
+        )
 
     async def _open(self) -> StreamEvent:
         """One attempt: pass the guard, start the provider stream, pull its first visible event."""
@@ -85,6 +111,8 @@ class ChatStream:
     async def __aexit__(self, *exc: object) -> None:
         if self._guard is not None and not self._guard.settled:
             self._guard.abandon()  # the caller left early: no verdict on the provider
+        if not self._recorded and self._attempts:  # entered, but left before the end
+            self._record(response=self.partial(), abandoned=True)
         await self._close_iterator()
 
     async def _close_iterator(self) -> None:
@@ -128,13 +156,15 @@ class ChatStream:
             self._finished = True
             if self._guard is not None:
                 self._guard.abandon()  # our deadline, not the provider's fault
+            self._record(error=error)
             raise error from None
         except LLMError as error:
             self._finished = True
             error.partial = self.partial()
             if self._guard is not None:
                 self._guard.fail(error)
-            raise self._tag(error) from None
+            self._record(error=self._tag(error))
+            raise error from None
 
     def _deliver(self, event: StreamEvent) -> StreamEvent:
         if isinstance(event, Done):
@@ -147,6 +177,7 @@ class ChatStream:
             self._response.fallback = self._fallback
             if self._guard is not None:
                 self._guard.succeed(self._response)
+            self._record(response=self._response)
         return event
 
     def _tag(self, error: LLMError) -> LLMError:

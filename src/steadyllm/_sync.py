@@ -18,6 +18,9 @@ from ._client import CallOptions, Client
 from ._clock import Clock
 from ._config import Settings
 from ._context import effective_context
+from ._costs import CostTracker
+from ._metering import Meter
+from ._observe import Stats
 from ._resilience import Resilience
 from ._retry import RetryPolicy
 from ._stream import ChatStream
@@ -59,6 +62,20 @@ class SyncClient:
     @property
     def settings(self) -> Settings:
         return self.client.settings
+
+    @property
+    def costs(self) -> CostTracker:
+        """Same as ``Client.costs``."""
+        return self.client.costs
+
+    @property
+    def stats(self) -> Stats | None:
+        """Same as ``Client.stats``."""
+        return self.client.stats
+
+    @property
+    def meter(self) -> Meter:
+        return self.client.meter
 
     @property
     def resilience(self) -> Resilience:

@@ -1,0 +1,223 @@
+"""Where the money goes (CostTracker) and where it may not go (Budgets).
+
+The tracker keeps totals by model, provider, agent, run and project: calls,
+tokens, cost, calls whose cost is unknown, and cache hits with the cost they
+saved. Budgets (global, per run, per agent) are enforced by reservation: a
+call reserves its worst-case cost (prompt estimate plus every allowed output
+token at the model's price) in every budget it falls under before it is sent,
+and the reservation is replaced by the real cost afterwards. Spent plus
+reserved never exceeds a limit, so a thousand concurrent calls cannot
+overshoot it. Both are guarded by a lock: safe from any thread.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ._context import Context
+from ._errors import BudgetExceededError
+from ._redact import get_logger
+
+logger = get_logger("steadyllm")
+
+
+@dataclass(slots=True)
+class Totals:
+    calls: int = 0
+    failed_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    cached_tokens: int = 0
+    reasoning_tokens: int = 0
+    cost_usd: float = 0.0
+    #: Calls whose cost could not be priced (their tokens are still counted).
+    unpriced_calls: int = 0
+    cache_hits: int = 0
+    saved_usd: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Spend:
+    """One call's outcome as the tracker sees it."""
+
+    provider: str
+    model: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    reasoning_tokens: int = 0
+    cost_usd: float | None = None
+    ok: bool = True
+    cache_hit: bool = False
+    context: Context | None = None
+
+
+class CostTracker:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.total = Totals()
+        self._by: dict[str, dict[str, Totals]] = {
+            k: {} for k in ("model", "provider", "agent", "run", "project")
+        }
+
+    def add(self, spend: Spend) -> None:
+        ctx = spend.context
+        keys = {
+            "model": f"{spend.provider}:{spend.model}",
+            "provider": spend.provider,
+            "agent": (ctx.agent if ctx else None) or "(none)",
+            "run": (ctx.run_id if ctx else None) or "(none)",
+            "project": (ctx.project_id if ctx else None) or "(none)",
+        }
+        with self._lock:
+            for totals in [
+                self.total,
+                *(self._by[d].setdefault(k, Totals()) for d, k in keys.items()),
+            ]:
+                totals.calls += 1
+                totals.failed_calls += 0 if spend.ok else 1
+                if spend.cache_hit:
+                    totals.cache_hits += 1
+                    totals.saved_usd += spend.cost_usd or 0.0
+                    continue
+                totals.prompt_tokens += spend.prompt_tokens
+                totals.completion_tokens += spend.completion_tokens
+                totals.total_tokens += spend.prompt_tokens + spend.completion_tokens
+                totals.cached_tokens += spend.cached_tokens
+                totals.reasoning_tokens += spend.reasoning_tokens
+                if spend.cost_usd is None:
+                    totals.unpriced_calls += (
+                        1 if spend.prompt_tokens or spend.completion_tokens else 0
+                    )
+                else:
+                    totals.cost_usd += spend.cost_usd
+
+    @property
+    def total_cost(self) -> float:
+        return self.total.cost_usd
+
+    def summary(self) -> dict[str, Any]:
+        """Totals overall and by model, provider, agent, run and project (JSON-serializable)."""
+        with self._lock:
+            return {
+                "total": asdict(self.total),
+                **{
+                    f"by_{dim}": {k: asdict(v) for k, v in sorted(group.items())}
+                    for dim, group in self._by.items()
+                },
+            }
+
+
+@dataclass(slots=True)
+class _Budget:
+    name: str
+    limit: float
+    spent: float = 0.0
+    reserved: float = 0.0
+
+
+@dataclass(slots=True)
+class BudgetReservation:
+    budgets: list[_Budget]
+    amount: float
+    book: Budgets
+    settled: bool = False
+
+    def settle(self, cost: float | None) -> None:
+        """Replace the reservation by the real cost (None: nothing known was spent)."""
+        if self.settled:
+            return
+        self.settled = True
+        self.book.settle(self, cost or 0.0)
+
+
+@dataclass
+class Budgets:
+    """Hard spending limits: ``global_usd``, ``per_run_usd``, ``per_agent_usd``."""
+
+    global_usd: float | None = None
+    per_run_usd: float | None = None
+    per_agent_usd: float | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _budgets: dict[str, _Budget] = field(default_factory=dict)
+
+    @property
+    def active(self) -> bool:
+        return any(v is not None for v in (self.global_usd, self.per_run_usd, self.per_agent_usd))
+
+    def _applicable(self, ctx: Context | None) -> list[_Budget]:
+        wanted: list[tuple[str, float]] = []
+        if self.global_usd is not None:
+            wanted.append(("global", self.global_usd))
+        if self.per_run_usd is not None and ctx is not None and ctx.run_id:
+            wanted.append((f"run {ctx.run_id}", self.per_run_usd))
+        if self.per_agent_usd is not None and ctx is not None and ctx.agent:
+            wanted.append((f"agent {ctx.agent}", self.per_agent_usd))
+        out = []
+        for name, limit in wanted:
+            budget = self._budgets.get(name)
+            if budget is None:
+                budget = self._budgets[name] = _Budget(name, limit)
+            out.append(budget)
+        return out
+
+    def reserve(
+        self, amount: float, ctx: Context | None, *, provider: str, model: str
+    ) -> BudgetReservation:
+        with self._lock:
+            budgets = self._applicable(ctx)
+            for b in budgets:
+                if b.spent + b.reserved + amount > b.limit + 1e-12:
+                    raise BudgetExceededError(
+                        f"the {b.name} budget of ${b.limit:.4f} would be exceeded: "
+                        f"${b.spent:.4f} spent, ${b.reserved:.4f} reserved by calls in flight, "
+                        f"this call may cost up to ${amount:.4f}; raise the budget or lower "
+                        "max_tokens",
+                        provider=provider,
+                        model=model,
+                    )
+            for b in budgets:
+                b.reserved += amount
+        return BudgetReservation(budgets, amount, self)
+
+    def settle(self, reservation: BudgetReservation, cost: float) -> None:
+        with self._lock:
+            for b in reservation.budgets:
+                b.reserved = max(0.0, b.reserved - reservation.amount)
+                b.spent += cost
+
+    def snapshot(self) -> dict[str, dict[str, float]]:
+        with self._lock:
+            return {
+                b.name: {"limit": b.limit, "spent": b.spent, "reserved": b.reserved}
+                for b in self._budgets.values()
+            }
+
+
+class CostAlert:
+    """Once spend crosses the threshold: one warning, and ``hook(total, threshold)``."""
+
+    def __init__(
+        self, threshold: float | None, hook: Callable[[float, float], None] | None
+    ) -> None:
+        self.threshold = threshold
+        self.hook = hook
+        self.fired = False
+        self._lock = threading.Lock()
+
+    def check(self, total: float) -> None:
+        if self.threshold is None:
+            return
+        with self._lock:
+            if self.fired or total < self.threshold:
+                return
+            self.fired = True
+        logger.warning(
+            "LLM spend $%.4f has crossed the alert threshold of $%.4f", total, self.threshold
+        )
+        if self.hook is not None:
+            self.hook(total, self.threshold)

@@ -1,0 +1,226 @@
+"""Accounting for every call: cost, budgets, the request log, statistics, alerts.
+
+Per attempt: ``warm`` resolves the model's price (the first lookup runs in a
+thread, never on the event loop), ``preflight`` checks the per-request cap and
+reserves the worst-case cost in every budget, and the attempt's ``Ledger``
+collects what was really used (also by failed and cut-off attempts whose
+usage the provider reported). Per call: ``finish`` writes one log record,
+updates the tracker and the statistics, and fires the alert once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ._config import Settings
+from ._costs import BudgetReservation, Budgets, CostAlert, CostTracker, Spend
+from ._errors import BudgetExceededError, ConfigError, LLMError
+from ._observe import RequestLog, Stats, call_logger, configure_logging, sha256, timestamp
+from ._prices import ModelPrice, PriceBook, parse_prices
+from ._tokens import estimate_prompt_tokens
+from ._types import Request, Response, Usage
+
+if TYPE_CHECKING:
+    from ._client import CallPlan
+
+#: Output tokens assumed for the worst case when a call sets no max_tokens.
+DEFAULT_OUTPUT_ESTIMATE = 4096
+
+
+@dataclass(slots=True)
+class Ledger:
+    """Usage and cost of every attempt of one call (across fallbacks)."""
+
+    usage: Usage = field(default_factory=Usage)
+    cost: float = 0.0
+    unpriced: bool = False
+
+    def add(self, usage: Usage, cost: float | None) -> None:
+        if not (usage.prompt_tokens or usage.completion_tokens):
+            return
+        self.usage = self.usage + Usage(
+            usage.prompt_tokens,
+            usage.completion_tokens,
+            usage.total_tokens,
+            usage.cached_tokens,
+            usage.cache_write_tokens,
+            usage.reasoning_tokens,
+        )
+        if cost is None:
+            self.unpriced = True
+        else:
+            self.cost += cost
+
+    @property
+    def cost_usd(self) -> float | None:
+        return None if self.unpriced else self.cost
+
+
+class Meter:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        prices: PriceBook | None = None,
+        on_cost_alert: Callable[[float, float], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.prices = prices or PriceBook(parse_prices(settings.prices, "prices"))
+        self.tracker = CostTracker()
+        self.budgets = Budgets(
+            settings.budget_usd, settings.budget_per_run_usd, settings.budget_per_agent_usd
+        )
+        self.alert = CostAlert(settings.alert_cost_threshold_usd, on_cost_alert)
+        self.stats = Stats() if settings.enable_metrics else None
+        self.log = RequestLog(settings.log_file_path) if settings.log_to_file else None
+        if settings.log_to_console or "log_level" in settings.sources:
+            configure_logging(settings.log_level, settings.log_to_console)
+
+    # ------------------------------------------------------------ per attempt
+
+    async def warm(self, provider: str, model: str) -> None:
+        if self.prices.needs_catalog(provider, model):
+            await asyncio.to_thread(self.prices.lookup, provider, model)
+
+    def price(self, provider: str, model: str) -> ModelPrice | None:
+        return self.prices.lookup(provider, model)
+
+    def cost(self, provider: str, model: str, usage: Usage) -> float | None:
+        price = self.prices.lookup(provider, model)
+        return None if price is None else price.cost(usage)
+
+    def preflight(
+        self, request: Request, context: Any, default_max_tokens: int | None
+    ) -> BudgetReservation | None:
+        """Refuse a call whose worst case breaks a limit; reserve it in every budget."""
+        cap = self.settings.max_cost_per_request_usd
+        if cap is None and not self.budgets.active:
+            return None
+        price = self.prices.lookup(request.provider, request.model)
+        if price is None:
+            raise ConfigError(
+                f"a budget is set but no price is known for {request.model_id}, so its cost "
+                "cannot be checked; add it under [prices] in steadyllm.toml"
+            )
+        output = request.max_tokens or default_max_tokens or DEFAULT_OUTPUT_ESTIMATE
+        estimate = price.estimate(estimate_prompt_tokens(request.messages), output)
+        if cap is not None and estimate > cap:
+            raise BudgetExceededError(
+                f"this call may cost up to ${estimate:.4f} ({output} output tokens at most), above "
+                f"MAX_COST_PER_REQUEST_USD=${cap:.4f}; lower max_tokens or raise the cap",
+                provider=request.provider,
+                model=request.model,
+            )
+        if not self.budgets.active:
+            return None
+        return self.budgets.reserve(
+            estimate, context, provider=request.provider, model=request.model
+        )
+
+    # ------------------------------------------------------------ per call
+
+    def finish(
+        self,
+        first: CallPlan,
+        plan: CallPlan,
+        *,
+        response: Response | None = None,
+        error: LLMError | None = None,
+        stream: bool = False,
+        abandoned: bool = False,
+        latency_ms: float = 0.0,
+    ) -> None:
+        ledger = plan.ledger
+        ctx = plan.context
+        request = plan.request
+        ok = error is None and not abandoned
+        record: dict[str, Any] = {
+            "schema": SCHEMA_VERSION,
+            "ts": timestamp(),
+            "run_id": ctx.run_id if ctx else None,
+            "project_id": ctx.project_id if ctx else None,
+            "agent": ctx.agent if ctx else None,
+            "operation": ctx.operation if ctx else None,
+            "provider": request.provider,
+            "model": request.model,
+            "requested_model": first.request.model_id,
+            "prompt_version": (ctx.metadata.get("prompt_version") if ctx else None),
+            "temperature": request.temperature,
+            "max_tokens": request.max_tokens,
+            "stream": stream,
+            "prompt_sha256": sha256(
+                json.dumps([m.to_dict() for m in request.messages], sort_keys=True, default=str)
+            ),
+            "response_sha256": sha256(response.text) if response is not None else None,
+            "latency_ms": round(latency_ms, 3),
+            "ttft_ms": response.ttft_ms if response is not None else None,
+            "prompt_tokens": ledger.usage.prompt_tokens,
+            "completion_tokens": ledger.usage.completion_tokens,
+            "total_tokens": ledger.usage.total_tokens,
+            "cached_tokens": ledger.usage.cached_tokens,
+            "reasoning_tokens": ledger.usage.reasoning_tokens,
+            "cost_usd": ledger.cost_usd,
+            "success": ok,
+            "finish_reason": response.finish_reason if response is not None else None,
+            "error_kind": error.kind if error is not None else ("abandoned" if abandoned else None),
+            "error_message": error.message if error is not None else None,
+            "attempts": (
+                response.attempts if response is not None else error.attempt if error else 1
+            ),
+            "fallback_reason": response.fallback.reason
+            if response is not None and response.fallback
+            else None,
+            "cache_hit": bool(response.cached) if response is not None else False,
+            "validation_status": None,
+            "request_id": response.request_id
+            if response is not None
+            else (error.request_id if error else None),
+            "metadata": dict(ctx.metadata) if ctx else {},
+        }
+        if self.settings.log_prompts:
+            record["prompt"] = [m.to_dict() for m in request.messages]
+            record["response"] = response.text if response is not None else None
+        self.tracker.add(
+            Spend(
+                request.provider,
+                request.model,
+                ledger.usage.prompt_tokens,
+                ledger.usage.completion_tokens,
+                ledger.usage.cached_tokens,
+                ledger.usage.reasoning_tokens,
+                ledger.cost_usd,
+                ok,
+                False,
+                ctx,
+            )
+        )
+        if self.log is not None:
+            self.log.write(record)
+        if self.stats is not None:
+            self.stats.add(record)
+        self.alert.check(self.tracker.total_cost)
+        if call_logger.isEnabledFor(20):
+            cost = "n/a" if ledger.cost_usd is None else f"${ledger.cost_usd:.6f}"
+            outcome = "ok" if ok else f"failed ({error.kind if error else '?'})"
+            call_logger.info(
+                "%s %s %d+%d tokens %s %.0fms attempt %s",
+                request.model_id,
+                outcome,
+                ledger.usage.prompt_tokens,
+                ledger.usage.completion_tokens,
+                cost,
+                latency_ms,
+                record["attempts"],
+                extra={"outcome": "ok" if ok else "fail"},
+            )
+
+    def close(self) -> None:
+        if self.log is not None:
+            self.log.close()
+
+
+SCHEMA_VERSION = 1

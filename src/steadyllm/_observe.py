@@ -1,0 +1,202 @@
+"""What happened: the JSONL request log, console lines, and latency statistics.
+
+One record per call (not per attempt), schema version ``SCHEMA``; every line
+passes through the redactor before it is written, and is flushed at once so a
+crash loses nothing. The console handler is installed only when asked for
+(``LOG_TO_CONSOLE``); otherwise the library logger has no handlers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import sys
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from ._errors import ConfigError
+from ._redact import RedactingFilter, get_logger, redact
+
+SCHEMA = 1
+call_logger = get_logger("steadyllm.calls")
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()
+
+
+class RequestLog:
+    """Appends one JSON object per line to ``path``; opened (and checked) at start-up."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file: TextIO = self.path.open("a", encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(
+                f"LOG_FILE_PATH={str(self.path)!r} is not writable ({exc.strerror or exc}); "
+                "choose another path or set LOG_TO_FILE=false"
+            ) from None
+        self._lock = threading.Lock()
+
+    def write(self, record: dict[str, Any]) -> None:
+        line = redact(json.dumps(record, ensure_ascii=False, default=str, separators=(",", ":")))
+        with self._lock:
+            self._file.write(line + "\n")
+            self._file.flush()
+
+    def close(self) -> None:
+        with self._lock:
+            self._file.close()
+
+
+def read_log(path: str | Path) -> list[dict[str, Any]]:
+    """Every record of a request log; a malformed line is an error naming its number."""
+    records = []
+    with Path(path).open(encoding="utf-8") as fh:
+        for number, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError:
+                raise ConfigError(
+                    f"{path}:{number} is not a JSON line; is this a steadyllm log?"
+                ) from None
+            if isinstance(record, dict):
+                records.append(record)
+    return records
+
+
+# ------------------------------------------------------------------ console
+
+_COLOURS = {"ok": "\033[32m", "fail": "\033[31m", "dim": "\033[2m", "reset": "\033[0m"}
+
+
+class ConsoleFormatter(logging.Formatter):
+    """``HH:MM:SS LEVEL message``, with the call outcome coloured on a terminal."""
+
+    def __init__(self, colour: bool) -> None:
+        super().__init__()
+        self.colour = colour
+
+    def format(self, record: logging.LogRecord) -> str:
+        when = datetime.fromtimestamp(record.created).strftime("%H:%M:%S")
+        message = record.getMessage()
+        if self.colour:
+            outcome = getattr(record, "outcome", None)
+            if outcome in ("ok", "fail"):
+                message = f"{_COLOURS[outcome]}{message}{_COLOURS['reset']}"
+            when = f"{_COLOURS['dim']}{when}{_COLOURS['reset']}"
+        return f"{when} {record.levelname:<7} {message}"
+
+
+_console_lock = threading.Lock()
+_console: logging.Handler | None = None
+
+
+def configure_logging(level: str, console: bool, stream: TextIO | None = None) -> None:
+    """Set steadyllm's level, and add one console handler if asked (idempotent)."""
+    global _console
+    root = logging.getLogger("steadyllm")
+    root.setLevel(level)
+    if not console:
+        return
+    with _console_lock:
+        if _console is None:
+            out = stream or sys.stderr
+            handler = logging.StreamHandler(out)
+            handler.setFormatter(
+                ConsoleFormatter(colour=bool(getattr(out, "isatty", lambda: False)()))
+            )
+            handler.addFilter(RedactingFilter())
+            root.addHandler(handler)
+            _console = handler
+
+
+def remove_console() -> None:
+    global _console
+    with _console_lock:
+        if _console is not None:
+            logging.getLogger("steadyllm").removeHandler(_console)
+            _console = None
+
+
+# ------------------------------------------------------------------ statistics
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+@dataclass
+class _Model:
+    requests: int = 0
+    successes: int = 0
+    failures: dict[str, int] = field(default_factory=dict)
+    retries: int = 0
+    fallbacks: int = 0
+    cache_hits: int = 0
+    latency: deque[float] = field(default_factory=lambda: deque(maxlen=10_000))
+    ttft: deque[float] = field(default_factory=lambda: deque(maxlen=10_000))
+
+    def view(self) -> dict[str, Any]:
+        lat, first = list(self.latency), list(self.ttft)
+        return {
+            "requests": self.requests,
+            "successes": self.successes,
+            "failures": dict(sorted(self.failures.items())),
+            "retries": self.retries,
+            "fallbacks": self.fallbacks,
+            "cache_hits": self.cache_hits,
+            "latency_ms": {f"p{q}": percentile(lat, q) for q in (50, 95, 99)},
+            "ttft_ms": {f"p{q}": percentile(first, q) for q in (50, 95, 99)},
+        }
+
+
+class Stats:
+    """Outcome counters and latency percentiles (last 10,000 calls) per model and overall."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._models: dict[str, _Model] = {}
+        self._all = _Model()
+
+    def add(self, record: dict[str, Any]) -> None:
+        key = f"{record.get('provider')}:{record.get('model')}"
+        with self._lock:
+            for m in (self._all, self._models.setdefault(key, _Model())):
+                m.requests += 1
+                if record.get("success"):
+                    m.successes += 1
+                else:
+                    kind = str(record.get("error_kind") or "unknown")
+                    m.failures[kind] = m.failures.get(kind, 0) + 1
+                m.retries += max(0, int(record.get("attempts") or 1) - 1)
+                m.fallbacks += 1 if record.get("fallback_reason") else 0
+                m.cache_hits += 1 if record.get("cache_hit") else 0
+                if record.get("latency_ms") is not None:
+                    m.latency.append(float(record["latency_ms"]))
+                if record.get("ttft_ms") is not None:
+                    m.ttft.append(float(record["ttft_ms"]))
+
+    def summary(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "overall": self._all.view(),
+                "by_model": {k: m.view() for k, m in sorted(self._models.items())},
+            }
+
+
+def timestamp() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

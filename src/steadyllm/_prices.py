@@ -1,0 +1,235 @@
+"""Prices per model and the cost of a call.
+
+Lookup order for ``provider:model``: local overrides (``[prices]`` in
+steadyllm.toml or ``Settings(prices=...)``), exact key then the longest
+matching prefix (``gpt-4o-mini`` prices ``gpt-4o-mini-2024-07-18``), then the
+``genai-prices`` package's offline snapshot. The package costs ~0.5 s to
+import and ~0.25 ms per calculation, so it is imported on first use and each
+model is resolved once into plain float rates; after that a cost is a few
+multiplications. A model with no price gives ``cost_usd=None`` and one
+warning, never a silent 0.
+
+Costs use our normalised usage (``_types.Usage``): ``prompt_tokens`` includes
+cache reads (``cached_tokens``) and writes (``cache_write_tokens``), each billed
+at its own rate; ``completion_tokens`` includes reasoning tokens, billed as
+output. Tiered prices (Anthropic's long-context rates) apply the tier's rate
+to all tokens once the prompt crosses its threshold.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ._errors import ConfigError
+from ._redact import get_logger
+from ._types import Usage
+
+logger = get_logger("steadyllm")
+
+#: Providers whose calls cost nothing, by definition rather than by omission.
+_BUILTIN: dict[str, ModelPrice] = {}
+
+#: Our provider names → genai-prices provider ids (self-hosted servers have no list price).
+_CATALOG_PROVIDER = {
+    "openai": "openai",
+    "azure": "azure",
+    "anthropic": "anthropic",
+    "openrouter": "openrouter",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    """USD per million tokens, with optional cliff tiers ``((threshold, price), ...)``."""
+
+    base: float
+    tiers: tuple[tuple[int, float], ...] = ()
+
+    def at(self, prompt_tokens: int) -> float:
+        price = self.base
+        for threshold, tier_price in self.tiers:
+            if prompt_tokens > threshold:
+                price = tier_price
+        return price
+
+
+@dataclass(frozen=True, slots=True)
+class ModelPrice:
+    input: Rate
+    output: Rate
+    cache_read: Rate | None = None
+    cache_write: Rate | None = None
+    #: Where the price came from: "override: KEY" or "genai-prices X.Y.Z (model ID)".
+    source: str = ""
+
+    def cost(self, usage: Usage) -> float:
+        prompt = usage.prompt_tokens
+        read = usage.cached_tokens
+        write = usage.cache_write_tokens
+        fresh = max(0, prompt - read - write)
+        in_rate = self.input.at(prompt)
+        total = fresh * in_rate
+        total += read * (self.cache_read.at(prompt) if self.cache_read else in_rate)
+        total += write * (self.cache_write.at(prompt) if self.cache_write else in_rate)
+        total += usage.completion_tokens * self.output.at(prompt)
+        return total / 1_000_000
+
+    def estimate(self, prompt_tokens: int, max_output_tokens: int) -> float:
+        """The most a call can cost: its prompt uncached plus every allowed output token."""
+        return self.cost(Usage(prompt_tokens=prompt_tokens, completion_tokens=max_output_tokens))
+
+    def to_dict(self) -> dict[str, Any]:
+        def rate(r: Rate | None) -> Any:
+            return None if r is None else {"base": r.base, "tiers": [list(t) for t in r.tiers]}
+
+        return {
+            "input": rate(self.input),
+            "output": rate(self.output),
+            "cache_read": rate(self.cache_read),
+            "cache_write": rate(self.cache_write),
+            "source": self.source,
+            "unit": "USD per million tokens",
+        }
+
+
+def parse_prices(raw: Any, where: str) -> dict[str, ModelPrice]:
+    """``{"provider:model" or "model": {"input": 0.15, "output": 0.6, "cache_read": ...}}``."""
+    if not isinstance(raw, Mapping):
+        raise ConfigError(
+            f"invalid prices in {where}: expected tables of input/output USD per MTok"
+        )
+    out: dict[str, ModelPrice] = {}
+    for key, table in raw.items():
+        if isinstance(table, ModelPrice):
+            out[str(key)] = table
+            continue
+        fields = {"input", "output", "cache_read", "cache_write"}
+        ok = (
+            isinstance(table, Mapping)
+            and {"input", "output"} <= set(table) <= fields
+            and all(
+                isinstance(v, int | float) and not isinstance(v, bool) and v >= 0
+                for v in table.values()
+            )
+        )
+        if not ok:
+            raise ConfigError(
+                f"invalid price for {key!r} in {where}: give input and output (and optionally "
+                "cache_read, cache_write) as USD per million tokens, "
+                "e.g. {input = 0.15, output = 0.6}"
+            )
+        out[str(key)] = ModelPrice(
+            Rate(float(table["input"])),
+            Rate(float(table["output"])),
+            Rate(float(table["cache_read"])) if "cache_read" in table else None,
+            Rate(float(table["cache_write"])) if "cache_write" in table else None,
+            source=f"override: {key}",
+        )
+    return out
+
+
+FREE = ModelPrice(Rate(0.0), Rate(0.0), source="fake provider: free by definition")
+_BUILTIN["fake"] = FREE
+
+
+def _from_catalog(price: Any) -> Rate | None:
+    if price is None:
+        return None
+    tiers = getattr(price, "tiers", None)
+    if tiers is not None:
+        return Rate(float(price.base), tuple((int(t.start), float(t.price)) for t in tiers))
+    return Rate(float(price))
+
+
+class PriceBook:
+    """Resolves and caches one price per ``provider:model``. Thread-safe."""
+
+    def __init__(
+        self, overrides: Mapping[str, ModelPrice] | None = None, *, catalog: bool = True
+    ) -> None:
+        self.overrides = dict(overrides or {})
+        self.catalog = catalog
+        self._cache: dict[str, ModelPrice | None] = {}
+        self._lock = threading.Lock()
+
+    def cached(self, provider: str, model: str) -> tuple[bool, ModelPrice | None]:
+        """(known, price) without any lookup: lets async code avoid a blocking first lookup."""
+        key = f"{provider}:{model}"
+        if key in self._cache:
+            return True, self._cache[key]
+        return False, None
+
+    def needs_catalog(self, provider: str, model: str) -> bool:
+        """Whether a lookup may import and search the catalog (slow the first time)."""
+        known, _ = self.cached(provider, model)
+        return (
+            not known
+            and self.catalog
+            and provider in _CATALOG_PROVIDER
+            and (self._override(provider, model) is None)
+        )
+
+    def lookup(self, provider: str, model: str) -> ModelPrice | None:
+        key = f"{provider}:{model}"
+        with self._lock:
+            if key in self._cache:
+                return self._cache[key]
+        price = (
+            self._override(provider, model)
+            or _BUILTIN.get(provider)
+            or self._catalog(provider, model)
+        )
+        with self._lock:
+            first = key not in self._cache
+            self._cache[key] = price
+        if price is None and first:
+            logger.warning(
+                "no price known for %s: its calls get cost_usd=None; add it under [prices] "
+                "in steadyllm.toml to count its cost",
+                key,
+            )
+        return price
+
+    def _override(self, provider: str, model: str) -> ModelPrice | None:
+        full = f"{provider}:{model}"
+        for key in (full, model):
+            if key in self.overrides:
+                return self.overrides[key]
+        best: tuple[int, ModelPrice] | None = None
+        for key, price in self.overrides.items():
+            target = full if ":" in key else model
+            if target.startswith(key) and (best is None or len(key) > best[0]):
+                best = (len(key), price)
+        return best[1] if best else None
+
+    def _catalog(self, provider: str, model: str) -> ModelPrice | None:
+        catalog_id = _CATALOG_PROVIDER.get(provider)
+        if not self.catalog or catalog_id is None:
+            return None
+        try:
+            from importlib.metadata import version
+
+            import genai_prices
+        except ImportError:  # pragma: no cover - a declared dependency
+            return None
+        try:
+            calc = genai_prices.calc_price(
+                genai_prices.Usage(input_tokens=1, output_tokens=1), model, provider_id=catalog_id
+            )
+        except LookupError:
+            return None
+        mp = calc.model_price
+        input_rate = _from_catalog(getattr(mp, "input_mtok", None))
+        output_rate = _from_catalog(getattr(mp, "output_mtok", None))
+        if input_rate is None or output_rate is None:
+            return None
+        return ModelPrice(
+            input_rate,
+            output_rate,
+            _from_catalog(getattr(mp, "cache_read_mtok", None)),
+            _from_catalog(getattr(mp, "cache_write_mtok", None)),
+            source=f"genai-prices {version('genai-prices')} bundled snapshot ({calc.model.id})",
+        )
