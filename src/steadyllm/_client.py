@@ -338,6 +338,14 @@ class Client:
                         error.args = (error.message,)
                     raise
                 failures.append(error)
+                plan.ledger.event(
+                    "steadyllm.fallback",
+                    **{
+                        "error.type": error.kind,
+                        "steadyllm.from_model": plan.request.model_id,
+                        "steadyllm.to_model": chain[index + 1].request.model_id,
+                    },
+                )
                 logger.warning(
                     "falling back from %s to %s: %s",
                     plan.request.model_id,
@@ -385,6 +393,14 @@ class Client:
         delay = plan.retry.next_delay(error, number - 1, time_left)
         if delay is None:
             raise error
+        plan.ledger.event(
+            "steadyllm.retry",
+            **{
+                "steadyllm.attempt": number,
+                "error.type": error.kind,
+                "steadyllm.delay_s": delay,
+            },
+        )
         logger.info(
             "retrying %s in %.3fs after attempt %d failed: %s",
             plan.request.model_id,

@@ -544,6 +544,13 @@ SETTINGS: tuple[SettingSpec, ...] = (
         False,
         "Also write prompt and response text to the request log (hashes are always written).",
     ),
+    SettingSpec(
+        "enable_tracing",
+        "ENABLE_TRACING",
+        "bool",
+        True,
+        "Emit OpenTelemetry spans and metrics when the otel extra is installed.",
+    ),
 )
 SPECS_BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -601,6 +608,7 @@ class Settings:
     budget_per_run_usd: float | None = None
     budget_per_agent_usd: float | None = None
     log_prompts: bool = False
+    enable_tracing: bool = True
     circuit_breaker_failure_rate: float | None = None
     circuit_breaker_window_ms: int = 60_000
     circuit_breaker_min_calls: int = 10

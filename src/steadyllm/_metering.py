@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,8 @@ from ._config import Settings
 from ._costs import BudgetReservation, Budgets, CostAlert, CostTracker, Spend
 from ._errors import BudgetExceededError, ConfigError, LLMError
 from ._observe import RequestLog, Stats, call_logger, configure_logging, sha256, timestamp
+from ._otel import Telemetry
+from ._otel import available as otel_available
 from ._prices import ModelPrice, PriceBook, parse_prices
 from ._tokens import estimate_prompt_tokens
 from ._types import Request, Response, Usage
@@ -38,6 +41,12 @@ class Ledger:
     usage: Usage = field(default_factory=Usage)
     cost: float = 0.0
     unpriced: bool = False
+    #: Wall-clock start, and (time_ns, name, attributes) of retries and fallbacks, for traces.
+    started_ns: int = field(default_factory=time.time_ns)
+    events: list[tuple[int, str, dict[str, Any]]] = field(default_factory=list)
+
+    def event(self, name: str, **attributes: Any) -> None:
+        self.events.append((time.time_ns(), name, attributes))
 
     def add(self, usage: Usage, cost: float | None) -> None:
         if not (usage.prompt_tokens or usage.completion_tokens):
@@ -77,6 +86,7 @@ class Meter:
         self.alert = CostAlert(settings.alert_cost_threshold_usd, on_cost_alert)
         self.stats = Stats() if settings.enable_metrics else None
         self.log = RequestLog(settings.log_file_path) if settings.log_to_file else None
+        self._telemetry: Telemetry | bool | None = None if settings.enable_tracing else False
         if settings.log_to_console or "log_level" in settings.sources:
             configure_logging(settings.log_level, settings.log_to_console)
 
@@ -203,6 +213,9 @@ class Meter:
         if self.stats is not None:
             self.stats.add(record)
         self.alert.check(self.tracker.total_cost)
+        telemetry = self.telemetry()
+        if telemetry is not None:
+            telemetry.record(record, ledger.started_ns, time.time_ns(), ledger.events)
         if call_logger.isEnabledFor(20):
             cost = "n/a" if ledger.cost_usd is None else f"${ledger.cost_usd:.6f}"
             outcome = "ok" if ok else f"failed ({error.kind if error else '?'})"
@@ -217,6 +230,12 @@ class Meter:
                 record["attempts"],
                 extra={"outcome": "ok" if ok else "fail"},
             )
+
+    def telemetry(self) -> Telemetry | None:
+        """The OpenTelemetry recorder, created on first use if the package is installed."""
+        if self._telemetry is None:
+            self._telemetry = Telemetry() if otel_available() else False
+        return self._telemetry if isinstance(self._telemetry, Telemetry) else None
 
     def close(self) -> None:
         if self.log is not None:

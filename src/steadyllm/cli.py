@@ -69,6 +69,31 @@ def build_parser() -> argparse.ArgumentParser:
         help="accept only this key (repeatable); by default any key is accepted",
     )
 
+    costs = commands.add_parser(
+        "costs",
+        help="report spend from a request log, by model and by agent",
+        description="Read a JSONL request log (LOG_FILE_PATH) and print calls, tokens and cost "
+        "by model and by agent. Calls with no known price are counted as unpriced.",
+    )
+    costs.add_argument("logfile", metavar="LOGFILE", help="the JSONL request log")
+    costs.add_argument("--json", action="store_true", help="print the report as JSON")
+    stats = commands.add_parser(
+        "stats",
+        help="report latency and outcomes from a request log",
+        description="Read a JSONL request log and print, per model and overall, requests, "
+        "successes, failures by kind, retries, fallbacks and latency / time-to-first-token "
+        "percentiles.",
+    )
+    stats.add_argument("logfile", metavar="LOGFILE", help="the JSONL request log")
+    stats.add_argument("--json", action="store_true", help="print the report as JSON")
+    prices = commands.add_parser(
+        "prices",
+        help="show the price steadyllm uses for a model, and where it comes from",
+        description="Resolve MODEL (provider:model) through [prices] overrides and the "
+        "genai-prices snapshot, and print its rates in USD per million tokens and the source.",
+    )
+    prices.add_argument("model", metavar="MODEL", help="provider:model, e.g. openai:gpt-4o-mini")
+
     commands.add_parser(
         "config",
         help="show the resolved settings and where each came from",
@@ -95,6 +120,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(run_demo())
         if args.command == "config":
             return _config()
+        if args.command in ("costs", "stats", "prices"):
+            from ._reports import costs_report, prices_report, stats_report
+
+            report = {"costs": costs_report, "stats": stats_report, "prices": prices_report}
+            return report[args.command](args)
         if args.command == "emulate":
             return asyncio.run(_emulate(args))
         return _providers()

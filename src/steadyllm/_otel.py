@@ -1,0 +1,100 @@
+"""OpenTelemetry spans and metrics, following the GenAI semantic conventions.
+
+Optional: with ``pip install steadyllm[otel]`` (the OpenTelemetry API) and
+``ENABLE_TRACING`` on (the default), every call produces one CLIENT span
+named ``chat {model}`` with ``gen_ai.*`` attributes, one event per retry and
+fallback, and two histograms (``gen_ai.client.operation.duration`` in seconds
+and ``gen_ai.client.token.usage``). Without the package nothing is imported
+and nothing is done. Spans are emitted when the call ends, with its real
+start time; the application's SDK configuration decides where they go.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import Any
+
+_available: bool | None = None
+
+
+def available() -> bool:
+    global _available
+    if _available is None:
+        _available = importlib.util.find_spec("opentelemetry") is not None
+    return _available
+
+
+class Telemetry:
+    def __init__(self) -> None:
+        from opentelemetry import metrics, trace
+
+        self._trace = trace
+        self.tracer = trace.get_tracer("steadyllm")
+        meter = metrics.get_meter("steadyllm")
+        self.duration = meter.create_histogram(
+            "gen_ai.client.operation.duration", unit="s", description="GenAI operation duration"
+        )
+        self.tokens = meter.create_histogram(
+            "gen_ai.client.token.usage", unit="{token}", description="Tokens used per call"
+        )
+
+    def record(
+        self,
+        record: dict[str, Any],
+        start_ns: int,
+        end_ns: int,
+        events: list[tuple[int, str, dict[str, Any]]],
+    ) -> None:
+        model = record["model"]
+        attributes: dict[str, Any] = {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.provider.name": record["provider"],
+            "gen_ai.system": record["provider"],
+            "gen_ai.request.model": model,
+        }
+        for key, name in (
+            ("temperature", "gen_ai.request.temperature"),
+            ("max_tokens", "gen_ai.request.max_tokens"),
+        ):
+            if record.get(key) is not None:
+                attributes[name] = record[key]
+        if record.get("request_id"):
+            attributes["gen_ai.response.id"] = record["request_id"]
+        if record.get("finish_reason"):
+            attributes["gen_ai.response.finish_reasons"] = [record["finish_reason"]]
+        attributes["gen_ai.response.model"] = model
+        attributes["gen_ai.usage.input_tokens"] = record["prompt_tokens"]
+        attributes["gen_ai.usage.output_tokens"] = record["completion_tokens"]
+        attributes["steadyllm.attempts"] = record["attempts"]
+        attributes["steadyllm.requested_model"] = record["requested_model"]
+        if record.get("cost_usd") is not None:
+            attributes["steadyllm.cost_usd"] = record["cost_usd"]
+        if record.get("run_id"):
+            attributes["steadyllm.run_id"] = record["run_id"]
+        if record.get("agent"):
+            attributes["gen_ai.agent.name"] = record["agent"]
+        if not record["success"]:
+            attributes["error.type"] = record["error_kind"]
+        span = self.tracer.start_span(
+            f"chat {model}",
+            kind=self._trace.SpanKind.CLIENT,
+            attributes=attributes,
+            start_time=start_ns,
+        )
+        for when, name, event_attributes in events:
+            span.add_event(name, event_attributes, timestamp=when)
+        if not record["success"]:
+            span.set_status(
+                self._trace.Status(self._trace.StatusCode.ERROR, record.get("error_message") or "")
+            )
+        span.end(end_time=end_ns)
+        common = {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.provider.name": record["provider"],
+            "gen_ai.request.model": model,
+        }
+        if not record["success"]:
+            common["error.type"] = record["error_kind"]
+        self.duration.record((end_ns - start_ns) / 1e9, common)
+        self.tokens.record(record["prompt_tokens"], {**common, "gen_ai.token.type": "input"})
+        self.tokens.record(record["completion_tokens"], {**common, "gen_ai.token.type": "output"})

@@ -1,0 +1,111 @@
+"""The reporting commands: ``steadyllm costs``, ``stats`` and ``prices``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from ._costs import CostTracker, Spend
+from ._observe import Stats, read_log
+
+
+def _tracker(records: list[dict[str, Any]]) -> CostTracker:
+    from ._context import Context
+
+    tracker = CostTracker()
+    for r in records:
+        tracker.add(
+            Spend(
+                str(r.get("provider")),
+                str(r.get("model")),
+                int(r.get("prompt_tokens") or 0),
+                int(r.get("completion_tokens") or 0),
+                int(r.get("cached_tokens") or 0),
+                int(r.get("reasoning_tokens") or 0),
+                r.get("cost_usd"),
+                bool(r.get("success")),
+                bool(r.get("cache_hit")),
+                Context(r.get("run_id"), r.get("project_id"), r.get("agent"), r.get("operation")),
+            )
+        )
+    return tracker
+
+
+def _table(title: str, rows: dict[str, dict[str, Any]]) -> str:
+    lines = [
+        title,
+        f"{'':<40} {'calls':>7} {'failed':>7} {'prompt':>10} {'completion':>10} "
+        f"{'cost USD':>12} {'unpriced':>8}",
+    ]
+    for key, t in rows.items():
+        lines.append(
+            f"{key[:40]:<40} {t['calls']:>7} {t['failed_calls']:>7} {t['prompt_tokens']:>10} "
+            f"{t['completion_tokens']:>10} {t['cost_usd']:>12.6f} {t['unpriced_calls']:>8}"
+        )
+    return "\n".join(lines)
+
+
+def costs_report(args: argparse.Namespace) -> int:
+    summary = _tracker(read_log(args.logfile)).summary()
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return 0
+    print(_table("by model", summary["by_model"]))
+    print()
+    print(_table("by agent", summary["by_agent"]))
+    print()
+    print(_table("total", {"all calls": summary["total"]}))
+    return 0
+
+
+def stats_report(args: argparse.Namespace) -> int:
+    stats = Stats()
+    for record in read_log(args.logfile):
+        stats.add(record)
+    summary = stats.summary()
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return 0
+
+    def ms(value: float | None) -> str:
+        return "-" if value is None else f"{value:.0f}"
+
+    print(
+        f"{'':<40} {'requests':>8} {'ok':>6} {'retries':>7} {'fallbacks':>9} "
+        f"{'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'ttft p50':>8}  failures"
+    )
+    for key, m in [("overall", summary["overall"]), *summary["by_model"].items()]:
+        lat, first = m["latency_ms"], m["ttft_ms"]
+        failures = ", ".join(f"{k}={v}" for k, v in m["failures"].items()) or "-"
+        print(
+            f"{key[:40]:<40} {m['requests']:>8} {m['successes']:>6} {m['retries']:>7} "
+            f"{m['fallbacks']:>9} {ms(lat['p50']):>7} {ms(lat['p95']):>7} {ms(lat['p99']):>7} "
+            f"{ms(first['p50']):>8}  {failures}"
+        )
+    return 0
+
+
+def prices_report(args: argparse.Namespace) -> int:
+    from ._config import Settings
+    from ._prices import PriceBook, parse_prices
+    from ._routing import parse_model
+
+    settings = Settings.load()
+    ref = parse_model(args.model, aliases=settings.aliases, default_provider=settings.provider)
+    price = PriceBook(parse_prices(settings.prices, "prices")).lookup(ref.provider, ref.model)
+    if price is None:
+        print(
+            f"{ref}: no price known; calls get cost_usd=None. Add it under [prices] in "
+            "steadyllm.toml, e.g.\n\n"
+            f'[prices."{ref}"]\ninput = 0.15   # USD per million tokens\noutput = 0.6'
+        )
+        return 1
+    print(f"{ref}  (USD per million tokens; source: {price.source})")
+    for name in ("input", "output", "cache_read", "cache_write"):
+        rate = getattr(price, name)
+        if rate is None:
+            continue
+        tiers = "".join(f", {p:g} above {t:,} prompt tokens" for t, p in rate.tiers)
+        print(f"  {name:<12} {rate.base:g}{tiers}")
+    return 0
