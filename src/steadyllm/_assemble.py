@@ -83,6 +83,8 @@ class StreamAssembler:
             self.request_id = self.request_id or event.request_id
             self.model = self.model or event.model
             self.rate_limit = self.rate_limit or event.rate_limit
+            if event.usage is not None and self.usage is None:
+                self.usage = event.usage
 
     def response(self, *, provider: str, model: str) -> Response:
         calls = [

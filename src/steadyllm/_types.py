@@ -371,6 +371,8 @@ class ResponseMeta:
     request_id: str | None = None
     model: str | None = None
     rate_limit: RateLimitInfo | None = None
+    #: Usage known early (Anthropic's message_start), kept if the stream breaks later.
+    usage: Usage | None = None
     type: Literal["meta"] = "meta"
 
 

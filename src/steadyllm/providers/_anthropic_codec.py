@@ -429,6 +429,7 @@ class StreamDecoder:
                     self.headers.get("request-id") or message.get("id"),
                     message.get("model"),
                     anthropic_rate_limit(self.headers),
+                    self._usage,
                 )
             ]
         if kind == "content_block_start":
