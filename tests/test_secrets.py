@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import pickle
+from typing import Any
 
 import pytest
 
@@ -104,3 +105,71 @@ def test_key_shaped_text_is_masked_even_when_unregistered(text: str, expected: s
 def test_short_values_are_not_registered_as_secrets() -> None:
     register_secret("abc")
     assert redact("abc abc") == "abc abc"
+
+
+async def test_a_full_fault_run_over_http_leaks_no_key_in_logs_errors_or_reprs(
+    tmp_path: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    import io
+
+    from steadyllm._observe import configure_logging, remove_console
+    from steadyllm.emulator import Behavior, Emulator
+
+    keys = {
+        "openai_api_key": "sk-proj-FULLRUN0123456789abcdef",
+        "anthropic_api_key": "sk-ant-api03-FULLRUNzyxwvu987654",
+        "azure_openai_api_key": "9f8e7d6c5b4a39281706f5e4d3c2b1a0",
+    }
+    log = tmp_path / "llm.jsonl"
+    console = io.StringIO()
+    configure_logging("DEBUG", True, console)
+    caplog.set_level(logging.DEBUG, logger="steadyllm")
+    seen: list[str] = []
+    echo = f"echo {keys['openai_api_key']} Bearer {keys['azure_openai_api_key']}"
+    try:
+        async with Emulator() as emu:
+            settings = emu.settings(
+                **keys,
+                log_to_file=True,
+                log_file_path=str(log),
+                log_prompts=True,
+                retry_base_delay_ms=1,
+                retry_max_delay_ms=2,
+                fallbacks={"openai:m": ["anthropic:c"]},
+            )
+            async with sl.Client(settings) as client:
+                for fault in (
+                    "status",
+                    "rate_limit",
+                    "overloaded",
+                    "html",
+                    "auth",
+                    "quota",
+                    "context_length",
+                    "drop",
+                    "malformed",
+                    "error_event",
+                ):
+                    for model in ("openai:m", "anthropic:c", "azure:d"):
+                        emu.push(
+                            Behavior(
+                                fault=fault,
+                                status=500 if fault == "status" else None,
+                                after_chunks=1,
+                                retry_after_ms=1,
+                                message=echo,
+                            )
+                        )
+                        try:
+                            async with client.stream(model, [sl.user("stream me")]) as s:
+                                seen.append(repr(await s.final_response()))
+                        except sl.LLMError as exc:
+                            seen += [str(exc), repr(exc), str(exc.to_dict()), repr(exc.partial)]
+                seen += [repr(client.settings), str(client.costs.summary())]
+    finally:
+        remove_console()
+    seen += [log.read_text(), console.getvalue(), *(r.getMessage() for r in caplog.records)]
+    assert log.read_text().count("\n") == 30 and console.getvalue()
+    for text in seen:
+        for key in keys.values():
+            assert key not in text and key[8:20] not in text

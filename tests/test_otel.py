@@ -1,0 +1,82 @@
+"""OpenTelemetry spans and metrics, checked with the SDK's in-memory exporter and reader."""
+
+from __future__ import annotations
+
+import pytest
+from opentelemetry import metrics, trace
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+import steadyllm as sl
+
+_EXPORTER = InMemorySpanExporter()
+_READER = InMemoryMetricReader()
+_provider = TracerProvider()
+_provider.add_span_processor(SimpleSpanProcessor(_EXPORTER))
+trace.set_tracer_provider(_provider)
+metrics.set_meter_provider(MeterProvider(metric_readers=[_READER]))
+
+
+@pytest.fixture
+def spans() -> InMemorySpanExporter:
+    _EXPORTER.clear()
+    return _EXPORTER
+
+
+async def test_a_span_per_call_with_gen_ai_attributes_and_retry_events(
+    spans: InMemorySpanExporter,
+) -> None:
+    fake = sl.FakeProvider([sl.FakeFault("overloaded"), sl.FakeReply("hi", usage=sl.Usage(12, 3))])
+    settings = sl.Settings.load(env={}, dotenv=False, fallbacks={"fake:a": ["fake:b"]})
+    async with sl.Client(settings, providers={"fake": fake}, clock=sl.FakeClock()) as client:
+        await client.chat(
+            "fake:a",
+            [sl.user("x")],
+            temperature=0.5,
+            max_tokens=20,
+            context=sl.Context(run_id="r9", agent="planner"),
+        )
+        fake.add_script([sl.FakeFault("authentication")])
+        with pytest.raises(sl.AuthenticationError):
+            await client.chat("fake:a", [sl.user("x")])
+    ok, failed = spans.get_finished_spans()
+    assert ok.name == "chat a" and ok.kind == trace.SpanKind.CLIENT
+    attrs = dict(ok.attributes or {})
+    assert attrs["gen_ai.operation.name"] == "chat" and attrs["gen_ai.provider.name"] == "fake"
+    assert (
+        attrs["gen_ai.request.model"],
+        attrs["gen_ai.request.temperature"],
+        attrs["gen_ai.request.max_tokens"],
+    ) == ("a", 0.5, 20)
+    assert (attrs["gen_ai.usage.input_tokens"], attrs["gen_ai.usage.output_tokens"]) == (12, 3)
+    assert attrs["gen_ai.response.finish_reasons"] == ("stop",) and attrs["gen_ai.response.id"]
+    assert attrs["steadyllm.attempts"] == 2 and attrs["gen_ai.agent.name"] == "planner"
+    assert [e.name for e in ok.events] == ["steadyllm.retry"]
+    assert ok.events[0].attributes["error.type"] == "overloaded"  # type: ignore[index]
+    assert failed.status.status_code == trace.StatusCode.ERROR
+    assert dict(failed.attributes or {})["error.type"] == "authentication"
+    assert ok.start_time is not None and ok.end_time is not None and ok.end_time >= ok.start_time
+
+
+async def test_fallbacks_are_events_and_metrics_are_recorded(spans: InMemorySpanExporter) -> None:
+    fake = sl.FakeProvider(scripts={"a": [sl.FakeFault("quota_exceeded")]})
+    settings = sl.Settings.load(env={}, dotenv=False, fallbacks={"fake:a": ["fake:b"]})
+    async with sl.Client(settings, providers={"fake": fake}, clock=sl.FakeClock()) as client:
+        await client.chat("fake:a", [sl.user("x")])
+    (span,) = spans.get_finished_spans()
+    assert span.name == "chat b" and [e.name for e in span.events] == ["steadyllm.fallback"]
+    assert dict(span.attributes or {})["steadyllm.requested_model"] == "fake:a"
+    data = _READER.get_metrics_data()
+    assert data is not None
+    names = {m.name for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics}
+    assert {"gen_ai.client.operation.duration", "gen_ai.client.token.usage"} <= names
+
+
+async def test_tracing_can_be_switched_off(spans: InMemorySpanExporter) -> None:
+    settings = sl.Settings.load(env={}, dotenv=False, enable_tracing=False)
+    async with sl.Client(settings, clock=sl.FakeClock()) as client:
+        await client.chat("fake:m", [sl.user("x")])
+    assert spans.get_finished_spans() == ()
