@@ -28,9 +28,11 @@ async def run_demo(out: TextIO = sys.stdout) -> int:
                 r = await client.chat(
                     "openai:gpt-4.1-mini", [sl.system("Be brief."), sl.user("Hello, steadyllm!")]
                 )
+                cost = "n/a" if r.usage.cost_usd is None else f"${r.usage.cost_usd:.6f}"
                 say(
-                    f"   -> {r.text!r} finish={r.finish_reason} tokens={r.usage.prompt_tokens}+"
-                    f"{r.usage.completion_tokens} request_id={r.request_id} "
+                    f"   -> {r.text!r} finish={r.finish_reason} cost={cost} "
+                    f"tokens={r.usage.prompt_tokens}+{r.usage.completion_tokens} "
+                    f"request_id={r.request_id} "
                     f"latency={r.latency_ms:.1f}ms"
                 )
 
@@ -89,5 +91,15 @@ async def run_demo(out: TextIO = sys.stdout) -> int:
                 else:  # pragma: no cover - the script guarantees the hang
                     say("   -> unexpected success")
                     return 1
-        say(f"demo finished: {len(emulator.requests)} HTTP requests went through the full pipeline")
+            summary = client.costs.summary()
+            total = summary["total"]
+            say(
+                f"6. costs: {total['calls']} calls, {total['total_tokens']} tokens, "
+                f"${total['cost_usd']:.6f} priced from genai-prices; by model: "
+                + ", ".join(
+                    f"{k} " + ("unpriced" if v["unpriced_calls"] else f"${v['cost_usd']:.6f}")
+                    for k, v in summary["by_model"].items()
+                )
+            )
+        say(f"demo finished: {len(emulator.requests)} HTTP requests through the full pipeline")
     return 0
