@@ -6,6 +6,7 @@ import asyncio
 import io
 import json
 import logging
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -108,6 +109,7 @@ def test_prices_command(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> N
     assert main(["prices", "openai:gpt-4o-mini"]) == 0
     out = capsys.readouterr().out
     assert "source: genai-prices" in out and "input        0.15" in out
+    assert re.search(r"last checked on \d{4}-\d{2}-\d{2}", out)
     (tmp_path / "steadyllm.toml").write_text('[prices."vllm:mine"]\ninput = 1\noutput = 2\n')
     assert main(["prices", "vllm:mine"]) == 0
     assert "override: vllm:mine" in capsys.readouterr().out

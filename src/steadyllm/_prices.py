@@ -233,3 +233,18 @@ class PriceBook:
             _from_catalog(getattr(mp, "cache_write_mtok", None)),
             source=f"genai-prices {version('genai-prices')} bundled snapshot ({calc.model.id})",
         )
+
+
+def catalog_date() -> str | None:
+    """The newest "checked YYYY-MM-DD" date cited in the genai-prices snapshot: the
+    package records no snapshot date, but this says how current its prices are."""
+    import re
+    from pathlib import Path
+
+    try:
+        import genai_prices
+    except ImportError:  # pragma: no cover - a declared dependency
+        return None
+    data = Path(genai_prices.__file__).with_name("data.py")
+    dates = re.findall(r"(?:checked|updated|as of) (\d{4}-\d{2}-\d{2})", data.read_text("utf-8"))
+    return max(dates) if dates else None

@@ -102,6 +102,12 @@ def prices_report(args: argparse.Namespace) -> int:
         )
         return 1
     print(f"{ref}  (USD per million tokens; source: {price.source})")
+    if "genai-prices" in price.source:
+        from ._prices import catalog_date
+
+        print(
+            f"  prices in this snapshot were last checked on {catalog_date() or 'an unknown date'}"
+        )
     for name in ("input", "output", "cache_read", "cache_write"):
         rate = getattr(price, name)
         if rate is None:
