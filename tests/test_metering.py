@@ -412,3 +412,10 @@ async def test_log_to_console_prints_one_line_per_call() -> None:
     finally:
         remove_console()
     assert "fake:m ok" in stream.getvalue() and "$0.000000" in stream.getvalue()
+
+
+async def test_the_library_logger_installs_no_handlers_unless_asked() -> None:
+    async with sl.Client(sl.Settings.load(env={}, dotenv=False), clock=sl.FakeClock()) as client:
+        await client.chat("fake:m", [sl.user("x")])
+    assert logging.getLogger("steadyllm").handlers == []
+    assert logging.getLogger("steadyllm.calls").handlers == []
