@@ -10,7 +10,8 @@ Everything public is re-exported here and listed in ``__all__``; modules with
 a leading underscore are private.
 """
 
-from ._client import CallOptions, Client
+from ._agentic import ToolRunResult, ToolStream
+from ._client import CallOptions, Client, LoopOptions
 from ._clock import Clock, FakeClock, SystemClock
 from ._config import SETTINGS, Secret, Settings
 from ._context import Context, context, current_context
@@ -33,11 +34,14 @@ from ._errors import (
     RateLimitError,
     ServerError,
     StreamInterruptedError,
+    StructuredOutputError,
+    ToolLoopError,
 )
 from ._retry import RetryPolicy
 from ._routing import ModelRef, parse_model
 from ._stream import ChatStream
 from ._sync import SyncChatStream, SyncClient
+from ._tools import Tool, ToolExecution, tool
 from ._types import (
     Done,
     ImagePart,
@@ -76,6 +80,13 @@ __all__ = [
     "ChatStream",
     "SyncChatStream",
     "CallOptions",
+    "LoopOptions",
+    # tools and structured output
+    "Tool",
+    "tool",
+    "ToolExecution",
+    "ToolRunResult",
+    "ToolStream",
     # messages and values
     "system",
     "user",
@@ -138,5 +149,7 @@ __all__ = [
     "BudgetExceededError",
     "StreamInterruptedError",
     "InvalidResponseError",
+    "StructuredOutputError",
+    "ToolLoopError",
     "__version__",
 ]

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, TypedDict, TypeVar, Unpack
 
+from ._agentic import OnLimit, ToolRunResult, ToolStream, chat_json, chat_with_tools
 from ._breaker import BreakerPolicy
 from ._clock import Clock, SystemClock
 from ._config import Settings
@@ -25,6 +26,7 @@ from ._resilience import Guard, Resilience, falls_back
 from ._retry import RetryPolicy
 from ._routing import parse_model
 from ._stream import ChatStream
+from ._tools import as_tools
 from ._types import FallbackInfo, Message, Request, Response, ToolChoice, ToolSpec
 from ._validate import check_request
 from .providers import Provider, build_provider
@@ -33,11 +35,9 @@ T = TypeVar("T")
 logger = get_logger("steadyllm")
 
 
-class CallOptions(TypedDict, total=False):
-    """Keyword options accepted by ``chat`` and ``stream``."""
+class LoopOptions(TypedDict, total=False):
+    """Keyword options of every model turn of ``chat_with_tools`` and ``chat_json``."""
 
-    tools: Sequence[ToolSpec] | None
-    tool_choice: ToolChoice | None
     temperature: float | None
     top_p: float | None
     max_tokens: int | None
@@ -49,6 +49,13 @@ class CallOptions(TypedDict, total=False):
     context: Context | None
     timeout_ms: int | None
     max_retries: int | None
+
+
+class CallOptions(LoopOptions, total=False):
+    """Keyword options accepted by ``chat`` and ``stream``."""
+
+    tools: Sequence[ToolSpec] | None
+    tool_choice: ToolChoice | None
 
 
 @dataclass(slots=True)
@@ -247,6 +254,16 @@ class Client:
     ) -> Response:
         """One complete reply. Options: temperature, top_p, max_tokens, stop, seed, user,
         tools, tool_choice, response_format, extra, context, timeout_ms, max_retries."""
+        return await self._chat(model, messages, None, dict(options))
+
+    async def _chat(
+        self,
+        model: str | None,
+        messages: Sequence[Message],
+        validate: Callable[[Response], None] | None,
+        options: dict[str, Any],
+    ) -> Response:
+        """``chat``, with an optional check of the reply that runs before it is logged."""
         chain = self.plan_chain(model, messages, **options)
 
         async def run(plan: CallPlan) -> tuple[Response, int]:
@@ -276,8 +293,85 @@ class Client:
         response.provider = response.provider or plan.request.provider
         response.model = response.model or plan.request.model
         response.fallback = fallback
+        if validate is not None:
+            validate(response)
         self.meter.finish(chain[0], plan, response=response, latency_ms=response.latency_ms)
         return response
+
+    # ------------------------------------------------------------ agent calls
+
+    async def chat_with_tools(
+        self,
+        model: str | None,
+        messages: Sequence[Message],
+        tools: Sequence[Any],
+        handlers: Mapping[str, Callable[..., Any]] | None = None,
+        max_iterations: int = 10,
+        on_max_iterations: OnLimit = "error",
+        tool_timeout: float | None = 30.0,
+        **options: Unpack[LoopOptions],
+    ) -> ToolRunResult:
+        """Call the model, run the tools it asks for (in parallel, sync handlers in a
+        thread, each under ``tool_timeout`` seconds), send the results back, and repeat
+        until it answers without tools. ``tools``: ``sl.Tool``s, typed functions, or
+        ``ToolSpec``s with ``handlers`` by name. Tool failures go back to the model as
+        error results. After ``max_iterations`` turns: ``ToolLoopError``, or with
+        ``on_max_iterations="answer"`` one more turn with tools disabled."""
+        return await chat_with_tools(
+            self,
+            model,
+            messages,
+            tools,
+            handlers,
+            max_iterations,
+            on_max_iterations,
+            tool_timeout,
+            dict(options),
+        )
+
+    def stream_with_tools(
+        self,
+        model: str | None,
+        messages: Sequence[Message],
+        tools: Sequence[Any],
+        handlers: Mapping[str, Callable[..., Any]] | None = None,
+        max_iterations: int = 10,
+        on_max_iterations: OnLimit = "error",
+        tool_timeout: float | None = 30.0,
+        **options: Unpack[LoopOptions],
+    ) -> ToolStream:
+        """``chat_with_tools`` as a stream: ``async for event in ...`` yields every turn's
+        stream events and a ``ToolExecution`` per tool run; ``.result`` at the end."""
+        table = as_tools(tools, handlers, tool_timeout)
+        return ToolStream(
+            self, model, messages, table, max_iterations, on_max_iterations, dict(options)
+        )
+
+    async def chat_json(
+        self,
+        model: str | None,
+        messages: Sequence[Message],
+        schema: Any,
+        max_repairs: int = 2,
+        **options: Unpack[CallOptions],
+    ) -> Any:
+        """A reply parsed and validated against ``schema`` (a pydantic model class, which
+        is returned as an instance, or a JSON Schema dict). Uses the provider's native
+        structured output; invalid output is sent back with its errors up to
+        ``max_repairs`` times, then ``StructuredOutputError``."""
+        value, _ = await chat_json(self, model, messages, schema, max_repairs, dict(options))
+        return value
+
+    async def chat_json_response(
+        self,
+        model: str | None,
+        messages: Sequence[Message],
+        schema: Any,
+        max_repairs: int = 2,
+        **options: Unpack[CallOptions],
+    ) -> tuple[Any, Response]:
+        """``chat_json`` that also returns the Response (usage, cost, ``validation``)."""
+        return await chat_json(self, model, messages, schema, max_repairs, dict(options))
 
     @staticmethod
     def _plan_of(chain: list[CallPlan], error: LLMError) -> CallPlan:

@@ -22,7 +22,9 @@ can be precise::
     ├── CircuitOpenError          circuit_open                    breaker open: fail fast
     ├── BudgetExceededError       budget_exceeded                 a cost budget would be exceeded
     ├── StreamInterruptedError    stream_interrupted              a stream ended early
-    └── InvalidResponseError      invalid_response                unparseable provider reply
+    ├── InvalidResponseError      invalid_response                unparseable provider reply
+    │   └── StructuredOutputError invalid_response                JSON that never validated
+    └── ToolLoopError             tool_loop                       max_iterations reached
 
 ``retryable`` is a class default that an instance may override (a 429 with
 ``x-should-retry: false`` is a ``RateLimitError`` that is not retryable).
@@ -55,6 +57,7 @@ ErrorKind = Literal[
     "stream_interrupted",
     "invalid_response",
     "configuration",
+    "tool_loop",
 ]
 
 _UNSET: Any = object()
@@ -253,6 +256,27 @@ class InvalidResponseError(LLMError):
     kind = "invalid_response"
 
 
+class StructuredOutputError(InvalidResponseError):
+    """``chat_json`` got no valid output after its repair attempts; ``raw`` is the last
+    output and ``errors`` the validation errors."""
+
+    def __init__(self, message: str, *, raw: str = "", errors: Any = None, **fields: Any) -> None:
+        super().__init__(message, **fields)
+        self.raw = raw
+        self.errors = errors
+
+
+class ToolLoopError(LLMError):
+    """The model was still calling tools after ``max_iterations``; ``result`` holds the
+    run so far (every tool execution and the message history)."""
+
+    kind = "tool_loop"
+
+    def __init__(self, message: str, *, result: Any = None, **fields: Any) -> None:
+        super().__init__(message, **fields)
+        self.result = result
+
+
 ERROR_CLASSES: dict[str, type[LLMError]] = {
     cls.kind: cls
     for cls in (
@@ -273,6 +297,7 @@ ERROR_CLASSES: dict[str, type[LLMError]] = {
         BudgetExceededError,
         StreamInterruptedError,
         InvalidResponseError,
+        ToolLoopError,
     )
 }
 

@@ -185,7 +185,8 @@ class Meter:
             if response is not None and response.fallback
             else None,
             "cache_hit": bool(response.cached) if response is not None else False,
-            "validation_status": None,
+            "validation_status": (response.validation or {}).get("status") if response else None,
+            "validation_attempt": (response.validation or {}).get("attempt") if response else None,
             "request_id": response.request_id
             if response is not None
             else (error.request_id if error else None),

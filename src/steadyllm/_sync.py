@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Coroutine, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from typing import Any, TypeVar, Unpack
 
-from ._client import CallOptions, Client
+from ._agentic import OnLimit, ToolRunResult, ToolStream
+from ._client import CallOptions, Client, LoopOptions
 from ._clock import Clock
 from ._config import Settings
 from ._context import effective_context
@@ -24,6 +25,7 @@ from ._observe import Stats
 from ._resilience import Resilience
 from ._retry import RetryPolicy
 from ._stream import ChatStream
+from ._tools import ToolExecution
 from ._types import Message, Response, StreamEvent
 from .providers import Provider
 
@@ -109,6 +111,86 @@ class SyncClient:
         options["context"] = effective_context(options.get("context"))
         return SyncChatStream(self, self.client.stream(model, messages, **options))
 
+    def chat_with_tools(
+        self,
+        model: str | None,
+        messages: Sequence[Message],
+        tools: Sequence[Any],
+        handlers: Mapping[str, Callable[..., Any]] | None = None,
+        max_iterations: int = 10,
+        on_max_iterations: OnLimit = "error",
+        tool_timeout: float | None = 30.0,
+        **options: Unpack[LoopOptions],
+    ) -> ToolRunResult:
+        """Same as ``Client.chat_with_tools`` (handlers run on the client's loop thread,
+        sync ones in worker threads)."""
+        options["context"] = effective_context(options.get("context"))
+        return self._run(
+            self.client.chat_with_tools(
+                model,
+                messages,
+                tools,
+                handlers,
+                max_iterations,
+                on_max_iterations,
+                tool_timeout,
+                **options,
+            )
+        )
+
+    def stream_with_tools(
+        self,
+        model: str | None,
+        messages: Sequence[Message],
+        tools: Sequence[Any],
+        handlers: Mapping[str, Callable[..., Any]] | None = None,
+        max_iterations: int = 10,
+        on_max_iterations: OnLimit = "error",
+        tool_timeout: float | None = 30.0,
+        **options: Unpack[LoopOptions],
+    ) -> SyncToolStream:
+        """Same as ``Client.stream_with_tools``: ``for event in ...``, then ``.result``."""
+        options["context"] = effective_context(options.get("context"))
+        return SyncToolStream(
+            self,
+            self.client.stream_with_tools(
+                model,
+                messages,
+                tools,
+                handlers,
+                max_iterations,
+                on_max_iterations,
+                tool_timeout,
+                **options,
+            ),
+        )
+
+    def chat_json(
+        self,
+        model: str | None,
+        messages: Sequence[Message],
+        schema: Any,
+        max_repairs: int = 2,
+        **options: Unpack[CallOptions],
+    ) -> Any:
+        """Same as ``Client.chat_json``."""
+        options["context"] = effective_context(options.get("context"))
+        return self._run(self.client.chat_json(model, messages, schema, max_repairs, **options))
+
+    def chat_json_response(
+        self,
+        model: str | None,
+        messages: Sequence[Message],
+        schema: Any,
+        max_repairs: int = 2,
+        **options: Unpack[CallOptions],
+    ) -> tuple[Any, Response]:
+        """Same as ``Client.chat_json_response``."""
+        options["context"] = effective_context(options.get("context"))
+        return self._run(
+            self.client.chat_json_response(model, messages, schema, max_repairs, **options)
+        )
+
     def close(self) -> None:
         """Close connections and stop the loop thread. Safe to call twice."""
         if self._closed:
@@ -156,3 +238,27 @@ class SyncChatStream:
 
     def final_response(self) -> Response:
         return self._owner._run(self._stream.final_response())
+
+
+class SyncToolStream:
+    def __init__(self, owner: SyncClient, stream: ToolStream) -> None:
+        self._owner = owner
+        self._stream = stream
+        self._iterator = stream.__aiter__()
+
+    def __iter__(self) -> Iterator[StreamEvent | ToolExecution]:
+        return self
+
+    def __next__(self) -> StreamEvent | ToolExecution:
+        try:
+            return self._owner._run(_anext(self._iterator))
+        except StopAsyncIteration:
+            raise StopIteration from None
+
+    @property
+    def result(self) -> ToolRunResult:
+        return self._stream.result
+
+
+async def _anext(iterator: AsyncIterator[T]) -> T:
+    return await iterator.__anext__()

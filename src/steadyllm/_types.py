@@ -302,6 +302,8 @@ class Response:
     rate_limit: RateLimitInfo | None = None
     #: Set when a fallback model answered: which model was asked for, and why it failed.
     fallback: FallbackInfo | None = None
+    #: Set by chat_json: {"status": "pass" | "fail", "attempt": n, "errors"?: "..."}.
+    validation: dict[str, Any] | None = None
     #: The provider's raw reply (parsed JSON body, or None for streams and fakes).
     raw: Any = None
     context: Any = None

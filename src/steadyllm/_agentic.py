@@ -1,0 +1,262 @@
+"""The calls agent code makes: a tool-calling loop, and JSON output that validates.
+
+Both are built on ``Client.chat`` (or ``stream``), so every model turn gets the
+full pipeline: retries, breakers, limits, fallbacks, budgets, costs and logs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from ._errors import StructuredOutputError, ToolLoopError
+from ._redact import get_logger
+from ._tools import Tool, ToolExecution, as_tools, check_schema, parse_arguments, result_text
+from ._types import Message, Response, StreamEvent, ToolCall, Usage, tool_result, user
+
+if TYPE_CHECKING:
+    from ._client import Client
+
+logger = get_logger("steadyllm")
+OnLimit = Literal["error", "answer"]
+
+
+@dataclass
+class ToolRunResult:
+    """A finished tool loop: the last reply, every tool execution, the history, and totals."""
+
+    response: Response
+    executions: list[ToolExecution] = field(default_factory=list)
+    messages: list[Message] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    iterations: int = 0
+
+    @property
+    def text(self) -> str:
+        return self.response.text
+
+
+async def _execute(tools: Mapping[str, Tool], call: ToolCall, iteration: int) -> ToolExecution:
+    found = tools.get(call.name)
+    if found is None:
+        return ToolExecution(
+            call,
+            call.arguments,
+            None,
+            f"unknown tool {call.name!r}; available tools: {', '.join(sorted(tools)) or 'none'}",
+            0.0,
+            iteration,
+        )
+    arguments, problem = parse_arguments(call)
+    if problem is not None:
+        return ToolExecution(call, arguments, None, problem, 0.0, iteration)
+    return await found.run(call, arguments, iteration)
+
+
+async def _run_turn(
+    tools: Mapping[str, Tool],
+    response: Response,
+    history: list[Message],
+    executions: list[ToolExecution],
+    iteration: int,
+) -> list[ToolExecution]:
+    history.append(response.message)
+    done = await asyncio.gather(*(_execute(tools, c, iteration) for c in response.tool_calls))
+    for ex in done:  # results go back in the order the model asked, whatever order they finished
+        if ex.error is not None:
+            logger.info("tool %s failed (sent back to the model): %s", ex.call.name, ex.error)
+        history.append(tool_result(ex.call.id, result_text(ex), is_error=ex.error is not None))
+    executions.extend(done)
+    return list(done)
+
+
+def _limit_error(max_iterations: int, result: ToolRunResult) -> ToolLoopError:
+    return ToolLoopError(
+        f"the model was still calling tools after max_iterations={max_iterations}; raise "
+        "max_iterations, or pass on_max_iterations='answer' to ask for a final answer instead",
+        provider=result.response.provider,
+        model=result.response.model,
+        result=result,
+    )
+
+
+async def chat_with_tools(
+    client: Client,
+    model: str | None,
+    messages: Sequence[Message],
+    tools: Sequence[Any],
+    handlers: Mapping[str, Callable[..., Any]] | None,
+    max_iterations: int,
+    on_max_iterations: OnLimit,
+    tool_timeout: float | None,
+    options: dict[str, Any],
+) -> ToolRunResult:
+    if max_iterations < 1:
+        from ._errors import InvalidRequestError
+
+        raise InvalidRequestError(f"max_iterations={max_iterations} must be at least 1")
+    table = as_tools(tools, handlers, tool_timeout)
+    specs = [t.spec for t in table.values()]
+    history = list(messages)
+    result = ToolRunResult(Response(), messages=history)
+    for iteration in range(1, max_iterations + 1):
+        response = await client.chat(model, history, tools=specs, **options)
+        result.response, result.iterations = response, iteration
+        result.usage = result.usage + response.usage
+        if not response.tool_calls:
+            history.append(response.message)
+            return result
+        await _run_turn(table, response, history, result.executions, iteration)
+    if on_max_iterations == "answer":
+        response = await client.chat(model, history, tools=specs, tool_choice="none", **options)
+        result.response = response
+        result.usage = result.usage + response.usage
+        history.append(response.message)
+        return result
+    raise _limit_error(max_iterations, result)
+
+
+class ToolStream:
+    """``async for event in client.stream_with_tools(...)``: the stream events of every
+    model turn, and a ``ToolExecution`` for each tool run between turns. ``result``
+    holds the ``ToolRunResult`` once the loop is over."""
+
+    def __init__(
+        self,
+        client: Client,
+        model: str | None,
+        messages: Sequence[Message],
+        table: Mapping[str, Tool],
+        max_iterations: int,
+        on_max_iterations: OnLimit,
+        options: dict[str, Any],
+    ) -> None:
+        self._client, self._model, self._table = client, model, table
+        self._max, self._on_limit, self._options = max_iterations, on_max_iterations, options
+        self._history = list(messages)
+        self._result: ToolRunResult | None = None
+
+    @property
+    def result(self) -> ToolRunResult:
+        if self._result is None:
+            raise RuntimeError("the tool loop has not finished; iterate it to the end first")
+        return self._result
+
+    async def __aiter__(self) -> AsyncIterator[StreamEvent | ToolExecution]:
+        specs = [t.spec for t in self._table.values()]
+        result = ToolRunResult(Response(), messages=self._history)
+        for iteration in range(1, self._max + 2):
+            extra: dict[str, Any] = {"tool_choice": "none"} if iteration > self._max else {}
+            async with self._client.stream(
+                self._model, self._history, tools=specs, **self._options, **extra
+            ) as s:
+                async for event in s:
+                    yield event
+            response = s.response
+            result.response, result.iterations = response, min(iteration, self._max)
+            result.usage = result.usage + response.usage
+            if not response.tool_calls:
+                self._history.append(response.message)
+                self._result = result
+                return
+            if iteration > self._max:  # pragma: no cover - tool_choice none forbids calls
+                break
+            for execution in await _run_turn(
+                self._table, response, self._history, result.executions, iteration
+            ):
+                yield execution
+            if iteration == self._max and self._on_limit == "error":
+                raise _limit_error(self._max, result)
+        self._result = result  # pragma: no cover
+
+
+# ------------------------------------------------------------------ structured output
+
+
+def _schema_of(schema: Any) -> tuple[str, dict[str, Any], Callable[[str], Any]]:
+    """(name, JSON Schema, parse) for a pydantic model class or a JSON Schema dict."""
+    if isinstance(schema, dict):
+
+        def parse_dict(text: str) -> Any:
+            value = json.loads(text)
+            check_schema(value, schema)
+            return value
+
+        return str(schema.get("title") or "output"), schema, parse_dict
+    import pydantic
+
+    if not (isinstance(schema, type) and issubclass(schema, pydantic.BaseModel)):
+        from ._errors import InvalidRequestError
+
+        raise InvalidRequestError("schema must be a pydantic model class or a JSON Schema dict")
+
+    def parse_model(text: str) -> Any:
+        return schema.model_validate_json(text)
+
+    return schema.__name__, schema.model_json_schema(), parse_model
+
+
+def _problems(exc: Exception) -> str:
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        return "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in errors()
+        )
+    return str(exc)
+
+
+async def chat_json(
+    client: Client,
+    model: str | None,
+    messages: Sequence[Message],
+    schema: Any,
+    max_repairs: int,
+    options: dict[str, Any],
+) -> tuple[Any, Response]:
+    name, json_schema, parse = _schema_of(schema)
+    fmt = {"type": "json_schema", "name": name, "schema": json_schema}
+    history = list(messages)
+    last_raw, last_errors = "", ""
+    for attempt in range(1, max_repairs + 2):
+        outcome: dict[str, Any] = {}
+
+        def validate(
+            response: Response, attempt: int = attempt, box: dict[str, Any] = outcome
+        ) -> None:
+            try:
+                box["value"] = parse(_strip_fence(response.text))
+                response.validation = {"status": "pass", "attempt": attempt}
+            except (ValueError, TypeError) as exc:
+                box["error"] = _problems(exc)
+                response.validation = {"status": "fail", "attempt": attempt, "errors": box["error"]}
+
+        response = await client._chat(model, history, validate, {**options, "response_format": fmt})
+        if "value" in outcome:
+            return outcome["value"], response
+        last_raw, last_errors = response.text, outcome["error"]
+        history += [
+            response.message,
+            user(
+                f"Your reply was not valid: {last_errors}. Reply again with only the JSON value, "
+                "matching the schema exactly."
+            ),
+        ]
+    raise StructuredOutputError(
+        f"no valid JSON for {name} after {max_repairs + 1} attempts: {last_errors}",
+        raw=last_raw,
+        errors=last_errors,
+        provider=response.provider,
+        model=response.model,
+    )
+
+
+def _strip_fence(text: str) -> str:
+    """Models sometimes wrap JSON in a Markdown code fence despite JSON mode."""
+    stripped = text.strip()
+    if stripped.startswith("```") and stripped.endswith("```"):
+        stripped = stripped.split("\n", 1)[1] if "\n" in stripped else ""
+        stripped = stripped.rsplit("```", 1)[0]
+    return stripped.strip()
