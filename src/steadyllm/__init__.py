@@ -37,6 +37,8 @@ from ._errors import (
     StructuredOutputError,
     ToolLoopError,
 )
+from ._flows import LLMCallConfig, StepResult, TemplateError, render, run_llm_call
+from ._recorder import JSONLRecorder, Recorder, SQLiteRecorder, StepRecord
 from ._retry import RetryPolicy
 from ._routing import ModelRef, parse_model
 from ._stream import ChatStream
@@ -87,6 +89,16 @@ __all__ = [
     "ToolExecution",
     "ToolRunResult",
     "ToolStream",
+    # flows
+    "LLMCallConfig",
+    "run_llm_call",
+    "render",
+    "StepResult",
+    "StepRecord",
+    "Recorder",
+    "SQLiteRecorder",
+    "JSONLRecorder",
+    "TemplateError",
     # messages and values
     "system",
     "user",

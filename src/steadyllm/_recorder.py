@@ -1,0 +1,209 @@
+"""Recorders persist what each flow step did: started, then ok / error / cancelled.
+
+``SQLiteRecorder`` is the embedded default: one file, numbered schema
+migrations applied in order and remembered in ``schema_version``, and one
+write path (``_write``: an upsert keyed by run and step), so a step's start
+row is completed by its end row and nothing is half-written. SQLite calls are
+blocking, so the async methods run them in a worker thread. ``JSONLRecorder``
+appends each start and end as a JSON line. Both satisfy ``Recorder``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import threading
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from ._errors import ConfigError
+from ._observe import timestamp
+
+
+@dataclass
+class StepRecord:
+    flow_id: str
+    run_id: str
+    step_id: str
+    status: str = "running"  # running, ok, error, cancelled
+    reason: str | None = None
+    text: str | None = None
+    model: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    cost_usd: float | None = None
+    latency_ms: float | None = None
+    attempts: int = 0
+    started_at: str = field(default_factory=timestamp)
+    ended_at: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Recorder(Protocol):
+    async def record(self, step: StepRecord) -> None:
+        """Save the step's current state (called at start and at end)."""
+
+    async def runs(self) -> list[dict[str, Any]]:
+        """One summary per run, newest first."""
+
+    async def steps(self, run_id: str) -> list[StepRecord]:
+        """The steps of one run, in the order they started."""
+
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: steps of flow runs
+    """CREATE TABLE steps (
+        run_id TEXT NOT NULL, step_id TEXT NOT NULL, flow_id TEXT NOT NULL,
+        status TEXT NOT NULL, reason TEXT, text TEXT, model TEXT,
+        prompt_tokens INTEGER NOT NULL DEFAULT 0, completion_tokens INTEGER NOT NULL DEFAULT 0,
+        total_tokens INTEGER NOT NULL DEFAULT 0, cost_usd REAL, latency_ms REAL,
+        attempts INTEGER NOT NULL DEFAULT 0, started_at TEXT NOT NULL, ended_at TEXT,
+        PRIMARY KEY (run_id, step_id))""",
+    # 2: runs are listed newest first
+    "CREATE INDEX steps_started ON steps (started_at)",
+)
+_COLUMNS = list(StepRecord.__dataclass_fields__)
+
+
+class SQLiteRecorder:
+    def __init__(self, path: str | Path = "steadyllm.db") -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        try:
+            if self.path.parent != Path():
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, check_same_thread=False)
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise ConfigError(f"recorder database {self.path} cannot be used: {exc}") from None
+
+    def _migrate(self) -> None:
+        with self._lock, self._db:
+            self._db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            row = self._db.execute("SELECT MAX(version) FROM schema_version").fetchone()
+            current = row[0] or 0
+            if current > len(MIGRATIONS):
+                raise ConfigError(
+                    f"recorder database {self.path} has schema version {current}, newer than this "
+                    f"steadyllm ({len(MIGRATIONS)}); upgrade steadyllm"
+                )
+            for version, statement in enumerate(MIGRATIONS[current:], start=current + 1):
+                self._db.execute(statement)
+                self._db.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+
+    @property
+    def schema_version(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT MAX(version) FROM schema_version").fetchone()[0])
+
+    def _write(self, step: StepRecord) -> None:
+        """The one write path: insert or complete the row of (run_id, step_id)."""
+        values = [getattr(step, c) for c in _COLUMNS]
+        placeholders = ", ".join("?" for _ in _COLUMNS)
+        with self._lock, self._db:
+            self._db.execute(
+                f"INSERT OR REPLACE INTO steps ({', '.join(_COLUMNS)}) VALUES ({placeholders})",  # noqa: S608 - fixed column names
+                values,
+            )
+
+    async def record(self, step: StepRecord) -> None:
+        await asyncio.to_thread(self._write, step)
+
+    def _query(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return list(self._db.execute(sql, args).fetchall())
+
+    async def runs(self) -> list[dict[str, Any]]:
+        rows = await asyncio.to_thread(
+            self._query,
+            """
+            SELECT run_id, flow_id, MIN(started_at), MAX(ended_at), COUNT(*),
+                   SUM(status = 'ok'), SUM(status = 'error'), SUM(total_tokens), SUM(cost_usd)
+            FROM steps GROUP BY run_id ORDER BY MIN(started_at) DESC""",
+        )
+        keys = (
+            "run_id",
+            "flow_id",
+            "started_at",
+            "ended_at",
+            "steps",
+            "ok",
+            "errors",
+            "total_tokens",
+            "cost_usd",
+        )
+        return [dict(zip(keys, row, strict=True)) for row in rows]
+
+    async def steps(self, run_id: str) -> list[StepRecord]:
+        rows = await asyncio.to_thread(
+            self._query,
+            f"SELECT {', '.join(_COLUMNS)} FROM steps WHERE run_id = ? "  # noqa: S608
+            "ORDER BY started_at, rowid",
+            (run_id,),
+        )
+        return [StepRecord(**dict(zip(_COLUMNS, row, strict=True))) for row in rows]
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+class JSONLRecorder:
+    """Appends every state of every step as one JSON line; reads back the latest state."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.touch()
+        except OSError as exc:
+            raise ConfigError(
+                f"recorder file {self.path} is not writable: {exc.strerror}"
+            ) from None
+
+    def _write(self, step: StepRecord) -> None:
+        with self._lock, self.path.open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps(step.to_dict()) + "\n")
+
+    async def record(self, step: StepRecord) -> None:
+        await asyncio.to_thread(self._write, step)
+
+    def _latest(self) -> dict[tuple[str, str], StepRecord]:
+        latest: dict[tuple[str, str], StepRecord] = {}
+        for line in self.path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                step = StepRecord(**json.loads(line))
+                latest[(step.run_id, step.step_id)] = step
+        return latest
+
+    async def runs(self) -> list[dict[str, Any]]:
+        by_run: dict[str, list[StepRecord]] = {}
+        for step in (await asyncio.to_thread(self._latest)).values():
+            by_run.setdefault(step.run_id, []).append(step)
+        out = [
+            {
+                "run_id": run,
+                "flow_id": steps[0].flow_id,
+                "started_at": min(s.started_at for s in steps),
+                "ended_at": max((s.ended_at or "" for s in steps), default="") or None,
+                "steps": len(steps),
+                "ok": sum(s.status == "ok" for s in steps),
+                "errors": sum(s.status == "error" for s in steps),
+                "total_tokens": sum(s.total_tokens for s in steps),
+                "cost_usd": sum(s.cost_usd or 0.0 for s in steps),
+            }
+            for run, steps in by_run.items()
+        ]
+        return sorted(out, key=lambda r: r["started_at"], reverse=True)
+
+    async def steps(self, run_id: str) -> list[StepRecord]:
+        steps = [
+            s for (run, _), s in (await asyncio.to_thread(self._latest)).items() if run == run_id
+        ]
+        return sorted(steps, key=lambda s: s.started_at)

@@ -1,0 +1,166 @@
+"""Templates, the ai.llm_call step, and the SQLite and JSONL recorders."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import steadyllm as sl
+from steadyllm.emulator import Behavior, Emulator
+
+
+def test_render_both_forms_dots_json_and_escapes() -> None:
+    out = sl.render(
+        'Hi {{ name }} and {who}; data {"k": 1}; \\{name\\}; {{step.text}} {n}',
+        {"name": "Ada", "who": "Bob", "step": {"text": "done"}, "n": 3},
+    )
+    assert out == 'Hi Ada and Bob; data {"k": 1}; {name}; done 3'
+    with pytest.raises(sl.TemplateError, match=r"'city' is not supplied \(supplied: name\)"):
+        sl.render("Weather in {{city}}", {"name": "x"})
+    with pytest.raises(sl.TemplateError, match="'step.missing'"):
+        sl.render("{step.missing}", {"step": {"text": "t"}})
+
+
+def test_step_config_checks() -> None:
+    with pytest.raises(sl.ConfigError, match="exactly one of prompt or template"):
+        sl.LLMCallConfig(model="fake:m")
+    with pytest.raises(sl.ConfigError, match="s1: unknown field\\(s\\) temprature"):
+        sl.LLMCallConfig.from_dict({"model": "fake:m", "prompt": "x", "temprature": 1}, "s1")
+    assert (
+        sl.LLMCallConfig(model="gpt-4o", provider="openai", prompt="x").model_ref == "openai:gpt-4o"
+    )
+
+
+@pytest.fixture(params=["sqlite", "jsonl"])
+def recorder(request: pytest.FixtureRequest, tmp_path: Path) -> sl.Recorder:
+    if request.param == "sqlite":
+        return sl.SQLiteRecorder(tmp_path / "runs.db")
+    return sl.JSONLRecorder(tmp_path / "runs.jsonl")
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[Emulator]:
+    async with Emulator() as emu:
+        yield emu
+
+
+async def test_a_step_runs_through_the_pipeline_and_is_recorded(
+    emulator: Emulator, recorder: sl.Recorder
+) -> None:
+    emulator.push(
+        Behavior(fault="rate_limit", retry_after_ms=5),
+        Behavior(text="Paris", usage={"prompt_tokens": 30, "completion_tokens": 2}),
+    )
+    config = {
+        "model": "openai:gpt-4o-mini",
+        "template": "Capital of {{country}}?",
+        "vars": {"country": "France"},
+        "system": "Be brief.",
+        "temperature": 0.1,
+        "max_tokens": 20,
+        "timeout_ms": 5000,
+        "max_retries": 2,
+    }
+    async with sl.Client(emulator.settings()) as client:
+        result = await sl.run_llm_call(
+            "geo", "capital", config, recorder, client=client, run_id="run1"
+        )
+    assert result.ok and result.text == "Paris"
+    sent = emulator.requests[-1].body
+    assert sent["messages"] == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Capital of France?"},
+    ]
+    (step,) = await recorder.steps("run1")
+    assert (step.status, step.text, step.attempts, step.prompt_tokens, step.total_tokens) == (
+        "ok",
+        "Paris",
+        2,
+        30,
+        32,
+    )
+    assert step.cost_usd == pytest.approx((30 * 0.15 + 2 * 0.6) / 1e6) and step.ended_at
+    (run,) = await recorder.runs()
+    assert (run["run_id"], run["flow_id"], run["steps"], run["ok"]) == ("run1", "geo", 1, 1)
+
+
+async def test_errors_and_missing_variables_are_recorded_not_lost(
+    emulator: Emulator, recorder: sl.Recorder
+) -> None:
+    emulator.push(Behavior(fault="auth"))
+    async with sl.Client(emulator.settings()) as client:
+        failed = await sl.run_llm_call(
+            "f", "s1", {"model": "openai:m", "prompt": "x"}, recorder, client=client, run_id="r"
+        )
+        missing = await sl.run_llm_call(
+            "f",
+            "s2",
+            {"model": "openai:m", "template": "{{nope}}"},
+            recorder,
+            client=client,
+            run_id="r",
+        )
+    assert failed.record.status == "error" and "401" in (failed.record.reason or "")
+    assert missing.record.status == "error" and "'nope' is not supplied" in (
+        missing.record.reason or ""
+    )
+    statuses = {s.step_id: s.status for s in await recorder.steps("r")}
+    assert statuses == {"s1": "error", "s2": "error"}
+
+
+async def test_a_cancelled_step_is_recorded_as_cancelled(recorder: sl.Recorder) -> None:
+    fake = sl.FakeProvider([sl.FakeHang()])
+    async with sl.Client(providers={"fake": fake}) as client:
+        task = asyncio.create_task(
+            sl.run_llm_call(
+                "f", "slow", {"model": "fake:m", "prompt": "x"}, recorder, client=client, run_id="c"
+            )
+        )
+        while not fake.requests:
+            await asyncio.sleep(0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    (step,) = await recorder.steps("c")
+    assert step.status == "cancelled" and step.ended_at
+
+
+async def test_a_json_step_returns_the_parsed_value(recorder: sl.Recorder) -> None:
+    schema: dict[str, Any] = {
+        "type": "object",
+        "required": ["n"],
+        "properties": {"n": {"type": "integer"}},
+    }
+    fake = sl.FakeProvider([sl.FakeReply('{"n": "x"}'), sl.FakeReply('{"n": 4}')])
+    async with sl.Client(providers={"fake": fake}, clock=sl.FakeClock()) as client:
+        result = await sl.run_llm_call(
+            "f",
+            "count",
+            {"model": "fake:m", "prompt": "count", "json_schema": schema},
+            recorder,
+            client=client,
+        )
+    assert result.value == {"n": 4} and result.ok
+
+
+def test_sqlite_migrations_are_numbered_and_applied_once(tmp_path: Path) -> None:
+    path = tmp_path / "r.db"
+    first = sl.SQLiteRecorder(path)
+    assert first.schema_version == 2
+    first.close()
+    again = sl.SQLiteRecorder(path)
+    assert again.schema_version == 2
+    again.close()
+    with sqlite3.connect(path) as db:
+        assert [r[0] for r in db.execute("SELECT version FROM schema_version")] == [1, 2]
+        db.execute("INSERT INTO schema_version VALUES (99)")
+    with pytest.raises(sl.ConfigError, match="schema version 99, newer than this steadyllm"):
+        sl.SQLiteRecorder(path)
+    (tmp_path / "junk.db").write_text("this is not a database")
+    with pytest.raises(sl.ConfigError, match="cannot be used"):
+        sl.SQLiteRecorder(tmp_path / "junk.db")
