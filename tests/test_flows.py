@@ -29,7 +29,7 @@ def test_render_both_forms_dots_json_and_escapes() -> None:
 def test_step_config_checks() -> None:
     with pytest.raises(sl.ConfigError, match="exactly one of prompt or template"):
         sl.LLMCallConfig(model="fake:m")
-    with pytest.raises(sl.ConfigError, match="s1: unknown field\\(s\\) temprature"):
+    with pytest.raises(sl.ConfigError, match=r"s1: unknown field\(s\) temprature"):
         sl.LLMCallConfig.from_dict({"model": "fake:m", "prompt": "x", "temprature": 1}, "s1")
     assert (
         sl.LLMCallConfig(model="gpt-4o", provider="openai", prompt="x").model_ref == "openai:gpt-4o"
@@ -114,15 +114,20 @@ async def test_errors_and_missing_variables_are_recorded_not_lost(
 
 
 async def test_a_cancelled_step_is_recorded_as_cancelled(recorder: sl.Recorder) -> None:
-    fake = sl.FakeProvider([sl.FakeHang()])
-    async with sl.Client(providers={"fake": fake}) as client:
+    arrived = asyncio.Event()
+
+    class Signalling(sl.FakeProvider):
+        async def complete(self, request: sl.Request) -> sl.Response:
+            arrived.set()
+            return await super().complete(request)
+
+    async with sl.Client(providers={"fake": Signalling([sl.FakeHang()])}) as client:
         task = asyncio.create_task(
             sl.run_llm_call(
                 "f", "slow", {"model": "fake:m", "prompt": "x"}, recorder, client=client, run_id="c"
             )
         )
-        while not fake.requests:
-            await asyncio.sleep(0)
+        await arrived.wait()
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
