@@ -22,7 +22,7 @@ def test_render_both_forms_dots_json_and_escapes() -> None:
     assert out == 'Hi Ada and Bob; data {"k": 1}; {name}; done 3'
     with pytest.raises(sl.TemplateError, match=r"'city' is not supplied \(supplied: name\)"):
         sl.render("Weather in {{city}}", {"name": "x"})
-    with pytest.raises(sl.TemplateError, match="'step.missing'"):
+    with pytest.raises(sl.TemplateError, match=r"'step\.missing'"):
         sl.render("{step.missing}", {"step": {"text": "t"}})
 
 
