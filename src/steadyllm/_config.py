@@ -551,6 +551,13 @@ SETTINGS: tuple[SettingSpec, ...] = (
         True,
         "Emit OpenTelemetry spans and metrics when the otel extra is installed.",
     ),
+    SettingSpec(
+        "recorder_path",
+        "STEADYLLM_DB",
+        "str",
+        "./steadyllm.db",
+        "SQLite file where `steadyllm run` records flow runs (`steadyllm runs` reads it).",
+    ),
 )
 SPECS_BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -609,6 +616,7 @@ class Settings:
     budget_per_agent_usd: float | None = None
     log_prompts: bool = False
     enable_tracing: bool = True
+    recorder_path: str = "./steadyllm.db"
     circuit_breaker_failure_rate: float | None = None
     circuit_breaker_window_ms: int = 60_000
     circuit_breaker_min_calls: int = 10

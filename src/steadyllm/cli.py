@@ -69,6 +69,32 @@ def build_parser() -> argparse.ArgumentParser:
         help="accept only this key (repeatable); by default any key is accepted",
     )
 
+    run = commands.add_parser(
+        "run",
+        help="run a flow file (a list of ai.llm_call steps)",
+        description="Run the steps of a YAML flow file in order, showing progress on stderr "
+        "and a summary table on stdout; each step is recorded in the run database "
+        "(STEADYLLM_DB). Exit status 1 if a step failed.",
+    )
+    run.add_argument("flow", metavar="FLOW", help="the flow file (YAML)")
+    run.add_argument(
+        "--var",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="set a template variable (repeatable); overrides the file's vars",
+    )
+    run.add_argument("--db", metavar="PATH", help="run database (default STEADYLLM_DB)")
+    runs = commands.add_parser(
+        "runs",
+        help="list recorded flow runs, or show one",
+        description="`steadyllm runs` lists runs, newest first; `steadyllm runs show RUN_ID` "
+        "prints each step of one run.",
+    )
+    runs.add_argument("action", nargs="?", choices=["show"], help="show one run")
+    runs.add_argument("run_id", nargs="?", metavar="RUN_ID", help="the run to show")
+    runs.add_argument("--db", metavar="PATH", help="run database (default STEADYLLM_DB)")
+
     costs = commands.add_parser(
         "costs",
         help="report spend from a request log, by model and by agent",
@@ -120,6 +146,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(run_demo())
         if args.command == "config":
             return _config()
+        if args.command in ("run", "runs"):
+            from ._runcli import run_command, runs_command
+
+            return asyncio.run(run_command(args) if args.command == "run" else runs_command(args))
         if args.command in ("costs", "stats", "prices"):
             from ._reports import costs_report, prices_report, stats_report
 
