@@ -78,10 +78,12 @@ def load_flow(path: str | Path) -> Flow:
 
     if not isinstance(root, yaml.MappingNode):
         raise ConfigError(f"{path}: a flow file is a mapping with 'flow' and 'steps'")
+    for key_node, _ in root.value:
+        if key_node.value not in ("flow", "vars", "steps"):
+            raise fail(
+                key_node, f"unknown field {key_node.value!r}; a flow has flow, vars and steps"
+            )
     top = {k.value: v for k, v in root.value}
-    for key, node in top.items():
-        if key not in ("flow", "vars", "steps"):
-            raise fail(node, f"unknown field {key!r}; a flow has flow, vars and steps")
     if (
         "steps" not in top
         or not isinstance(top["steps"], yaml.SequenceNode)
@@ -113,7 +115,8 @@ def load_flow(path: str | Path) -> Flow:
         try:
             config = LLMCallConfig.from_dict(data, f"step {step_id!r}")
         except ConfigError as exc:
-            raise fail(node, exc.message) from None
+            message = exc.message.replace("an ai.llm_call step", f"step {step_id!r}")
+            raise fail(node, message) from None
         steps.append(FlowStep(step_id, config, node.start_mark.line + 1))
     flow_id = _plain(top["flow"]) if "flow" in top else path.stem
     return Flow(str(flow_id), steps, variables)

@@ -1,0 +1,131 @@
+"""Flow files and the run / runs commands."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+import steadyllm as sl
+from steadyllm._flowfile import load_flow, run_flow
+from steadyllm.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+FLOW = """\
+flow: demo
+vars:
+  topic: tides
+steps:
+  - id: outline
+    model: fake:echo
+    template: "Outline {{topic}}"
+  - id: draft
+    model: fake:echo
+    system: Be brief.
+    template: "Draft from: {{outline}}"
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "flow.yaml"
+    path.write_text(text)
+    return path
+
+
+async def test_later_steps_use_earlier_outputs_and_vars_override(tmp_path: Path) -> None:
+    flow = load_flow(write(tmp_path, FLOW))
+    assert flow.id == "demo" and [s.id for s in flow.steps] == ["outline", "draft"]
+    assert flow.steps[1].line == 8
+    recorder = sl.JSONLRecorder(tmp_path / "runs.jsonl")
+    progress = io.StringIO()
+    async with sl.Client(clock=sl.FakeClock()) as client:
+        run_id, results = await run_flow(
+            flow, client, recorder, variables={"topic": "waves"}, progress=progress
+        )
+    assert [r.text for r in results] == ["Outline waves", "Draft from: Outline waves"]
+    assert [s.status for s in await recorder.steps(run_id)] == ["ok", "ok"]
+    assert "[2/2] draft (fake:echo)" in progress.getvalue()
+
+
+async def test_a_failing_step_stops_the_run(tmp_path: Path) -> None:
+    flow = load_flow(
+        write(
+            tmp_path,
+            FLOW.replace("{{outline}}", "{{missing}}")
+            + """\
+  - id: never
+    model: fake:echo
+    prompt: unreachable
+""",
+        )
+    )
+    recorder = sl.JSONLRecorder(tmp_path / "runs.jsonl")
+    async with sl.Client(clock=sl.FakeClock()) as client:
+        _, results = await run_flow(flow, client, recorder, progress=io.StringIO())
+    assert [r.record.status for r in results] == ["ok", "error"]
+    assert "'missing' is not supplied" in (results[1].record.reason or "")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "flow: x\nsteps:\n  - id: a\n    model: fake:m\n    prompt: hi\n    temprature: 2\n",
+            "line 6: step 'a': unknown field 'temprature'",
+        ),
+        ("flow: x\nsteps:\n  - model: fake:m\n    prompt: hi\n", "line 3: step 1 needs an id"),
+        (
+            "flow: x\nsteps:\n  - id: a\n    model: fake:m\n",
+            "line 3: step 'a' needs exactly one of prompt or template",
+        ),
+        ("flow: x\nsteps: []\n", "line 2: 'steps' must be a non-empty list"),
+        ("flow: x\nstep:\n  - id: a\n", "line 2: unknown field 'step'"),
+        (
+            "flow: x\nsteps:\n  - id: a\n    model: m\n    prompt: p\n  - id: a\n    model: m\n    prompt: p\n",
+            "line 6: step id 'a' is used twice",
+        ),
+        ("flow: [unclosed\n", "line 2: not valid YAML"),
+        ("- just\n- a list\n", "a flow file is a mapping"),
+        (
+            "flow: x\nvars: [1]\nsteps:\n  - id: a\n    model: m\n    prompt: p\n",
+            "line 2: 'vars' must be a mapping",
+        ),
+        ("flow: x\nsteps:\n  - nope\n", "line 3: step 1 must be a mapping"),
+    ],
+)
+def test_invalid_flow_files_name_the_line_and_field(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    with pytest.raises(sl.ConfigError, match=message.replace("[", r"\[").replace("(", r"\(")):
+        load_flow(write(tmp_path, text))
+
+
+def test_run_and_runs_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = str(tmp_path / "runs.db")
+    path = write(tmp_path, FLOW)
+    assert main(["run", str(path), "--var", "topic=moons", "--db", db]) == 0
+    captured = capsys.readouterr()
+    assert "Draft from: Outline moons" in captured.out and "[1/2] outline" in captured.err
+    run_id = captured.out.split()[1]
+    assert main(["runs", "--db", db]) == 0
+    assert run_id in capsys.readouterr().out
+    assert main(["runs", "show", run_id, "--db", db]) == 0
+    shown = capsys.readouterr().out
+    assert "outline" in shown and "draft" in shown and "ok" in shown
+    assert main(["runs", "show", "nope", "--db", db]) == 1
+    assert main(["runs", "show", "--db", db]) == 2
+    assert main(["run", str(path), "--var", "novalue", "--db", db]) == 2
+    failing = write(tmp_path, FLOW.replace("{{outline}}", "{{ghost}}"))
+    assert main(["run", str(failing), "--db", db]) == 1
+    assert "error" in capsys.readouterr().out
+    assert main(["run", str(tmp_path / "missing.yaml"), "--db", db]) == 2
+
+
+def test_the_example_flow_runs_offline(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert (
+        main(["run", str(ROOT / "examples" / "research.flow.yaml"), "--db", str(tmp_path / "r.db")])
+        == 0
+    )
+    assert "tide pools" in capsys.readouterr().out
