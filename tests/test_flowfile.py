@@ -83,7 +83,8 @@ async def test_a_failing_step_stops_the_run(tmp_path: Path) -> None:
         ("flow: x\nsteps: []\n", "line 2: 'steps' must be a non-empty list"),
         ("flow: x\nstep:\n  - id: a\n", "line 2: unknown field 'step'"),
         (
-            "flow: x\nsteps:\n  - id: a\n    model: m\n    prompt: p\n  - id: a\n    model: m\n    prompt: p\n",
+            "flow: x\nsteps:\n  - id: a\n    model: m\n    prompt: p\n"
+            "  - id: a\n    model: m\n    prompt: p\n",
             "line 6: step id 'a' is used twice",
         ),
         ("flow: [unclosed\n", "line 2: not valid YAML"),
