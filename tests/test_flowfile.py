@@ -130,3 +130,15 @@ def test_the_example_flow_runs_offline(tmp_path: Path, capsys: pytest.CaptureFix
         == 0
     )
     assert "tide pools" in capsys.readouterr().out
+
+
+def test_the_python_example_runs_offline() -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "EXAMPLE_MODEL")}
+    out = subprocess.run([sys.executable, str(ROOT / "examples" / "weather_agent.py")],
+                         capture_output=True, text=True, check=True, env=env, timeout=60)
+    assert "tool current_weather({'city': 'Lyon'})" in out.stdout
+    assert "take_umbrella=True" in out.stdout and "3 model calls" in out.stdout
