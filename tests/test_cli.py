@@ -106,7 +106,8 @@ def test_demo_runs(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0
     assert "after 3 attempts" in out and "LLMTimeoutError" in out and "demo finished" in out
     assert 'current_weather({"city": "Lyon"})' in out and "HTTP requests" in out
-    assert "azure:my-deployment unpriced" in out and "6. costs:" in out
+    assert "azure:my-deployment unpriced" in out and "8. costs:" in out
+    assert "validation={'status': 'pass', 'attempt': 2}" in out and "title: ok" in out
 
 
 @pytest.mark.parametrize("command", [[], ["chat"], ["demo"], ["config"], ["providers"]])

@@ -9,10 +9,31 @@ and a call that hangs until its deadline.
 from __future__ import annotations
 
 import sys
+import tempfile
+from pathlib import Path
 from typing import TextIO
 
 import steadyllm as sl
+from steadyllm import LLMCallConfig, SQLiteRecorder
+from steadyllm._flowfile import Flow, FlowStep, run_flow
 from steadyllm.emulator import Behavior, Emulator
+
+UMBRELLA = {
+    "title": "advice",
+    "type": "object",
+    "required": ["city", "umbrella"],
+    "properties": {"city": {"type": "string"}, "umbrella": {"type": "boolean"}},
+}
+
+
+@sl.tool
+def current_weather(city: str) -> dict[str, object]:
+    """Current conditions for a city.
+
+    Args:
+        city: The city name.
+    """
+    return {"city": city, "sky": "drizzle", "temp_c": 11}
 
 
 async def run_demo(out: TextIO = sys.stdout) -> int:
@@ -56,33 +77,46 @@ async def run_demo(out: TextIO = sys.stdout) -> int:
                     f"total={response.latency_ms:.0f}ms tokens={response.usage.total_tokens}"
                 )
 
-                say("3. tool calls from azure:my-deployment, reassembled from the stream")
-                weather = sl.ToolSpec(
-                    "current_weather",
-                    "Weather in a city",
-                    {"type": "object", "properties": {"city": {"type": "string"}}},
+                say(
+                    "3. a tool loop on azure:my-deployment: the model asks for two tools, "
+                    "steadyllm runs them in parallel and sends the results back"
                 )
                 emulator.push(
                     Behavior(
                         tool_calls=[
                             {"name": "current_weather", "arguments": {"city": "Lyon"}},
-                            {"name": "current_weather", "arguments": {"city": "Nice"}},
+                            {"name": "current_weather", "arguments": {"town": "Nice"}},
                         ]
-                    )
+                    ),
+                    Behavior(text="Lyon: drizzle, 11°C. (Nice: I sent bad arguments.)"),
                 )
-                async with client.stream(
-                    "azure:my-deployment", [sl.user("Weather?")], tools=[weather]
-                ) as s:
-                    calls = (await s.final_response()).tool_calls
-                for call in calls:
-                    say(f"   -> {call.name}({call.arguments}) id={call.id}")
+                run = await client.chat_with_tools(
+                    "azure:my-deployment",
+                    [sl.user("Weather in Lyon and Nice?")],
+                    tools=[current_weather],
+                )
+                for ex in run.executions:
+                    say(f"   tool {ex.call.name}({ex.call.arguments}) -> {ex.result or ex.error}")
+                say(f"   -> {run.text!r} after {run.iterations} model turns")
 
-                say("4. retries: the server answers 429 twice with retry-after-ms: 200")
+                say("4. structured output: the first reply does not validate, the repair does")
+                emulator.push(
+                    Behavior(text='{"city": "Lyon"}'),
+                    Behavior(text='{"city": "Lyon", "umbrella": true}'),
+                )
+                advice, response = await client.chat_json_response(
+                    "openai:gpt-4.1-mini",
+                    [sl.user("Umbrella in Lyon?")],
+                    schema=UMBRELLA,
+                )
+                say(f"   -> {advice} validation={response.validation}")
+
+                say("5. retries: the server answers 429 twice with retry-after-ms: 200")
                 emulator.push(Behavior(fault="rate_limit", retry_after_ms=200, times=2))
                 r = await client.chat("openai:gpt-4.1-mini", [sl.user("Are you there?")])
                 say(f"   -> {r.text!r} after {r.attempts} attempts in {r.latency_ms:.0f}ms")
 
-                say("5. deadline: the server never answers; timeout_ms=300")
+                say("6. deadline: the server never answers; timeout_ms=300")
                 emulator.push(Behavior(fault="hang"))
                 try:
                     await client.chat("openai:gpt-4.1-mini", [sl.user("Hello?")], timeout_ms=300)
@@ -91,10 +125,42 @@ async def run_demo(out: TextIO = sys.stdout) -> int:
                 else:  # pragma: no cover - the script guarantees the hang
                     say("   -> unexpected success")
                     return 1
+            say("7. a two-step flow, recorded in a SQLite run database")
+            flow = Flow(
+                "demo-flow",
+                [
+                    FlowStep(
+                        "outline",
+                        LLMCallConfig(
+                            model="openai:gpt-4.1-mini",
+                            template="Outline {{topic}} in three points.",
+                        ),
+                        1,
+                    ),
+                    FlowStep(
+                        "title",
+                        LLMCallConfig(
+                            model="anthropic:claude-sonnet-4-5", template="Title for: {{outline}}"
+                        ),
+                        2,
+                    ),
+                ],
+                {"topic": "retries"},
+            )
+            with tempfile.TemporaryDirectory() as tmp:
+                recorder = SQLiteRecorder(Path(tmp) / "runs.db")
+                run_id, _ = await run_flow(flow, client, recorder, progress=out)
+                for step in await recorder.steps(run_id):
+                    say(
+                        f"   {step.step_id}: {step.status}, {step.total_tokens} tokens, "
+                        f"{step.attempts} attempt(s) -> {step.text!r}"
+                    )
+                recorder.close()
+
             summary = client.costs.summary()
             total = summary["total"]
             say(
-                f"6. costs: {total['calls']} calls, {total['total_tokens']} tokens, "
+                f"8. costs: {total['calls']} calls, {total['total_tokens']} tokens, "
                 f"${total['cost_usd']:.6f} priced from genai-prices; by model: "
                 + ", ".join(
                     f"{k} " + ("unpriced" if v["unpriced_calls"] else f"${v['cost_usd']:.6f}")
