@@ -138,7 +138,13 @@ def test_the_python_example_runs_offline() -> None:
     import sys
 
     env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "EXAMPLE_MODEL")}
-    out = subprocess.run([sys.executable, str(ROOT / "examples" / "weather_agent.py")],
-                         capture_output=True, text=True, check=True, env=env, timeout=60)
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "weather_agent.py")],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+        timeout=60,
+    )
     assert "tool current_weather({'city': 'Lyon'})" in out.stdout
     assert "take_umbrella=True" in out.stdout and "3 model calls" in out.stdout

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -72,6 +71,8 @@ _COLUMNS = list(StepRecord.__dataclass_fields__)
 
 class SQLiteRecorder:
     def __init__(self, path: str | Path = "steadyllm.db") -> None:
+        import sqlite3  # on first use: not part of `import steadyllm`
+
         self.path = Path(path)
         self._lock = threading.Lock()
         try:
