@@ -14,11 +14,12 @@ from typing import Any, TypedDict, TypeVar, Unpack
 
 from ._agentic import OnLimit, ToolRunResult, ToolStream, chat_json, chat_with_tools
 from ._breaker import BreakerPolicy
+from ._cache import CacheBackend, CacheMode, MemoryCache, ResponseCache, SQLiteCache
 from ._clock import Clock, SystemClock
 from ._config import Settings
 from ._context import Context, effective_context
 from ._costs import CostTracker
-from ._errors import ContentFilterError, LLMError, LLMTimeoutError
+from ._errors import ContentFilterError, InvalidRequestError, LLMError, LLMTimeoutError
 from ._metering import Ledger, Meter
 from ._observe import Stats
 from ._redact import get_logger
@@ -49,6 +50,8 @@ class LoopOptions(TypedDict, total=False):
     context: Context | None
     timeout_ms: int | None
     max_retries: int | None
+    #: Response cache for this call: "use", "bypass" or "refresh" (default from ENABLE_LLM_CACHE).
+    cache: CacheMode | None
 
 
 class CallOptions(LoopOptions, total=False):
@@ -106,6 +109,7 @@ class Client:
         )
         #: Prices, cost tracker, budgets, request log and statistics.
         self.meter = Meter(self.settings, on_cost_alert=on_cost_alert)
+        self._cache: ResponseCache | None = None
         self._providers: dict[str, Provider] = {}
         for name, provider in (providers or {}).items():
             provider.attach(self.clock)
@@ -133,6 +137,8 @@ class Client:
         """Close every provider's connections. Safe to call twice."""
         self._closed = True
         self.meter.close()
+        if self._cache is not None and isinstance(self._cache.backend, SQLiteCache):
+            self._cache.backend.close()
         providers, self._providers = list(self._providers.values()), {}
         for provider in providers:
             await provider.aclose()
@@ -264,7 +270,12 @@ class Client:
         options: dict[str, Any],
     ) -> Response:
         """``chat``, with an optional check of the reply that runs before it is logged."""
+        mode = self._cache_mode(options)
         chain = self.plan_chain(model, messages, **options)
+        if mode == "use":
+            hit = await self.response_cache().lookup(chain[0].request)
+            if hit is not None:
+                return self._serve_hit(chain[0], hit, validate)
 
         async def run(plan: CallPlan) -> tuple[Response, int]:
             result = await self.run_attempts(plan, lambda: self._complete(plan))
@@ -296,7 +307,51 @@ class Client:
         if validate is not None:
             validate(response)
         self.meter.finish(chain[0], plan, response=response, latency_ms=response.latency_ms)
+        if (
+            mode != "bypass"
+            and plan is chain[0]
+            and (response.validation or {}).get("status", "pass") == "pass"
+        ):
+            await self.response_cache().store(plan.request, response)
         return response
+
+    # ------------------------------------------------------------ response cache
+
+    def _cache_mode(self, options: dict[str, Any]) -> CacheMode:
+        mode = options.pop("cache", None)
+        if mode is None:
+            return "use" if self.settings.enable_cache else "bypass"
+        if mode not in ("use", "bypass", "refresh"):
+            raise InvalidRequestError(f"cache={mode!r} must be 'use', 'bypass' or 'refresh'")
+        return mode  # type: ignore[no-any-return]
+
+    def response_cache(self) -> ResponseCache:
+        """The response cache, opened on first use (CACHE_* settings)."""
+        if self._cache is None:
+            s = self.settings
+            backend: CacheBackend = (
+                SQLiteCache(s.cache_path)
+                if s.cache_backend == "sqlite"
+                else MemoryCache(s.cache_max_entries)
+            )
+            self._cache = ResponseCache(backend, s.cache_ttl_ms / 1000.0)
+        return self._cache
+
+    def _serve_hit(
+        self, plan: CallPlan, hit: Response, validate: Callable[[Response], None] | None
+    ) -> Response:
+        """A cached answer: no provider call, no cost; the cost it saved is counted."""
+        saved = self.meter.cost(
+            hit.provider or plan.request.provider, hit.model or plan.request.model, hit.usage
+        )
+        hit.usage.cost_usd = 0.0
+        hit.attempts = 0
+        hit.context = plan.context
+        hit.latency_ms = (self.clock.now() - plan.started) * 1000.0
+        if validate is not None:
+            validate(hit)
+        self.meter.finish(plan, plan, response=hit, latency_ms=hit.latency_ms, saved_usd=saved)
+        return hit
 
     # ------------------------------------------------------------ agent calls
 
@@ -395,7 +450,9 @@ class Client:
     ) -> ChatStream:
         """A streamed reply: ``async with client.stream(...) as s: async for ev in s: ...``.
         Same options as ``chat``. Bad input raises here, before anything is sent."""
-        return ChatStream(self, self.plan_chain(model, messages, stream=True, **options))
+        opts: dict[str, Any] = dict(options)
+        mode = self._cache_mode(opts)
+        return ChatStream(self, self.plan_chain(model, messages, stream=True, **opts), mode)
 
     def predicted_wait(
         self, model: str | None, messages: Sequence[Message], max_tokens: int | None = None

@@ -155,7 +155,6 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "bool",
         False,
         "Cache complete responses of identical non-streaming requests.",
-        pending="the response cache",
     ),
     SettingSpec(
         "cache_ttl_ms",
@@ -165,7 +164,6 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "How long a cached response stays valid (ms).",
         1,
         365 * _DAY_MS,
-        pending="the response cache",
     ),
     SettingSpec(
         "max_cost_per_request_usd",
@@ -558,6 +556,31 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "./steadyllm.db",
         "SQLite file where `steadyllm run` records flow runs (`steadyllm runs` reads it).",
     ),
+    SettingSpec(
+        "cache_backend",
+        "LLM_CACHE_BACKEND",
+        "choice",
+        "sqlite",
+        "Where cached responses live: sqlite (shared by processes on this machine) or "
+        "memory (this process).",
+        choices=("sqlite", "memory"),
+    ),
+    SettingSpec(
+        "cache_path",
+        "LLM_CACHE_PATH",
+        "str",
+        "./.steadyllm-cache.db",
+        "SQLite file of the response cache.",
+    ),
+    SettingSpec(
+        "cache_max_entries",
+        "LLM_CACHE_MAX_ENTRIES",
+        "int",
+        10_000,
+        "Most responses kept by the memory cache (least recently used go first).",
+        1,
+        100_000_000,
+    ),
 )
 SPECS_BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -617,6 +640,9 @@ class Settings:
     log_prompts: bool = False
     enable_tracing: bool = True
     recorder_path: str = "./steadyllm.db"
+    cache_backend: str = "sqlite"
+    cache_path: str = "./.steadyllm-cache.db"
+    cache_max_entries: int = 10_000
     circuit_breaker_failure_rate: float | None = None
     circuit_breaker_window_ms: int = 60_000
     circuit_breaker_min_calls: int = 10

@@ -143,6 +143,7 @@ class Meter:
         stream: bool = False,
         abandoned: bool = False,
         latency_ms: float = 0.0,
+        saved_usd: float | None = None,
     ) -> None:
         ledger = plan.ledger
         ctx = plan.context
@@ -195,20 +196,29 @@ class Meter:
         if self.settings.log_prompts:
             record["prompt"] = [m.to_dict() for m in request.messages]
             record["response"] = response.text if response is not None else None
-        self.tracker.add(
-            Spend(
-                request.provider,
-                request.model,
-                ledger.usage.prompt_tokens,
-                ledger.usage.completion_tokens,
-                ledger.usage.cached_tokens,
-                ledger.usage.reasoning_tokens,
-                ledger.cost_usd,
-                ok,
-                False,
-                ctx,
+        if response is not None and response.cached:
+            record["cost_usd"] = 0.0
+            record["saved_usd"] = saved_usd
+            self.tracker.add(
+                Spend(
+                    request.provider, request.model, cost_usd=saved_usd, cache_hit=True, context=ctx
+                )
             )
-        )
+        else:
+            self.tracker.add(
+                Spend(
+                    request.provider,
+                    request.model,
+                    ledger.usage.prompt_tokens,
+                    ledger.usage.completion_tokens,
+                    ledger.usage.cached_tokens,
+                    ledger.usage.reasoning_tokens,
+                    ledger.cost_usd,
+                    ok,
+                    False,
+                    ctx,
+                )
+            )
         if self.log is not None:
             self.log.write(record)
         if self.stats is not None:

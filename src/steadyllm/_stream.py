@@ -23,8 +23,10 @@ if TYPE_CHECKING:
 
 
 class ChatStream:
-    def __init__(self, client: Client, chain: list[CallPlan]) -> None:
+    def __init__(self, client: Client, chain: list[CallPlan], cache: str = "bypass") -> None:
         self._client = client
+        self._cache_mode = cache
+        self._hit: Response | None = None
         self._chain = chain
         self._plan = chain[0]
         self._guard: Guard | None = None
@@ -42,6 +44,14 @@ class ChatStream:
     # ------------------------------------------------------------ opening
 
     async def __aenter__(self) -> ChatStream:
+        if self._cache_mode == "use":
+            hit = await self._client.response_cache().lookup(self._chain[0].request)
+            if hit is not None:  # replay the cached answer as a stream
+                self._hit = hit
+                self._iterator = replay(hit)
+                self._first = await self._first_visible(self._iterator)
+                return self
+
         async def run(plan: CallPlan) -> tuple[StreamEvent, int]:
             self._plan = plan
             return await self._client.run_attempts(plan, self._open)
@@ -90,9 +100,12 @@ class ChatStream:
     async def _first_event(self) -> StreamEvent:
         self._attempt_started = self._client.clock.now()
         self._iterator = self._plan.provider.stream(self._plan.request)
+        return await self._first_visible(self._iterator)
+
+    async def _first_visible(self, iterator: AsyncIterator[ProviderEvent]) -> StreamEvent:
         while True:
             try:
-                event = await self._iterator.__anext__()
+                event = await iterator.__anext__()
             except StopAsyncIteration:
                 raise StreamInterruptedError(
                     "the stream ended before sending anything",
@@ -140,7 +153,10 @@ class ChatStream:
                     item = await self._iterator.__anext__()
                     self._assembler.add(item)
                     if not isinstance(item, ResponseMeta):
-                        return self._deliver(item)
+                        delivered = self._deliver(item)
+                        if isinstance(delivered, Done):
+                            await self._store()
+                        return delivered
         except StopAsyncIteration:
             self._finished = True
             if self._assembler.done:
@@ -175,10 +191,36 @@ class ChatStream:
                 )
             )
             self._response.fallback = self._fallback
+            if self._hit is not None:
+                self._response.cached, self._response.attempts = True, 0
+                saved = self._client.meter.cost(
+                    self._hit.provider, self._hit.model, self._response.usage
+                )
+                self._response.usage.cost_usd = 0.0
+                self._recorded = True
+                self._client.meter.finish(
+                    self._plan,
+                    self._plan,
+                    response=self._response,
+                    stream=True,
+                    saved_usd=saved,
+                    latency_ms=self._response.latency_ms,
+                )
+                return event
             if self._guard is not None:
                 self._guard.succeed(self._response)
             self._record(response=self._response)
         return event
+
+    async def _store(self) -> None:
+        """Keep a finished stream's answer for the cache (not a replay, not a fallback's)."""
+        if (
+            self._cache_mode != "bypass"
+            and self._hit is None
+            and self._response is not None
+            and self._plan is self._chain[0]
+        ):
+            await self._client.response_cache().store(self._plan.request, self._response)
 
     def _tag(self, error: LLMError) -> LLMError:
         return error.locate(self._plan.request.provider, self._plan.request.model, self._attempts)
@@ -231,3 +273,25 @@ class ChatStream:
 
 
 __all__ = ["ChatStream"]
+
+
+async def replay(response: Response) -> AsyncIterator[ProviderEvent]:
+    """A cached Response as the events a provider would have streamed."""
+    from ._chunking import split_text
+    from ._types import TextDelta, ToolCallDelta, Usage
+
+    yield ResponseMeta(response.request_id, response.model)
+    for piece in split_text(response.text, None):
+        yield TextDelta(piece)
+    for index, call in enumerate(response.tool_calls):
+        yield ToolCallDelta(index, id=call.id, name=call.name, arguments=call.arguments)
+    u = response.usage
+    yield Usage(
+        u.prompt_tokens,
+        u.completion_tokens,
+        u.total_tokens,
+        u.cached_tokens,
+        u.cache_write_tokens,
+        u.reasoning_tokens,
+    )
+    yield Done(response.finish_reason)

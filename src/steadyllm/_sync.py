@@ -15,6 +15,7 @@ from concurrent.futures import Future
 from typing import Any, TypeVar, Unpack
 
 from ._agentic import OnLimit, ToolRunResult, ToolStream
+from ._cache import ResponseCache
 from ._client import CallOptions, Client, LoopOptions
 from ._clock import Clock
 from ._config import Settings
@@ -78,6 +79,10 @@ class SyncClient:
     @property
     def meter(self) -> Meter:
         return self.client.meter
+
+    def response_cache(self) -> ResponseCache:
+        """Same as ``Client.response_cache`` (hit and miss counts in ``.hits``, ``.misses``)."""
+        return self.client.response_cache()
 
     @property
     def resilience(self) -> Resilience:
