@@ -9,6 +9,32 @@ echo "== ruff"
 "$BIN/ruff" check src tests benchmarks scripts
 echo "== mypy --strict"
 "$BIN/mypy"
+echo "== redis-server (for the shared-state tests)"
+if ! command -v redis-server >/dev/null 2>&1; then
+    SUDO=""
+    [ "$(id -u)" = 0 ] || SUDO="sudo"
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+fi
+REDIS_DIR="$(mktemp -d)"
+REDIS_PORT="$("$BIN/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
+    --dir "$REDIS_DIR" >"$REDIS_DIR/redis.log" 2>&1 &
+REDIS_PID=$!
+stop_redis() {
+    kill "$REDIS_PID" 2>/dev/null || true
+    wait "$REDIS_PID" 2>/dev/null || true
+    rm -rf "$REDIS_DIR"
+}
+trap stop_redis EXIT
+for _ in $(seq 1 100); do
+    "$BIN/python" -c "import socket, sys; socket.create_connection(('127.0.0.1', $REDIS_PORT), 0.1)" \
+        2>/dev/null && break
+    sleep 0.05
+done
+export STEADYLLM_TEST_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
+echo "redis-server on 127.0.0.1:$REDIS_PORT"
+
 echo "== pytest"
 set +e
 "$BIN/python" -m pytest --cov=steadyllm --cov-report=term-missing:skip-covered \

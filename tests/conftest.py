@@ -75,6 +75,15 @@ def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
+def redis_url() -> str:
+    """The redis-server that `make test` started (skipped when pytest runs without it)."""
+    url = os.environ.get("STEADYLLM_TEST_REDIS_URL")
+    if not url:
+        pytest.skip("no redis-server: run the suite with `make test`, which starts one")
+    return url
+
+
+@pytest.fixture
 def clock() -> sl.FakeClock:
     return sl.FakeClock()
 

@@ -11,7 +11,7 @@ version) is a miss and is deleted, never an exception.
 
 Backends: ``MemoryCache`` (LRU with TTL and a size bound) and ``SQLiteCache``
 (the embedded default for several processes on one machine: WAL mode, blocking
-calls in a worker thread). Redis is the shared backend of issue 7's second part.
+calls in a worker thread) and ``RedisCache`` (shared across machines).
 """
 
 from __future__ import annotations
@@ -223,6 +223,44 @@ class SQLiteCache:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+class RedisCache:
+    """Cached responses in Redis, shared by every process on every machine.
+    Keys are ``{prefix}:cache:{sha256}`` with a millisecond TTL; the ``redis``
+    package (``pip install steadyllm[redis]``) is imported on first use, and
+    redis-py reconnects by itself after the server comes back."""
+
+    def __init__(self, url: str, prefix: str = "steadyllm") -> None:
+        try:
+            import redis.asyncio as redis_asyncio
+        except ImportError:
+            raise ConfigError(
+                "a redis:// URL is configured but the redis package is missing; "
+                "pip install 'steadyllm[redis]'"
+            ) from None
+        self.prefix = prefix
+        self._redis = redis_asyncio.from_url(
+            url, socket_connect_timeout=2.0, socket_timeout=2.0, retry_on_timeout=False
+        )
+
+    def _key(self, key: str) -> str:
+        return f"{self.prefix}:cache:{key}"
+
+    async def get(self, key: str) -> bytes | None:
+        value = await self._redis.get(self._key(key))
+        if value is None:
+            return None
+        return value if isinstance(value, bytes) else str(value).encode()
+
+    async def set(self, key: str, value: bytes, ttl: float) -> None:
+        await self._redis.set(self._key(key), value, px=max(1, int(ttl * 1000)))
+
+    async def delete(self, key: str) -> None:
+        await self._redis.delete(self._key(key))
+
+    async def aclose(self) -> None:
+        await self._redis.aclose()
 
 
 class ResponseCache:

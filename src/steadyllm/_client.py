@@ -14,12 +14,25 @@ from typing import Any, TypedDict, TypeVar, Unpack
 
 from ._agentic import OnLimit, ToolRunResult, ToolStream, chat_json, chat_with_tools
 from ._breaker import BreakerPolicy
-from ._cache import CacheBackend, CacheMode, MemoryCache, ResponseCache, SQLiteCache
+from ._cache import (
+    CacheBackend,
+    CacheMode,
+    MemoryCache,
+    RedisCache,
+    ResponseCache,
+    SQLiteCache,
+)
 from ._clock import Clock, SystemClock
 from ._config import Settings
 from ._context import Context, effective_context
 from ._costs import CostTracker
-from ._errors import ContentFilterError, InvalidRequestError, LLMError, LLMTimeoutError
+from ._errors import (
+    ConfigError,
+    ContentFilterError,
+    InvalidRequestError,
+    LLMError,
+    LLMTimeoutError,
+)
 from ._metering import Ledger, Meter
 from ._observe import Stats
 from ._redact import get_logger
@@ -139,6 +152,8 @@ class Client:
         self.meter.close()
         if self._cache is not None and isinstance(self._cache.backend, SQLiteCache):
             self._cache.backend.close()
+        if self._cache is not None and isinstance(self._cache.backend, RedisCache):
+            await self._cache.backend.aclose()
         providers, self._providers = list(self._providers.values()), {}
         for provider in providers:
             await provider.aclose()
@@ -329,11 +344,18 @@ class Client:
         """The response cache, opened on first use (CACHE_* settings)."""
         if self._cache is None:
             s = self.settings
-            backend: CacheBackend = (
-                SQLiteCache(s.cache_path)
-                if s.cache_backend == "sqlite"
-                else MemoryCache(s.cache_max_entries)
-            )
+            kind = s.cache_backend
+            if s.redis_url and "cache_backend" not in s.sources:
+                kind = "redis"  # one setting moves shared state to Redis
+            backend: CacheBackend
+            if kind == "redis":
+                if not s.redis_url:
+                    raise ConfigError("LLM_CACHE_BACKEND=redis needs STEADYLLM_REDIS_URL")
+                backend = RedisCache(s.redis_url, s.redis_prefix)
+            elif kind == "sqlite":
+                backend = SQLiteCache(s.cache_path)
+            else:
+                backend = MemoryCache(s.cache_max_entries)
             self._cache = ResponseCache(backend, s.cache_ttl_ms / 1000.0)
         return self._cache
 

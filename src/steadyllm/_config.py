@@ -561,9 +561,10 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "LLM_CACHE_BACKEND",
         "choice",
         "sqlite",
-        "Where cached responses live: sqlite (shared by processes on this machine) or "
-        "memory (this process).",
-        choices=("sqlite", "memory"),
+        "Where cached responses live: sqlite (shared by processes on this machine), "
+        "memory (this process) or redis (every machine; the default when "
+        "STEADYLLM_REDIS_URL is set).",
+        choices=("sqlite", "memory", "redis"),
     ),
     SettingSpec(
         "cache_path",
@@ -580,6 +581,21 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "Most responses kept by the memory cache (least recently used go first).",
         1,
         100_000_000,
+    ),
+    SettingSpec(
+        "redis_url",
+        "STEADYLLM_REDIS_URL",
+        "str",
+        None,
+        "redis:// (or rediss://) URL of the Redis or Valkey server that shared state "
+        "uses; needs the redis extra.",
+    ),
+    SettingSpec(
+        "redis_prefix",
+        "STEADYLLM_REDIS_PREFIX",
+        "str",
+        "steadyllm",
+        "Prefix of every Redis key, to keep applications sharing a server apart.",
     ),
 )
 SPECS_BY_NAME = {s.name: s for s in SETTINGS}
@@ -643,6 +659,8 @@ class Settings:
     cache_backend: str = "sqlite"
     cache_path: str = "./.steadyllm-cache.db"
     cache_max_entries: int = 10_000
+    redis_url: str | None = None
+    redis_prefix: str = "steadyllm"
     circuit_breaker_failure_rate: float | None = None
     circuit_breaker_window_ms: int = 60_000
     circuit_breaker_min_calls: int = 10
