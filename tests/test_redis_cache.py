@@ -31,13 +31,14 @@ async def test_clients_share_the_cache_through_redis_with_a_ttl(redis_url: str) 
     import redis.asyncio as redis_asyncio
 
     shared = settings(redis_url, cache_ttl_ms=60_000)
+    assert shared.redis_url is not None
     fake = sl.FakeProvider()
     async with sl.Client(shared, providers={"fake": fake}, clock=sl.FakeClock()) as first:
         await first.chat("fake:m", [sl.user("shared")])
     async with sl.Client(shared, providers={"fake": fake}, clock=sl.FakeClock()) as second:
         hit = await second.chat("fake:m", [sl.user("shared")])
     assert hit.cached and len(fake.requests) == 1
-    direct = redis_asyncio.from_url(redis_url)
+    direct = redis_asyncio.from_url(redis_url)  # the test server has no password
     keys = [k async for k in direct.scan_iter(f"{shared.redis_prefix}:cache:*")]
     assert len(keys) == 1 and 0 < await direct.pttl(keys[0]) <= 60_000
     await direct.aclose()

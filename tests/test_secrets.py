@@ -68,6 +68,14 @@ async def test_a_full_fault_run_leaks_no_key(
     assert "[REDACTED]" in str(err)
 
 
+def test_a_redis_url_with_a_password_is_a_secret(capsys: pytest.CaptureFixture[str]) -> None:
+    s = sl.Settings.load(
+        env={"STEADYLLM_REDIS_URL": "redis://:redispass123@h:6379/0"}, dotenv=False
+    )
+    assert "redispass123" not in repr(s) and "redispass123" not in str(s.describe())
+    assert s.redis_url is not None and s.redis_url.get().endswith("@h:6379/0")
+
+
 def test_cli_config_hides_keys(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -96,6 +104,11 @@ def test_logging_through_the_library_logger_is_redacted(caplog: pytest.LogCaptur
         ("key sk-abcdefghijklmnop!", "key [REDACTED]!"),
         ("nothing secret here", "nothing secret here"),
         ("a short sk-abc stays", "a short sk-abc stays"),
+        ("redis://:hunter2pw@cache:6379/0", "redis://:[REDACTED]@cache:6379/0"),
+        (
+            "rediss://app:s3cret@h/1 and https://example.com/a",
+            "rediss://app:[REDACTED]@h/1 and https://example.com/a",
+        ),
     ],
 )
 def test_key_shaped_text_is_masked_even_when_unregistered(text: str, expected: str) -> None:

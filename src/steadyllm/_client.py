@@ -351,7 +351,7 @@ class Client:
             if kind == "redis":
                 if not s.redis_url:
                     raise ConfigError("LLM_CACHE_BACKEND=redis needs STEADYLLM_REDIS_URL")
-                backend = RedisCache(s.redis_url, s.redis_prefix)
+                backend = RedisCache(s.redis_url.get(), s.redis_prefix)
             elif kind == "sqlite":
                 backend = SQLiteCache(s.cache_path)
             else:

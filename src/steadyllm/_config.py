@@ -585,7 +585,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec(
         "redis_url",
         "STEADYLLM_REDIS_URL",
-        "str",
+        "secret",
         None,
         "redis:// (or rediss://) URL of the Redis or Valkey server that shared state "
         "uses; needs the redis extra.",
@@ -659,7 +659,7 @@ class Settings:
     cache_backend: str = "sqlite"
     cache_path: str = "./.steadyllm-cache.db"
     cache_max_entries: int = 10_000
-    redis_url: str | None = None
+    redis_url: Secret | None = None  # a URL may carry a password
     redis_prefix: str = "steadyllm"
     circuit_breaker_failure_rate: float | None = None
     circuit_breaker_window_ms: int = 60_000

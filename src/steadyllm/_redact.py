@@ -18,6 +18,7 @@ _PATTERNS = re.compile(
     r"|(?P<header>(?i:x-api-key|api-key|api_key|authorization)[\"']?\s*[:=]\s*[\"']?"
     r"(?:(?i:bearer|basic)\s+)?)[^\s\"',}]{6,}"
     r"|\b(?:sk|pk|rk)-[A-Za-z0-9_-]{12,}"
+    r"|(?P<url>[a-z][a-z0-9+.-]*://[^\s:/@]*:)[^\s@/]+(?=@)"  # the password in user:pass@host
 )
 
 _lock = threading.Lock()
@@ -38,7 +39,7 @@ def register_secret(value: str | None) -> None:
 
 
 def _pattern_sub(match: re.Match[str]) -> str:
-    prefix = match.group("bearer") or match.group("header") or ""
+    prefix = match.group("bearer") or match.group("header") or match.group("url") or ""
     return prefix + _MASK
 
 
