@@ -6,7 +6,7 @@ from pathlib import Path
 
 from steadyllm._config import settings_table_markdown
 
-MARK = "<!-- generated from steadyllm/_config.py SETTINGS; a test checks it matches -->\n"
+MARK = "<!-- generated from steadyllm/_settings_table.py SETTINGS; a test checks it matches -->\n"
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 text = README.read_text()

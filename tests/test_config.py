@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 import steadyllm as sl
-from steadyllm._config import SETTINGS, settings_fields, settings_table_markdown
+from steadyllm._config import settings_fields, settings_table_markdown
+from steadyllm._settings_table import SETTINGS
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -13,7 +13,7 @@ a leading underscore are private.
 from ._agentic import ToolRunResult, ToolStream
 from ._client import CallOptions, Client, LoopOptions
 from ._clock import Clock, FakeClock, SystemClock
-from ._config import SETTINGS, Secret, Settings
+from ._config import Secret, Settings
 from ._context import Context, context, current_context
 from ._errors import (
     AuthenticationError,
@@ -41,6 +41,7 @@ from ._flows import LLMCallConfig, StepResult, TemplateError, render, run_llm_ca
 from ._recorder import JSONLRecorder, Recorder, SQLiteRecorder, StepRecord
 from ._retry import RetryPolicy
 from ._routing import ModelRef, parse_model
+from ._settings_table import SETTINGS
 from ._stream import ChatStream
 from ._sync import SyncChatStream, SyncClient
 from ._tools import Tool, ToolExecution, tool
