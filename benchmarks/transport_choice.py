@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 PAYLOAD = (
@@ -27,6 +28,27 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+async def measure(
+    one: Callable[[], Awaitable[None]], n_seq: int, n_conc: int
+) -> tuple[float, float]:
+    """CPU seconds per call one at a time, and calls per second at 64 concurrent."""
+    for _ in range(200):  # warm up connections and caches
+        await one()
+    cpu = time.process_time()
+    for _ in range(n_seq):
+        await one()
+    per_call = (time.process_time() - cpu) / n_seq
+    sem = asyncio.Semaphore(64)
+
+    async def bounded() -> None:
+        async with sem:
+            await one()
+
+    start = time.perf_counter()
+    await asyncio.gather(*(bounded() for _ in range(n_conc)))
+    return per_call, n_conc / (time.perf_counter() - start)
+
+
 async def aiohttp_client(url: str, n_seq: int, n_conc: int) -> tuple[float, float]:
     import aiohttp
 
@@ -36,21 +58,7 @@ async def aiohttp_client(url: str, n_seq: int, n_conc: int) -> tuple[float, floa
             async with session.post(url, data=PAYLOAD, headers=HEADERS) as r:
                 await r.read()
 
-        for _ in range(200):
-            await one()
-        cpu = time.process_time()
-        for _ in range(n_seq):
-            await one()
-        per_call = (time.process_time() - cpu) / n_seq
-        sem = asyncio.Semaphore(64)
-
-        async def bounded() -> None:
-            async with sem:
-                await one()
-
-        start = time.perf_counter()
-        await asyncio.gather(*(bounded() for _ in range(n_conc)))
-        return per_call, n_conc / (time.perf_counter() - start)
+        return await measure(one, n_seq, n_conc)
 
 
 async def httpx_client(url: str, n_seq: int, n_conc: int) -> tuple[float, float]:
@@ -63,21 +71,7 @@ async def httpx_client(url: str, n_seq: int, n_conc: int) -> tuple[float, float]
             r = await client.post(url, content=PAYLOAD, headers=HEADERS)
             r.read()
 
-        for _ in range(200):
-            await one()
-        cpu = time.process_time()
-        for _ in range(n_seq):
-            await one()
-        per_call = (time.process_time() - cpu) / n_seq
-        sem = asyncio.Semaphore(64)
-
-        async def bounded() -> None:
-            async with sem:
-                await one()
-
-        start = time.perf_counter()
-        await asyncio.gather(*(bounded() for _ in range(n_conc)))
-        return per_call, n_conc / (time.perf_counter() - start)
+        return await measure(one, n_seq, n_conc)
 
 
 def main() -> None:

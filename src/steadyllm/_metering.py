@@ -149,6 +149,33 @@ class Meter:
         ctx = plan.context
         request = plan.request
         ok = error is None and not abandoned
+        cached = response is not None and response.cached
+        if cached:
+            self.tracker.add(
+                Spend(
+                    request.provider, request.model, cost_usd=saved_usd, cache_hit=True, context=ctx
+                )
+            )
+        else:
+            self.tracker.add(
+                Spend(
+                    request.provider,
+                    request.model,
+                    ledger.usage.prompt_tokens,
+                    ledger.usage.completion_tokens,
+                    ledger.usage.cached_tokens,
+                    ledger.usage.reasoning_tokens,
+                    ledger.cost_usd,
+                    ok,
+                    False,
+                    ctx,
+                )
+            )
+        self.alert.check(self.tracker.total_cost)
+        telemetry = self.telemetry()
+        console = call_logger.isEnabledFor(20)
+        if self.log is None and self.stats is None and telemetry is None and not console:
+            return  # nothing reads the record: skip the hashing on the hot path
         record: dict[str, Any] = {
             "schema": SCHEMA_VERSION,
             "ts": timestamp(),
@@ -196,38 +223,16 @@ class Meter:
         if self.settings.log_prompts:
             record["prompt"] = [m.to_dict() for m in request.messages]
             record["response"] = response.text if response is not None else None
-        if response is not None and response.cached:
+        if cached:
             record["cost_usd"] = 0.0
             record["saved_usd"] = saved_usd
-            self.tracker.add(
-                Spend(
-                    request.provider, request.model, cost_usd=saved_usd, cache_hit=True, context=ctx
-                )
-            )
-        else:
-            self.tracker.add(
-                Spend(
-                    request.provider,
-                    request.model,
-                    ledger.usage.prompt_tokens,
-                    ledger.usage.completion_tokens,
-                    ledger.usage.cached_tokens,
-                    ledger.usage.reasoning_tokens,
-                    ledger.cost_usd,
-                    ok,
-                    False,
-                    ctx,
-                )
-            )
         if self.log is not None:
             self.log.write(record)
         if self.stats is not None:
             self.stats.add(record)
-        self.alert.check(self.tracker.total_cost)
-        telemetry = self.telemetry()
         if telemetry is not None:
             telemetry.record(record, ledger.started_ns, time.time_ns(), ledger.events)
-        if call_logger.isEnabledFor(20):
+        if console:
             cost = "n/a" if ledger.cost_usd is None else f"${ledger.cost_usd:.6f}"
             outcome = "ok" if ok else f"failed ({error.kind if error else '?'})"
             call_logger.info(
