@@ -6,7 +6,6 @@ import math
 import pytest
 
 import steadyllm as sl
-from steadyllm._clock import deadline_scope
 
 
 async def test_manual_clock_wakes_sleepers_in_time_order() -> None:
@@ -46,7 +45,7 @@ async def test_timeout_at_fires_when_virtual_time_passes_the_deadline() -> None:
 async def test_auto_advance_jumps_to_the_deadline_on_a_hang() -> None:
     clock = sl.FakeClock(start=10.0)
     with pytest.raises(TimeoutError):
-        async with deadline_scope(clock, 12.0):
+        async with clock.timeout_at(12.0):
             await clock.sleep(math.inf)
     assert clock.now() == 12.0
 

@@ -14,8 +14,7 @@ import heapq
 import itertools
 import math
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from typing import Protocol
 
 
@@ -95,7 +94,7 @@ class FakeClock:
         seq = next(self._seq)
         heapq.heappush(self._timers, (when, seq, callback))
         if when <= self._now:
-            self._fire_due()
+            self.advance(0.0)  # already due: fire now
         return lambda: self._cancelled.add(seq)
 
     def advance(self, seconds: float) -> None:
@@ -126,9 +125,6 @@ class FakeClock:
         self.advance(target - self._now)
         for _ in range(settle):
             await asyncio.sleep(0)
-
-    def _fire_due(self) -> None:
-        self.advance(0.0)
 
     def _next_timer(self) -> float | None:
         while self._timers and self._timers[0][1] in self._cancelled:
@@ -163,13 +159,6 @@ class FakeClock:
 
     def timeout_at(self, deadline: float | None) -> _FakeTimeout:
         return _FakeTimeout(self, deadline)
-
-
-@asynccontextmanager
-async def deadline_scope(clock: Clock, deadline: float | None) -> AsyncIterator[None]:
-    """``clock.timeout_at`` as a plain async context manager (for ``async with``)."""
-    async with clock.timeout_at(deadline):
-        yield
 
 
 async def sleep_until(clock: Clock, when: float, interrupt: asyncio.Event) -> None:

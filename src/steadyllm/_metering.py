@@ -23,7 +23,7 @@ from ._errors import BudgetExceededError, ConfigError, LLMError
 from ._observe import RequestLog, Stats, call_logger, configure_logging, sha256, timestamp
 from ._otel import Telemetry
 from ._otel import available as otel_available
-from ._prices import ModelPrice, PriceBook, parse_prices
+from ._prices import PriceBook, parse_prices
 from ._tokens import estimate_prompt_tokens
 from ._types import Request, Response, Usage
 
@@ -95,9 +95,6 @@ class Meter:
     async def warm(self, provider: str, model: str) -> None:
         if self.prices.needs_catalog(provider, model):
             await asyncio.to_thread(self.prices.lookup, provider, model)
-
-    def price(self, provider: str, model: str) -> ModelPrice | None:
-        return self.prices.lookup(provider, model)
 
     def cost(self, provider: str, model: str, usage: Usage) -> float | None:
         price = self.prices.lookup(provider, model)

@@ -14,9 +14,6 @@ from typing import Any, Literal, TypeAlias
 
 Role = Literal["system", "user", "assistant", "tool"]
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "error"]
-FINISH_REASONS: frozenset[str] = frozenset(
-    ("stop", "length", "tool_calls", "content_filter", "error")
-)
 
 
 # ---------------------------------------------------------------- message parts
