@@ -363,16 +363,11 @@ class Client:
         self, plan: CallPlan, hit: Response, validate: Callable[[Response], None] | None
     ) -> Response:
         """A cached answer: no provider call, no cost; the cost it saved is counted."""
-        saved = self.meter.cost(
-            hit.provider or plan.request.provider, hit.model or plan.request.model, hit.usage
-        )
-        hit.usage.cost_usd = 0.0
-        hit.attempts = 0
         hit.context = plan.context
         hit.latency_ms = (self.clock.now() - plan.started) * 1000.0
         if validate is not None:
             validate(hit)
-        self.meter.finish(plan, plan, response=hit, latency_ms=hit.latency_ms, saved_usd=saved)
+        self.meter.finish_hit(plan, hit)
         return hit
 
     # ------------------------------------------------------------ agent calls

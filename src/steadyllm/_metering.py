@@ -100,6 +100,25 @@ class Meter:
         price = self.prices.lookup(provider, model)
         return None if price is None else price.cost(usage)
 
+    def finish_hit(self, plan: CallPlan, response: Response, *, stream: bool = False) -> None:
+        """Account for an answer served from the cache: it costs nothing, and the
+        cost it would have had is counted as saved."""
+        saved = self.cost(
+            response.provider or plan.request.provider,
+            response.model or plan.request.model,
+            response.usage,
+        )
+        response.cached, response.attempts = True, 0
+        response.usage.cost_usd = 0.0
+        self.finish(
+            plan,
+            plan,
+            response=response,
+            stream=stream,
+            saved_usd=saved,
+            latency_ms=response.latency_ms,
+        )
+
     def preflight(
         self, request: Request, context: Any, default_max_tokens: int | None
     ) -> BudgetReservation | None:

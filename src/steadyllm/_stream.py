@@ -192,20 +192,8 @@ class ChatStream:
             )
             self._response.fallback = self._fallback
             if self._hit is not None:
-                self._response.cached, self._response.attempts = True, 0
-                saved = self._client.meter.cost(
-                    self._hit.provider, self._hit.model, self._response.usage
-                )
-                self._response.usage.cost_usd = 0.0
                 self._recorded = True
-                self._client.meter.finish(
-                    self._plan,
-                    self._plan,
-                    response=self._response,
-                    stream=True,
-                    saved_usd=saved,
-                    latency_ms=self._response.latency_ms,
-                )
+                self._client.meter.finish_hit(self._plan, self._response, stream=True)
                 return event
             if self._guard is not None:
                 self._guard.succeed(self._response)
