@@ -31,7 +31,7 @@ from .._errors import (
     ServerError,
     StreamInterruptedError,
 )
-from .._headers import anthropic_rate_limit, retry_after_seconds, should_retry
+from .._headers import anthropic_rate_limit, retry_after_seconds
 from .._redact import redact
 from .._types import (
     Done,
@@ -49,7 +49,7 @@ from .._types import (
     Usage,
 )
 from ..sse import ServerSentEvent
-from ._openai_codec import parse_json, snippet
+from ._common import obey_should_retry, parse_json, snippet, unparsed_error
 
 VERSIONS = ("2023-06-01", "2026-10-21")
 DEFAULT_MAX_TOKENS = 4096
@@ -358,9 +358,7 @@ def error_from_body(
         retry_after=retry_after_seconds(headers),
         body={"error": {"type": etype, "error_code": code or None}},
     )
-    verdict = should_retry(headers)
-    if verdict is not None and cls.kind != "quota_exceeded":
-        error.retryable = verdict
+    obey_should_retry(error, headers)
     error.rate_limit = anthropic_rate_limit(headers)
     return error
 
@@ -378,20 +376,15 @@ def decode_error(
         data = None
     if isinstance(data, dict) and isinstance(data.get("error"), dict):
         return error_from_body(status, headers, data, options, request.model)
-    cls = _STATUS.get(status) or (ServerError if status >= 500 else InvalidRequestError)
-    error = cls(
-        f"anthropic returned {status} with a non-JSON body (often a proxy or gateway): "
-        f"{snippet(body)}",
-        status=status,
+    return unparsed_error(
+        _STATUS.get(status) or (ServerError if status >= 500 else InvalidRequestError),
         provider=options.provider,
         model=request.model,
-        request_id=headers.get("request-id"),
-        retry_after=retry_after_seconds(headers),
+        status=status,
+        headers=headers,
+        body=body,
+        request_id_header="request-id",
     )
-    verdict = should_retry(headers)
-    if verdict is not None:
-        error.retryable = verdict
-    return error
 
 
 class StreamDecoder:

@@ -29,7 +29,7 @@ from .._errors import (
     ServerError,
     StreamInterruptedError,
 )
-from .._headers import openai_rate_limit, retry_after_seconds, should_retry
+from .._headers import openai_rate_limit, retry_after_seconds
 from .._redact import redact
 from .._types import (
     Done,
@@ -47,6 +47,7 @@ from .._types import (
     Usage,
 )
 from ..sse import ServerSentEvent
+from ._common import obey_should_retry, parse_json, snippet, unparsed_error
 
 _FINISH: dict[str, FinishReason] = {
     "stop": "stop",
@@ -197,30 +198,6 @@ def usage_from(data: Any) -> Usage | None:
     )
 
 
-def parse_json(body: bytes, *, provider: str, model: str, status: int) -> Any:
-    try:
-        return json.loads(body)
-    except ValueError:
-        raise InvalidResponseError(
-            f"{provider} sent a body that is not JSON (status {status}): {snippet(body)}",
-            provider=provider,
-            model=model,
-            status=status,
-        ) from None
-
-
-def snippet(body: bytes, limit: int = 160) -> str:
-    """A short, single-line, tag-free, redacted excerpt of a body for error messages."""
-    import re
-
-    text = body.decode("utf-8", "replace")
-    text = re.sub(r"<[^>]*>", " ", text)
-    text = " ".join(text.split())
-    if not text:
-        return "(empty body)"
-    return redact(text[:limit] + ("…" if len(text) > limit else ""))
-
-
 def decode_response(
     request: Request, status: int, headers: Mapping[str, str], body: bytes, dialect: Dialect
 ) -> Response:
@@ -329,9 +306,7 @@ def error_from_body(
         retry_after=retry_after_seconds(headers),
         body={"error": {k: err.get(k) for k in ("type", "code", "param") if k in err}},
     )
-    verdict = should_retry(headers)
-    if verdict is not None and cls.kind != "quota_exceeded":
-        error.retryable = verdict
+    obey_should_retry(error, headers)
     error.rate_limit = openai_rate_limit(headers)
     if error.retry_after is None and cls.kind == "rate_limit" and error.rate_limit is not None:
         resets = [r for r in (error.rate_limit.requests_reset, error.rate_limit.tokens_reset) if r]
@@ -372,20 +347,15 @@ def decode_error(
     except ValueError:
         data = None
     if not isinstance(data, dict):
-        cls = _classify(status, "", "", "")
-        error = cls(
-            f"{dialect.provider} returned {status} with a non-JSON body "
-            f"(often a proxy or gateway): {snippet(body)}",
-            status=status,
+        return unparsed_error(
+            _classify(status, "", "", ""),
             provider=dialect.provider,
             model=request.model,
-            request_id=headers.get("x-request-id"),
-            retry_after=retry_after_seconds(headers),
+            status=status,
+            headers=headers,
+            body=body,
+            request_id_header="x-request-id",
         )
-        verdict = should_retry(headers)
-        if verdict is not None:
-            error.retryable = verdict
-        return error
     return error_from_body(status, headers, data, dialect, request.model)
 
 
