@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import subprocess
+import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -96,7 +99,41 @@ async def test_breaker_opens_and_recovers_through_a_half_open_probe(emulator: Em
         assert client.resilience.breakers.snapshot()["openai:gpt-4o"]["state"] == "closed"
 
 
-async def pace(emulator: Emulator, settings: sl.Settings, callers: int, max_tokens: int) -> float:
+@contextlib.contextmanager
+def emulator_process(*flags: str) -> Iterator[str]:
+    """`steadyllm emulate` in its own process, as a provider is: its event loop is not
+    slowed by the hundreds of client tasks of these tests. Yields its base URL."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "steadyllm", "emulate", "--port", "0", *flags],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        yield proc.stdout.readline().rsplit(" ", 1)[1].strip()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+async def health(url: str) -> dict[str, Any]:
+    import aiohttp
+
+    async with aiohttp.ClientSession() as http, http.get(f"{url}/_emulator/health") as reply:
+        return dict(await reply.json())
+
+
+async def pace(url: str, callers: int, max_tokens: int, **limits: Any) -> float:
+    settings = sl.Settings.load(
+        env={},
+        dotenv=False,
+        openai_api_key="sk-pacing-test",
+        openai_base_url=f"{url}/v1",
+        timeout_ms=60_000,
+        **limits,
+    )
     async with sl.Client(settings) as client:
         start = time.monotonic()
 
@@ -109,12 +146,10 @@ async def pace(emulator: Emulator, settings: sl.Settings, callers: int, max_toke
 
 async def test_pacing_to_a_request_limit_gets_no_429_and_full_rate() -> None:
     # 120 requests/min: 120 at once (the bucket starts full), then 2 per second.
-    async with Emulator(rpm=120, tpm=20_000) as emulator:
-        settings = settings_for(
-            emulator, rate_limit_per_minute=120, tokens_per_minute=20_000, timeout_ms=60_000
-        )
-        elapsed = await pace(emulator, settings, callers=140, max_tokens=50)
-        assert emulator.rate_limited == 0 and len(emulator.requests) == 140
+    with emulator_process("--rpm", "120", "--tpm", "20000") as url:
+        elapsed = await pace(url, 140, 50, rate_limit_per_minute=120, tokens_per_minute=20_000)
+        served = await health(url)
+    assert served["rate_limited"] == 0 and served["requests"] == 140
     assert elapsed >= (140 - 120) / 2.0 * 0.99  # never faster than the limit allows
     allowed = 120 + 2.0 * elapsed  # what the limit allowed in that time
     assert 140 / allowed >= 0.95  # and we used at least 95% of it
@@ -122,10 +157,10 @@ async def test_pacing_to_a_request_limit_gets_no_429_and_full_rate() -> None:
 
 async def test_pacing_to_a_token_limit_gets_no_429_and_full_rate() -> None:
     # Each call reserves 5 prompt tokens + 95 max_tokens = 100; 6,000 tokens/min = 1 call/s.
-    async with Emulator(tpm=6_000) as emulator:
-        settings = settings_for(emulator, tokens_per_minute=6_000, timeout_ms=60_000)
-        elapsed = await pace(emulator, settings, callers=70, max_tokens=95)
-        assert emulator.rate_limited == 0 and len(emulator.requests) == 70
+    with emulator_process("--tpm", "6000") as url:
+        elapsed = await pace(url, 70, 95, tokens_per_minute=6_000)
+        served = await health(url)
+    assert served["rate_limited"] == 0 and served["requests"] == 70
     assert elapsed >= (70 - 60) / 1.0 * 0.99
     assert 70 / (60 + 1.0 * elapsed) >= 0.95
 
