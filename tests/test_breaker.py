@@ -154,6 +154,7 @@ def test_invalid_policies_name_the_setting(kw: dict[str, float], message: str) -
 def test_board_scopes_and_snapshot() -> None:
     board = BreakerBoard(BreakerPolicy(failure_threshold=1))
     a = board.get("openai", "gpt-4o")
+    assert isinstance(a, CircuitBreaker)
     assert board.get("openai", "gpt-4o") is a and board.get("openai", "mini") is not a
     fail(a, 0)
     snap = board.snapshot()

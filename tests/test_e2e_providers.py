@@ -352,7 +352,9 @@ async def test_emulator_enforces_rate_limits_and_the_limiter_learns_them(
             assert r.rate_limit is not None and r.rate_limit.requests_remaining == 0
             # The limiter adopted the server's limit from the headers: the fourth call is
             # held locally (its wait exceeds the deadline) and never becomes a 429.
-            assert client.predicted_wait("openai:gpt", [sl.user("x")]) == pytest.approx(20.5, abs=1)
+            assert await client.predicted_wait("openai:gpt", [sl.user("x")]) == pytest.approx(
+                20.5, abs=1
+            )
             with pytest.raises(sl.RateLimitError, match="would wait") as local:
                 await client.chat("openai:gpt", [sl.user("x")], timeout_ms=2_000)
             assert local.value.retry_after is not None and 15 < local.value.retry_after <= 22

@@ -92,7 +92,7 @@ async def test_breaker_opens_and_recovers_through_a_half_open_probe(emulator: Em
         assert client.resilience.breakers.snapshot()["openai:gpt-4o"]["state"] == "open"
         clock.advance(59)
         with pytest.raises(sl.CircuitOpenError):  # the failed probe doubled the open period
-            client.resilience.breakers.get("openai", "gpt-4o").allow(clock.now())
+            await client.resilience.breakers.get("openai", "gpt-4o").admit(clock.now(), 10.0)
         clock.advance(1)
         r = await client.chat("openai:gpt-4o", [sl.user("recovered")])  # the probe succeeds
         assert (r.provider, r.text, r.fallback) == ("openai", "recovered", None)

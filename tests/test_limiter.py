@@ -121,16 +121,16 @@ async def test_reconcile_charges_overruns_and_refunds_only_when_allowed() -> Non
     clock = sl.FakeClock(auto_advance=False)
     lim = limiter(clock, tpm=1_000)
     r = await lim.acquire(100)
-    r.reconcile(400)  # used more than reserved: charged
-    r.reconcile(10)  # settles once
+    lim.reconcile(r, 400)  # used more than reserved: charged
+    lim.reconcile(r, 10)  # settles once
     assert lim.snapshot()["buckets"]["tokens_per_minute"]["available"] == pytest.approx(600)  # type: ignore[index]
     refunding = limiter(clock, tpm=1_000, refund_unused=True)
     r2 = await refunding.acquire(500)
-    r2.reconcile(100)
+    refunding.reconcile(r2, 100)
     assert refunding.snapshot()["buckets"]["tokens_per_minute"]["available"] == pytest.approx(900)  # type: ignore[index]
     keeping = limiter(clock, tpm=1_000)
     r3 = await keeping.acquire(500)
-    r3.reconcile(100)  # providers charge max_tokens up front: no refund by default
+    keeping.reconcile(r3, 100)  # providers charge max_tokens up front: no refund by default
     assert keeping.snapshot()["buckets"]["tokens_per_minute"]["available"] == pytest.approx(500)  # type: ignore[index]
 
 
@@ -141,7 +141,7 @@ async def test_a_refund_wakes_the_head_early() -> None:
     waiter = asyncio.create_task(lim.acquire(300))
     await clock.tick(1)
     assert not waiter.done()
-    big.reconcile(100)  # 500 tokens come back
+    lim.reconcile(big, 100)  # 500 tokens come back
     await clock.tick(0)
     assert waiter.done()
 

@@ -216,7 +216,7 @@ async def test_the_client_paces_calls_to_the_configured_rate() -> None:
     await clock.tick(10)
     await asyncio.gather(*tasks)
     assert done[60:] == pytest.approx([float(i) for i in range(1, 11)])
-    assert client.predicted_wait("fake:m", [sl.user("x")]) == pytest.approx(1.0)
+    assert await client.predicted_wait("fake:m", [sl.user("x")]) == pytest.approx(1.0)
     assert client.resilience.limiters.snapshot()["fake:m"]["granted"] == 70
 
 

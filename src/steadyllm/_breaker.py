@@ -19,9 +19,13 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from ._errors import CircuitOpenError, ConfigError, LLMError
+
+if TYPE_CHECKING:
+    from ._shared import SharedState
+    from ._shared_breaker import SharedBreaker
 
 State = Literal["closed", "open", "half_open"]
 _INFRASTRUCTURE = frozenset(
@@ -86,9 +90,11 @@ Listener = Callable[[str, State, State], None]
 class Ticket:
     """Permission for one call; ``probe`` when it is a half-open probe."""
 
-    breaker: CircuitBreaker
+    breaker: CircuitBreaker | SharedBreaker
     probe: bool
     settled: bool = False
+    #: Names a shared probe's lease in Redis.
+    id: str = ""
 
 
 class CircuitBreaker:
@@ -132,6 +138,28 @@ class CircuitBreaker:
             model=model or None,
             retry_after=wait,
         )
+
+    async def admit(self, now: float, lease: float) -> Ticket:
+        """``allow``, with the interface the shared breaker also has."""
+        return self.allow(now)
+
+    async def record(self, ticket: Ticket, error: LLMError | None, now: float) -> None:
+        """The call's verdict: a success (``error`` None) or a failure."""
+        if error is None:
+            self.success(ticket, now)
+        else:
+            self.failure(ticket, error, now)
+
+    def snapshot(self) -> dict[str, object]:
+        return {
+            "state": self.state,
+            "reopen_at": self.reopen_at,
+            "calls": self.stats.calls,
+            "successes": self.stats.successes,
+            "failures": self.stats.failures,
+            "rejected": self.stats.rejected,
+            "opened": self.stats.opened,
+        }
 
     def _record(self, now: float, failed: bool) -> None:
         window = self._window
@@ -198,26 +226,23 @@ class BreakerBoard:
     policy: BreakerPolicy = field(default_factory=BreakerPolicy)
     scope: Literal["model", "provider"] = "model"
     on_change: Listener | None = None
-    breakers: dict[str, CircuitBreaker] = field(default_factory=dict)
+    #: With shared state, breakers live in Redis (``_shared_breaker``).
+    shared: SharedState | None = None
+    breakers: dict[str, CircuitBreaker | SharedBreaker] = field(default_factory=dict)
 
-    def get(self, provider: str, model: str) -> CircuitBreaker:
+    def get(self, provider: str, model: str) -> CircuitBreaker | SharedBreaker:
         key = provider if self.scope == "provider" else f"{provider}:{model}"
         breaker = self.breakers.get(key)
         if breaker is None:
-            breaker = self.breakers[key] = CircuitBreaker(key, self.policy, self.on_change)
+            if self.shared is not None:
+                from ._shared_breaker import SharedBreaker
+
+                breaker = SharedBreaker(self.shared, key, self.policy, self.on_change)
+            else:
+                breaker = CircuitBreaker(key, self.policy, self.on_change)
+            self.breakers[key] = breaker
         return breaker
 
     def snapshot(self) -> dict[str, dict[str, object]]:
         """State and counters of every breaker, JSON-serializable."""
-        return {
-            key: {
-                "state": b.state,
-                "reopen_at": b.reopen_at,
-                "calls": b.stats.calls,
-                "successes": b.stats.successes,
-                "failures": b.stats.failures,
-                "rejected": b.stats.rejected,
-                "opened": b.stats.opened,
-            }
-            for key, b in self.breakers.items()
-        }
+        return {key: b.snapshot() for key, b in self.breakers.items()}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, TypedDict, TypeVar, Unpack
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar, Unpack
 
 from ._agentic import OnLimit, ToolRunResult, ToolStream, chat_json, chat_with_tools
 from ._breaker import BreakerPolicy
@@ -33,6 +33,7 @@ from ._errors import (
     LLMError,
     LLMTimeoutError,
 )
+from ._limiter import RateLimiter
 from ._metering import Ledger, Meter
 from ._observe import Stats
 from ._redact import get_logger
@@ -44,6 +45,9 @@ from ._tools import as_tools
 from ._types import FallbackInfo, Message, Request, Response, ToolChoice, ToolSpec
 from ._validate import check_request
 from .providers import Provider, build_provider
+
+if TYPE_CHECKING:
+    from ._shared import SharedState
 
 T = TypeVar("T")
 logger = get_logger("steadyllm")
@@ -117,11 +121,29 @@ class Client:
         )
         #: Circuit breakers and rate limiters, with ``.breakers.snapshot()`` and
         #: ``.limiters.snapshot()`` for their state and statistics.
+        #: The link to Redis when STEADYLLM_REDIS_URL is set (limiter, breaker,
+        #: budgets and cost counters shared by every process), else None.
+        self.shared: SharedState | None = None
+        if s.redis_url is not None:
+            from ._shared import SharedState
+
+            self.shared = SharedState(
+                s.redis_url.get(),
+                s.redis_prefix,
+                self.clock,
+                timeout=s.redis_timeout_ms / 1000.0,
+                limiter_fails_open=s.redis_limiter_on_failure == "open",
+                budgets_fail_open=s.redis_budgets_on_failure == "open",
+            )
         self.resilience = Resilience(
-            self.settings, self.clock, breaker=breaker, on_circuit_change=on_circuit_change
+            self.settings,
+            self.clock,
+            breaker=breaker,
+            on_circuit_change=on_circuit_change,
+            shared=self.shared,
         )
         #: Prices, cost tracker, budgets, request log and statistics.
-        self.meter = Meter(self.settings, on_cost_alert=on_cost_alert)
+        self.meter = Meter(self.settings, on_cost_alert=on_cost_alert, shared=self.shared)
         self._cache: ResponseCache | None = None
         self._providers: dict[str, Provider] = {}
         for name, provider in (providers or {}).items():
@@ -149,7 +171,9 @@ class Client:
     async def aclose(self) -> None:
         """Close every provider's connections. Safe to call twice."""
         self._closed = True
-        self.meter.close()
+        await self.meter.aclose()
+        if self.shared is not None:
+            await self.shared.aclose()
         if self._cache is not None and isinstance(self._cache.backend, SQLiteCache):
             self._cache.backend.close()
         if self._cache is not None and isinstance(self._cache.backend, RedisCache):
@@ -256,14 +280,19 @@ class Client:
         """Admit one attempt: budget pre-flight, circuit breaker, rate limiter."""
         request = plan.request
         await self.meter.warm(request.provider, request.model)
-        budget = self.meter.preflight(request, plan.context, plan.provider.default_max_tokens)
+        budget = await self.meter.preflight(
+            request,
+            plan.context,
+            plan.provider.default_max_tokens,
+            plan.deadline - self.clock.now(),
+        )
         try:
             guard = await self.resilience.enter(
                 request, plan.deadline, plan.provider.default_max_tokens
             )
         except BaseException:
             if budget is not None:
-                budget.settle(None)
+                budget.release()
             raise
         guard.meter, guard.ledger, guard.budget = self.meter, plan.ledger, budget
         return guard
@@ -459,7 +488,7 @@ class Client:
     async def _complete(self, plan: CallPlan) -> Response:
         guard = await self.guard(plan)
         response = await guard.run(plan.provider.complete(plan.request))
-        guard.succeed(response)
+        await guard.succeed(response)
         return response
 
     def stream(
@@ -471,14 +500,25 @@ class Client:
         mode = self._cache_mode(opts)
         return ChatStream(self, self.plan_chain(model, messages, stream=True, **opts), mode)
 
-    def predicted_wait(
+    async def predicted_wait(
         self, model: str | None, messages: Sequence[Message], max_tokens: int | None = None
     ) -> float:
         """Seconds a call like this would wait for the rate limiter if sent now."""
         plan = self.plan(model, messages, max_tokens=max_tokens)
         limiter = self.resilience.limiters.get(plan.request.provider, plan.request.model)
         tokens = self.resilience.estimate(plan.request, plan.provider.default_max_tokens)
-        return limiter.predicted_wait(tokens)
+        if isinstance(limiter, RateLimiter):
+            return limiter.predicted_wait(tokens)
+        return await limiter.predicted_wait(tokens)
+
+    async def fleet_costs(self) -> dict[str, Any]:
+        """Every process's totals from Redis (same shape as ``costs.summary()``);
+        this process's queued counters are written first."""
+        counters = self.meter.shared_costs
+        if counters is None:
+            raise ConfigError("fleet_costs needs shared state: set STEADYLLM_REDIS_URL")
+        await counters.flush()
+        return await counters.summary()
 
     async def with_fallbacks(
         self, chain: list[CallPlan], run: Callable[[CallPlan], Awaitable[T]]

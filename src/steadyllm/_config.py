@@ -110,6 +110,9 @@ class Settings:
     cache_max_entries: int = 10_000
     redis_url: Secret | None = None  # a URL may carry a password
     redis_prefix: str = "steadyllm"
+    redis_timeout_ms: int = 1_000
+    redis_limiter_on_failure: str = "closed"
+    redis_budgets_on_failure: str = "closed"
     circuit_breaker_failure_rate: float | None = None
     circuit_breaker_window_ms: int = 60_000
     circuit_breaker_min_calls: int = 10

@@ -134,6 +134,14 @@ class BudgetReservation:
         self.settled = True
         self.book.settle(self, cost or 0.0)
 
+    async def finish(self, cost: float | None) -> None:
+        """``settle``, with the interface the shared budgets' holds also have."""
+        self.settle(cost)
+
+    def release(self) -> None:
+        """The call was abandoned: nothing known was spent."""
+        self.settle(None)
+
 
 @dataclass
 class Budgets:
@@ -142,14 +150,16 @@ class Budgets:
     global_usd: float | None = None
     per_run_usd: float | None = None
     per_agent_usd: float | None = None
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _lock: threading.RLock = field(default_factory=threading.RLock)
     _budgets: dict[str, _Budget] = field(default_factory=dict)
+    _seen: set[str] = field(default_factory=set)
 
     @property
     def active(self) -> bool:
         return any(v is not None for v in (self.global_usd, self.per_run_usd, self.per_agent_usd))
 
-    def _applicable(self, ctx: Context | None) -> list[_Budget]:
+    def wanted(self, ctx: Context | None) -> list[tuple[str, float]]:
+        """Name and limit of every budget a call in ``ctx`` falls under."""
         wanted: list[tuple[str, float]] = []
         if self.global_usd is not None:
             wanted.append(("global", self.global_usd))
@@ -157,8 +167,18 @@ class Budgets:
             wanted.append((f"run {ctx.run_id}", self.per_run_usd))
         if self.per_agent_usd is not None and ctx is not None and ctx.agent:
             wanted.append((f"agent {ctx.agent}", self.per_agent_usd))
+        with self._lock:
+            self._seen.update(name for name, _ in wanted)
+        return wanted
+
+    def names(self) -> list[str]:
+        """Budgets this process has checked a call against (sorted)."""
+        with self._lock:
+            return sorted(self._seen)
+
+    def _applicable(self, ctx: Context | None) -> list[_Budget]:
         out = []
-        for name, limit in wanted:
+        for name, limit in self.wanted(ctx):
             budget = self._budgets.get(name)
             if budget is None:
                 budget = self._budgets[name] = _Budget(name, limit)

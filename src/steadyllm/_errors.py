@@ -58,6 +58,7 @@ ErrorKind = Literal[
     "invalid_response",
     "configuration",
     "tool_loop",
+    "shared_state",
 ]
 
 _UNSET: Any = object()
@@ -237,6 +238,14 @@ class BudgetExceededError(LLMError):
     """Sending the call would exceed a cost budget."""
 
     kind = "budget_exceeded"
+
+
+class SharedStateError(LLMError):
+    """Redis, which holds the shared limiter or budgets, is unreachable and the
+    feature fails closed; retried within the deadline, it never falls back."""
+
+    kind = "shared_state"
+    default_retryable = True
 
 
 class StreamInterruptedError(LLMError):

@@ -26,11 +26,15 @@ import contextlib
 import math
 from collections import deque
 from dataclasses import asdict, dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from ._clock import Clock, sleep_until
 from ._errors import ConfigError, InvalidRequestError, LLMError, RateLimitError
 from ._types import RateLimitInfo
+
+if TYPE_CHECKING:
+    from ._shared import SharedState
+    from ._shared_limiter import SharedLimiter
 
 _MINUTE, _DAY = 60.0, 86_400.0
 #: Waits shorter than this count as "ready": below a microsecond, float rounding of
@@ -116,17 +120,11 @@ class _Waiter:
 
 @dataclass(slots=True)
 class Reservation:
-    limiter: RateLimiter
+    """One granted call's share of a limiter, settled once when the call ends."""
+
+    limiter: RateLimiter | SharedLimiter
     tokens: int
     settled: bool = False
-
-    def reconcile(self, actual_tokens: int | None) -> None:
-        """Correct the reservation with the tokens the call really used (once)."""
-        if self.settled:
-            return
-        self.settled = True
-        if actual_tokens is not None:
-            self.limiter.adjust_tokens(actual_tokens - self.tokens)
 
 
 class RateLimiter:
@@ -170,7 +168,7 @@ class RateLimiter:
         ahead = sum(w.tokens for w in self._queue)
         return self._wait_now(tokens, self.clock.now(), ahead, len(self._queue))
 
-    def _check_fits(self, tokens: int) -> None:
+    def check_fits(self, tokens: int) -> None:
         for bucket in self._buckets.values():
             if self._cost(bucket, tokens) > bucket.capacity:
                 self.stats.refused += 1
@@ -185,7 +183,7 @@ class RateLimiter:
 
     async def acquire(self, tokens: int, deadline: float | None = None) -> Reservation:
         """Wait for capacity (FIFO) and reserve one request and ``tokens``."""
-        self._check_fits(tokens)
+        self.check_fits(tokens)
         now = self.clock.now()
         if not self._queue and self._wait_now(tokens, now) <= _EPSILON:
             self._take(tokens, now)
@@ -249,6 +247,32 @@ class RateLimiter:
         if delta < 0:
             self._wake()
 
+    def reconcile(self, reservation: Reservation, actual_tokens: int | None) -> None:
+        """Correct a reservation with the tokens the call really used (once)."""
+        if reservation.settled:
+            return
+        reservation.settled = True
+        if actual_tokens is not None:
+            self.adjust_tokens(actual_tokens - reservation.tokens)
+
+    async def settle(
+        self,
+        reservation: Reservation,
+        used: int | None,
+        info: RateLimitInfo | None,
+        rate_limited: LLMError | None = None,
+    ) -> None:
+        """The call ended: learn from its headers (pause on a 429), reconcile its usage."""
+        if rate_limited is not None:
+            self.on_rate_limited(rate_limited)
+        else:
+            self.adopt(info)
+        self.reconcile(reservation, used)
+
+    def release(self, reservation: Reservation) -> None:
+        """The call was abandoned: no usage known, nothing learned."""
+        self.reconcile(reservation, None)
+
     def adopt(self, info: RateLimitInfo | None) -> None:
         """Take the provider's word: its limits, and remaining counts lower than ours."""
         if info is None:
@@ -308,14 +332,22 @@ class LimiterBoard:
     default: Limits | None = None
     per_key: dict[str, Limits] = field(default_factory=dict)
     scope: Literal["model", "provider"] = "model"
-    limiters: dict[str, RateLimiter] = field(default_factory=dict)
+    #: With shared state, limiters live in Redis (``_shared_limiter``).
+    shared: SharedState | None = None
+    limiters: dict[str, RateLimiter | SharedLimiter] = field(default_factory=dict)
 
-    def get(self, provider: str, model: str) -> RateLimiter:
+    def get(self, provider: str, model: str) -> RateLimiter | SharedLimiter:
         key = provider if self.scope == "provider" else f"{provider}:{model}"
         limiter = self.limiters.get(key)
         if limiter is None:
             limits = self.per_key.get(key) or self.per_key.get(provider) or self.default
-            limiter = self.limiters[key] = RateLimiter(key, limits, self.clock)
+            if self.shared is not None:
+                from ._shared_limiter import SharedLimiter
+
+                limiter = SharedLimiter(self.shared, key, limits, self.clock)
+            else:
+                limiter = RateLimiter(key, limits, self.clock)
+            self.limiters[key] = limiter
         return limiter
 
     def snapshot(self) -> dict[str, dict[str, object]]:

@@ -29,6 +29,8 @@ from ._types import Request, Response, Usage
 
 if TYPE_CHECKING:
     from ._client import CallPlan
+    from ._shared import SharedState
+    from ._shared_budgets import SharedBudgets, SharedCosts, SharedHold
 
 #: Output tokens assumed for the worst case when a call sets no max_tokens.
 DEFAULT_OUTPUT_ESTIMATE = 4096
@@ -76,6 +78,7 @@ class Meter:
         *,
         prices: PriceBook | None = None,
         on_cost_alert: Callable[[float, float], None] | None = None,
+        shared: SharedState | None = None,
     ) -> None:
         self.settings = settings
         self.prices = prices or PriceBook(parse_prices(settings.prices, "prices"))
@@ -83,6 +86,14 @@ class Meter:
         self.budgets = Budgets(
             settings.budget_usd, settings.budget_per_run_usd, settings.budget_per_agent_usd
         )
+        #: With shared state: budgets and the fleet's cost counters in Redis.
+        self.shared_budgets: SharedBudgets | None = None
+        self.shared_costs: SharedCosts | None = None
+        if shared is not None:
+            from ._shared_budgets import SharedBudgets, SharedCosts
+
+            self.shared_budgets = SharedBudgets(shared, self.budgets)
+            self.shared_costs = SharedCosts(shared)
         self.alert = CostAlert(settings.alert_cost_threshold_usd, on_cost_alert)
         self.stats = Stats() if settings.enable_metrics else None
         self.log = RequestLog(settings.log_file_path) if settings.log_to_file else None
@@ -119,9 +130,9 @@ class Meter:
             latency_ms=response.latency_ms,
         )
 
-    def preflight(
-        self, request: Request, context: Any, default_max_tokens: int | None
-    ) -> BudgetReservation | None:
+    async def preflight(
+        self, request: Request, context: Any, default_max_tokens: int | None, hold_for: float
+    ) -> BudgetReservation | SharedHold | None:
         """Refuse a call whose worst case breaks a limit; reserve it in every budget."""
         cap = self.settings.max_cost_per_request_usd
         if cap is None and not self.budgets.active:
@@ -143,6 +154,10 @@ class Meter:
             )
         if not self.budgets.active:
             return None
+        if self.shared_budgets is not None:
+            return await self.shared_budgets.reserve(
+                estimate, context, provider=request.provider, model=request.model, hold_for=hold_for
+            )
         return self.budgets.reserve(
             estimate, context, provider=request.provider, model=request.model
         )
@@ -167,26 +182,25 @@ class Meter:
         ok = error is None and not abandoned
         cached = response is not None and response.cached
         if cached:
-            self.tracker.add(
-                Spend(
-                    request.provider, request.model, cost_usd=saved_usd, cache_hit=True, context=ctx
-                )
+            spend = Spend(
+                request.provider, request.model, cost_usd=saved_usd, cache_hit=True, context=ctx
             )
         else:
-            self.tracker.add(
-                Spend(
-                    request.provider,
-                    request.model,
-                    ledger.usage.prompt_tokens,
-                    ledger.usage.completion_tokens,
-                    ledger.usage.cached_tokens,
-                    ledger.usage.reasoning_tokens,
-                    ledger.cost_usd,
-                    ok,
-                    False,
-                    ctx,
-                )
+            spend = Spend(
+                request.provider,
+                request.model,
+                ledger.usage.prompt_tokens,
+                ledger.usage.completion_tokens,
+                ledger.usage.cached_tokens,
+                ledger.usage.reasoning_tokens,
+                ledger.cost_usd,
+                ok,
+                False,
+                ctx,
             )
+        self.tracker.add(spend)
+        if self.shared_costs is not None:
+            self.shared_costs.add(spend)
         self.alert.check(self.tracker.total_cost)
         telemetry = self.telemetry()
         console = call_logger.isEnabledFor(20)
@@ -272,6 +286,14 @@ class Meter:
     def close(self) -> None:
         if self.log is not None:
             self.log.close()
+
+    async def aclose(self) -> None:
+        """Write what is queued for Redis (budget settlements, cost counters), then close."""
+        if self.shared_budgets is not None:
+            await self.shared_budgets.aclose()
+        if self.shared_costs is not None:
+            await self.shared_costs.aclose()
+        self.close()
 
 
 SCHEMA_VERSION = 1

@@ -19,7 +19,7 @@ from ._breaker import BreakerBoard, BreakerPolicy, CircuitBreaker, State, Ticket
 from ._clock import Clock
 from ._config import Settings
 from ._errors import LLMError
-from ._limiter import LimiterBoard, Limits, RateLimiter, Reservation
+from ._limiter import LimiterBoard, Limits, Reservation
 from ._redact import get_logger
 from ._tokens import estimate_prompt_tokens
 from ._types import Request, Response, Usage
@@ -27,6 +27,9 @@ from ._types import Request, Response, Usage
 if TYPE_CHECKING:
     from ._costs import BudgetReservation
     from ._metering import Ledger, Meter
+    from ._shared import SharedState
+    from ._shared_breaker import SharedBreaker
+    from ._shared_budgets import SharedHold
 
 logger = get_logger("steadyllm")
 T = TypeVar("T")
@@ -38,52 +41,53 @@ class Guard:
     provider: str
     model: str
     clock: Clock
-    breaker: CircuitBreaker
+    breaker: CircuitBreaker | SharedBreaker
     ticket: Ticket
-    limiter: RateLimiter
     reservation: Reservation
     #: Set by the client: prices the attempt's usage into the call's ledger and budgets.
     meter: Meter | None = None
     ledger: Ledger | None = None
-    budget: BudgetReservation | None = None
+    budget: BudgetReservation | SharedHold | None = None
 
     @property
     def settled(self) -> bool:
         return self.ticket.settled and self.reservation.settled
 
-    def _account(self, provider: str, model: str, usage: Usage) -> float | None:
-        cost = self.meter.cost(provider, model, usage) if self.meter is not None else None
+    async def _account(self, usage: Usage) -> float | None:
+        cost = self.meter.cost(self.provider, self.model, usage) if self.meter is not None else None
         if self.ledger is not None:
             self.ledger.add(usage, cost)
         if self.budget is not None:
-            self.budget.settle(cost)
+            await self.budget.finish(cost)
         return cost
 
-    def succeed(self, response: Response) -> None:
-        self.breaker.success(self.ticket, self.clock.now())
-        self.limiter.adopt(response.rate_limit)
+    async def succeed(self, response: Response) -> None:
+        await self.breaker.record(self.ticket, None, self.clock.now())
         used = response.usage.total_tokens
-        self.reservation.reconcile(used if used > 0 else None)
-        response.usage.cost_usd = self._account(self.provider, self.model, response.usage)
+        await self.reservation.limiter.settle(
+            self.reservation, used if used > 0 else None, response.rate_limit
+        )
+        response.usage.cost_usd = await self._account(response.usage)
 
-    def fail(self, error: LLMError) -> None:
-        self.breaker.failure(self.ticket, error, self.clock.now())
-        if error.kind == "rate_limit":
-            self.limiter.on_rate_limited(error)
-        else:
-            self.limiter.adopt(error.rate_limit)
+    async def fail(self, error: LLMError) -> None:
+        await self.breaker.record(self.ticket, error, self.clock.now())
         partial = error.partial
         usage = partial.usage if isinstance(partial, Response) else Usage()
-        self.reservation.reconcile(usage.total_tokens if usage.total_tokens > 0 else None)
-        cost = self._account(self.provider, self.model, usage)
+        await self.reservation.limiter.settle(
+            self.reservation,
+            usage.total_tokens if usage.total_tokens > 0 else None,
+            error.rate_limit,
+            error if error.kind == "rate_limit" else None,
+        )
+        cost = await self._account(usage)
         if isinstance(partial, Response) and usage.total_tokens:
             partial.usage.cost_usd = cost  # spend of a broken stream is still counted
 
     def abandon(self) -> None:
         self.breaker.release(self.ticket)
-        self.reservation.reconcile(None)
+        self.reservation.limiter.release(self.reservation)
         if self.budget is not None:
-            self.budget.settle(None)
+            self.budget.release()
 
     async def run(self, call: Awaitable[T]) -> T:
         """Await ``call``; a failure settles the guard (an LLMError as a verdict,
@@ -91,7 +95,7 @@ class Guard:
         try:
             return await call
         except LLMError as error:
-            self.fail(error)
+            await self.fail(error)
             raise
         except BaseException:
             self.abandon()
@@ -138,6 +142,7 @@ class Resilience:
         *,
         breaker: BreakerPolicy | None = None,
         on_circuit_change: Listener | None = None,
+        shared: SharedState | None = None,
     ) -> None:
         self.clock = clock
         self._listener = on_circuit_change
@@ -145,6 +150,7 @@ class Resilience:
             breaker or breaker_policy(settings),
             scope="provider" if settings.circuit_breaker_scope == "provider" else "model",
             on_change=self._changed,
+            shared=shared,
         )
         per_key = {
             key: Limits(
@@ -159,6 +165,7 @@ class Resilience:
             default_limits(settings),
             per_key,
             scope="provider" if settings.rate_limit_scope == "provider" else "model",
+            shared=shared,
         )
 
     def _changed(self, key: str, old: State, new: State) -> None:
@@ -178,7 +185,8 @@ class Resilience:
         self, request: Request, deadline: float, default_max_tokens: int | None
     ) -> Guard:
         breaker = self.breakers.get(request.provider, request.model)
-        ticket = breaker.allow(self.clock.now())
+        now = self.clock.now()
+        ticket = await breaker.admit(now, deadline - now)
         limiter = self.limiters.get(request.provider, request.model)
         try:
             reservation = await limiter.acquire(
@@ -187,15 +195,15 @@ class Resilience:
         except BaseException:
             breaker.release(ticket)
             raise
-        return Guard(
-            request.provider, request.model, self.clock, breaker, ticket, limiter, reservation
-        )
+        return Guard(request.provider, request.model, self.clock, breaker, ticket, reservation)
 
 
 def falls_back(error: LLMError, settings: Settings) -> bool:
     """Whether a failed model should hand the call to the next one in its chain."""
     if error.kind in ("circuit_open", "quota_exceeded"):
         return True
+    if error.kind == "shared_state":
+        return False  # Redis is down for every model alike
     if error.kind == "context_length":
         return settings.fallback_on_context_length
     if error.kind == "content_filter":

@@ -559,5 +559,35 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "steadyllm",
         "Prefix of every Redis key, to keep applications sharing a server apart.",
     ),
+    SettingSpec(
+        "redis_timeout_ms",
+        "REDIS_TIMEOUT_MS",
+        "int",
+        1000,
+        "Connect and reply timeout of each Redis command; past it the server counts as "
+        "unreachable and the feature's failure policy applies.",
+        1,
+        60_000,
+    ),
+    SettingSpec(
+        "redis_limiter_on_failure",
+        "REDIS_LIMITER_ON_FAILURE",
+        "choice",
+        "closed",
+        "When Redis is unreachable, the shared rate limiter refuses calls with "
+        "SharedStateError (closed, retried within the deadline) or paces on this "
+        "process's own limiter (open).",
+        choices=("closed", "open"),
+    ),
+    SettingSpec(
+        "redis_budgets_on_failure",
+        "REDIS_BUDGETS_ON_FAILURE",
+        "choice",
+        "closed",
+        "When Redis is unreachable, shared budgets refuse calls with SharedStateError "
+        "(closed) or check them against this process's own budgets (open); spend is "
+        "queued and written when Redis is back either way.",
+        choices=("closed", "open"),
+    ),
 )
 SPECS_BY_NAME = {s.name: s for s in SETTINGS}

@@ -142,7 +142,7 @@ class ChatStream:
     async def __anext__(self) -> StreamEvent:
         if self._first is not None:
             event, self._first = self._first, None
-            return self._deliver(event)
+            return await self._deliver(event)
         if self._finished or self._iterator is None:
             raise StopAsyncIteration
         clock, plan = self._client.clock, self._plan
@@ -153,7 +153,7 @@ class ChatStream:
                     item = await self._iterator.__anext__()
                     self._assembler.add(item)
                     if not isinstance(item, ResponseMeta):
-                        delivered = self._deliver(item)
+                        delivered = await self._deliver(item)
                         if isinstance(delivered, Done):
                             await self._store()
                         return delivered
@@ -178,11 +178,11 @@ class ChatStream:
             self._finished = True
             error.partial = self.partial()
             if self._guard is not None:
-                self._guard.fail(error)
+                await self._guard.fail(error)
             self._record(error=self._tag(error))
             raise error from None
 
-    def _deliver(self, event: StreamEvent) -> StreamEvent:
+    async def _deliver(self, event: StreamEvent) -> StreamEvent:
         if isinstance(event, Done):
             self._finished = True
             self._response = self._finish(
@@ -196,7 +196,7 @@ class ChatStream:
                 self._client.meter.finish_hit(self._plan, self._response, stream=True)
                 return event
             if self._guard is not None:
-                self._guard.succeed(self._response)
+                await self._guard.succeed(self._response)
             self._record(response=self._response)
         return event
 

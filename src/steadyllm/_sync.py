@@ -12,7 +12,7 @@ import asyncio
 import threading
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping, Sequence
 from concurrent.futures import Future
-from typing import Any, TypeVar, Unpack
+from typing import TYPE_CHECKING, Any, TypeVar, Unpack
 
 from ._agentic import OnLimit, ToolRunResult, ToolStream
 from ._cache import ResponseCache
@@ -29,6 +29,9 @@ from ._stream import ChatStream
 from ._tools import ToolExecution
 from ._types import Message, Response, StreamEvent
 from .providers import Provider
+
+if TYPE_CHECKING:
+    from ._shared import SharedState
 
 T = TypeVar("T")
 
@@ -89,11 +92,20 @@ class SyncClient:
         """Circuit breakers and rate limiters (``.breakers``, ``.limiters``)."""
         return self.client.resilience
 
+    @property
+    def shared(self) -> SharedState | None:
+        """Same as ``Client.shared``: the link to Redis, when configured."""
+        return self.client.shared
+
     def predicted_wait(
         self, model: str | None, messages: Sequence[Message], max_tokens: int | None = None
     ) -> float:
         """Same as ``Client.predicted_wait``."""
-        return self.client.predicted_wait(model, messages, max_tokens)
+        return self._run(self.client.predicted_wait(model, messages, max_tokens))
+
+    def fleet_costs(self) -> dict[str, Any]:
+        """Same as ``Client.fleet_costs``."""
+        return self._run(self.client.fleet_costs())
 
     def _run(self, coro: Coroutine[Any, Any, T]) -> T:
         if self._closed:

@@ -1,0 +1,170 @@
+"""Shared state in Redis (or Valkey): one connection pool, the server-side
+scripts, and what happens when the server cannot be reached.
+
+Every read-modify-write of shared state is one Lua script, so it is atomic
+on the server whatever the number of processes. Times come from the
+server's own clock (``TIME``) so machines need not agree on theirs; a client
+built on a ``FakeClock`` passes its own time instead, which is how the tests
+drive the shared limiter and breaker deterministically against a real server.
+
+A feature that cannot reach the server raises ``SharedStateUnavailableError``
+internally; each feature then applies its policy (``fail_closed`` or
+``fail_open``), counts the failure in ``failures`` and warns once per outage.
+redis-py reconnects by itself on the next command, so recovery needs nothing
+but a successful call, which ends the outage with an info line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Coroutine, Sequence
+from typing import Any
+
+from ._clock import Clock, SystemClock
+from ._errors import ConfigError, SharedStateError
+from ._redact import get_logger
+
+logger = get_logger("steadyllm")
+
+
+class SharedStateUnavailableError(Exception):
+    """The Redis server could not be reached for ``feature`` (internal; see policies)."""
+
+    def __init__(self, feature: str, cause: BaseException) -> None:
+        super().__init__(f"{feature}: {type(cause).__name__}: {cause}")
+        self.feature = feature
+        self.cause = cause
+
+    def error(self, what: str) -> SharedStateError:
+        """The typed error a fail-closed feature raises to its caller."""
+        return SharedStateError(
+            f"shared {self.feature} state in Redis is unreachable ({self.cause}); {what}. "
+            f"The call is refused (fail closed); set {_POLICY_VARS[self.feature]}=open to "
+            "run on this process's own state instead while Redis is down",
+            retryable=True,
+            retry_after=0.5,
+        )
+
+
+_POLICY_VARS = {
+    "limiter": "REDIS_LIMITER_ON_FAILURE",
+    "budgets": "REDIS_BUDGETS_ON_FAILURE",
+    "breaker": "(none; the breaker always falls back to local state)",
+    "costs": "(none; cost counters are queued)",
+}
+
+
+def _connection_errors() -> tuple[type[BaseException], ...]:
+    import redis.exceptions as rx
+
+    return (rx.ConnectionError, rx.TimeoutError, rx.BusyLoadingError, OSError, TimeoutError)
+
+
+class SharedState:
+    """The client's link to Redis for the limiter, breaker, budgets and cost counters."""
+
+    def __init__(
+        self,
+        url: str,
+        prefix: str,
+        clock: Clock,
+        *,
+        timeout: float = 1.0,
+        limiter_fails_open: bool = False,
+        budgets_fail_open: bool = False,
+    ) -> None:
+        try:
+            import redis.asyncio as redis_asyncio
+            from redis.asyncio.retry import Retry
+            from redis.backoff import NoBackoff
+        except ImportError:
+            raise ConfigError(
+                "STEADYLLM_REDIS_URL is set but the redis package is missing; "
+                "pip install 'steadyllm[redis]'"
+            ) from None
+        self.prefix = prefix
+        self.clock = clock
+        self.limiter_fails_open = limiter_fails_open
+        self.budgets_fail_open = budgets_fail_open
+        # One retry on a fresh connection covers the first command after a server
+        # restart (its pooled socket is dead); every script is safe to run twice
+        # (idempotent by id, or only ever more conservative).
+        self.redis = redis_asyncio.from_url(
+            url,
+            socket_connect_timeout=timeout,
+            socket_timeout=timeout,
+            retry=Retry(NoBackoff(), 1),
+        )
+        self.connection_errors = _connection_errors()
+        self._scripts: dict[str, Any] = {}
+        #: Operations that failed, by feature; features whose outage is ongoing.
+        self.failures: Counter[str] = Counter()
+        self.down: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def key(self, *parts: str) -> str:
+        return ":".join((self.prefix, *parts))
+
+    def now_arg(self) -> str:
+        """The script's notion of now: the server's clock, unless the client's is fake."""
+        return "" if isinstance(self.clock, SystemClock) else repr(self.clock.now())
+
+    async def run(self, feature: str, script: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        """Run a Lua script; a connection failure raises ``SharedStateUnavailableError``."""
+        runner = self._scripts.get(script)
+        if runner is None:
+            runner = self._scripts[script] = self.redis.register_script(script)
+        try:
+            result = await runner(keys=list(keys), args=list(args))
+        except self.connection_errors as exc:
+            self.failed(feature, exc)
+            raise SharedStateUnavailableError(feature, exc) from exc
+        self.recovered(feature)
+        return result
+
+    def failed(self, feature: str, exc: BaseException) -> None:
+        self.failures[feature] += 1
+        if feature not in self.down:
+            self.down.add(feature)
+            logger.warning("Redis unreachable for the shared %s: %s", feature, exc)
+
+    def recovered(self, feature: str) -> None:
+        if feature in self.down:
+            self.down.discard(feature)
+            logger.info("Redis reachable again for the shared %s", feature)
+
+    def background(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run clean-up work (a cancelled call's release) without delaying the caller."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.warning("shared-state clean-up failed: %s", task.exception())
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "prefix": self.prefix,
+            "failures": dict(self.failures),
+            "down": sorted(self.down),
+            "limiter_on_failure": "open" if self.limiter_fails_open else "closed",
+            "budgets_on_failure": "open" if self.budgets_fail_open else "closed",
+        }
+
+    async def aclose(self) -> None:
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=2.0)
+        await self.redis.aclose()
+
+
+#: Lua helper shared by scripts: the time the script runs at.
+LUA_NOW = """
+local function script_now(arg)
+  if arg ~= '' then return tonumber(arg) end
+  local t = redis.call('TIME')
+  return tonumber(t[1]) + tonumber(t[2]) / 1000000
+end
+"""

@@ -1,0 +1,371 @@
+"""Budgets and cost counters shared by every process through Redis.
+
+Budgets work as in-process (``_costs.Budgets``): a call reserves its worst
+case in every budget it falls under, atomically across budgets and
+processes, and the reservation is replaced by the real cost afterwards, so
+spent plus reserved never passes a limit. Each reservation has an id and an
+expiry (the call's deadline plus ten minutes): one left behind by a dead
+process is released when it expires, and settling is idempotent, so a
+retried or late settle never counts twice. A settle that cannot reach Redis
+is queued and written when Redis answers again (nothing is lost while the
+process lives). Reserving fails closed by default (``SharedStateError``) or,
+with ``REDIS_BUDGETS_ON_FAILURE=open``, against this process's own budgets.
+
+Cost counters (the fleet's totals by model, provider, agent, run and
+project) are written in the background in batches; each call's increments
+carry its id, so a batch re-sent after a lost reply is not counted twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._context import Context
+from ._costs import BudgetReservation, Budgets, Spend
+from ._errors import BudgetExceededError
+from ._redact import get_logger
+from ._shared import LUA_NOW, SharedState, SharedStateUnavailableError
+
+logger = get_logger("steadyllm")
+
+#: Seconds a reservation outlives its call's deadline before it counts as abandoned.
+HOLD_GRACE = 600.0
+#: Settled ids are remembered this long (seconds) so a duplicate settle is a no-op.
+_REMEMBER = 3600
+
+_PRUNE = """
+local function prune(h, z, now)
+  for _, m in ipairs(redis.call('ZRANGEBYSCORE', z, '-inf', now)) do
+    redis.call('ZREM', z, m)
+    if string.sub(m, 1, 2) == 'x:' then
+      redis.call('HDEL', h, 'r:' .. string.sub(m, 3))
+    else
+      local v = tonumber(redis.call('HGET', h, 'r:' .. m))
+      if v then
+        local r = math.max(0, tonumber(redis.call('HGET', h, 'reserved') or '0') - v)
+        redis.call('HSET', h, 'reserved', tostring(r), 'r:' .. m, 'x')
+        redis.call('ZADD', z, now + 3600, 'x:' .. m)
+      end
+    end
+  end
+end
+"""
+
+# KEYS: (hash, held) per budget. ARGV: now, id, amount, hold seconds, limit per budget.
+RESERVE = (
+    LUA_NOW
+    + _PRUNE
+    + """
+local now = script_now(ARGV[1])
+local id, amount = ARGV[2], tonumber(ARGV[3])
+local n = #KEYS / 2
+for i = 1, n do prune(KEYS[2 * i - 1], KEYS[2 * i], now) end
+if redis.call('HEXISTS', KEYS[1], 'r:' .. id) == 1 then return {'ok'} end
+for i = 1, n do
+  local h = KEYS[2 * i - 1]
+  local spent = tonumber(redis.call('HGET', h, 'spent') or '0')
+  local reserved = tonumber(redis.call('HGET', h, 'reserved') or '0')
+  if spent + reserved + amount > tonumber(ARGV[4 + i]) + 1e-12 then
+    return {'over', tostring(i), tostring(spent), tostring(reserved)}
+  end
+end
+for i = 1, n do
+  local h, z = KEYS[2 * i - 1], KEYS[2 * i]
+  redis.call('HINCRBYFLOAT', h, 'reserved', ARGV[3])
+  redis.call('HSET', h, 'r:' .. id, ARGV[3], 'limit', ARGV[4 + i])
+  redis.call('ZADD', z, now + tonumber(ARGV[4]), id)
+end
+return {'ok'}
+"""
+)
+
+# KEYS: (hash, held) per budget. ARGV: now, id, cost.
+SETTLE = (
+    LUA_NOW
+    + """
+local now = script_now(ARGV[1])
+local id, cost = ARGV[2], tonumber(ARGV[3])
+for i = 1, #KEYS / 2 do
+  local h, z = KEYS[2 * i - 1], KEYS[2 * i]
+  local v = redis.call('HGET', h, 'r:' .. id)
+  if v ~= 's' then
+    if v and v ~= 'x' then
+      local r = math.max(0, tonumber(redis.call('HGET', h, 'reserved') or '0') - tonumber(v))
+      redis.call('HSET', h, 'reserved', tostring(r))
+      redis.call('ZREM', z, id)
+    end
+    if cost > 0 then redis.call('HINCRBYFLOAT', h, 'spent', ARGV[3]) end
+    redis.call('HSET', h, 'r:' .. id, 's')
+    redis.call('ZADD', z, now + 3600, 'x:' .. id)
+  end
+end
+return 1
+"""
+)
+
+# KEYS: counters hash, this call's id key. ARGV: ttl ms, then (field, increment) pairs.
+ADD_COSTS = """
+if not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[1]) then return 0 end
+for i = 2, #ARGV, 2 do redis.call('HINCRBYFLOAT', KEYS[1], ARGV[i], ARGV[i + 1]) end
+return 1
+"""
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+@dataclass(slots=True)
+class SharedHold:
+    """One call's reservation in the shared budgets."""
+
+    owner: SharedBudgets
+    keys: list[str]
+    id: str
+    amount: float
+    settled: bool = False
+    #: Set when Redis was down and the budget fails open: the local reservation.
+    local: BudgetReservation | None = None
+
+    async def finish(self, cost: float | None) -> None:
+        if self.settled:
+            return
+        self.settled = True
+        if self.local is not None:
+            await self.local.finish(cost)
+        await self.owner.settle(self, cost or 0.0)
+
+    def release(self) -> None:
+        if not self.settled:
+            self.settled = True
+            if self.local is not None:
+                self.local.release()
+            self.owner.shared.background(self.owner.settle(self, 0.0))
+
+
+@dataclass
+class SharedBudgets:
+    shared: SharedState
+    local: Budgets
+    pending: list[tuple[list[str], str, float]] = field(default_factory=list)
+    _flusher: asyncio.Task[None] | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.local.active
+
+    def _keys(self, names: list[str]) -> list[str]:
+        keys = []
+        for name in names:
+            base = self.shared.key("budget", name)
+            keys += [base, f"{base}:held"]
+        return keys
+
+    async def reserve(
+        self, amount: float, ctx: Context | None, *, provider: str, model: str, hold_for: float
+    ) -> SharedHold | None:
+        wanted = self.local.wanted(ctx)
+        if not wanted:
+            return None
+        keys = self._keys([name for name, _ in wanted])
+        hold = SharedHold(self, keys, uuid.uuid4().hex, amount)
+        args = [self.shared.now_arg(), hold.id, repr(amount), repr(hold_for + HOLD_GRACE)]
+        try:
+            result = await self.shared.run(
+                "budgets", RESERVE, keys, [*args, *(repr(limit) for _, limit in wanted)]
+            )
+        except SharedStateUnavailableError as exc:
+            if not self.shared.budgets_fail_open:
+                raise exc.error("the budget cannot be checked") from None
+            hold.local = self.local.reserve(amount, ctx, provider=provider, model=model)
+            return hold
+        if _text(result[0]) == "over":
+            index, spent, reserved = int(result[1]) - 1, float(result[2]), float(result[3])
+            name, limit = wanted[index]
+            raise BudgetExceededError(
+                f"the {name} budget of ${limit:.4f} (shared through Redis) would be exceeded: "
+                f"${spent:.4f} spent, ${reserved:.4f} reserved by calls in flight, this call "
+                f"may cost up to ${amount:.4f}; raise the budget or lower max_tokens",
+                provider=provider,
+                model=model,
+            )
+        return hold
+
+    async def settle(self, hold: SharedHold, cost: float) -> None:
+        try:
+            await self._settle(hold.keys, hold.id, cost)
+        except SharedStateUnavailableError:
+            self.pending.append((hold.keys, hold.id, cost))
+            self._start_flusher()
+
+    async def _settle(self, keys: list[str], hold_id: str, cost: float) -> None:
+        await self.shared.run("budgets", SETTLE, keys, [self.shared.now_arg(), hold_id, repr(cost)])
+
+    def _start_flusher(self) -> None:
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.get_running_loop().create_task(self._flush_loop())
+
+    async def _flush_loop(self) -> None:
+        delay = 0.25
+        while self.pending:
+            if await self.flush():
+                return
+            await self.shared.clock.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+    async def flush(self) -> bool:
+        """Write queued settlements; True when none is left."""
+        while self.pending:
+            keys, hold_id, cost = self.pending[0]
+            try:
+                await self._settle(keys, hold_id, cost)
+            except SharedStateUnavailableError:
+                return False
+            self.pending.pop(0)
+        return True
+
+    async def read(self) -> dict[str, dict[str, float]]:
+        """Limit, spent and reserved of every budget this process has used, from Redis."""
+        out: dict[str, dict[str, float]] = {}
+        for name in self.local.names():
+            raw = await self.shared.redis.hmget(
+                self.shared.key("budget", name), "limit", "spent", "reserved"
+            )
+            limit, spent, reserved = (float(_text(v)) if v is not None else 0.0 for v in raw)
+            out[name] = {"limit": limit, "spent": spent, "reserved": reserved}
+        return out
+
+    async def aclose(self) -> None:
+        if self.pending and not await self.flush():
+            lost = sum(cost for _, _, cost in self.pending)
+            logger.error(
+                "%d budget settlements ($%.6f of spend) could not be written to Redis before "
+                "the client closed",
+                len(self.pending),
+                lost,
+            )
+        if self._flusher is not None:
+            self._flusher.cancel()
+
+
+_FIELDS = (
+    "calls",
+    "failed_calls",
+    "prompt_tokens",
+    "completion_tokens",
+    "cached_tokens",
+    "reasoning_tokens",
+    "cost_usd",
+    "unpriced_calls",
+    "cache_hits",
+    "saved_usd",
+)
+
+
+class SharedCosts:
+    """The fleet's cost totals in one Redis hash, written in background batches."""
+
+    def __init__(self, shared: SharedState) -> None:
+        self.shared = shared
+        self.pending: list[tuple[str, list[str]]] = []
+        self._writer: asyncio.Task[None] | None = None
+        self._hash = shared.key("costs")
+
+    @staticmethod
+    def increments(spend: Spend) -> dict[str, float]:
+        if spend.cache_hit:
+            return {"calls": 1, "cache_hits": 1, "saved_usd": spend.cost_usd or 0.0}
+        priced = spend.cost_usd is not None
+        return {
+            "calls": 1,
+            "failed_calls": 0 if spend.ok else 1,
+            "prompt_tokens": spend.prompt_tokens,
+            "completion_tokens": spend.completion_tokens,
+            "cached_tokens": spend.cached_tokens,
+            "reasoning_tokens": spend.reasoning_tokens,
+            "cost_usd": spend.cost_usd or 0.0,
+            "unpriced_calls": 0
+            if priced or not (spend.prompt_tokens or spend.completion_tokens)
+            else 1,
+        }
+
+    def add(self, spend: Spend) -> None:
+        ctx = spend.context
+        groups = {
+            "total": "",
+            "model": f"{spend.provider}:{spend.model}",
+            "provider": spend.provider,
+            "agent": (ctx.agent if ctx else None) or "(none)",
+            "run": (ctx.run_id if ctx else None) or "(none)",
+            "project": (ctx.project_id if ctx else None) or "(none)",
+        }
+        pairs: list[str] = []
+        for name, value in self.increments(spend).items():
+            if value:
+                for dim, key in groups.items():
+                    pairs += [f"{dim}\t{key}\t{name}", repr(value)]
+        self.pending.append((uuid.uuid4().hex, pairs))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.get_running_loop().create_task(self._write_loop())
+
+    async def _write_loop(self) -> None:
+        delay = 0.25
+        while self.pending:
+            if await self.flush():
+                return
+            await self.shared.clock.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+    async def flush(self) -> bool:
+        """Write queued increments in batches; True when none is left."""
+        script = self.shared.redis.register_script(ADD_COSTS)
+        while self.pending:
+            batch = self.pending[:200]
+            pipe = self.shared.redis.pipeline(transaction=False)
+            for call_id, pairs in batch:
+                await script(
+                    keys=[self._hash, self.shared.key("costs", "seen", call_id)],
+                    args=[_REMEMBER * 1000, *pairs],
+                    client=pipe,
+                )
+            try:
+                await pipe.execute()
+            except self.shared.connection_errors as exc:
+                self.shared.failed("costs", exc)
+                return False
+            self.shared.recovered("costs")
+            del self.pending[: len(batch)]
+        return True
+
+    async def summary(self) -> dict[str, Any]:
+        """The fleet's totals, in the shape of ``client.costs.summary()``."""
+        raw = await self.shared.redis.hgetall(self._hash)
+        out: dict[str, Any] = {"total": dict.fromkeys(_FIELDS, 0)}
+        for dim in ("model", "provider", "agent", "run", "project"):
+            out[f"by_{dim}"] = {}
+        for packed, value in raw.items():
+            dim, key, name = _text(packed).split("\t")
+            number = float(_text(value))
+            group = (
+                out["total"]
+                if dim == "total"
+                else out[f"by_{dim}"].setdefault(key, dict.fromkeys(_FIELDS, 0))
+            )
+            group[name] = number if name.endswith("_usd") else round(number)
+        for group in [out["total"], *(g for d in out if d != "total" for g in out[d].values())]:
+            group["total_tokens"] = group["prompt_tokens"] + group["completion_tokens"]
+        for dim in ("model", "provider", "agent", "run", "project"):
+            out[f"by_{dim}"] = dict(sorted(out[f"by_{dim}"].items()))
+        return out
+
+    async def aclose(self) -> None:
+        if self.pending and not await self.flush():
+            logger.error(
+                "%d calls' cost counters could not be written to Redis before the client closed",
+                len(self.pending),
+            )
+        if self._writer is not None:
+            self._writer.cancel()
