@@ -4,7 +4,11 @@ import asyncio
 import inspect
 import logging
 import os
-from collections.abc import AsyncIterator
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +85,58 @@ def redis_url() -> str:
     if not url:
         pytest.skip("no redis-server: run the suite with `make test`, which starts one")
     return url
+
+
+class RedisServer:
+    """A redis-server of a test's own on a free loopback port, so it can be stopped
+    and started again; with ``persist``, every write is in an fsynced append-only
+    file, so a restarted server has the state of the one that was killed."""
+
+    def __init__(self, directory: Path, persist: bool = False) -> None:
+        binary = shutil.which("redis-server")
+        assert binary is not None
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.argv = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
+        self.argv += ["--dir", str(directory), "--appendonly", "yes" if persist else "no"]
+        if persist:
+            self.argv += ["--appendfsync", "always"]
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(self.argv, stdout=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10.0
+        while time.monotonic() < deadline:  # until the server answers PING
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), 0.2) as conn:
+                    conn.sendall(b"PING\r\n")
+                    if conn.recv(64).startswith(b"+PONG"):
+                        return
+            except OSError:
+                pass
+            assert self.proc.poll() is None, "redis-server exited"
+            time.sleep(0.02)  # polling a child process's start-up, not a race in our code
+        raise AssertionError("redis-server did not start within 10s")  # pragma: no cover
+
+    def stop(self, kill: bool = False) -> None:
+        if self.proc is not None:
+            if kill:
+                self.proc.kill()
+            else:
+                self.proc.terminate()
+            self.proc.wait()
+            self.proc = None
+
+
+@pytest.fixture
+def own_redis(redis_url: str, tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server this test may stop and restart (needs the suite's redis-server binary)."""
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
-import time
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 import steadyllm as sl
+
+from .conftest import RedisServer
 
 
 def settings(url: str, **extra: Any) -> sl.Settings:
@@ -53,69 +49,18 @@ def test_redis_backend_needs_a_url() -> None:
         sl.Client(s).response_cache()
 
 
-@pytest.fixture
-def own_redis(redis_url: str, tmp_path: Path) -> Iterator[tuple[str, Any]]:
-    """A redis-server of this test's own, so it can be killed and restarted."""
-    binary = shutil.which("redis-server")
-    assert binary is not None
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-
-    def start() -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen(
-            [
-                binary,
-                "--port",
-                str(port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(tmp_path),
-            ],
-            stdout=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 5.0
-        while time.monotonic() < deadline:  # wait until the server accepts connections
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.1).close()
-                return proc
-            except OSError:
-                assert proc.poll() is None, "redis-server exited"
-                time.sleep(0.02)
-        proc.terminate()  # pragma: no cover
-        raise AssertionError("redis-server did not start within 5s")  # pragma: no cover
-
-    box = {"proc": start()}
-
-    def restart(alive: bool) -> None:
-        if alive:
-            box["proc"] = start()
-        else:
-            box["proc"].terminate()
-            box["proc"].wait()
-
-    yield f"redis://127.0.0.1:{port}/0", restart
-    box["proc"].terminate()
-    box["proc"].wait()
-
-
 async def test_a_redis_outage_is_a_miss_and_the_cache_recovers(
-    own_redis: tuple[str, Any], caplog: pytest.LogCaptureFixture
+    own_redis: RedisServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    url, set_alive = own_redis
+    url = own_redis.url
     fake = sl.FakeProvider()
     async with sl.Client(settings(url), providers={"fake": fake}, clock=sl.FakeClock()) as client:
         await client.chat("fake:m", [sl.user("x")])
         assert (await client.chat("fake:m", [sl.user("x")])).cached
-        set_alive(False)
+        own_redis.stop()
         down = await client.chat("fake:m", [sl.user("x")])  # fails open: the provider answers
         assert not down.cached and "response cache unavailable" in caplog.text
-        set_alive(True)  # an empty server comes back: redis-py reconnects by itself
+        own_redis.start()  # an empty server comes back: redis-py reconnects by itself
         await client.chat("fake:m", [sl.user("x")])
         assert (await client.chat("fake:m", [sl.user("x")])).cached
     assert len(fake.requests) == 3

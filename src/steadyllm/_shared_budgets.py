@@ -213,7 +213,7 @@ class SharedBudgets:
         while self.pending:
             if await self.flush():
                 return
-            await self.shared.clock.sleep(delay)
+            await asyncio.sleep(delay)  # real time: the outage is real, even under a fake clock
             delay = min(delay * 2, 5.0)
 
     async def flush(self) -> bool:
@@ -316,7 +316,7 @@ class SharedCosts:
         while self.pending:
             if await self.flush():
                 return
-            await self.shared.clock.sleep(delay)
+            await asyncio.sleep(delay)  # real time: the outage is real, even under a fake clock
             delay = min(delay * 2, 5.0)
 
     async def flush(self) -> bool:

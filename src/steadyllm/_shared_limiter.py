@@ -16,7 +16,8 @@ provider's ``x-ratelimit-*`` limits and remaining counts, and on a 429
 pauses the key for every process. A sleeper re-reads the pause when it
 wakes. If Redis is unreachable the limiter fails closed (``SharedStateError``,
 retried within the deadline) or, with ``REDIS_LIMITER_ON_FAILURE=open``,
-paces on this process's own limiter.
+paces on this process's own limiter; a key with no configured limit (only
+learned ones) always does the latter.
 """
 
 from __future__ import annotations
@@ -150,6 +151,12 @@ class SharedLimiter:
         self.clock = clock
         self.local = RateLimiter(key, limits, clock)
         self.limits = self.local.limits
+        #: With no configured limit, nothing the user asked for is at stake when Redis
+        #: is down (only limits learned from headers): such a limiter always fails open.
+        self.configured = any(
+            v is not None
+            for v in (self.limits.rpm, self.limits.tpm, self.limits.rpd, self.limits.tpd)
+        )
         self.stats = LimiterStats()
         self._hash = shared.key("limiter", key)
         lim = self.limits
@@ -183,7 +190,7 @@ class SharedLimiter:
         try:
             status, *rest = await self._acquire_script(tokens, budget, False)
         except SharedStateUnavailableError as exc:
-            if self.shared.limiter_fails_open:
+            if self.shared.limiter_fails_open or not self.configured:
                 return await self.local.acquire(tokens, deadline)
             raise exc.error("the rate limit cannot be checked") from None
         if status == "never":
@@ -228,7 +235,7 @@ class SharedLimiter:
                 )
             )
         except SharedStateUnavailableError as exc:
-            if self.shared.limiter_fails_open:
+            if self.shared.limiter_fails_open or not self.configured:
                 return
             raise exc.error("the rate limit cannot be checked") from None
         if left > _EPSILON:
