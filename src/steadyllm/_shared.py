@@ -71,11 +71,13 @@ class SharedState:
         clock: Clock,
         *,
         timeout: float = 1.0,
+        max_connections: int = 64,
         limiter_fails_open: bool = False,
         budgets_fail_open: bool = False,
     ) -> None:
         try:
             import redis.asyncio as redis_asyncio
+            from redis.asyncio import BlockingConnectionPool
             from redis.asyncio.retry import Retry
             from redis.backoff import NoBackoff
         except ImportError:
@@ -90,12 +92,17 @@ class SharedState:
         # One retry on a fresh connection covers the first command after a server
         # restart (its pooled socket is dead); every script is safe to run twice
         # (idempotent by id, or only ever more conservative).
-        self.redis = redis_asyncio.from_url(
+        # A bounded pool: hundreds of concurrent calls share a few dozen connections
+        # (queueing for one is not an outage) instead of opening one each at once.
+        pool = BlockingConnectionPool.from_url(
             url,
+            max_connections=max_connections,
+            timeout=max(10 * timeout, 5.0),
             socket_connect_timeout=timeout,
             socket_timeout=timeout,
             retry=Retry(NoBackoff(), 1),
         )
+        self.redis = redis_asyncio.Redis(connection_pool=pool)
         self.connection_errors = _connection_errors()
         self._scripts: dict[str, Any] = {}
         #: Operations that failed, by feature; features whose outage is ongoing.
@@ -157,7 +164,7 @@ class SharedState:
     async def aclose(self) -> None:
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=2.0)
-        await self.redis.aclose()
+        await self.redis.aclose(close_connection_pool=True)
 
 
 #: Lua helper shared by scripts: the time the script runs at.

@@ -152,6 +152,7 @@ class SharedBudgets:
     local: Budgets
     pending: list[tuple[list[str], str, float]] = field(default_factory=list)
     _flusher: asyncio.Task[None] | None = None
+    _flushing: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @property
     def active(self) -> bool:
@@ -218,6 +219,10 @@ class SharedBudgets:
 
     async def flush(self) -> bool:
         """Write queued settlements; True when none is left."""
+        async with self._flushing:  # one writer at a time: the queue is popped after each write
+            return await self._flush()
+
+    async def _flush(self) -> bool:
         while self.pending:
             keys, hold_id, cost = self.pending[0]
             try:
@@ -272,6 +277,7 @@ class SharedCosts:
         self.shared = shared
         self.pending: list[tuple[str, list[str]]] = []
         self._writer: asyncio.Task[None] | None = None
+        self._flushing = asyncio.Lock()
         self._hash = shared.key("costs")
 
     @staticmethod
@@ -321,6 +327,10 @@ class SharedCosts:
 
     async def flush(self) -> bool:
         """Write queued increments in batches; True when none is left."""
+        async with self._flushing:  # one writer at a time: the queue is trimmed after each batch
+            return await self._flush()
+
+    async def _flush(self) -> bool:
         script = self.shared.redis.register_script(ADD_COSTS)
         while self.pending:
             batch = self.pending[:200]
