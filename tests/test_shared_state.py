@@ -8,6 +8,7 @@ the scripts' notion of time, so every wait is exact.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -450,3 +451,51 @@ async def test_the_breaker_falls_back_to_local_state_when_redis_is_down(
     with pytest.raises(sl.CircuitOpenError, match="is open after"):  # the local breaker's words
         await a.chat("fake:m", [sl.user("x")])
     assert shared_of(a).failures["breaker"] >= 3
+
+
+async def test_a_stream_is_paced_and_charged_through_redis(
+    make_pair: Callable[..., Pair],
+) -> None:
+    clock = sl.FakeClock(1_000.0)
+    expensive = {"fake:m": {"input": 1_000.0, "output": 1_000.0}}
+    a, b = make_pair(clock, rate_limit_per_minute=60, budget_usd=1.0, prices=expensive)
+    async with a.stream("fake:m", [sl.user("streamed words")], max_tokens=20) as stream:
+        text = "".join([e.text async for e in stream if isinstance(e, sl.TextDelta)])
+    assert text == "streamed words" and stream.response is not None
+    cost = stream.response.usage.cost_usd
+    assert cost is not None and cost > 0
+    assert b.meter.shared_budgets is not None
+    state = (await b.meter.shared_budgets.read())["global"]
+    assert state == {"limit": 1.0, "spent": pytest.approx(cost), "reserved": 0.0}
+    assert await b.predicted_wait("fake:m", [sl.user("x")]) == 0.0
+    assert shared_limiter(a).stats.granted == 1
+
+
+async def test_costs_cli_reads_the_fleet_and_the_shared_budgets(
+    redis_url: str,
+    prefix: str,
+    make_pair: Callable[..., Pair],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from steadyllm.cli import main
+
+    a, b = make_pair(sl.FakeClock(1_000.0), budget_usd=2.0, prices=PRICES)
+    with sl.context(agent="writer"):
+        await a.chat("fake:m", [sl.user("one")])
+    await b.chat("fake:m", [sl.user("two")])
+    for client in (a, b):
+        assert client.meter.shared_costs is not None
+        await client.meter.shared_costs.flush()
+    monkeypatch.setenv("STEADYLLM_REDIS_URL", redis_url)
+    monkeypatch.setenv("STEADYLLM_REDIS_PREFIX", prefix)
+    assert await asyncio.to_thread(main, ["costs", "--fleet", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["total"]["calls"] == 2 and report["by_agent"]["writer"]["calls"] == 1
+    assert report["budgets"]["global"]["limit"] == 2.0
+    assert report["budgets"]["global"]["spent"] == pytest.approx(report["total"]["cost_usd"])
+    assert await asyncio.to_thread(main, ["costs", "--fleet"]) == 0
+    table = capsys.readouterr().out
+    assert "shared budgets" in table and "fake:m" in table
+    assert await asyncio.to_thread(main, ["costs"]) == 2  # neither a log nor --fleet
+    assert "either a LOGFILE or --fleet" in capsys.readouterr().err

@@ -150,9 +150,8 @@ class Budgets:
     global_usd: float | None = None
     per_run_usd: float | None = None
     per_agent_usd: float | None = None
-    _lock: threading.RLock = field(default_factory=threading.RLock)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
     _budgets: dict[str, _Budget] = field(default_factory=dict)
-    _seen: set[str] = field(default_factory=set)
 
     @property
     def active(self) -> bool:
@@ -167,14 +166,7 @@ class Budgets:
             wanted.append((f"run {ctx.run_id}", self.per_run_usd))
         if self.per_agent_usd is not None and ctx is not None and ctx.agent:
             wanted.append((f"agent {ctx.agent}", self.per_agent_usd))
-        with self._lock:
-            self._seen.update(name for name, _ in wanted)
         return wanted
-
-    def names(self) -> list[str]:
-        """Budgets this process has checked a call against (sorted)."""
-        with self._lock:
-            return sorted(self._seen)
 
     def _applicable(self, ctx: Context | None) -> list[_Budget]:
         out = []

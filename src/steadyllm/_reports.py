@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 from typing import Any
 
 from ._costs import CostTracker, Spend
+from ._errors import ConfigError
 from ._observe import Stats, read_log
 
 
@@ -47,16 +49,37 @@ def _table(title: str, rows: dict[str, dict[str, Any]]) -> str:
 
 
 def costs_report(args: argparse.Namespace) -> int:
-    summary = _tracker(read_log(args.logfile)).summary()
+    if args.fleet == bool(args.logfile):
+        raise ConfigError("steadyllm costs needs either a LOGFILE or --fleet (not both)")
+    budgets: dict[str, dict[str, float]] = {}
+    if args.fleet:
+        summary, budgets = asyncio.run(_fleet())
+    else:
+        summary = _tracker(read_log(args.logfile)).summary()
     if args.json:
-        print(json.dumps(summary, indent=2))
+        print(json.dumps({**summary, "budgets": budgets} if args.fleet else summary, indent=2))
         return 0
+    if budgets:
+        print(f"shared budgets\n{'':<40} {'limit':>12} {'spent':>12} {'reserved':>12}")
+        for name, b in budgets.items():
+            print(f"{name[:40]:<40} {b['limit']:>12.4f} {b['spent']:>12.6f} {b['reserved']:>12.6f}")
+        print()
     print(_table("by model", summary["by_model"]))
     print()
     print(_table("by agent", summary["by_agent"]))
     print()
     print(_table("total", {"all calls": summary["total"]}))
     return 0
+
+
+async def _fleet() -> tuple[dict[str, Any], dict[str, dict[str, float]]]:
+    from ._client import Client
+    from ._config import Settings
+
+    async with Client(Settings.load()) as client:
+        summary = await client.fleet_costs()
+        book = client.meter.shared_budgets
+        return summary, await book.read() if book is not None else {}
 
 
 def stats_report(args: argparse.Namespace) -> int:

@@ -233,15 +233,17 @@ class SharedBudgets:
         return True
 
     async def read(self) -> dict[str, dict[str, float]]:
-        """Limit, spent and reserved of every budget this process has used, from Redis."""
+        """Limit, spent and reserved of every budget under this prefix, from Redis."""
+        base = self.shared.key("budget", "")
         out: dict[str, dict[str, float]] = {}
-        for name in self.local.names():
-            raw = await self.shared.redis.hmget(
-                self.shared.key("budget", name), "limit", "spent", "reserved"
-            )
+        async for raw_key in self.shared.redis.scan_iter(match=f"{base}*", count=500):
+            key = _text(raw_key)
+            if key.endswith(":held"):
+                continue
+            raw = await self.shared.redis.hmget(key, "limit", "spent", "reserved")
             limit, spent, reserved = (float(_text(v)) if v is not None else 0.0 for v in raw)
-            out[name] = {"limit": limit, "spent": spent, "reserved": reserved}
-        return out
+            out[key[len(base) :]] = {"limit": limit, "spent": spent, "reserved": reserved}
+        return dict(sorted(out.items()))
 
     async def aclose(self) -> None:
         if self.pending and not await self.flush():

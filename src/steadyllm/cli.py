@@ -99,9 +99,16 @@ def build_parser() -> argparse.ArgumentParser:
         "costs",
         help="report spend from a request log, by model and by agent",
         description="Read a JSONL request log (LOG_FILE_PATH) and print calls, tokens and cost "
-        "by model and by agent. Calls with no known price are counted as unpriced.",
+        "by model and by agent. Calls with no known price are counted as unpriced. With "
+        "--fleet, read every process's totals and the shared budgets from Redis "
+        "(STEADYLLM_REDIS_URL) instead.",
     )
-    costs.add_argument("logfile", metavar="LOGFILE", help="the JSONL request log")
+    costs.add_argument("logfile", metavar="LOGFILE", nargs="?", help="the JSONL request log")
+    costs.add_argument(
+        "--fleet",
+        action="store_true",
+        help="totals of every process sharing STEADYLLM_REDIS_URL and STEADYLLM_REDIS_PREFIX",
+    )
     costs.add_argument("--json", action="store_true", help="print the report as JSON")
     stats = commands.add_parser(
         "stats",
