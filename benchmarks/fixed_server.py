@@ -1,8 +1,9 @@
 """A fixed-response OpenAI-format server for client benchmarks (raw asyncio, no framework).
 
 It answers every request with the same chat.completion body (or a 200-chunk
-stream for paths ending in /stream), keeps connections alive, and does as
-little work as possible so that the client under test is the bottleneck.
+stream when the request body asks for ``"stream": true`` or the path ends in
+/stream), keeps connections alive, and does as little work as possible so
+that the client under test is the bottleneck.
 Run: python benchmarks/fixed_server.py PORT
 """
 
@@ -62,10 +63,10 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
             for line in head.split(b"\r\n"):
                 if line[:15].lower() == b"content-length:":
                     length = int(line[15:])
-            if length:
-                await reader.readexactly(length)
+            body = await reader.readexactly(length) if length else b""
             path = head.split(b" ", 2)[1]
-            writer.write(STREAM if path.endswith(b"/stream") else RESPONSE)
+            stream = path.endswith(b"/stream") or b'"stream":true' in body.replace(b" ", b"")
+            writer.write(STREAM if stream else RESPONSE)
     except (asyncio.IncompleteReadError, ConnectionError):
         pass
     finally:

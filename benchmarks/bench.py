@@ -1,0 +1,190 @@
+"""steadyllm against the raw HTTP clients and the openai SDK, side by side (`make bench`).
+
+Starts benchmarks/fixed_server.py on loopback pinned to core 1, then runs each
+client in a fresh process pinned to core 0 (benchmarks/bench_client.py), and
+measures `import` time in fresh interpreters. Prints a markdown table with
+ratios to raw aiohttp computed within this run, writes the figures as JSON
+(benchmarks/results.json), and with --record appends the table to
+benchmarks/RESULTS.md with the date, machine and command.
+
+Run: python benchmarks/bench.py [--quick] [--record] [--rounds N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+CLIENTS = ["raw aiohttp", "raw httpx", "openai SDK", "steadyllm default", "steadyllm minimal"]
+MODULES = {
+    "raw aiohttp": "aiohttp",
+    "raw httpx": "httpx",
+    "openai SDK": "openai",
+    "steadyllm default": "steadyllm",
+    "steadyllm minimal": "steadyllm",
+}
+LEAK_CHECKED = ("raw aiohttp", "steadyllm default")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def pin(core: int) -> None:
+    if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
+        os.sched_setaffinity(0, {core})
+
+
+def import_ms(module: str, runs: int) -> float:
+    """Median wall time of `import module` in a fresh interpreter (start-up excluded)."""
+    code = (
+        "import time; t = time.perf_counter(); import " + module + "; "
+        "print((time.perf_counter() - t) * 1000)"
+    )
+    times = []
+    for _ in range(runs):
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        )
+        times.append(float(out.stdout))
+    return statistics.median(times)
+
+
+def bare_interpreter_ms(runs: int) -> float:
+    """Median wall time of a bare `python -c pass`, for reference."""
+    import time
+
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "pass"], check=True)
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+def run_client(name: str, base: str, server_pid: int, leak: int) -> dict[str, Any]:
+    argv = [sys.executable, str(HERE / "bench_client.py"), name, base, str(server_pid)]
+    if leak:
+        argv += ["--leak", str(leak)]
+    out = subprocess.run(argv, capture_output=True, text=True, check=True)
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+COLUMNS = [
+    ("import_ms", "import (ms)", "{:.0f}"),
+    ("import_first_call_ms", "import + first call (ms)", "{:.0f}"),
+    ("cpu_per_call_us", "CPU/call, 1 at a time (µs)", "{:.0f}"),
+    ("calls_per_s_64", "calls/s at 64", "{:,.0f}"),
+    ("cpu_per_call_64_us", "CPU/call at 64 (µs)", "{:.0f}"),
+    ("cpu_per_chunk_us", "CPU/stream chunk (µs)", "{:.1f}"),
+    ("peak_rss_mib", "peak RSS (MiB)", "{:.0f}"),
+    ("rss_growth_mib", "RSS growth (MiB)", "{:+.1f}"),
+]
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    base = next(r for r in rows if r["client"] == "raw aiohttp")
+    head = "| client | " + " | ".join(title for _, title, _ in COLUMNS) + " |"
+    lines = [head, "|---" * (len(COLUMNS) + 1) + "|"]
+    for row in rows:
+        cells = []
+        for key, _, fmt in COLUMNS:
+            value = row.get(key)
+            if value is None:
+                cells.append("–")
+                continue
+            text = fmt.format(value)
+            if row is not base and key not in ("rss_growth_mib",) and base.get(key):
+                text += f" ({value / base[key]:.2f}×)"
+            cells.append(text)
+        lines.append(f"| {row['client']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def targets(rows: list[dict[str, Any]]) -> list[tuple[str, bool, str]]:
+    by = {r["client"]: r for r in rows}
+    raw, default, minimal = by["raw aiohttp"], by["steadyllm default"], by["steadyllm minimal"]
+    sdk = by["openai SDK"]
+    checks = [
+        ("CPU/call default ≤ 1.5× raw aiohttp", default["cpu_per_call_us"] / raw["cpu_per_call_us"], 1.5),
+        ("CPU/call minimal ≤ 1.2× raw aiohttp", minimal["cpu_per_call_us"] / raw["cpu_per_call_us"], 1.2),
+        ("calls/s at 64 ≥ 0.8× raw aiohttp", raw["calls_per_s_64"] / default["calls_per_s_64"], 1.25),
+        ("CPU/chunk ≤ 2× naive raw aiohttp", default["cpu_per_chunk_us"] / raw["cpu_per_chunk_us"], 2.0),
+        ("peak RSS ≤ 1.3× raw aiohttp", default["peak_rss_mib"] / raw["peak_rss_mib"], 1.3),
+        (
+            "import + first call < ⅓ of the openai SDK's",
+            default["import_first_call_ms"] / sdk["import_first_call_ms"],
+            1 / 3,
+        ),
+        ("import steadyllm < 60 ms", default["import_ms"] / 60.0, 1.0),
+    ]
+    out = [(name, ratio <= limit, f"{ratio:.2f} (limit {limit:.2f})") for name, ratio, limit in checks]
+    if "rss_growth_mib" in default:
+        growth = default["rss_growth_mib"]
+        out.append(("RSS growth over the leak run ≤ 5 MiB", growth <= 5.0, f"{growth:+.1f} MiB"))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="no leak check, fewer import runs")
+    parser.add_argument("--record", action="store_true", help="append to benchmarks/RESULTS.md")
+    parser.add_argument("--leak-calls", type=int, default=100_000, help="calls in the leak check")
+    args = parser.parse_args()
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, str(HERE / "fixed_server.py"), str(port)],
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: pin(1),
+    )
+    try:
+        assert server.stdout is not None and server.stdout.readline().strip() == "ready"
+        base = f"http://127.0.0.1:{port}/v1"
+        runs = 3 if args.quick else 9
+        bare = bare_interpreter_ms(runs)
+        rows = []
+        for name in CLIENTS:
+            leak = 0 if args.quick or name not in LEAK_CHECKED else args.leak_calls
+            row = run_client(name, base, server.pid, leak)
+            row["import_ms"] = import_ms(MODULES[name], runs)
+            rows.append(row)
+            print(f"measured {name}", file=sys.stderr, flush=True)
+    finally:
+        server.terminate()
+        server.wait()
+    verdicts = targets(rows)
+    report = table(rows)
+    report += f"\n\nBare interpreter start-up: {bare:.0f} ms (not included in the import column). "
+    shares = ", ".join(f"{r['client']} {r['server_cpu_share']:.0%}" for r in rows)
+    report += f"Fixed server's share of its core at 64 concurrent: {shares}.\n\n"
+    report += "\n".join(f"- {'met' if ok else 'NOT met'}: {name}: {detail}" for name, ok, detail in verdicts)
+    print(report)
+    (HERE / "results.json").write_text(
+        json.dumps({"rows": rows, "bare_interpreter_ms": bare}, indent=2) + "\n"
+    )
+    if args.record:
+        machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+        command = "make bench" if not args.quick else "python benchmarks/bench.py --quick"
+        with (HERE / "RESULTS.md").open("a") as f:
+            f.write(
+                f"\n## make bench, {datetime.date.today().isoformat()}\n\n"
+                f"{machine}; `{command}`; client on core 0, fixed server on core 1.\n\n"
+                f"{report}\n"
+            )
+
+
+if __name__ == "__main__":
+    main()
