@@ -19,6 +19,7 @@ HEAVY = {
     "openai",
     "anthropic",
     "sqlite3",
+    "orjson",
 }
 
 

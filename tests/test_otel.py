@@ -80,3 +80,25 @@ async def test_tracing_can_be_switched_off(spans: InMemorySpanExporter) -> None:
     async with sl.Client(settings, clock=sl.FakeClock()) as client:
         await client.chat("fake:m", [sl.user("x")])
     assert spans.get_finished_spans() == ()
+
+
+def test_nothing_is_built_until_the_application_installs_a_provider() -> None:
+    # A fresh interpreter: this module installed SDK providers in the test process.
+    import subprocess
+    import sys
+
+    code = """
+import asyncio, steadyllm as sl
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+async def main():
+    settings = sl.Settings.load(env={}, dotenv=False, config_file=False)
+    async with sl.Client(settings, providers={"fake": sl.FakeProvider()}) as client:
+        await client.chat("fake:m", [sl.user("x")])
+        print(client.meter.telemetry() is None)
+        trace.set_tracer_provider(TracerProvider())
+        print(client.meter.telemetry() is None)
+asyncio.run(main())
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "False"]

@@ -7,9 +7,11 @@ import pickle
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import steadyllm as sl
-from steadyllm._redact import redact, register_secret
+from steadyllm._redact import _PATTERNS, _pattern_sub, redact, register_secret
 from steadyllm.cli import main
 
 KEYS = {
@@ -186,3 +188,61 @@ async def test_a_full_fault_run_over_http_leaks_no_key_in_logs_errors_or_reprs(
     for text in seen:
         for key in keys.values():
             assert key not in text and key[8:20] not in text
+
+
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "Bearer ",
+                "BEARER\t",
+                "api-key: ",
+                "Api_Key=",
+                "x-api-\u212aey:",
+                "authorization: ",
+                "sk-",
+                "rk-",
+                "://user:",
+                "@",
+                "abcdefghijkl",
+                "0123456789",
+                " ",
+                '"',
+                "\u017f",
+                "\u0130",
+                "x",
+            ]
+        ),
+        max_size=12,
+    ).map("".join)
+)
+def test_the_marker_shortcut_never_changes_what_is_masked(text: str) -> None:
+    slow = _PATTERNS.sub(_pattern_sub, text)  # the pattern run unconditionally
+    assert redact(text) == slow
+
+
+def test_the_request_log_scrubs_every_outside_value(tmp_path: Any) -> None:
+    from steadyllm._observe import RequestLog, read_log
+
+    register_secret("sk-registered-secret-value-42")
+
+    class Opaque:
+        def __str__(self) -> str:
+            return "token sk-registered-secret-value-42"
+
+    log = RequestLog(tmp_path / "calls.jsonl")
+    log.write(
+        {
+            "schema": 1,
+            "finish_reason": "weird Bearer abcdefghijklmnop",
+            "request_id": "req sk-registered-secret-value-42",
+            "metadata": {"nested": ["sk-registered-secret-value-42", {"x": Opaque()}], "n": 3},
+            "error_message": None,
+            "unknown_object": Opaque(),
+        }
+    )
+    log.close()
+    text = (tmp_path / "calls.jsonl").read_text()
+    assert "sk-registered" not in text and "abcdefghijklmnop" not in text
+    (record,) = read_log(tmp_path / "calls.jsonl")
+    assert record["metadata"]["n"] == 3 and record["finish_reason"] == "weird Bearer [REDACTED]"

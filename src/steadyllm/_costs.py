@@ -57,44 +57,49 @@ class Spend:
 
 
 class CostTracker:
+    _DIMENSIONS = ("model", "provider", "agent", "run", "project")
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.total = Totals()
-        self._by: dict[str, dict[str, Totals]] = {
-            k: {} for k in ("model", "provider", "agent", "run", "project")
-        }
+        # One cell per (model, provider, agent, run, project): a call updates two
+        # Totals (its cell and the total) instead of one per dimension; the
+        # groupings are summed when a summary is asked for, which is rare.
+        self._cells: dict[tuple[str, str, str, str, str], Totals] = {}
+
+    @staticmethod
+    def _accumulate(totals: Totals, spend: Spend) -> None:
+        totals.calls += 1
+        totals.failed_calls += 0 if spend.ok else 1
+        if spend.cache_hit:
+            totals.cache_hits += 1
+            totals.saved_usd += spend.cost_usd or 0.0
+            return
+        totals.prompt_tokens += spend.prompt_tokens
+        totals.completion_tokens += spend.completion_tokens
+        totals.total_tokens += spend.prompt_tokens + spend.completion_tokens
+        totals.cached_tokens += spend.cached_tokens
+        totals.reasoning_tokens += spend.reasoning_tokens
+        if spend.cost_usd is None:
+            totals.unpriced_calls += 1 if spend.prompt_tokens or spend.completion_tokens else 0
+        else:
+            totals.cost_usd += spend.cost_usd
 
     def add(self, spend: Spend) -> None:
         ctx = spend.context
-        keys = {
-            "model": f"{spend.provider}:{spend.model}",
-            "provider": spend.provider,
-            "agent": (ctx.agent if ctx else None) or "(none)",
-            "run": (ctx.run_id if ctx else None) or "(none)",
-            "project": (ctx.project_id if ctx else None) or "(none)",
-        }
+        key = (
+            f"{spend.provider}:{spend.model}",
+            spend.provider,
+            (ctx.agent if ctx else None) or "(none)",
+            (ctx.run_id if ctx else None) or "(none)",
+            (ctx.project_id if ctx else None) or "(none)",
+        )
         with self._lock:
-            for totals in [
-                self.total,
-                *(self._by[d].setdefault(k, Totals()) for d, k in keys.items()),
-            ]:
-                totals.calls += 1
-                totals.failed_calls += 0 if spend.ok else 1
-                if spend.cache_hit:
-                    totals.cache_hits += 1
-                    totals.saved_usd += spend.cost_usd or 0.0
-                    continue
-                totals.prompt_tokens += spend.prompt_tokens
-                totals.completion_tokens += spend.completion_tokens
-                totals.total_tokens += spend.prompt_tokens + spend.completion_tokens
-                totals.cached_tokens += spend.cached_tokens
-                totals.reasoning_tokens += spend.reasoning_tokens
-                if spend.cost_usd is None:
-                    totals.unpriced_calls += (
-                        1 if spend.prompt_tokens or spend.completion_tokens else 0
-                    )
-                else:
-                    totals.cost_usd += spend.cost_usd
+            cell = self._cells.get(key)
+            if cell is None:
+                cell = self._cells[key] = Totals()
+            self._accumulate(cell, spend)
+            self._accumulate(self.total, spend)
 
     @property
     def total_cost(self) -> float:
@@ -103,13 +108,19 @@ class CostTracker:
     def summary(self) -> dict[str, Any]:
         """Totals overall and by model, provider, agent, run and project (JSON-serializable)."""
         with self._lock:
-            return {
-                "total": asdict(self.total),
-                **{
-                    f"by_{dim}": {k: asdict(v) for k, v in sorted(group.items())}
-                    for dim, group in self._by.items()
-                },
-            }
+            cells = [(key, asdict(totals)) for key, totals in self._cells.items()]
+            out: dict[str, Any] = {"total": asdict(self.total)}
+        for index, dim in enumerate(self._DIMENSIONS):
+            group: dict[str, dict[str, Any]] = {}
+            for key, values in cells:
+                into = group.get(key[index])
+                if into is None:
+                    group[key[index]] = dict(values)
+                else:
+                    for name, value in values.items():
+                        into[name] += value
+            out[f"by_{dim}"] = dict(sorted(group.items()))
+        return out
 
 
 @dataclass(slots=True)

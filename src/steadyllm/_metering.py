@@ -11,12 +11,13 @@ updates the tracker and the statistics, and fires the alert once.
 from __future__ import annotations
 
 import asyncio
-import json
+import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from . import _json
 from ._config import Settings
 from ._costs import BudgetReservation, Budgets, CostAlert, CostTracker, Spend
 from ._errors import BudgetExceededError, ConfigError, LLMError
@@ -220,9 +221,9 @@ class Meter:
             "temperature": request.temperature,
             "max_tokens": request.max_tokens,
             "stream": stream,
-            "prompt_sha256": sha256(
-                json.dumps([m.to_dict() for m in request.messages], sort_keys=True, default=str)
-            ),
+            "prompt_sha256": hashlib.sha256(
+                _json.dumps([m.to_dict() for m in request.messages], sort_keys=True, default=str)
+            ).hexdigest(),
             "response_sha256": sha256(response.text) if response is not None else None,
             "latency_ms": round(latency_ms, 3),
             "ttft_ms": response.ttft_ms if response is not None else None,
@@ -281,7 +282,8 @@ class Meter:
         """The OpenTelemetry recorder, created on first use if the package is installed."""
         if self._telemetry is None:
             self._telemetry = Telemetry() if otel_available() else False
-        return self._telemetry if isinstance(self._telemetry, Telemetry) else None
+        telemetry = self._telemetry
+        return telemetry if isinstance(telemetry, Telemetry) and telemetry.configured() else None
 
     def close(self) -> None:
         if self.log is not None:

@@ -1,8 +1,10 @@
 """What happened: the JSONL request log, console lines, and latency statistics.
 
-One record per call (not per attempt), schema version ``SCHEMA``; every line
-passes through the redactor before it is written, and is flushed at once so a
-crash loses nothing. The console handler is installed only when asked for
+One record per call (not per attempt), schema version ``SCHEMA``; every value
+that came from outside (error messages, ids, labels, metadata, prompts and
+replies) passes through the redactor, and each line is one ``write(2)`` to an
+unbuffered append-only file, so a crash loses nothing and several processes
+may share the file. The console handler is installed only when asked for
 (``LOG_TO_CONSOLE``); otherwise the library logger has no handlers.
 """
 
@@ -13,12 +15,14 @@ import json
 import logging
 import sys
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO, TextIO
 
+from . import _json
 from ._errors import ConfigError
 from ._redact import RedactingFilter, get_logger, redact
 
@@ -30,6 +34,36 @@ def sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()
 
 
+#: Record fields whose values come from outside steadyllm (users, providers, models);
+#: every other field is a number, a flag, a hash or a word of our own vocabulary.
+_OUTSIDE = (
+    "run_id",
+    "project_id",
+    "agent",
+    "operation",
+    "prompt_version",
+    "finish_reason",
+    "error_message",
+    "request_id",
+    "metadata",
+    "prompt",
+    "response",
+)
+
+
+def scrub(value: Any) -> Any:
+    """``value`` with every string in it redacted (containers rebuilt, not changed)."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {scrub(k): scrub(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [scrub(v) for v in value]
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return redact(str(value))
+
+
 class RequestLog:
     """Appends one JSON object per line to ``path``; opened (and checked) at start-up."""
 
@@ -37,7 +71,9 @@ class RequestLog:
         self.path = Path(path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._file: TextIO = self.path.open("a", encoding="utf-8")
+            # Unbuffered: each line is a single write(2) with O_APPEND, so lines from
+            # several processes never interleave and nothing waits in a buffer.
+            self._file: BinaryIO = self.path.open("ab", buffering=0)
         except OSError as exc:
             raise ConfigError(
                 f"LOG_FILE_PATH={str(self.path)!r} is not writable ({exc.strerror or exc}); "
@@ -46,10 +82,13 @@ class RequestLog:
         self._lock = threading.Lock()
 
     def write(self, record: dict[str, Any]) -> None:
-        line = redact(json.dumps(record, ensure_ascii=False, default=str, separators=(",", ":")))
+        for key in _OUTSIDE:
+            value = record.get(key)
+            if value is not None:
+                record[key] = scrub(value)
+        line = _json.dumps(record, default=lambda v: redact(str(v))) + b"\n"
         with self._lock:
-            self._file.write(line + "\n")
-            self._file.flush()
+            self._file.write(line)
 
     def close(self) -> None:
         with self._lock:
@@ -198,5 +237,14 @@ class Stats:
             }
 
 
+_second: tuple[int, str] = (-1, "")
+
+
 def timestamp() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """UTC now as ``2026-11-22T07:40:01.123Z`` (the second's text is reused within it)."""
+    global _second
+    now = time.time()
+    whole = int(now)
+    if _second[0] != whole:
+        _second = (whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)))
+    return f"{_second[1]}.{int((now - whole) * 1000):03d}Z"

@@ -5,8 +5,10 @@ Optional: with ``pip install steadyllm[otel]`` (the OpenTelemetry API) and
 named ``chat {model}`` with ``gen_ai.*`` attributes, one event per retry and
 fallback, and two histograms (``gen_ai.client.operation.duration`` in seconds
 and ``gen_ai.client.token.usage``). Without the package nothing is imported
-and nothing is done. Spans are emitted when the call ends, with its real
-start time; the application's SDK configuration decides where they go.
+and nothing is done; with the API but no SDK provider installed, nothing is
+built either (checked per call, so a provider installed later is picked up).
+Spans are emitted when the call ends, with its real start time; the
+application's SDK configuration decides where they go.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ class Telemetry:
         from opentelemetry import metrics, trace
 
         self._trace = trace
+        self._metrics = metrics
         self.tracer = trace.get_tracer("steadyllm")
         meter = metrics.get_meter("steadyllm")
         self.duration = meter.create_histogram(
@@ -37,6 +40,13 @@ class Telemetry:
         self.tokens = meter.create_histogram(
             "gen_ai.client.token.usage", unit="{token}", description="Tokens used per call"
         )
+
+    def configured(self) -> bool:
+        """Whether the application installed a tracer or meter provider. Until it
+        does, the API hands out proxies whose spans and measurements go nowhere,
+        so building them would be pure cost on every call."""
+        providers = (self._trace.get_tracer_provider(), self._metrics.get_meter_provider())
+        return any("Proxy" not in type(p).__name__ for p in providers)
 
     def record(
         self,

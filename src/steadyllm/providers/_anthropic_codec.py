@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .. import _json
 from .._errors import (
     AuthenticationError,
     ContextLengthError,
@@ -371,7 +372,7 @@ def decode_error(
     options: AnthropicOptions,
 ) -> LLMError:
     try:
-        data = json.loads(body)
+        data = _json.loads(body)
     except ValueError:
         data = None
     if isinstance(data, dict) and isinstance(data.get("error"), dict):
@@ -406,7 +407,7 @@ class StreamDecoder:
 
     def feed(self, sse: ServerSentEvent) -> list[ProviderEvent]:
         try:
-            data = json.loads(sse.data)
+            data = _json.loads(sse.data)
         except ValueError:
             raise self.interrupted(
                 f"malformed JSON in a stream event: {snippet(sse.data.encode())}"

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from typing import Any
 
+from .. import _json
 from .._errors import InvalidResponseError, LLMError
 from .._headers import retry_after_seconds, should_retry
 from .._redact import redact
@@ -24,7 +24,7 @@ def snippet(body: bytes, limit: int = 160) -> str:
 
 def parse_json(body: bytes, *, provider: str, model: str, status: int) -> Any:
     try:
-        return json.loads(body)
+        return _json.loads(body)
     except ValueError:
         raise InvalidResponseError(
             f"{provider} sent a body that is not JSON (status {status}): {snippet(body)}",

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .. import _json
 from .._errors import (
     AuthenticationError,
     ContentFilterError,
@@ -343,7 +344,7 @@ def decode_error(
     request: Request, status: int, headers: Mapping[str, str], body: bytes, dialect: Dialect
 ) -> LLMError:
     try:
-        data = json.loads(body)
+        data = _json.loads(body)
     except ValueError:
         data = None
     if not isinstance(data, dict):
@@ -384,7 +385,7 @@ class StreamDecoder:
                 raise self.interrupted("the stream sent [DONE] before a finish reason")
             return [Done(self.finish)]
         try:
-            chunk = json.loads(data)
+            chunk = _json.loads(data)
         except ValueError:
             raise self.interrupted(
                 f"malformed JSON in a stream event: {snippet(data.encode())}"

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from .. import _json
 from .._config import Secret, Settings
 from .._errors import ConfigError, LLMError
 from .._transport import HTTPRequest, HTTPTransport
@@ -27,9 +27,7 @@ class AnthropicWire:
     provider: str = "anthropic"
 
     def build(self, request: Request) -> HTTPRequest:
-        body = json.dumps(
-            codec.encode_body(request, self.options), separators=(",", ":"), ensure_ascii=False
-        ).encode()
+        body = _json.dumps(codec.encode_body(request, self.options))
         headers = {
             "content-type": "application/json",
             **codec.auth_headers(self.api_key.get(), self.options.version),

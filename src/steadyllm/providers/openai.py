@@ -9,10 +9,10 @@ vLLM, Ollama, OpenRouter, llama.cpp, LM Studio and any other compatible server.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from .. import _json
 from .._config import Secret, Settings
 from .._errors import ConfigError, LLMError
 from .._transport import HTTPRequest, HTTPTransport
@@ -24,7 +24,7 @@ OPENAI_BASE_URL = "https://api.openai.com/v1"
 
 
 def dumps(body: object) -> bytes:
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    return _json.dumps(body)
 
 
 @dataclass(slots=True)
