@@ -25,6 +25,7 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     so a developer's own .env or keys never leak into the results."""
     for name in _CONFIG_VARS & set(os.environ):
         monkeypatch.delenv(name)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))  # never the real home
     monkeypatch.chdir(tmp_path)
 
 

@@ -2,10 +2,17 @@ from __future__ import annotations
 
 import inspect
 
+import pytest
+
 import steadyllm as sl
 
 
 def test_all_lists_exactly_the_public_names() -> None:
+    for name in sl.__all__:  # names load on first access
+        getattr(sl, name)
+    assert set(dir(sl)) >= set(sl.__all__)
+    with pytest.raises(AttributeError, match="no attribute 'nothing_here'"):
+        sl.nothing_here  # noqa: B018
     public = {name for name in vars(sl) if not name.startswith("_")}
     modules = {name for name in public if inspect.ismodule(getattr(sl, name))}
     assert set(sl.__all__) == (public - modules) | {"__version__"}

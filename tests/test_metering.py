@@ -419,3 +419,38 @@ async def test_the_library_logger_installs_no_handlers_unless_asked() -> None:
         await client.chat("fake:m", [sl.user("x")])
     assert logging.getLogger("steadyllm").handlers == []
     assert logging.getLogger("steadyllm.calls").handlers == []
+
+
+def test_resolved_prices_are_remembered_on_disk_for_new_processes(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from steadyllm._prices import cache_dir
+
+    directory = str(tmp_path / "prices")
+    first = PriceBook(cache_dir=directory)
+    claude = first.lookup("anthropic", "claude-sonnet-4-5")
+    assert claude is not None and claude.input.tiers  # a tiered price survives the trip
+    assert first.lookup("openai", "no-such-model-xyz") is None
+    (file,) = (tmp_path / "prices").glob("prices-v1-*.json")
+    code = f"""
+import sys
+from steadyllm._prices import PriceBook
+book = PriceBook(cache_dir={directory!r})
+assert not book.needs_catalog("anthropic", "claude-sonnet-4-5")
+price = book.lookup("anthropic", "claude-sonnet-4-5")
+print(repr(price))
+print(book.lookup("openai", "no-such-model-xyz"))
+print("genai_prices" in sys.modules)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    price, unknown, imported = out.stdout.strip().splitlines()
+    assert price == repr(claude) and unknown == "None" and imported == "False"
+    file.write_text("{not json")  # a damaged file is ignored and rewritten
+    again = PriceBook(cache_dir=directory)
+    assert again.lookup("anthropic", "claude-sonnet-4-5") == claude
+    assert "claude-sonnet-4-5" in file.read_text()
+    assert cache_dir("off") is None and cache_dir("/x") == "/x"
+    assert str(cache_dir("")).endswith("steadyllm")
+    PriceBook(cache_dir=None).lookup("anthropic", "claude-sonnet-4-5")  # "off": nothing written
+    assert len(list((tmp_path / "prices").iterdir())) == 1

@@ -7,75 +7,165 @@
         print(r.text, r.usage.total_tokens, r.latency_ms)
 
 Everything public is re-exported here and listed in ``__all__``; modules with
-a leading underscore are private.
+a leading underscore are private. Names are loaded on first access (PEP 562),
+so ``import steadyllm`` costs a few milliseconds and a program pays only for
+the parts it uses (``sl.Client`` brings in the client and its dependencies).
 """
 
-from ._agentic import ToolRunResult, ToolStream
-from ._client import CallOptions, Client, LoopOptions
-from ._clock import Clock, FakeClock, SystemClock
-from ._config import Secret, Settings
-from ._context import Context, context, current_context
-from ._errors import (
-    AuthenticationError,
-    BudgetExceededError,
-    CircuitOpenError,
-    ConfigError,
-    ContentFilterError,
-    ContextLengthError,
-    InvalidRequestError,
-    InvalidResponseError,
-    LLMConnectionError,
-    LLMError,
-    LLMTimeoutError,
-    NotFoundError,
-    OverloadedError,
-    PermissionDeniedError,
-    QuotaExceededError,
-    RateLimitError,
-    ServerError,
-    SharedStateError,
-    StreamInterruptedError,
-    StructuredOutputError,
-    ToolLoopError,
-)
-from ._flows import LLMCallConfig, StepResult, TemplateError, render, run_llm_call
-from ._recorder import JSONLRecorder, Recorder, SQLiteRecorder, StepRecord
-from ._retry import RetryPolicy
-from ._routing import ModelRef, parse_model
-from ._settings_table import SETTINGS
-from ._stream import ChatStream
-from ._sync import SyncChatStream, SyncClient
-from ._tools import Tool, ToolExecution, tool
-from ._types import (
-    Done,
-    ImagePart,
-    Message,
-    ReasoningDelta,
-    Request,
-    Response,
-    StreamEvent,
-    TextDelta,
-    TextPart,
-    ToolCall,
-    ToolCallDelta,
-    ToolSpec,
-    Usage,
-    assistant,
-    image,
-    system,
-    tool_result,
-    user,
-)
+import importlib as _importlib
+import typing as _typing
+
 from ._version import __version__
-from .providers import (
-    FakeFault,
-    FakeHang,
-    FakeProvider,
-    FakeReply,
-    Provider,
-    known_providers,
-    register_provider,
-)
+
+if _typing.TYPE_CHECKING:
+    from ._agentic import ToolRunResult, ToolStream
+    from ._client import CallOptions, Client, LoopOptions
+    from ._clock import Clock, FakeClock, SystemClock
+    from ._config import Secret, Settings
+    from ._context import Context, context, current_context
+    from ._errors import (
+        AuthenticationError,
+        BudgetExceededError,
+        CircuitOpenError,
+        ConfigError,
+        ContentFilterError,
+        ContextLengthError,
+        InvalidRequestError,
+        InvalidResponseError,
+        LLMConnectionError,
+        LLMError,
+        LLMTimeoutError,
+        NotFoundError,
+        OverloadedError,
+        PermissionDeniedError,
+        QuotaExceededError,
+        RateLimitError,
+        ServerError,
+        SharedStateError,
+        StreamInterruptedError,
+        StructuredOutputError,
+        ToolLoopError,
+    )
+    from ._flows import LLMCallConfig, StepResult, TemplateError, render, run_llm_call
+    from ._recorder import JSONLRecorder, Recorder, SQLiteRecorder, StepRecord
+    from ._retry import RetryPolicy
+    from ._routing import ModelRef, parse_model
+    from ._settings_table import SETTINGS
+    from ._stream import ChatStream
+    from ._sync import SyncChatStream, SyncClient
+    from ._tools import Tool, ToolExecution, tool
+    from ._types import (
+        Done,
+        ImagePart,
+        Message,
+        ReasoningDelta,
+        Request,
+        Response,
+        StreamEvent,
+        TextDelta,
+        TextPart,
+        ToolCall,
+        ToolCallDelta,
+        ToolSpec,
+        Usage,
+        assistant,
+        image,
+        system,
+        tool_result,
+        user,
+    )
+    from .providers import (
+        FakeFault,
+        FakeHang,
+        FakeProvider,
+        FakeReply,
+        Provider,
+        known_providers,
+        register_provider,
+    )
+
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "._agentic": ("ToolRunResult", "ToolStream"),
+    "._client": ("CallOptions", "Client", "LoopOptions"),
+    "._clock": ("Clock", "FakeClock", "SystemClock"),
+    "._config": ("Secret", "Settings"),
+    "._context": ("Context", "context", "current_context"),
+    "._errors": (
+        "AuthenticationError",
+        "BudgetExceededError",
+        "CircuitOpenError",
+        "ConfigError",
+        "ContentFilterError",
+        "ContextLengthError",
+        "InvalidRequestError",
+        "InvalidResponseError",
+        "LLMConnectionError",
+        "LLMError",
+        "LLMTimeoutError",
+        "NotFoundError",
+        "OverloadedError",
+        "PermissionDeniedError",
+        "QuotaExceededError",
+        "RateLimitError",
+        "ServerError",
+        "SharedStateError",
+        "StreamInterruptedError",
+        "StructuredOutputError",
+        "ToolLoopError",
+    ),
+    "._flows": ("LLMCallConfig", "StepResult", "TemplateError", "render", "run_llm_call"),
+    "._recorder": ("JSONLRecorder", "Recorder", "SQLiteRecorder", "StepRecord"),
+    "._retry": ("RetryPolicy",),
+    "._routing": ("ModelRef", "parse_model"),
+    "._settings_table": ("SETTINGS",),
+    "._stream": ("ChatStream",),
+    "._sync": ("SyncChatStream", "SyncClient"),
+    "._tools": ("Tool", "ToolExecution", "tool"),
+    "._types": (
+        "Done",
+        "ImagePart",
+        "Message",
+        "ReasoningDelta",
+        "Request",
+        "Response",
+        "StreamEvent",
+        "TextDelta",
+        "TextPart",
+        "ToolCall",
+        "ToolCallDelta",
+        "ToolSpec",
+        "Usage",
+        "assistant",
+        "image",
+        "system",
+        "tool_result",
+        "user",
+    ),
+    ".providers": (
+        "FakeFault",
+        "FakeHang",
+        "FakeProvider",
+        "FakeReply",
+        "Provider",
+        "known_providers",
+        "register_provider",
+    ),
+}
+_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
+
+
+def __getattr__(name: str) -> _typing.Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'steadyllm' has no attribute {name!r}")
+    value = getattr(_importlib.import_module(module, __name__), name)
+    globals()[name] = value  # later lookups are plain module attributes
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     # clients

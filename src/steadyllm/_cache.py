@@ -23,15 +23,16 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from ._errors import ConfigError
 from ._redact import get_logger
+from ._types import CacheMode as CacheMode  # re-exported
 from ._types import Request, Response, TextPart, ToolCall, Usage
 
 logger = get_logger("steadyllm")
 FORMAT = 1
-CacheMode = Literal["use", "bypass", "refresh"]
+
 _STORABLE = frozenset({"stop", "tool_calls", "length"})
 
 
@@ -267,7 +268,7 @@ class ResponseCache:
     """Looks up and stores responses for the client; a failing backend is a miss."""
 
     def __init__(self, backend: CacheBackend, ttl: float) -> None:
-        self.backend = backend
+        self.backend: Any = backend
         self.ttl = ttl
         self.hits = 0
         self.misses = 0
@@ -291,6 +292,13 @@ class ResponseCache:
             return None
         self.hits += 1
         return response
+
+    async def aclose(self) -> None:
+        """Close the backend's file or connections (the memory backend has none)."""
+        if isinstance(self.backend, SQLiteCache):
+            self.backend.close()
+        elif isinstance(self.backend, RedisCache):
+            await self.backend.aclose()
 
     async def store(self, request: Request, response: Response) -> None:
         if not storable(response):

@@ -12,16 +12,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, TypedDict, TypeVar, Unpack
 
-from ._agentic import OnLimit, ToolRunResult, ToolStream, chat_json, chat_with_tools
 from ._breaker import BreakerPolicy
-from ._cache import (
-    CacheBackend,
-    CacheMode,
-    MemoryCache,
-    RedisCache,
-    ResponseCache,
-    SQLiteCache,
-)
 from ._clock import Clock, SystemClock
 from ._config import Settings
 from ._context import Context, effective_context
@@ -41,12 +32,13 @@ from ._resilience import Guard, Resilience, falls_back
 from ._retry import RetryPolicy
 from ._routing import parse_model
 from ._stream import ChatStream
-from ._tools import as_tools
-from ._types import FallbackInfo, Message, Request, Response, ToolChoice, ToolSpec
+from ._types import CacheMode, FallbackInfo, Message, Request, Response, ToolChoice, ToolSpec
 from ._validate import check_request
 from .providers import Provider, build_provider
 
 if TYPE_CHECKING:
+    from ._agentic import OnLimit, ToolRunResult, ToolStream
+    from ._cache import ResponseCache
     from ._shared import SharedState
 
 T = TypeVar("T")
@@ -174,10 +166,8 @@ class Client:
         await self.meter.aclose()
         if self.shared is not None:
             await self.shared.aclose()
-        if self._cache is not None and isinstance(self._cache.backend, SQLiteCache):
-            self._cache.backend.close()
-        if self._cache is not None and isinstance(self._cache.backend, RedisCache):
-            await self._cache.backend.aclose()
+        if self._cache is not None:
+            await self._cache.aclose()
         providers, self._providers = list(self._providers.values()), {}
         for provider in providers:
             await provider.aclose()
@@ -372,6 +362,8 @@ class Client:
     def response_cache(self) -> ResponseCache:
         """The response cache, opened on first use (CACHE_* settings)."""
         if self._cache is None:
+            from ._cache import CacheBackend, MemoryCache, RedisCache, ResponseCache, SQLiteCache
+
             s = self.settings
             kind = s.cache_backend
             if s.redis_url and "cache_backend" not in s.sources:
@@ -418,6 +410,8 @@ class Client:
         ``ToolSpec``s with ``handlers`` by name. Tool failures go back to the model as
         error results. After ``max_iterations`` turns: ``ToolLoopError``, or with
         ``on_max_iterations="answer"`` one more turn with tools disabled."""
+        from ._agentic import chat_with_tools
+
         return await chat_with_tools(
             self,
             model,
@@ -443,6 +437,9 @@ class Client:
     ) -> ToolStream:
         """``chat_with_tools`` as a stream: ``async for event in ...`` yields every turn's
         stream events and a ``ToolExecution`` per tool run; ``.result`` at the end."""
+        from ._agentic import ToolStream
+        from ._tools import as_tools
+
         table = as_tools(tools, handlers, tool_timeout)
         return ToolStream(
             self, model, messages, table, max_iterations, on_max_iterations, dict(options)
@@ -460,6 +457,8 @@ class Client:
         is returned as an instance, or a JSON Schema dict). Uses the provider's native
         structured output; invalid output is sent back with its errors up to
         ``max_repairs`` times, then ``StructuredOutputError``."""
+        from ._agentic import chat_json
+
         value, _ = await chat_json(self, model, messages, schema, max_repairs, dict(options))
         return value
 
@@ -472,6 +471,8 @@ class Client:
         **options: Unpack[CallOptions],
     ) -> tuple[Any, Response]:
         """``chat_json`` that also returns the Response (usage, cost, ``validation``)."""
+        from ._agentic import chat_json
+
         return await chat_json(self, model, messages, schema, max_repairs, dict(options))
 
     @staticmethod

@@ -9,7 +9,6 @@ naming the setting, where it came from, and what is accepted.
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -105,6 +104,7 @@ class Settings:
     log_prompts: bool = False
     enable_tracing: bool = True
     recorder_path: str = "./steadyllm.db"
+    price_cache_dir: str = ""
     cache_backend: str = "sqlite"
     cache_path: str = "./.steadyllm-cache.db"
     cache_max_entries: int = 10_000
@@ -354,6 +354,8 @@ TABLES: dict[str, Any] = {
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    import tomllib  # only when there is a file to read
+
     try:
         with path.open("rb") as fh:
             return tomllib.load(fh)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,8 +24,7 @@ from ._costs import BudgetReservation, Budgets, CostAlert, CostTracker, Spend
 from ._errors import BudgetExceededError, ConfigError, LLMError
 from ._observe import RequestLog, Stats, call_logger, configure_logging, sha256, timestamp
 from ._otel import Telemetry
-from ._otel import available as otel_available
-from ._prices import PriceBook, parse_prices
+from ._prices import PriceBook, cache_dir, parse_prices
 from ._tokens import estimate_prompt_tokens
 from ._types import Request, Response, Usage
 
@@ -82,7 +82,9 @@ class Meter:
         shared: SharedState | None = None,
     ) -> None:
         self.settings = settings
-        self.prices = prices or PriceBook(parse_prices(settings.prices, "prices"))
+        self.prices = prices or PriceBook(
+            parse_prices(settings.prices, "prices"), cache_dir=cache_dir(settings.price_cache_dir)
+        )
         self.tracker = CostTracker()
         self.budgets = Budgets(
             settings.budget_usd, settings.budget_per_run_usd, settings.budget_per_agent_usd
@@ -279,10 +281,16 @@ class Meter:
             )
 
     def telemetry(self) -> Telemetry | None:
-        """The OpenTelemetry recorder, created on first use if the package is installed."""
-        if self._telemetry is None:
-            self._telemetry = Telemetry() if otel_available() else False
+        """The OpenTelemetry recorder, once the application has set OpenTelemetry up: it
+        must import ``opentelemetry`` to install a provider, so until then nothing is
+        imported and nothing is built (checked per call: a later set-up is picked up)."""
         telemetry = self._telemetry
+        if telemetry is False:
+            return None  # ENABLE_TRACING=false
+        if telemetry is None:
+            if "opentelemetry.trace" not in sys.modules:
+                return None
+            telemetry = self._telemetry = Telemetry()
         return telemetry if isinstance(telemetry, Telemetry) and telemetry.configured() else None
 
     def close(self) -> None:

@@ -5,25 +5,16 @@ Optional: with ``pip install steadyllm[otel]`` (the OpenTelemetry API) and
 named ``chat {model}`` with ``gen_ai.*`` attributes, one event per retry and
 fallback, and two histograms (``gen_ai.client.operation.duration`` in seconds
 and ``gen_ai.client.token.usage``). Without the package nothing is imported
-and nothing is done; with the API but no SDK provider installed, nothing is
-built either (checked per call, so a provider installed later is picked up).
+and nothing is done; until the application has imported OpenTelemetry and
+installed a tracer or meter provider, nothing is imported or built either
+(checked per call, so a set-up made later is picked up).
 Spans are emitted when the call ends, with its real start time; the
 application's SDK configuration decides where they go.
 """
 
 from __future__ import annotations
 
-import importlib.util
 from typing import Any
-
-_available: bool | None = None
-
-
-def available() -> bool:
-    global _available
-    if _available is None:
-        _available = importlib.util.find_spec("opentelemetry") is not None
-    return _available
 
 
 class Telemetry:

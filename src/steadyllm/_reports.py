@@ -111,12 +111,15 @@ def stats_report(args: argparse.Namespace) -> int:
 
 def prices_report(args: argparse.Namespace) -> int:
     from ._config import Settings
-    from ._prices import PriceBook, parse_prices
+    from ._prices import PriceBook, cache_dir, parse_prices
     from ._routing import parse_model
 
     settings = Settings.load()
     ref = parse_model(args.model, aliases=settings.aliases, default_provider=settings.provider)
-    price = PriceBook(parse_prices(settings.prices, "prices")).lookup(ref.provider, ref.model)
+    book = PriceBook(
+        parse_prices(settings.prices, "prices"), cache_dir=cache_dir(settings.price_cache_dir)
+    )
+    price = book.lookup(ref.provider, ref.model)
     if price is None:
         print(
             f"{ref}: no price known; calls get cost_usd=None. Add it under [prices] in "

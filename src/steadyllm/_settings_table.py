@@ -519,6 +519,15 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "SQLite file where `steadyllm run` records flow runs (`steadyllm runs` reads it).",
     ),
     SettingSpec(
+        "price_cache_dir",
+        "STEADYLLM_PRICE_CACHE_DIR",
+        "str",
+        "",
+        "Directory where prices resolved from genai-prices are remembered, so new processes "
+        "need not import the catalog; empty: $XDG_CACHE_HOME/steadyllm (or ~/.cache/steadyllm); "
+        "`off`: do not remember.",
+    ),
+    SettingSpec(
         "cache_backend",
         "LLM_CACHE_BACKEND",
         "choice",

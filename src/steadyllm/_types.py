@@ -14,6 +14,8 @@ from typing import Any, Literal, TypeAlias
 
 Role = Literal["system", "user", "assistant", "tool"]
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "error"]
+#: Per-call cache behaviour (see docs/cache.md).
+CacheMode = Literal["use", "bypass", "refresh"]
 
 
 # ---------------------------------------------------------------- message parts
