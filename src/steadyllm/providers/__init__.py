@@ -18,10 +18,27 @@ from ._base import (
     provider_spec,
     register_provider,
 )
-from .fake import FakeFault, FakeHang, FakeProvider, FakeReply, FakeStep
 
 if TYPE_CHECKING:
     from .._config import Settings
+    from .fake import FakeFault, FakeHang, FakeProvider, FakeReply, FakeStep
+
+_FAKE_NAMES = ("FakeFault", "FakeHang", "FakeProvider", "FakeReply", "FakeStep")
+
+
+def __getattr__(name: str) -> object:
+    """The fake provider's classes load on first use, like every other provider."""
+    if name in _FAKE_NAMES:
+        from . import fake
+
+        return getattr(fake, name)
+    raise AttributeError(f"module 'steadyllm.providers' has no attribute {name!r}")
+
+
+def _fake(settings: Settings) -> Provider:
+    from .fake import FakeProvider
+
+    return FakeProvider()
 
 
 def _openai(settings: Settings) -> Provider:
@@ -53,7 +70,7 @@ def _compatible(name: str) -> ProviderFactory:
 
 register_provider(
     "fake",
-    lambda settings: FakeProvider(),
+    _fake,
     description="deterministic offline provider: echoes, or follows a script",
 )
 register_provider(
