@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: demo test lint clean
+.PHONY: demo test lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,11 @@ demo: $(VENV)/.installed-base
 ## test: install the dev tools, run ruff, mypy --strict and pytest with coverage
 test: $(VENV)/.installed-dev
 	VENV=$(VENV) scripts/run-tests.sh
+
+## bench: steadyllm vs raw aiohttp, raw httpx and the openai SDK against a fixed local server;
+## prints a table with ratios, writes benchmarks/results.json, appends to benchmarks/RESULTS.md
+bench: $(VENV)/.installed-dev
+	$(BIN)/python benchmarks/bench.py --record
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests benchmarks scripts

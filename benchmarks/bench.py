@@ -128,10 +128,26 @@ def targets(rows: list[dict[str, Any]]) -> list[tuple[str, bool, str]]:
     raw, default, minimal = by["raw aiohttp"], by["steadyllm default"], by["steadyllm minimal"]
     sdk = by["openai SDK"]
     checks = [
-        ("CPU/call default ≤ 1.5× raw aiohttp", default["cpu_per_call_us"] / raw["cpu_per_call_us"], 1.5),
-        ("CPU/call minimal ≤ 1.2× raw aiohttp", minimal["cpu_per_call_us"] / raw["cpu_per_call_us"], 1.2),
-        ("calls/s at 64 ≥ 0.8× raw aiohttp", raw["calls_per_s_64"] / default["calls_per_s_64"], 1.25),
-        ("CPU/chunk ≤ 2× naive raw aiohttp", default["cpu_per_chunk_us"] / raw["cpu_per_chunk_us"], 2.0),
+        (
+            "CPU/call default ≤ 1.5× raw aiohttp",
+            default["cpu_per_call_us"] / raw["cpu_per_call_us"],
+            1.5,
+        ),
+        (
+            "CPU/call minimal ≤ 1.2× raw aiohttp",
+            minimal["cpu_per_call_us"] / raw["cpu_per_call_us"],
+            1.2,
+        ),
+        (
+            "calls/s at 64 ≥ 0.8× raw aiohttp",
+            raw["calls_per_s_64"] / default["calls_per_s_64"],
+            1.25,
+        ),
+        (
+            "CPU/chunk ≤ 2× naive raw aiohttp",
+            default["cpu_per_chunk_us"] / raw["cpu_per_chunk_us"],
+            2.0,
+        ),
         ("peak RSS ≤ 1.3× raw aiohttp", default["peak_rss_mib"] / raw["peak_rss_mib"], 1.3),
         (
             "import + first call < ⅓ of the openai SDK's",
@@ -140,7 +156,9 @@ def targets(rows: list[dict[str, Any]]) -> list[tuple[str, bool, str]]:
         ),
         ("import steadyllm < 60 ms", default["import_ms"] / 60.0, 1.0),
     ]
-    out = [(name, ratio <= limit, f"{ratio:.2f} (limit {limit:.2f})") for name, ratio, limit in checks]
+    out = [
+        (name, ratio <= limit, f"{ratio:.2f} (limit {limit:.2f})") for name, ratio, limit in checks
+    ]
     if "rss_growth_mib" in default:
         growth = default["rss_growth_mib"]
         out.append(("RSS growth over the leak run ≤ 5 MiB", growth <= 5.0, f"{growth:+.1f} MiB"))
@@ -184,13 +202,17 @@ def main() -> None:
     )
     shares = ", ".join(f"{r['client']} {r['server_cpu_share']:.0%}" for r in rows)
     report += f"Fixed server's share of its core at 64 concurrent: {shares}.\n\n"
-    report += "\n".join(f"- {'met' if ok else 'NOT met'}: {name}: {detail}" for name, ok, detail in verdicts)
+    report += "\n".join(
+        f"- {'met' if ok else 'NOT met'}: {name}: {detail}" for name, ok, detail in verdicts
+    )
     print(report)
     (HERE / "results.json").write_text(
         json.dumps({"rows": rows, "bare_interpreter_ms": bare}, indent=2) + "\n"
     )
     if args.record:
-        machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+        machine = (
+            f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+        )
         command = "make bench" if not args.quick else "python benchmarks/bench.py --quick"
         with (HERE / "RESULTS.md").open("a") as f:
             f.write(

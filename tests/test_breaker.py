@@ -161,3 +161,20 @@ def test_board_scopes_and_snapshot() -> None:
     assert snap["openai:gpt-4o"]["state"] == "open" and snap["openai:mini"]["state"] == "closed"
     per_provider = BreakerBoard(scope="provider")
     assert per_provider.get("openai", "a") is per_provider.get("openai", "b")
+
+
+def test_the_failure_rate_window_has_constant_memory() -> None:
+    rate = CircuitBreaker(
+        "k", BreakerPolicy(failure_threshold=10**9, failure_rate=0.9, window=60.0)
+    )
+    count_only = CircuitBreaker("c", BreakerPolicy())
+    for i in range(10_000):  # 10,000 calls over 500 s, every 7th failing
+        now = i * 0.05
+        for breaker in (rate, count_only):
+            ticket = breaker.allow(now)
+            if i % 7:
+                breaker.success(ticket, now)
+            else:
+                breaker.failure(ticket, sl.ServerError("x"), now)
+    assert len(rate._window) <= 21 and len(count_only._window) == 0
+    assert sum(e[1] for e in rate._window) == pytest.approx(1_200, abs=60)  # the last 60 s

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from ._shared_breaker import SharedBreaker
 
 State = Literal["closed", "open", "half_open"]
+#: The failure-rate window is counted in this many slots (1/20th of the window each).
+_SLOTS = 20
 _INFRASTRUCTURE = frozenset(
     {"server_error", "overloaded", "timeout", "connection", "stream_interrupted"}
 )
@@ -108,7 +110,9 @@ class CircuitBreaker:
         self._consecutive = 0
         self._timeout = policy.reset_timeout
         self._probes = 0
-        self._window: deque[tuple[float, bool]] = deque()  # (time, failed)
+        #: The failure-rate window as [slot, calls, failures] per 1/20th of the window:
+        #: constant memory at any call rate (only kept when a failure_rate is set).
+        self._window: deque[list[int]] = deque()
 
     def _move(self, new: State) -> None:
         old, self.state = self.state, new
@@ -162,10 +166,17 @@ class CircuitBreaker:
         }
 
     def _record(self, now: float, failed: bool) -> None:
+        if self.policy.failure_rate is None:
+            return
+        width = self.policy.window / _SLOTS
+        slot = int(now // width)
         window = self._window
-        window.append((now, failed))
-        horizon = now - self.policy.window
-        while window and window[0][0] < horizon:
+        if window and window[-1][0] == slot:
+            window[-1][1] += 1
+            window[-1][2] += failed
+        else:
+            window.append([slot, 1, int(failed)])
+        while window and window[0][0] <= slot - _SLOTS:
             window.popleft()
 
     def success(self, ticket: Ticket, now: float) -> None:
@@ -206,10 +217,12 @@ class CircuitBreaker:
         if self._consecutive >= self.policy.failure_threshold:
             return True
         rate = self.policy.failure_rate
-        if rate is None or len(self._window) < self.policy.min_calls:
+        if rate is None:
             return False
-        failed = sum(1 for _, f in self._window if f)
-        return failed / len(self._window) >= rate
+        calls = sum(entry[1] for entry in self._window)
+        if calls < self.policy.min_calls:
+            return False
+        return sum(entry[2] for entry in self._window) / calls >= rate
 
     def _open(self, now: float, error: LLMError) -> None:
         hint = error.retry_after if error.retry_after and error.retry_after > 0 else 0.0

@@ -84,7 +84,7 @@ class RequestLog:
     def write(self, record: dict[str, Any]) -> None:
         for key in _OUTSIDE:
             value = record.get(key)
-            if value is not None:
+            if value:  # None, "" and {} have nothing to hide
                 record[key] = scrub(value)
         line = _json.dumps(record, default=lambda v: redact(str(v))) + b"\n"
         with self._lock:

@@ -51,11 +51,15 @@ _MARKERS = ("bearer", "api-key", "api_key", "authorization", "sk-", "pk-", "rk-"
 
 def redact(text: str) -> str:
     """``text`` with every known secret and key-shaped token masked."""
-    if _secret_re is not None and any(secret in text for secret in _secrets):
-        text = _secret_re.sub(_MASK, text)
+    if _secret_re is not None:
+        for secret in _secrets:
+            if secret in text:
+                text = _secret_re.sub(_MASK, text)
+                break
     lowered = text.lower()
-    if any(marker in lowered for marker in _MARKERS):
-        text = _PATTERNS.sub(_pattern_sub, text)
+    for marker in _MARKERS:
+        if marker in lowered:
+            return _PATTERNS.sub(_pattern_sub, text)
     return text
 
 
