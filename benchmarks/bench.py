@@ -12,6 +12,7 @@ Run: python benchmarks/bench.py [--quick] [--record] [--rounds N]
 
 from __future__ import annotations
 
+# ruff: noqa: RUF001 - the report uses the multiplication and less-or-equal signs
 import argparse
 import datetime
 import json

@@ -178,26 +178,42 @@ async def measure(name: str, base: str, server: int, leak: int, started: float) 
         for _ in range(300):  # warm up connections, caches, price lookups
             await call()
         gc.collect()
-        n = 2_000
-        cpu = time.process_time()
-        for _ in range(n):
-            await call()
-        out["cpu_per_call_us"] = (time.process_time() - cpu) / n * 1e6
+        # Best of three rounds, as timeit does: on a shared machine the slowest rounds
+        # measure the neighbours, the fastest the code.
+        per_call = []
+        for _ in range(3):
+            n = 1_000
+            cpu = time.process_time()
+            for _ in range(n):
+                await call()
+            per_call.append((time.process_time() - cpu) / n * 1e6)
+        out["cpu_per_call_us"] = min(per_call)
 
-        n = 6_000
-        cpu, wall, server_cpu = time.process_time(), time.perf_counter(), cpu_of(server)
-        await concurrently(call, n, 64)
-        wall = time.perf_counter() - wall
-        out["calls_per_s_64"] = n / wall
-        out["cpu_per_call_64_us"] = (time.process_time() - cpu) / n * 1e6
-        out["server_cpu_share"] = (cpu_of(server) - server_cpu) / wall
+        rounds = []
+        for _ in range(3):
+            n = 3_000
+            cpu, wall, server_cpu = time.process_time(), time.perf_counter(), cpu_of(server)
+            await concurrently(call, n, 64)
+            wall = time.perf_counter() - wall
+            rounds.append(
+                (
+                    n / wall,
+                    (time.process_time() - cpu) / n * 1e6,
+                    (cpu_of(server) - server_cpu) / wall,
+                )
+            )
+        best = max(rounds)
+        out["calls_per_s_64"], out["cpu_per_call_64_us"], out["server_cpu_share"] = best
 
         assert await stream() >= 200, "a stream carries 200 text chunks"
-        streams = 160
-        cpu = time.process_time()
-        await concurrently(stream, streams, 16)
-        # Every client reads the same 202 events (200 texts, the finish, the usage).
-        out["cpu_per_chunk_us"] = (time.process_time() - cpu) / (streams * 202) * 1e6
+        chunk_costs = []
+        for _ in range(3):
+            streams = 80
+            cpu = time.process_time()
+            await concurrently(stream, streams, 16)
+            # Every client reads the same 202 events (200 texts, the finish, the usage).
+            chunk_costs.append((time.process_time() - cpu) / (streams * 202) * 1e6)
+        out["cpu_per_chunk_us"] = min(chunk_costs)
 
         out["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         if leak:
