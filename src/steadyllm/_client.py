@@ -269,13 +269,17 @@ class Client:
     async def guard(self, plan: CallPlan) -> Guard:
         """Admit one attempt: budget pre-flight, circuit breaker, rate limiter."""
         request = plan.request
-        await self.meter.warm(request.provider, request.model)
-        budget = await self.meter.preflight(
-            request,
-            plan.context,
-            plan.provider.default_max_tokens,
-            plan.deadline - self.clock.now(),
-        )
+        meter = self.meter
+        if meter.prices.needs_catalog(request.provider, request.model):
+            await meter.warm(request.provider, request.model)
+        budget = None
+        if meter.checks_spend:  # skip the coroutine on the common path: no cap, no budget
+            budget = await meter.preflight(
+                request,
+                plan.context,
+                plan.provider.default_max_tokens,
+                plan.deadline - self.clock.now(),
+            )
         try:
             guard = await self.resilience.enter(
                 request, plan.deadline, plan.provider.default_max_tokens
@@ -323,7 +327,10 @@ class Client:
             return result
 
         try:
-            (response, attempts), plan, fallback = await self.with_fallbacks(chain, run)
+            if len(chain) == 1:  # no fallbacks configured: skip the chain's bookkeeping
+                (response, attempts), plan, fallback = await run(chain[0]), chain[0], None
+            else:
+                (response, attempts), plan, fallback = await self.with_fallbacks(chain, run)
         except LLMError as error:
             self.meter.finish(
                 chain[0],
@@ -488,7 +495,14 @@ class Client:
 
     async def _complete(self, plan: CallPlan) -> Response:
         guard = await self.guard(plan)
-        response = await guard.run(plan.provider.complete(plan.request))
+        try:  # Guard.run, inlined: this is the path of every call
+            response = await plan.provider.complete(plan.request)
+        except LLMError as error:
+            await guard.fail(error)
+            raise
+        except BaseException:
+            guard.abandon()
+            raise
         await guard.succeed(response)
         return response
 

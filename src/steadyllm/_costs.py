@@ -166,7 +166,11 @@ class Budgets:
 
     @property
     def active(self) -> bool:
-        return any(v is not None for v in (self.global_usd, self.per_run_usd, self.per_agent_usd))
+        return (
+            self.global_usd is not None
+            or self.per_run_usd is not None
+            or self.per_agent_usd is not None
+        )
 
     def wanted(self, ctx: Context | None) -> list[tuple[str, float]]:
         """Name and limit of every budget a call in ``ctx`` falls under."""

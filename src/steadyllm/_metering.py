@@ -133,6 +133,11 @@ class Meter:
             latency_ms=response.latency_ms,
         )
 
+    @property
+    def checks_spend(self) -> bool:
+        """Whether calls need a pre-flight: a per-request cap or a budget is set."""
+        return self.settings.max_cost_per_request_usd is not None or self.budgets.active
+
     async def preflight(
         self, request: Request, context: Any, default_max_tokens: int | None, hold_for: float
     ) -> BudgetReservation | SharedHold | None:
