@@ -23,14 +23,11 @@ def test_sync_and_async_clients_expose_the_same_calls() -> None:
     async_only = {
         "aclose",
         "plan",
-        "run_attempts",
-        "deadline_error",
         "provider",
         "retry",
         "clock",
         "plan_chain",
         "guard",
-        "with_fallbacks",
     }
     sync_only = {"close", "client"}
     with sl.SyncClient() as sync_client:

@@ -8,10 +8,11 @@ Streams share this loop until their first event reaches the caller.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, TypedDict, TypeVar, Unpack
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, TypeVar, Unpack
 
+from ._attempts import run_attempts, with_fallbacks
 from ._breaker import BreakerPolicy
 from ._clock import Clock, SystemClock
 from ._config import Settings
@@ -22,17 +23,17 @@ from ._errors import (
     ContentFilterError,
     InvalidRequestError,
     LLMError,
-    LLMTimeoutError,
 )
 from ._limiter import RateLimiter
-from ._metering import Ledger, Meter
+from ._metering import Meter
 from ._observe import Stats
+from ._plan import CallOptions, CallPlan, LoopOptions, as_list, timeout_seconds
 from ._redact import get_logger
-from ._resilience import Guard, Resilience, falls_back
+from ._resilience import Guard, Resilience
 from ._retry import RetryPolicy
 from ._routing import parse_model
 from ._stream import ChatStream
-from ._types import CacheMode, FallbackInfo, Message, Request, Response, ToolChoice, ToolSpec
+from ._types import CacheMode, Message, Request, Response, ToolChoice, ToolSpec
 from ._validate import check_request
 from .providers import Provider, build_provider
 
@@ -43,46 +44,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 logger = get_logger("steadyllm")
-
-
-class LoopOptions(TypedDict, total=False):
-    """Keyword options of every model turn of ``chat_with_tools`` and ``chat_json``."""
-
-    temperature: float | None
-    top_p: float | None
-    max_tokens: int | None
-    stop: str | Sequence[str] | None
-    seed: int | None
-    user: str | None
-    response_format: dict[str, Any] | None
-    extra: dict[str, Any] | None
-    context: Context | None
-    timeout_ms: int | None
-    max_retries: int | None
-    #: Response cache for this call: "use", "bypass" or "refresh" (default from ENABLE_LLM_CACHE).
-    cache: CacheMode | None
-
-
-class CallOptions(LoopOptions, total=False):
-    """Keyword options accepted by ``chat`` and ``stream``."""
-
-    tools: Sequence[ToolSpec] | None
-    tool_choice: ToolChoice | None
-
-
-@dataclass(slots=True)
-class CallPlan:
-    """Everything one call needs, resolved before the first attempt."""
-
-    request: Request
-    provider: Provider
-    context: Context | None
-    deadline: float
-    timeout_s: float
-    retry: RetryPolicy
-    started: float
-    #: Usage and cost of every attempt of the call, shared by all plans of a chain.
-    ledger: Ledger = field(default_factory=Ledger)
 
 
 class Client:
@@ -213,7 +174,7 @@ class Client:
         request = Request(
             provider=ref.provider,
             model=ref.model,
-            messages=_as_list(messages),
+            messages=as_list(messages),
             tools=list(tools or ()),
             tool_choice=tool_choice,
             temperature=temperature,
@@ -227,7 +188,7 @@ class Client:
             stream=stream,
         )
         check_request(request)
-        timeout_s = _timeout_seconds(timeout_ms, s.timeout_ms)
+        timeout_s = timeout_seconds(timeout_ms, s.timeout_ms)
         retry = self.retry
         if max_retries is not None:
             retry = RetryPolicy(
@@ -316,7 +277,7 @@ class Client:
                 return self._serve_hit(chain[0], hit, validate)
 
         async def run(plan: CallPlan) -> tuple[Response, int]:
-            result = await self.run_attempts(plan, lambda: self._complete(plan))
+            result = await run_attempts(self.clock, plan, lambda: self._complete(plan))
             if result[0].finish_reason == "content_filter" and self._filter_falls_back(plan, chain):
                 raise ContentFilterError(
                     f"{plan.request.model_id} refused the request (finish_reason content_filter)",
@@ -330,7 +291,9 @@ class Client:
             if len(chain) == 1:  # no fallbacks configured: skip the chain's bookkeeping
                 (response, attempts), plan, fallback = await run(chain[0]), chain[0], None
             else:
-                (response, attempts), plan, fallback = await self.with_fallbacks(chain, run)
+                (response, attempts), plan, fallback = await with_fallbacks(
+                    chain, run, self.settings, self.clock
+                )
         except LLMError as error:
             self.meter.finish(
                 chain[0],
@@ -535,129 +498,5 @@ class Client:
         await counters.flush()
         return await counters.summary()
 
-    async def with_fallbacks(
-        self, chain: list[CallPlan], run: Callable[[CallPlan], Awaitable[T]]
-    ) -> tuple[T, CallPlan, FallbackInfo | None]:
-        """Run ``run`` on each plan of the chain until one succeeds or an error
-        should not fall back. Returns the result, the plan that produced it, and
-        why earlier models were passed over."""
-        failures: list[LLMError] = []
-        for index, plan in enumerate(chain):
-            try:
-                result = await run(plan)
-            except LLMError as error:
-                last = index + 1 == len(chain)
-                if (
-                    last
-                    or not falls_back(error, self.settings)
-                    or self.clock.now() >= plan.deadline
-                ):
-                    if failures:
-                        error.message += (
-                            " (after falling back from "
-                            + ", ".join(f"{e.provider}:{e.model} [{e.kind}]" for e in failures)
-                            + ")"
-                        )
-                        error.args = (error.message,)
-                    raise
-                failures.append(error)
-                plan.ledger.event(
-                    "steadyllm.fallback",
-                    **{
-                        "error.type": error.kind,
-                        "steadyllm.from_model": plan.request.model_id,
-                        "steadyllm.to_model": chain[index + 1].request.model_id,
-                    },
-                )
-                logger.warning(
-                    "falling back from %s to %s: %s",
-                    plan.request.model_id,
-                    chain[index + 1].request.model_id,
-                    error,
-                )
-                continue
-            info = None
-            if failures:
-                info = FallbackInfo(
-                    requested=chain[0].request.model_id,
-                    reason=failures[-1].kind,
-                    errors=tuple(
-                        {"model": f"{e.provider}:{e.model}", "kind": e.kind, "message": e.message}
-                        for e in failures
-                    ),
-                )
-            return result, plan, info
-        raise AssertionError("unreachable: a chain has at least one plan")  # pragma: no cover
 
-    async def run_attempts(
-        self, plan: CallPlan, attempt: Callable[[], Awaitable[T]]
-    ) -> tuple[T, int]:
-        """Run ``attempt`` until it succeeds, retrying per policy, under the deadline.
-        Returns the result and the number of attempts it took."""
-        number = 0
-        scope = self.clock.timeout_at(plan.deadline)
-        try:
-            async with scope:
-                while True:
-                    number += 1
-                    try:
-                        return await attempt(), number
-                    except LLMError as error:
-                        await self._after_failure(plan, error, number)
-        except TimeoutError:
-            if not scope.expired():
-                raise
-            raise self.deadline_error(plan, number) from None
-
-    async def _after_failure(self, plan: CallPlan, error: LLMError, number: int) -> None:
-        """Wait before the next attempt, or re-raise ``error`` if there is none."""
-        error.locate(plan.request.provider, plan.request.model, number)
-        time_left = plan.deadline - self.clock.now()
-        delay = plan.retry.next_delay(error, number - 1, time_left)
-        if delay is None:
-            raise error
-        plan.ledger.event(
-            "steadyllm.retry",
-            **{
-                "steadyllm.attempt": number,
-                "error.type": error.kind,
-                "steadyllm.delay_s": delay,
-            },
-        )
-        logger.info(
-            "retrying %s in %.3fs after attempt %d failed: %s",
-            plan.request.model_id,
-            delay,
-            number,
-            error,
-        )
-        await self.clock.sleep(delay)
-
-    def deadline_error(self, plan: CallPlan, attempts: int) -> LLMTimeoutError:
-        return LLMTimeoutError(
-            f"call did not finish within its total deadline of {plan.timeout_s:g}s; raise "
-            "timeout_ms for this call or LLM_TIMEOUT_MS",
-            retryable=False,
-            provider=plan.request.provider,
-            model=plan.request.model,
-            attempt=attempts,
-        )
-
-
-def _as_list(messages: object) -> list[Message]:
-    """A list copy; anything else (a bare string, say) is left for the validator to reject."""
-    if isinstance(messages, str | bytes) or not isinstance(messages, Sequence):
-        return messages  # type: ignore[return-value]
-    return list(messages)
-
-
-def _timeout_seconds(timeout_ms: int | None, default_ms: int) -> float:
-    value = default_ms if timeout_ms is None else timeout_ms
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        from ._errors import InvalidRequestError
-
-        raise InvalidRequestError(f"timeout_ms={timeout_ms!r} must be a positive number of ms")
-    return float(value) / 1000.0
-
-
-__all__ = ["CallOptions", "CallPlan", "Client"]
+__all__ = ["CallOptions", "CallPlan", "Client", "LoopOptions"]

@@ -29,7 +29,7 @@ from ._tokens import estimate_prompt_tokens
 from ._types import Request, Response, Usage
 
 if TYPE_CHECKING:
-    from ._client import CallPlan
+    from ._plan import CallPlan
     from ._shared import SharedState
     from ._shared_budgets import SharedBudgets, SharedCosts, SharedHold
 

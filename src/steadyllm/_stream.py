@@ -14,11 +14,13 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 from ._assemble import StreamAssembler
+from ._attempts import deadline_error, run_attempts, with_fallbacks
 from ._errors import LLMError, StreamInterruptedError
 from ._types import Done, FallbackInfo, ProviderEvent, Response, ResponseMeta, StreamEvent
 
 if TYPE_CHECKING:
-    from ._client import CallPlan, Client
+    from ._client import Client
+    from ._plan import CallPlan
     from ._resilience import Guard
 
 
@@ -54,11 +56,11 @@ class ChatStream:
 
         async def run(plan: CallPlan) -> tuple[StreamEvent, int]:
             self._plan = plan
-            return await self._client.run_attempts(plan, self._open)
+            return await run_attempts(self._client.clock, plan, self._open)
 
         try:
-            (self._first, self._attempts), _, self._fallback = await self._client.with_fallbacks(
-                self._chain, run
+            (self._first, self._attempts), _, self._fallback = await with_fallbacks(
+                self._chain, run, self._client.settings, self._client.clock
             )
         except LLMError as error:
             await self._close_iterator()
@@ -165,7 +167,7 @@ class ChatStream:
         except TimeoutError:
             if not scope.expired():
                 raise
-            error = self._client.deadline_error(plan, self._attempts)
+            error = deadline_error(plan, self._attempts)
             error.message += f" (stream cut; {len(self.partial().text)} characters received)"
             error.args = (error.message,)
             error.partial = self.partial()
