@@ -85,10 +85,14 @@ def prime_price_cache() -> None:
     )
 
 
-def run_client(name: str, base: str, server_pid: int, leak: int) -> dict[str, Any]:
+def run_client(
+    name: str, base: str, server_pid: int, leak: int, *, first_call: bool = False
+) -> dict[str, Any]:
     argv = [sys.executable, str(HERE / "bench_client.py"), name, base, str(server_pid)]
     if leak:
         argv += ["--leak", str(leak)]
+    if first_call:
+        argv.append("--first-call")
     out = subprocess.run(argv, capture_output=True, text=True, check=True)
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
@@ -200,6 +204,11 @@ def main() -> None:
             leak = 0 if args.quick or name not in LEAK_CHECKED else args.leak_calls
             row = run_client(name, base, server.pid, leak)
             row["import_ms"] = import_ms(MODULES[name], runs)
+            # Start-up is a single sample per process: take the median of several.
+            row["import_first_call_ms"] = statistics.median(
+                run_client(name, base, server.pid, 0, first_call=True)["import_first_call_ms"]
+                for _ in range(runs)
+            )
             rows.append(row)
             print(f"measured {name}", file=sys.stderr, flush=True)
     finally:

@@ -1,6 +1,6 @@
 """One client under test, in a fresh process pinned to core 0 (see bench.py).
 
-Run: python benchmarks/bench_client.py CLIENT BASE_URL SERVER_PID [--leak N]
+Run: python benchmarks/bench_client.py CLIENT BASE_URL SERVER_PID [--leak N | --first-call]
 Prints one JSON object: import plus first call, CPU per call one at a time,
 calls/s and CPU per call at 64 concurrent, CPU per streamed chunk (200-chunk
 streams, 16 concurrent), peak RSS, RSS growth over N calls, and the fixed
@@ -170,6 +170,13 @@ async def concurrently(fn: Call, total: int, width: int) -> None:
     await asyncio.gather(*(lane() for _ in range(width)))
 
 
+async def first_call(name: str, base: str, started: float) -> dict[str, Any]:
+    """Only the time from start-up to the first answer (one sample of many)."""
+    async with CLIENTS[name](base) as (call, _):
+        await call()
+        return {"client": name, "import_first_call_ms": (time.perf_counter() - started) * 1000}
+
+
 async def measure(name: str, base: str, server: int, leak: int, started: float) -> dict[str, Any]:
     out: dict[str, Any] = {"client": name}
     async with CLIENTS[name](base) as (call, stream):
@@ -233,6 +240,9 @@ def main() -> None:
     leak = int(sys.argv[5]) if len(sys.argv) > 5 and sys.argv[4] == "--leak" else 0
     if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
         os.sched_setaffinity(0, {0})
+    if "--first-call" in sys.argv:
+        print(json.dumps(asyncio.run(first_call(name, base, started))))
+        return
     print(json.dumps(asyncio.run(measure(name, base, server, leak, started))))
 
 
