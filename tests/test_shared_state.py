@@ -499,3 +499,20 @@ async def test_costs_cli_reads_the_fleet_and_the_shared_budgets(
     assert "shared budgets" in table and "fake:m" in table
     assert await asyncio.to_thread(main, ["costs"]) == 2  # neither a log nor --fleet
     assert "either a LOGFILE or --fleet" in capsys.readouterr().err
+
+
+async def test_a_counter_batch_resent_after_a_lost_reply_counts_once(
+    make_pair: Callable[..., Pair],
+) -> None:
+    a, b = make_pair(sl.FakeClock(1_000.0), prices=PRICES)
+    for _ in range(3):
+        await a.chat("fake:m", [sl.user("x")])
+    costs = a.meter.shared_costs
+    assert costs is not None and costs.pending > 0
+    sealed = ("batch-1", dict(costs._open))  # what a writer would seal
+    costs._open.clear()
+    costs._sealed = sealed
+    assert await costs.flush() and costs.pending == 0
+    costs._sealed = sealed  # the reply was lost: the same batch is sent again
+    assert await costs.flush()
+    assert (await b.fleet_costs())["total"]["calls"] == 3

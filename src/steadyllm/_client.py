@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, TypeVar, Unpack
+from typing import TYPE_CHECKING, Any, Unpack
 
 from ._attempts import run_attempts, with_fallbacks
 from ._breaker import BreakerPolicy
@@ -42,7 +42,6 @@ if TYPE_CHECKING:
     from ._cache import ResponseCache
     from ._shared import SharedState
 
-T = TypeVar("T")
 logger = get_logger("steadyllm")
 
 
@@ -72,8 +71,6 @@ class Client:
                 max(s.retry_max_delay_ms, s.retry_base_delay_ms) / 1000.0,
             )
         )
-        #: Circuit breakers and rate limiters, with ``.breakers.snapshot()`` and
-        #: ``.limiters.snapshot()`` for their state and statistics.
         #: The link to Redis when STEADYLLM_REDIS_URL is set (limiter, breaker,
         #: budgets and cost counters shared by every process), else None.
         self.shared: SharedState | None = None
@@ -88,6 +85,8 @@ class Client:
                 limiter_fails_open=s.redis_limiter_on_failure == "open",
                 budgets_fail_open=s.redis_budgets_on_failure == "open",
             )
+        #: Circuit breakers and rate limiters, with ``.breakers.snapshot()`` and
+        #: ``.limiters.snapshot()`` for their state and statistics.
         self.resilience = Resilience(
             self.settings,
             self.clock,

@@ -12,8 +12,9 @@ process lives). Reserving fails closed by default (``SharedStateError``) or,
 with ``REDIS_BUDGETS_ON_FAILURE=open``, against this process's own budgets.
 
 Cost counters (the fleet's totals by model, provider, agent, run and
-project) are written in the background in batches; each call's increments
-carry its id, so a batch re-sent after a lost reply is not counted twice.
+project) are summed in memory and written in the background in batches; each
+batch carries an id, so a batch re-sent after a lost reply is not counted
+twice, and memory stays bounded while Redis is away.
 """
 
 from __future__ import annotations
@@ -273,14 +274,25 @@ _FIELDS = (
 
 
 class SharedCosts:
-    """The fleet's cost totals in one Redis hash, written in background batches."""
+    """The fleet's cost totals in one Redis hash, written in background batches.
+
+    Increments are summed in memory until the writer takes them: a batch is
+    sealed with an id and written by one script, and re-sent with the same id
+    until Redis confirms it, so it is counted exactly once. Memory stays
+    bounded by the number of distinct counters, however long Redis is away."""
 
     def __init__(self, shared: SharedState) -> None:
         self.shared = shared
-        self.pending: list[tuple[str, list[str]]] = []
+        self._open: dict[str, float] = {}
+        self._sealed: tuple[str, dict[str, float]] | None = None
         self._writer: asyncio.Task[None] | None = None
         self._flushing = asyncio.Lock()
         self._hash = shared.key("costs")
+
+    @property
+    def pending(self) -> int:
+        """Counters waiting to be written (0 when everything reached Redis)."""
+        return len(self._open) + (len(self._sealed[1]) if self._sealed else 0)
 
     @staticmethod
     def increments(spend: Spend) -> dict[str, float]:
@@ -310,12 +322,12 @@ class SharedCosts:
             "run": (ctx.run_id if ctx else None) or "(none)",
             "project": (ctx.project_id if ctx else None) or "(none)",
         }
-        pairs: list[str] = []
+        batch = self._open
         for name, value in self.increments(spend).items():
             if value:
                 for dim, key in groups.items():
-                    pairs += [f"{dim}\t{key}\t{name}", repr(value)]
-        self.pending.append((uuid.uuid4().hex, pairs))
+                    counter = f"{dim}\t{key}\t{name}"
+                    batch[counter] = batch.get(counter, 0.0) + value
         if self._writer is None or self._writer.done():
             self._writer = asyncio.get_running_loop().create_task(self._write_loop())
 
@@ -328,29 +340,23 @@ class SharedCosts:
             delay = min(delay * 2, 5.0)
 
     async def flush(self) -> bool:
-        """Write queued increments in batches; True when none is left."""
-        async with self._flushing:  # one writer at a time: the queue is trimmed after each batch
-            return await self._flush()
-
-    async def _flush(self) -> bool:
-        script = self.shared.redis.register_script(ADD_COSTS)
-        while self.pending:
-            batch = self.pending[:200]
-            pipe = self.shared.redis.pipeline(transaction=False)
-            for call_id, pairs in batch:
-                await script(
-                    keys=[self._hash, self.shared.key("costs", "seen", call_id)],
-                    args=[_REMEMBER * 1000, *pairs],
-                    client=pipe,
-                )
-            try:
-                await pipe.execute()
-            except self.shared.connection_errors as exc:
-                self.shared.failed("costs", exc)
-                return False
-            self.shared.recovered("costs")
-            del self.pending[: len(batch)]
-        return True
+        """Write what has accumulated; True when nothing is left."""
+        async with self._flushing:  # one writer at a time
+            while True:
+                if self._sealed is None:
+                    if not self._open:
+                        return True
+                    self._sealed, self._open = (uuid.uuid4().hex, self._open), {}
+                batch_id, counters = self._sealed
+                args: list[Any] = [_REMEMBER * 1000]
+                for counter, value in counters.items():
+                    args += [counter, repr(value)]
+                keys = [self._hash, self.shared.key("costs", "seen", batch_id)]
+                try:
+                    await self.shared.run("costs", ADD_COSTS, keys, args)
+                except SharedStateUnavailableError:
+                    return False
+                self._sealed = None
 
     async def summary(self) -> dict[str, Any]:
         """The fleet's totals, in the shape of ``client.costs.summary()``."""
@@ -376,8 +382,8 @@ class SharedCosts:
     async def aclose(self) -> None:
         if self.pending and not await self.flush():
             logger.error(
-                "%d calls' cost counters could not be written to Redis before the client closed",
-                len(self.pending),
+                "%d cost counters could not be written to Redis before the client closed",
+                self.pending,
             )
         if self._writer is not None:
             self._writer.cancel()
