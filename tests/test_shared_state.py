@@ -516,3 +516,36 @@ async def test_a_counter_batch_resent_after_a_lost_reply_counts_once(
     costs._sealed = sealed  # the reply was lost: the same batch is sent again
     assert await costs.flush()
     assert (await b.fleet_costs())["total"]["calls"] == 3
+
+
+async def test_a_ticket_from_the_local_fallback_is_settled_locally(
+    own_redis: RedisServer, make_pair: Callable[..., Pair]
+) -> None:
+    clock = sl.FakeClock(1_000.0)
+    a, _ = make_pair(clock, url=own_redis.url, circuit_breaker_failure_threshold=1)
+    breaker = a.resilience.breakers.get("fake", "m")
+    assert isinstance(breaker, SharedBreaker)
+    own_redis.stop()
+    ticket = await breaker.admit(clock.now(), 10.0)  # Redis is down: the local breaker admits
+    assert ticket.breaker is breaker.local
+    own_redis.start()
+    await breaker.record(ticket, sl.ServerError("boom"), clock.now())  # Redis is back
+    assert breaker.local.state == "open"  # the verdict went where the ticket came from
+    assert (await breaker.admit(clock.now(), 10.0)).breaker is breaker  # Redis state untouched
+    released = await breaker.local.admit(clock.now() + 61.0, 10.0)
+    assert released.probe
+    breaker.release(released)
+    assert released.settled and breaker.local._probes == 0
+
+
+async def test_reading_fleet_figures_while_redis_is_down_is_a_clear_error(
+    own_redis: RedisServer, make_pair: Callable[..., Pair]
+) -> None:
+    a, _ = make_pair(sl.FakeClock(1_000.0), url=own_redis.url, budget_usd=1.0, prices=PRICES)
+    own_redis.stop()
+    with pytest.raises(sl.SharedStateError, match="shared costs in Redis are unreachable"):
+        await a.fleet_costs()
+    assert a.meter.shared_budgets is not None
+    with pytest.raises(sl.SharedStateError, match="shared budgets in Redis are unreachable"):
+        await a.meter.shared_budgets.read()
+    assert shared_of(a).failures["costs"] >= 1 and shared_of(a).failures["budgets"] == 1

@@ -18,14 +18,15 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Coroutine, Sequence
-from typing import Any
+from collections.abc import Awaitable, Coroutine, Sequence
+from typing import Any, TypeVar
 
 from ._clock import Clock, SystemClock
 from ._errors import ConfigError, SharedStateError
 from ._redact import get_logger
 
 logger = get_logger("steadyllm")
+T = TypeVar("T")
 
 
 class SharedStateUnavailableError(Exception):
@@ -58,7 +59,16 @@ _POLICY_VARS = {
 def _connection_errors() -> tuple[type[BaseException], ...]:
     import redis.exceptions as rx
 
-    return (rx.ConnectionError, rx.TimeoutError, rx.BusyLoadingError, OSError, TimeoutError)
+    # ReadOnlyError: a replica promoted to primary during a fail-over answers
+    # writes this way until clients reconnect; it is an outage, not a bug.
+    return (
+        rx.ConnectionError,
+        rx.TimeoutError,
+        rx.BusyLoadingError,
+        rx.ReadOnlyError,
+        OSError,
+        TimeoutError,
+    )
 
 
 class SharedState:
@@ -129,6 +139,17 @@ class SharedState:
             raise SharedStateUnavailableError(feature, exc) from exc
         self.recovered(feature)
         return result
+
+    async def read(self, feature: str, work: Awaitable[T]) -> T:
+        """Await a plain read (reports, summaries); an outage becomes ``SharedStateError``."""
+        try:
+            return await work
+        except self.connection_errors as exc:
+            self.failed(feature, exc)
+            raise SharedStateError(
+                f"shared {feature} in Redis are unreachable ({exc}); try again when Redis is up",
+                retryable=True,
+            ) from None
 
     def failed(self, feature: str, exc: BaseException) -> None:
         self.failures[feature] += 1

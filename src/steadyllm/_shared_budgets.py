@@ -237,13 +237,18 @@ class SharedBudgets:
         """Limit, spent and reserved of every budget under this prefix, from Redis."""
         base = self.shared.key("budget", "")
         out: dict[str, dict[str, float]] = {}
-        async for raw_key in self.shared.redis.scan_iter(match=f"{base}*", count=500):
-            key = _text(raw_key)
-            if key.endswith(":held"):
-                continue
-            raw = await self.shared.redis.hmget(key, "limit", "spent", "reserved")
-            limit, spent, reserved = (float(_text(v)) if v is not None else 0.0 for v in raw)
-            out[key[len(base) :]] = {"limit": limit, "spent": spent, "reserved": reserved}
+        redis = self.shared.redis
+
+        async def scan() -> None:
+            async for raw_key in redis.scan_iter(match=f"{base}*", count=500):
+                key = _text(raw_key)
+                if key.endswith(":held"):
+                    continue
+                raw = await redis.hmget(key, "limit", "spent", "reserved")
+                limit, spent, reserved = (float(_text(v)) if v is not None else 0.0 for v in raw)
+                out[key[len(base) :]] = {"limit": limit, "spent": spent, "reserved": reserved}
+
+        await self.shared.read("budgets", scan())
         return dict(sorted(out.items()))
 
     async def aclose(self) -> None:
@@ -360,7 +365,7 @@ class SharedCosts:
 
     async def summary(self) -> dict[str, Any]:
         """The fleet's totals, in the shape of ``client.costs.summary()``."""
-        raw = await self.shared.redis.hgetall(self._hash)
+        raw = await self.shared.read("costs", self.shared.redis.hgetall(self._hash))
         out: dict[str, Any] = {"total": dict.fromkeys(_FIELDS, 0)}
         for dim in ("model", "provider", "agent", "run", "project"):
             out[f"by_{dim}"] = {}
