@@ -549,3 +549,23 @@ async def test_reading_fleet_figures_while_redis_is_down_is_a_clear_error(
     with pytest.raises(sl.SharedStateError, match="shared budgets in Redis are unreachable"):
         await a.meter.shared_budgets.read()
     assert shared_of(a).failures["costs"] >= 1 and shared_of(a).failures["budgets"] == 1
+
+
+async def test_a_run_budget_expires_a_week_after_its_last_call(
+    redis_url: str, prefix: str, make_pair: Callable[..., Pair]
+) -> None:
+    import redis.asyncio as redis_asyncio
+
+    a, _ = make_pair(sl.FakeClock(1_000.0), budget_usd=1.0, budget_per_run_usd=0.5, prices=PRICES)
+    with sl.context(run_id="r-42"):
+        await a.chat("fake:m", [sl.user("x")], max_tokens=5)
+    direct = redis_asyncio.from_url(redis_url)
+    try:
+        run_ttl = await direct.pttl(f"{prefix}:budget:run r-42")
+        global_ttl = await direct.pttl(f"{prefix}:budget:global")
+    finally:
+        await direct.aclose()
+    assert 6 * 86_400_000 < run_ttl <= 7 * 86_400_000
+    assert global_ttl == -1  # the global budget is kept
+    assert a.meter.shared_budgets is not None
+    assert set(await a.meter.shared_budgets.read()) == {"global", "run r-42"}

@@ -55,7 +55,8 @@ local function prune(h, z, now)
 end
 """
 
-# KEYS: (hash, held) per budget. ARGV: now, id, amount, hold seconds, limit per budget.
+# KEYS: (hash, held) per budget. ARGV: now, id, amount, hold seconds, then per budget
+# its limit and how long its keys live after their last use (ms; 0 = for ever).
 RESERVE = (
     LUA_NOW
     + _PRUNE
@@ -69,15 +70,19 @@ for i = 1, n do
   local h = KEYS[2 * i - 1]
   local spent = tonumber(redis.call('HGET', h, 'spent') or '0')
   local reserved = tonumber(redis.call('HGET', h, 'reserved') or '0')
-  if spent + reserved + amount > tonumber(ARGV[4 + i]) + 1e-12 then
+  if spent + reserved + amount > tonumber(ARGV[3 + 2 * i]) + 1e-12 then
     return {'over', tostring(i), tostring(spent), tostring(reserved)}
   end
 end
 for i = 1, n do
   local h, z = KEYS[2 * i - 1], KEYS[2 * i]
   redis.call('HINCRBYFLOAT', h, 'reserved', ARGV[3])
-  redis.call('HSET', h, 'r:' .. id, ARGV[3], 'limit', ARGV[4 + i])
+  redis.call('HSET', h, 'r:' .. id, ARGV[3], 'limit', ARGV[3 + 2 * i])
   redis.call('ZADD', z, now + tonumber(ARGV[4]), id)
+  if ARGV[4 + 2 * i] ~= '0' then
+    redis.call('PEXPIRE', h, ARGV[4 + 2 * i])
+    redis.call('PEXPIRE', z, ARGV[4 + 2 * i])
+  end
 end
 return {'ok'}
 """
@@ -113,6 +118,14 @@ if not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[1]) then return 0 end
 for i = 2, #ARGV, 2 do redis.call('HINCRBYFLOAT', KEYS[1], ARGV[i], ARGV[i + 1]) end
 return 1
 """
+
+
+#: A run's budget is kept this long after its last call; global and agent budgets for ever.
+RUN_BUDGET_TTL_MS = 7 * 86_400_000
+
+
+def _ttl_ms(name: str) -> int:
+    return RUN_BUDGET_TTL_MS if name.startswith("run ") else 0
 
 
 def _text(value: Any) -> str:
@@ -177,7 +190,10 @@ class SharedBudgets:
         args = [self.shared.now_arg(), hold.id, repr(amount), repr(hold_for + HOLD_GRACE)]
         try:
             result = await self.shared.run(
-                "budgets", RESERVE, keys, [*args, *(repr(limit) for _, limit in wanted)]
+                "budgets",
+                RESERVE,
+                keys,
+                [*args, *(v for name, limit in wanted for v in (repr(limit), _ttl_ms(name)))],
             )
         except SharedStateUnavailableError as exc:
             if not self.shared.budgets_fail_open:
