@@ -54,14 +54,13 @@ class Ledger:
     def add(self, usage: Usage, cost: float | None) -> None:
         if not (usage.prompt_tokens or usage.completion_tokens):
             return
-        self.usage = self.usage + Usage(
-            usage.prompt_tokens,
-            usage.completion_tokens,
-            usage.total_tokens,
-            usage.cached_tokens,
-            usage.cache_write_tokens,
-            usage.reasoning_tokens,
-        )
+        total = self.usage  # the ledger's own object: summed in place, no copies
+        total.prompt_tokens += usage.prompt_tokens
+        total.completion_tokens += usage.completion_tokens
+        total.total_tokens += usage.total_tokens
+        total.cached_tokens += usage.cached_tokens
+        total.cache_write_tokens += usage.cache_write_tokens
+        total.reasoning_tokens += usage.reasoning_tokens
         if cost is None:
             self.unpriced = True
         else:

@@ -61,6 +61,8 @@ class CallPlan:
 
 def as_list(messages: object) -> list[Message]:
     """A list copy; anything else (a bare string, say) is left for the validator to reject."""
+    if type(messages) is list:
+        return list(messages)
     if isinstance(messages, str | bytes) or not isinstance(messages, Sequence):
         return messages  # type: ignore[return-value]
     return list(messages)

@@ -22,7 +22,9 @@ def _check_range(name: str, value: float | None, lo: float, hi: float) -> None:
 
 
 def check_messages(messages: object) -> None:
-    if not isinstance(messages, Sequence) or isinstance(messages, str | bytes):
+    if type(messages) is not list and (  # a list (the usual case) skips the ABC check
+        not isinstance(messages, Sequence) or isinstance(messages, str | bytes)
+    ):
         raise InvalidRequestError("messages must be a list of messages, e.g. [sl.user('Hello')]")
     if not messages:
         raise InvalidRequestError("messages is empty; pass at least one, e.g. [sl.user('Hello')]")

@@ -185,7 +185,7 @@ def _check_supported(request: Request, dialect: Dialect) -> None:
 
 
 def usage_from(data: Any) -> Usage | None:
-    if not isinstance(data, Mapping):
+    if not isinstance(data, dict):  # parsed JSON: an object is a dict
         return None
     prompt = data.get("prompt_tokens_details") or {}
     completion = data.get("completion_tokens_details") or {}
