@@ -132,16 +132,7 @@ class CircuitBreaker:
             self.stats.calls += 1
             return Ticket(self, probe=True)
         self.stats.rejected += 1
-        wait = max(0.0, self.reopen_at - now)
-        provider, _, model = self.key.partition(":")
-        raise CircuitOpenError(
-            f"circuit for {self.key} is {self.state.replace('_', '-')} after repeated failures; "
-            f"it will let a probe through in {wait:.1f}s "
-            "(configure a fallback model to keep going)",
-            provider=provider or None,
-            model=model or None,
-            retry_after=wait,
-        )
+        raise circuit_open(self.key, self.state, max(0.0, self.reopen_at - now))
 
     async def admit(self, now: float, lease: float) -> Ticket:
         """``allow``, with the interface the shared breaker also has."""
@@ -230,6 +221,19 @@ class CircuitBreaker:
         self.stats.opened += 1
         self._consecutive = 0
         self._move("open")
+
+
+def circuit_open(key: str, state: str, wait: float, where: str = "") -> CircuitOpenError:
+    """The error of a call the ``key`` circuit refuses (``where``: "shared through Redis")."""
+    provider, _, model = key.partition(":")
+    return CircuitOpenError(
+        f"circuit for {key} is {state.replace('_', '-')} after repeated failures"
+        f"{f' ({where})' if where else ''}; it will let a probe through in {wait:.1f}s "
+        "(configure a fallback model to keep going)",
+        provider=provider or None,
+        model=model or None,
+        retry_after=wait,
+    )
 
 
 @dataclass

@@ -20,8 +20,16 @@ import contextlib
 import uuid
 from typing import Any
 
-from ._breaker import BreakerPolicy, BreakerStats, CircuitBreaker, Listener, State, Ticket
-from ._errors import CircuitOpenError, LLMError
+from ._breaker import (
+    BreakerPolicy,
+    BreakerStats,
+    CircuitBreaker,
+    Listener,
+    State,
+    Ticket,
+    circuit_open,
+)
+from ._errors import LLMError
 from ._shared import LUA_NOW, SharedState, SharedStateUnavailableError
 
 _DAY_MS = 86_400_000
@@ -162,15 +170,7 @@ class SharedBreaker:
         if status == "open":
             self.stats.rejected += 1
             self.reopen_at = now + float(wait)
-            provider, _, model = self.key.partition(":")
-            raise CircuitOpenError(
-                f"circuit for {self.key} is {state.replace('_', '-')} after repeated failures "
-                f"(shared through Redis); it will let a probe through in {float(wait):.1f}s "
-                "(configure a fallback model to keep going)",
-                provider=provider or None,
-                model=model or None,
-                retry_after=float(wait),
-            )
+            raise circuit_open(self.key, state, float(wait), "shared through Redis")
         self.stats.calls += 1
         return Ticket(self, probe=status == "probe", id=ticket_id)
 
