@@ -56,50 +56,58 @@ class Spend:
     context: Context | None = None
 
 
-class CostTracker:
-    _DIMENSIONS = ("model", "provider", "agent", "run", "project")
+#: How totals are grouped, besides the grand total (``group_keys`` gives a call's keys).
+DIMENSIONS = ("model", "provider", "agent", "run", "project")
 
+
+def group_keys(spend: Spend) -> tuple[str, ...]:
+    """The call's key in each of ``DIMENSIONS``."""
+    ctx = spend.context
+    return (
+        f"{spend.provider}:{spend.model}",
+        spend.provider,
+        (ctx.agent if ctx else None) or "(none)",
+        (ctx.run_id if ctx else None) or "(none)",
+        (ctx.project_id if ctx else None) or "(none)",
+    )
+
+
+def accumulate(totals: Totals, spend: Spend) -> None:
+    """Count one call into ``totals`` (the one place that says what a call adds)."""
+    totals.calls += 1
+    totals.failed_calls += 0 if spend.ok else 1
+    if spend.cache_hit:
+        totals.cache_hits += 1
+        totals.saved_usd += spend.cost_usd or 0.0
+        return
+    totals.prompt_tokens += spend.prompt_tokens
+    totals.completion_tokens += spend.completion_tokens
+    totals.total_tokens += spend.prompt_tokens + spend.completion_tokens
+    totals.cached_tokens += spend.cached_tokens
+    totals.reasoning_tokens += spend.reasoning_tokens
+    if spend.cost_usd is None:
+        totals.unpriced_calls += 1 if spend.prompt_tokens or spend.completion_tokens else 0
+    else:
+        totals.cost_usd += spend.cost_usd
+
+
+class CostTracker:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.total = Totals()
         # One cell per (model, provider, agent, run, project): a call updates two
         # Totals (its cell and the total) instead of one per dimension; the
         # groupings are summed when a summary is asked for, which is rare.
-        self._cells: dict[tuple[str, str, str, str, str], Totals] = {}
-
-    @staticmethod
-    def _accumulate(totals: Totals, spend: Spend) -> None:
-        totals.calls += 1
-        totals.failed_calls += 0 if spend.ok else 1
-        if spend.cache_hit:
-            totals.cache_hits += 1
-            totals.saved_usd += spend.cost_usd or 0.0
-            return
-        totals.prompt_tokens += spend.prompt_tokens
-        totals.completion_tokens += spend.completion_tokens
-        totals.total_tokens += spend.prompt_tokens + spend.completion_tokens
-        totals.cached_tokens += spend.cached_tokens
-        totals.reasoning_tokens += spend.reasoning_tokens
-        if spend.cost_usd is None:
-            totals.unpriced_calls += 1 if spend.prompt_tokens or spend.completion_tokens else 0
-        else:
-            totals.cost_usd += spend.cost_usd
+        self._cells: dict[tuple[str, ...], Totals] = {}
 
     def add(self, spend: Spend) -> None:
-        ctx = spend.context
-        key = (
-            f"{spend.provider}:{spend.model}",
-            spend.provider,
-            (ctx.agent if ctx else None) or "(none)",
-            (ctx.run_id if ctx else None) or "(none)",
-            (ctx.project_id if ctx else None) or "(none)",
-        )
+        key = group_keys(spend)
         with self._lock:
             cell = self._cells.get(key)
             if cell is None:
                 cell = self._cells[key] = Totals()
-            self._accumulate(cell, spend)
-            self._accumulate(self.total, spend)
+            accumulate(cell, spend)
+            accumulate(self.total, spend)
 
     @property
     def total_cost(self) -> float:
@@ -110,7 +118,7 @@ class CostTracker:
         with self._lock:
             cells = [(key, asdict(totals)) for key, totals in self._cells.items()]
             out: dict[str, Any] = {"total": asdict(self.total)}
-        for index, dim in enumerate(self._DIMENSIONS):
+        for index, dim in enumerate(DIMENSIONS):
             group: dict[str, dict[str, Any]] = {}
             for key, values in cells:
                 into = group.get(key[index])

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Awaitable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
 from ._clock import Clock, SystemClock
@@ -27,6 +27,31 @@ from ._redact import get_logger
 
 logger = get_logger("steadyllm")
 T = TypeVar("T")
+
+
+class RetryingWriter:
+    """Writes a queue to Redis in the background: ``kick()`` starts one task that
+    calls ``flush`` (True once nothing is left) until it succeeds, backing off in
+    real time (the outage is real even under a fake clock). Used by the queued
+    budget settlements and the fleet cost counters."""
+
+    def __init__(self, flush: Callable[[], Awaitable[bool]]) -> None:
+        self._flush = flush
+        self._task: asyncio.Task[None] | None = None
+
+    def kick(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        delay = 0.25
+        while not await self._flush():
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+    def cancel(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
 
 
 class SharedStateUnavailableError(Exception):
@@ -48,12 +73,8 @@ class SharedStateUnavailableError(Exception):
         )
 
 
-_POLICY_VARS = {
-    "limiter": "REDIS_LIMITER_ON_FAILURE",
-    "budgets": "REDIS_BUDGETS_ON_FAILURE",
-    "breaker": "(none; the breaker always falls back to local state)",
-    "costs": "(none; cost counters are queued)",
-}
+#: Only these two features fail closed, so only they raise ``SharedStateError``.
+_POLICY_VARS = {"limiter": "REDIS_LIMITER_ON_FAILURE", "budgets": "REDIS_BUDGETS_ON_FAILURE"}
 
 
 def _connection_errors() -> tuple[type[BaseException], ...]:

@@ -21,14 +21,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from ._context import Context
-from ._costs import BudgetReservation, Budgets, Spend
+from ._costs import DIMENSIONS, BudgetReservation, Budgets, Spend, Totals, accumulate, group_keys
 from ._errors import BudgetExceededError
 from ._redact import get_logger
-from ._shared import LUA_NOW, SharedState, SharedStateUnavailableError
+from ._shared import LUA_NOW, RetryingWriter, SharedState, SharedStateUnavailableError
 
 logger = get_logger("steadyllm")
 
@@ -165,8 +165,10 @@ class SharedBudgets:
     shared: SharedState
     local: Budgets
     pending: list[tuple[list[str], str, float]] = field(default_factory=list)
-    _flusher: asyncio.Task[None] | None = None
     _flushing: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def __post_init__(self) -> None:
+        self._writer = RetryingWriter(self.flush)
 
     @property
     def active(self) -> bool:
@@ -217,22 +219,10 @@ class SharedBudgets:
             await self._settle(hold.keys, hold.id, cost)
         except SharedStateUnavailableError:
             self.pending.append((hold.keys, hold.id, cost))
-            self._start_flusher()
+            self._writer.kick()
 
     async def _settle(self, keys: list[str], hold_id: str, cost: float) -> None:
         await self.shared.run("budgets", SETTLE, keys, [self.shared.now_arg(), hold_id, repr(cost)])
-
-    def _start_flusher(self) -> None:
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.get_running_loop().create_task(self._flush_loop())
-
-    async def _flush_loop(self) -> None:
-        delay = 0.25
-        while self.pending:
-            if await self.flush():
-                return
-            await asyncio.sleep(delay)  # real time: the outage is real, even under a fake clock
-            delay = min(delay * 2, 5.0)
 
     async def flush(self) -> bool:
         """Write queued settlements; True when none is left."""
@@ -276,22 +266,10 @@ class SharedBudgets:
                 len(self.pending),
                 lost,
             )
-        if self._flusher is not None:
-            self._flusher.cancel()
+        self._writer.cancel()
 
 
-_FIELDS = (
-    "calls",
-    "failed_calls",
-    "prompt_tokens",
-    "completion_tokens",
-    "cached_tokens",
-    "reasoning_tokens",
-    "cost_usd",
-    "unpriced_calls",
-    "cache_hits",
-    "saved_usd",
-)
+_FIELDS = tuple(f.name for f in fields(Totals))
 
 
 class SharedCosts:
@@ -306,7 +284,7 @@ class SharedCosts:
         self.shared = shared
         self._open: dict[str, float] = {}
         self._sealed: tuple[str, dict[str, float]] | None = None
-        self._writer: asyncio.Task[None] | None = None
+        self._writer = RetryingWriter(self.flush)
         self._flushing = asyncio.Lock()
         self._hash = shared.key("costs")
 
@@ -315,50 +293,18 @@ class SharedCosts:
         """Counters waiting to be written (0 when everything reached Redis)."""
         return len(self._open) + (len(self._sealed[1]) if self._sealed else 0)
 
-    @staticmethod
-    def increments(spend: Spend) -> dict[str, float]:
-        if spend.cache_hit:
-            return {"calls": 1, "cache_hits": 1, "saved_usd": spend.cost_usd or 0.0}
-        priced = spend.cost_usd is not None
-        return {
-            "calls": 1,
-            "failed_calls": 0 if spend.ok else 1,
-            "prompt_tokens": spend.prompt_tokens,
-            "completion_tokens": spend.completion_tokens,
-            "cached_tokens": spend.cached_tokens,
-            "reasoning_tokens": spend.reasoning_tokens,
-            "cost_usd": spend.cost_usd or 0.0,
-            "unpriced_calls": 0
-            if priced or not (spend.prompt_tokens or spend.completion_tokens)
-            else 1,
-        }
-
     def add(self, spend: Spend) -> None:
-        ctx = spend.context
-        groups = {
-            "total": "",
-            "model": f"{spend.provider}:{spend.model}",
-            "provider": spend.provider,
-            "agent": (ctx.agent if ctx else None) or "(none)",
-            "run": (ctx.run_id if ctx else None) or "(none)",
-            "project": (ctx.project_id if ctx else None) or "(none)",
-        }
+        totals = Totals()
+        accumulate(totals, spend)  # what one call adds, as the local tracker counts it
+        groups = (("total", ""), *zip(DIMENSIONS, group_keys(spend), strict=True))
         batch = self._open
-        for name, value in self.increments(spend).items():
+        for name in _FIELDS:
+            value = getattr(totals, name)
             if value:
-                for dim, key in groups.items():
+                for dim, key in groups:
                     counter = f"{dim}\t{key}\t{name}"
                     batch[counter] = batch.get(counter, 0.0) + value
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.get_running_loop().create_task(self._write_loop())
-
-    async def _write_loop(self) -> None:
-        delay = 0.25
-        while self.pending:
-            if await self.flush():
-                return
-            await asyncio.sleep(delay)  # real time: the outage is real, even under a fake clock
-            delay = min(delay * 2, 5.0)
+        self._writer.kick()
 
     async def flush(self) -> bool:
         """Write what has accumulated; True when nothing is left."""
@@ -383,7 +329,7 @@ class SharedCosts:
         """The fleet's totals, in the shape of ``client.costs.summary()``."""
         raw = await self.shared.read("costs", self.shared.redis.hgetall(self._hash))
         out: dict[str, Any] = {"total": dict.fromkeys(_FIELDS, 0)}
-        for dim in ("model", "provider", "agent", "run", "project"):
+        for dim in DIMENSIONS:
             out[f"by_{dim}"] = {}
         for packed, value in raw.items():
             dim, key, name = _text(packed).split("\t")
@@ -394,9 +340,7 @@ class SharedCosts:
                 else out[f"by_{dim}"].setdefault(key, dict.fromkeys(_FIELDS, 0))
             )
             group[name] = number if name.endswith("_usd") else round(number)
-        for group in [out["total"], *(g for d in out if d != "total" for g in out[d].values())]:
-            group["total_tokens"] = group["prompt_tokens"] + group["completion_tokens"]
-        for dim in ("model", "provider", "agent", "run", "project"):
+        for dim in DIMENSIONS:
             out[f"by_{dim}"] = dict(sorted(out[f"by_{dim}"].items()))
         return out
 
@@ -406,5 +350,4 @@ class SharedCosts:
                 "%d cost counters could not be written to Redis before the client closed",
                 self.pending,
             )
-        if self._writer is not None:
-            self._writer.cancel()
+        self._writer.cancel()
