@@ -526,16 +526,21 @@ async def test_a_ticket_from_the_local_fallback_is_settled_locally(
     breaker = a.resilience.breakers.get("fake", "m")
     assert isinstance(breaker, SharedBreaker)
     own_redis.stop()
-    ticket = await breaker.admit(clock.now(), 10.0)  # Redis is down: the local breaker admits
-    assert ticket.breaker is breaker.local
+    request = a.plan("fake:m", [sl.user("x")]).request
+    guard = await a.resilience.enter(request, clock.now() + 30.0, None)  # Redis down at admission
+    assert guard.ticket.breaker is breaker.local
     own_redis.start()
-    await breaker.record(ticket, sl.ServerError("boom"), clock.now())  # Redis is back
+    await guard.fail(sl.ServerError("boom"))  # Redis is back by the verdict
     assert breaker.local.state == "open"  # the verdict went where the ticket came from
     assert (await breaker.admit(clock.now(), 10.0)).breaker is breaker  # Redis state untouched
-    released = await breaker.local.admit(clock.now() + 61.0, 10.0)
-    assert released.probe
-    breaker.release(released)
-    assert released.settled and breaker.local._probes == 0
+    clock.advance(61.0)
+    probe = await a.resilience.enter(request, clock.now() + 30.0, None)
+    assert probe.ticket.breaker is breaker  # Redis answers again: a shared ticket
+    local_probe = await breaker.local.admit(clock.now(), 10.0)
+    assert local_probe.probe
+    guard.ticket = local_probe
+    guard.abandon()  # a cancelled call hands the lease back to the breaker that gave it
+    assert local_probe.settled and breaker.local._probes == 0
 
 
 async def test_reading_fleet_figures_while_redis_is_down_is_a_clear_error(

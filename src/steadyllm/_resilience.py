@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
-from ._breaker import BreakerBoard, BreakerPolicy, CircuitBreaker, State, Ticket
+from ._breaker import BreakerBoard, BreakerPolicy, State, Ticket
 from ._clock import Clock
 from ._config import Settings
 from ._errors import LLMError
@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from ._costs import BudgetReservation
     from ._metering import Ledger, Meter
     from ._shared import SharedState
-    from ._shared_breaker import SharedBreaker
     from ._shared_budgets import SharedHold
 
 logger = get_logger("steadyllm")
@@ -41,7 +40,7 @@ class Guard:
     provider: str
     model: str
     clock: Clock
-    breaker: CircuitBreaker | SharedBreaker
+    #: Knows the breaker (local, shared, or the shared one's local fallback) that issued it.
     ticket: Ticket
     reservation: Reservation
     #: Set by the client: prices the attempt's usage into the call's ledger and budgets.
@@ -62,7 +61,7 @@ class Guard:
         return cost
 
     async def succeed(self, response: Response) -> None:
-        await self.breaker.record(self.ticket, None, self.clock.now())
+        await self.ticket.breaker.record(self.ticket, None, self.clock.now())
         used = response.usage.total_tokens
         await self.reservation.limiter.settle(
             self.reservation, used if used > 0 else None, response.rate_limit
@@ -70,7 +69,7 @@ class Guard:
         response.usage.cost_usd = await self._account(response.usage)
 
     async def fail(self, error: LLMError) -> None:
-        await self.breaker.record(self.ticket, error, self.clock.now())
+        await self.ticket.breaker.record(self.ticket, error, self.clock.now())
         partial = error.partial
         usage = partial.usage if isinstance(partial, Response) else Usage()
         await self.reservation.limiter.settle(
@@ -84,7 +83,7 @@ class Guard:
             partial.usage.cost_usd = cost  # spend of a broken stream is still counted
 
     def abandon(self) -> None:
-        self.breaker.release(self.ticket)
+        self.ticket.breaker.release(self.ticket)
         self.reservation.limiter.release(self.reservation)
         if self.budget is not None:
             self.budget.release()
@@ -193,9 +192,9 @@ class Resilience:
                 self.estimate(request, default_max_tokens), deadline
             )
         except BaseException:
-            breaker.release(ticket)
+            ticket.breaker.release(ticket)
             raise
-        return Guard(request.provider, request.model, self.clock, breaker, ticket, reservation)
+        return Guard(request.provider, request.model, self.clock, ticket, reservation)
 
 
 def falls_back(error: LLMError, settings: Settings) -> bool:

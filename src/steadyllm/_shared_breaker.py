@@ -175,9 +175,6 @@ class SharedBreaker:
         return Ticket(self, probe=status == "probe", id=ticket_id)
 
     async def record(self, ticket: Ticket, error: LLMError | None, now: float) -> None:
-        if ticket.breaker is not self:  # issued by the local fallback while Redis was down
-            await ticket.breaker.record(ticket, error, now)
-            return
         if ticket.settled:
             return
         ticket.settled = True
@@ -220,9 +217,6 @@ class SharedBreaker:
 
     def release(self, ticket: Ticket) -> None:
         """No verdict (cancelled, or the caller's own fault): hand back a probe's lease."""
-        if ticket.breaker is not self:
-            ticket.breaker.release(ticket)
-            return
         if ticket.settled:
             return
         ticket.settled = True
