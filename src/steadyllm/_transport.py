@@ -1,26 +1,47 @@
 """The transport: the only code in steadyllm that touches the network.
 
-One aiohttp session per transport (created lazily inside the running loop),
-so connections are pooled and kept alive across calls. aiohttp is imported on
-first use, not with ``import steadyllm``. Network failures are translated at
-this boundary: a refused or reset connection becomes ``LLMConnectionError``,
-a connect timeout ``LLMTimeoutError``; nothing from aiohttp leaks upward.
+HTTP/1.1 on asyncio protocols, with responses parsed by httptools (llhttp, the
+parser of Node.js). aiohttp's client spent ~60 µs of CPU per request on
+machinery steadyllm does not use (its request/response objects, tracing,
+cookie jar, redirect handling): as much as the whole pipeline above it
+(docs/architecture.md, "Choosing the HTTP library"). What is written here is
+the part no library gives us cheaply: a keep-alive connection pool and the
+request framing; llhttp does the parsing (status line, headers, chunked
+bodies, keep-alive rules).
 
-A response body is always released: ``HTTPResponse.close()`` runs in the
-caller's ``finally``; a body not read to the end is closed (not returned to
-the pool) so a half-read stream never poisons the next request.
+Network failures are translated at this boundary: a refused or reset
+connection becomes ``LLMConnectionError``, a connect timeout
+``LLMTimeoutError``; nothing from the socket layer leaks upward. A response is
+always released: ``HTTPResponse.close()`` runs in the caller's ``finally``;
+a connection goes back to the pool only when its response arrived whole and
+the server allows keep-alive, so a half-read stream never poisons the next
+request. TLS is the standard library's (default CA store, which honours
+``SSL_CERT_FILE``); proxies are not supported.
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections import deque
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlencode, urlsplit
 
-from ._errors import LLMConnectionError, LLMTimeoutError
+from ._errors import ConfigError, LLMConnectionError, LLMTimeoutError
 
 if TYPE_CHECKING:
-    import aiohttp
+    import ssl
+
+#: Idle connections older than this are closed instead of reused: below the
+#: keep-alive timeout of common servers (uvicorn 5 s is the exception; a
+#: server that closes first is noticed at once, the socket reports it).
+IDLE_SECONDS = 15.0
+#: A streamed body buffered and not yet consumed beyond this pauses reading.
+HIGH_WATER = 1 << 20
+#: Headers the transport writes itself; a caller's copy would be sent twice.
+_OWN_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection"})
 
 
 @dataclass(slots=True)
@@ -33,131 +54,498 @@ class HTTPRequest:
     params: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """What a URL means to the pool, parsed once per distinct URL."""
+
+    origin: str  # scheme://host:port, for messages
+    key: tuple[str, str, int]  # the pool a connection belongs to
+    host: str
+    port: int
+    tls: bool
+    host_header: str
+    path: str  # path and query, percent-encoded
+
+
+_targets: dict[str, _Target] = {}
+
+
+def _target(url: str) -> _Target:
+    found = _targets.get(url)
+    if found is not None:
+        return found
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            f"cannot send a request to {url!r}: a base URL must start with http:// or "
+            "https:// and name a host"
+        )
+    host = parts.hostname
+    try:
+        port = parts.port or (443 if scheme == "https" else 80)
+    except ValueError:
+        raise ConfigError(f"the port in {url!r} is not a number from 0 to 65535") from None
+    default_port = port == (443 if scheme == "https" else 80)
+    shown = f"[{host}]" if ":" in host else host
+    host_header = shown if default_port else f"{shown}:{port}"
+    path = quote(parts.path or "/", safe="/%:@!$&'()*+,;=-._~")
+    if parts.query:
+        path += "?" + quote(parts.query, safe="/%:@!$&'()*+,;=-._~?")
+    found = _Target(
+        f"{scheme}://{host_header}",
+        (scheme, host, port),
+        host,
+        port,
+        scheme == "https",
+        host_header,
+        path,
+    )
+    if len(_targets) > 256:  # URLs are few (one per endpoint); never let them pile up
+        _targets.clear()
+    _targets[url] = found
+    return found
+
+
+def _head(request: HTTPRequest, target: _Target) -> bytes:
+    path = target.path
+    if request.params:
+        path += ("&" if "?" in path else "?") + urlencode(request.params)
+    lines = [f"{request.method} {path} HTTP/1.1", f"host: {target.host_header}"]
+    gzip = True
+    for name, value in request.headers.items():
+        lower = name.lower()
+        if lower in _OWN_HEADERS:
+            continue
+        if lower == "accept-encoding":
+            gzip = False
+        lines.append(f"{name}: {value}")
+    if gzip:
+        lines.append("accept-encoding: gzip, deflate")
+    lines.append(f"content-length: {len(request.body)}")
+    text = "\r\n".join(lines)
+    # A line break inside a name or value would end the header early (and let the
+    # rest be read as another header): one count proves there is none.
+    if text.count("\n") != len(lines) - 1 or text.count("\r") != len(lines) - 1:
+        raise _bad_header(request, "contains a line break")
+    try:
+        return (text + "\r\n\r\n").encode("latin-1")
+    except UnicodeEncodeError:
+        raise _bad_header(request, "has characters HTTP headers cannot carry") from None
+
+
+def _bad_header(request: HTTPRequest, problem: str) -> ConfigError:
+    for name, value in request.headers.items():
+        text = f"{name}{value}"
+        if "\r" in text or "\n" in text or not text.isascii():
+            # Never the value: it is usually an API key.
+            return ConfigError(
+                f"the {name!r} header {problem}; check the value it comes from (an API "
+                "key read from a file often ends with a newline)"
+            )
+    return ConfigError(f"the request line or URL {problem}; check the model name and base URL")
+
+
+_parser_error: type[Exception] = Exception  # httptools' error, once it is imported
+
+
+class _Connection(asyncio.Protocol):
+    """One keep-alive connection and the response being read on it."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, target: _Target) -> None:
+        global _parser_error
+        import httptools
+
+        _parser_error = httptools.HttpParserError
+        self.loop = loop
+        self.target = target
+        self.transport: asyncio.Transport | None = None
+        self.parser = httptools.HttpResponseParser(self)
+        self.alive = True
+        self.idle_since = 0.0
+        self.waiter: asyncio.Future[None] | None = None
+        self.drain: asyncio.Future[None] | None = None
+        self.prepare()
+
+    def prepare(self) -> None:
+        """Ready for the next response."""
+        self.status = 0
+        self.headers: dict[str, str] = {}
+        self.chunks: deque[bytes] = deque()
+        self.buffered = 0
+        self.head_done = False
+        self.done = False
+        self.keep_alive = False
+        self.until_close = False
+        self.interim = False
+        self.reading_paused = False
+        self.decompressor: Any = None
+        self.error: str | None = None
+
+    # -- asyncio protocol --------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        if self.done:  # bytes nobody asked for: the connection cannot be trusted
+            self.fail("sent bytes after its response")
+            return
+        try:
+            self.parser.feed_data(data)
+        except _parser_error as exc:
+            cause = exc.__context__ if isinstance(exc.__context__, Exception) else exc
+            self.fail(f"sent an invalid HTTP response ({cause})")
+
+    def eof_received(self) -> bool:
+        return False  # close our side too; connection_lost follows
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.alive = False
+        if self.until_close and self.head_done and not self.done and self.error is None:
+            self.finish()  # a body delimited by the end of the connection
+        elif not self.done and self.error is None:
+            reason = f": {exc}" if exc is not None else ""
+            self.error = f"closed the connection{reason}"
+        self.wake()
+        if self.drain is not None and not self.drain.done():
+            self.drain.set_result(None)
+
+    def pause_writing(self) -> None:
+        self.drain = self.loop.create_future()
+
+    def resume_writing(self) -> None:
+        if self.drain is not None and not self.drain.done():
+            self.drain.set_result(None)
+        self.drain = None
+
+    # -- httptools callbacks -------------------------------------------------
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        key = name.decode("latin-1").lower()
+        text = value.decode("latin-1")
+        old = self.headers.get(key)
+        self.headers[key] = text if old is None else f"{old}, {text}"
+
+    def on_headers_complete(self) -> None:
+        status = self.parser.get_status_code()
+        if status < 200:  # 1xx interim (103 Early Hints): the real answer follows
+            self.headers = {}
+            self.interim = True
+            return
+        self.status = status
+        self.head_done = True
+        headers = self.headers
+        self.until_close = (
+            "content-length" not in headers
+            and "chunked" not in headers.get("transfer-encoding", "")
+            and status not in (204, 304)
+        )
+        encoding = headers.get("content-encoding", "identity").strip().lower()
+        if encoding in ("gzip", "deflate", "x-gzip"):
+            import zlib
+
+            self.decompressor = zlib.decompressobj(47)  # 32 + 15: a gzip or zlib header
+        elif encoding != "identity":
+            self.fail(f"sent a body in content-encoding {encoding!r}, which was not asked for")
+            return
+        self.wake()
+
+    def on_body(self, body: bytes) -> None:
+        if self.error is not None:
+            return
+        if self.decompressor is not None:
+            body = self.inflate(body)
+        if body:
+            self.chunks.append(body)
+            self.buffered += len(body)
+            if self.buffered > HIGH_WATER and not self.reading_paused and self.transport:
+                self.transport.pause_reading()
+                self.reading_paused = True
+            self.wake()
+
+    def on_message_complete(self) -> None:
+        if self.interim:
+            self.interim = False
+            return
+        self.keep_alive = self.parser.should_keep_alive()
+        self.finish()
+
+    # -- helpers -------------------------------------------------------------
+
+    def inflate(self, body: bytes) -> bytes:
+        import zlib
+
+        try:
+            out: bytes = self.decompressor.decompress(body)
+        except zlib.error as exc:
+            self.fail(f"sent a body that does not decompress ({exc})")
+            return b""
+        return out
+
+    def finish(self) -> None:
+        if self.error is not None:
+            return
+        if self.decompressor is not None:
+            tail = self.decompressor.flush()
+            if tail:
+                self.chunks.append(tail)
+                self.buffered += len(tail)
+        self.done = True
+        self.wake()
+
+    def fail(self, problem: str) -> None:
+        """The connection is unusable: record why, close it, wake the reader."""
+        if self.error is None and not self.done:
+            self.error = problem
+        self.alive = False
+        if self.transport is not None:
+            self.transport.abort()
+        self.wake()
+
+    def wake(self) -> None:
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def wait(self) -> None:
+        """Until something happens on the connection (caller re-checks the state)."""
+        if self.reading_paused and self.transport is not None:
+            self.reading_paused = False
+            self.transport.resume_reading()
+        self.waiter = self.loop.create_future()
+        try:
+            await self.waiter
+        finally:
+            self.waiter = None
+
+    def broken(self, doing: str) -> LLMConnectionError:
+        return LLMConnectionError(
+            f"{self.target.origin} {self.error or 'closed the connection'} while {doing}"
+        )
+
+    def close(self) -> None:
+        self.alive = False
+        if self.transport is not None:
+            self.transport.close()
+
+
 class HTTPResponse:
-    """Status, lower-cased headers, and the body as bytes or as chunks."""
+    """Status, lower-cased headers (repeated ones joined with ", "), and the body
+    as bytes or as chunks."""
 
-    __slots__ = ("_raw", "headers", "status")
+    __slots__ = ("_conn", "_pool", "headers", "status")
 
-    def __init__(self, raw: aiohttp.ClientResponse) -> None:
-        self._raw = raw
-        self.status: int = raw.status
-        self.headers: Mapping[str, str] = raw.headers  # case-insensitive multidict
+    def __init__(self, pool: HTTPTransport, conn: _Connection) -> None:
+        self._pool = pool
+        self._conn: _Connection | None = conn
+        self.status: int = conn.status
+        self.headers: Mapping[str, str] = conn.headers
 
     async def read(self) -> bytes:
-        try:
-            return await self._raw.read()
-        except Exception as exc:
-            raise _translate(exc, "reading the response body") from exc
+        conn = self._conn
+        assert conn is not None, "read() after close()"
+        parts: list[bytes] = []
+        while True:
+            if conn.error is not None:
+                raise conn.broken("sending the response body")
+            if conn.chunks:
+                parts.extend(conn.chunks)
+                conn.chunks.clear()
+                conn.buffered = 0
+            if conn.done:
+                return parts[0] if len(parts) == 1 else b"".join(parts)
+            if not conn.alive:
+                raise conn.broken("sending the response body")
+            await conn.wait()
 
     async def iter_chunks(self) -> AsyncIterator[bytes]:
         """The body as it arrives, in whatever pieces the network delivers."""
-        content = self._raw.content
-        while True:
-            try:
-                chunk, _ = await content.readchunk()
-            except Exception as exc:
-                raise _translate(exc, "reading the stream") from exc
-            if not chunk:
+        conn = self._conn
+        assert conn is not None, "iter_chunks() after close()"
+        chunks = conn.chunks
+        while True:  # what arrived before a failure is still handed over
+            if chunks:
+                chunk = chunks.popleft()
+                conn.buffered -= len(chunk)
+                yield chunk
+            elif conn.done:
                 return
-            yield chunk
+            elif conn.error is not None or not conn.alive:
+                raise conn.broken("streaming the response")
+            else:
+                await conn.wait()
 
     def close(self) -> None:
-        """Release the connection: back to the pool if the body was read, else closed."""
-        if self._raw.content.is_eof():
-            self._raw.release()
-        else:
-            self._raw.close()
+        """Release the connection: back to the pool if the whole response arrived
+        and the server keeps connections alive, else closed."""
+        conn = self._conn
+        if conn is not None:
+            self._conn = None
+            self._pool._release(conn)
 
 
 class HTTPTransport:
-    """A pooled HTTP/1.1 client. ``connect_timeout`` bounds connection set-up;
-    everything else is bounded by the caller's deadline and stream timeouts."""
+    """A pooled HTTP/1.1 client. ``connect_timeout`` bounds connection set-up
+    (TCP and TLS); everything else is bounded by the caller's deadline and
+    stream timeouts. ``max_connections`` bounds connections in use at once;
+    callers beyond it wait, first come first served."""
 
-    def __init__(self, *, connect_timeout: float = 10.0, max_connections: int = 100) -> None:
+    def __init__(
+        self,
+        *,
+        connect_timeout: float = 10.0,
+        max_connections: int = 100,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         self.connect_timeout = connect_timeout
         self.max_connections = max_connections
-        self._session: aiohttp.ClientSession | None = None
-
-    def _get_session(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            import aiohttp
-
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(
-                    limit=self.max_connections, keepalive_timeout=30.0, ttl_dns_cache=300
-                ),
-                timeout=aiohttp.ClientTimeout(
-                    total=None, sock_connect=self.connect_timeout, connect=None
-                ),
-                auto_decompress=True,
-                skip_auto_headers=("User-Agent",),
-            )
-        return self._session
+        self._ssl = ssl_context
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._idle: dict[tuple[str, str, int], list[_Connection]] = {}
+        self._busy: set[_Connection] = set()
+        self._connecting = 0
+        self._waiters: deque[asyncio.Future[None]] = deque()
 
     async def send(self, request: HTTPRequest) -> HTTPResponse:
         """Send and return once the response headers arrived. The caller must
         ``close()`` the response (use try/finally)."""
-        session = self._get_session()
+        target = _target(request.url)
+        head = _head(request, target)
+        conn = await self._acquire(target)
         try:
-            raw = await session.request(
-                request.method,
-                request.url,
-                data=request.body,
-                headers=request.headers,
-                params=request.params or None,
-                allow_redirects=False,
-            )
-        except Exception as exc:
-            raise _translate(exc, f"connecting to {_origin(request.url)}") from exc
-        return HTTPResponse(raw)
+            body = request.body
+            transport = conn.transport
+            assert transport is not None
+            if len(body) < 65536:
+                transport.write(head + body)
+            else:  # no copy of a large body (images)
+                transport.write(head)
+                transport.write(body)
+            if conn.drain is not None:
+                await conn.drain
+            while not conn.head_done:
+                if conn.error is not None or not conn.alive:
+                    raise conn.broken("sending the request")
+                await conn.wait()
+        except BaseException:
+            self._release(conn)
+            raise
+        return HTTPResponse(self, conn)
+
+    async def _acquire(self, target: _Target) -> _Connection:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            self._forget(loop)
+        idle = self._idle.get(target.key)
+        if idle:
+            now = time.monotonic()
+            while idle and now - idle[0].idle_since > IDLE_SECONDS:
+                idle.pop(0).close()  # the oldest first: expired
+            while idle:
+                conn = idle.pop()  # the most recently used: the warmest
+                if conn.alive:
+                    self._busy.add(conn)
+                    return conn
+        while len(self._busy) + self._connecting >= self.max_connections:
+            waiter = loop.create_future()
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            except BaseException:
+                if waiter.done() and not waiter.cancelled():
+                    self._wake_one()  # woken and cancelled at once: pass the turn on
+                else:
+                    self._waiters.remove(waiter)
+                raise
+            return await self._acquire(target)
+        return await self._connect(loop, target)
+
+    async def _connect(self, loop: asyncio.AbstractEventLoop, target: _Target) -> _Connection:
+        self._connecting += 1
+        try:
+            async with asyncio.timeout(self.connect_timeout):
+                _, conn = await loop.create_connection(
+                    lambda: _Connection(loop, target),
+                    target.host,
+                    target.port,
+                    ssl=self._tls() if target.tls else None,
+                    server_hostname=target.host if target.tls else None,
+                    happy_eyeballs_delay=0.25,
+                )
+        except TimeoutError:
+            raise LLMTimeoutError(
+                f"timed out connecting to {target.origin} after {self.connect_timeout:g}s; "
+                "check the endpoint or raise CONNECT_TIMEOUT_MS"
+            ) from None
+        except OSError as exc:
+            what = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+            raise LLMConnectionError(
+                f"cannot connect to {target.origin} ({what}); "
+                "check the base URL and that the server is running"
+            ) from None
+        finally:
+            self._connecting -= 1
+        self._busy.add(conn)
+        return conn
+
+    def _tls(self) -> ssl.SSLContext:
+        if self._ssl is None:
+            import ssl
+
+            self._ssl = ssl.create_default_context()
+            self._ssl.set_alpn_protocols(["http/1.1"])
+        return self._ssl
+
+    def _release(self, conn: _Connection) -> None:
+        self._busy.discard(conn)
+        if conn.done and conn.keep_alive and conn.alive and self._loop is conn.loop:
+            conn.prepare()
+            conn.idle_since = time.monotonic()
+            self._idle.setdefault(conn.target.key, []).append(conn)
+        else:
+            conn.close()
+        self._wake_one()
+
+    def _wake_one(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+    def _forget(self, loop: asyncio.AbstractEventLoop) -> None:
+        """First use, or a new event loop: connections of another loop cannot be used."""
+        old = self._loop
+        self._loop = loop
+        if old is not None and not old.is_closed():
+            for idle in self._idle.values():
+                for conn in idle:
+                    old.call_soon_threadsafe(conn.close)
+        self._idle = {}
+        self._busy = set()
+        self._connecting = 0
+        self._waiters = deque()
 
     @property
     def open_connections(self) -> int:
         """Connections currently held by the pool (in use or idle), for leak checks."""
-        if self._session is None or self._session.closed:
-            return 0
-        connector: Any = self._session.connector
-        acquired = len(getattr(connector, "_acquired", ()))
-        idle = sum(len(v) for v in getattr(connector, "_conns", {}).values())
-        return acquired + idle
+        idle = sum(1 for conns in self._idle.values() for c in conns if c.alive)
+        return idle + len(self._busy)
 
     @property
     def busy_connections(self) -> int:
         """Connections checked out and not yet released (should be 0 between calls)."""
-        if self._session is None or self._session.closed:
-            return 0
-        connector: Any = self._session.connector
-        return len(getattr(connector, "_acquired", ()))
+        return len(self._busy)
 
     async def aclose(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-
-
-def _origin(url: str) -> str:
-    scheme, _, rest = url.partition("://")
-    return f"{scheme}://{rest.split('/', 1)[0]}"
-
-
-def _translate(exc: BaseException, doing: str) -> Exception:
-    import aiohttp
-
-    if isinstance(exc, LLMConnectionError | LLMTimeoutError):
-        return exc
-    if isinstance(exc, aiohttp.ServerTimeoutError | aiohttp.ConnectionTimeoutError):
-        return LLMTimeoutError(
-            f"timed out {doing}; check the endpoint or raise the connect timeout"
-        )
-    if isinstance(exc, aiohttp.ClientPayloadError):
-        return LLMConnectionError(f"the connection broke while {doing}: {type(exc).__name__}")
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        return LLMConnectionError(
-            f"cannot connect while {doing} ({exc.os_error.strerror or exc.os_error}); "
-            "check the base URL and that the server is running"
-        )
-    if isinstance(exc, aiohttp.ClientError | OSError):
-        return LLMConnectionError(f"network error while {doing}: {type(exc).__name__}: {exc}")
-    if isinstance(exc, Exception):
-        return exc
-    raise exc  # pragma: no cover - BaseException (cancellation) is never translated
+        """Close every connection; the transport can still be used afterwards."""
+        for idle in self._idle.values():
+            for conn in idle:
+                conn.close()
+        for conn in self._busy:
+            conn.fail("was closed by the client")
+        self._idle = {}
+        self._busy = set()
+        if self._loop is not None and not self._loop.is_closed():
+            await asyncio.sleep(0)  # let the transports finish closing
