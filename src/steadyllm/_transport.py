@@ -143,7 +143,8 @@ def _bad_header(request: HTTPRequest, problem: str) -> ConfigError:
                 f"the {name!r} header {problem}; check the value it comes from (an API "
                 "key read from a file often ends with a newline)"
             )
-    return ConfigError(f"the request line or URL {problem}; check the model name and base URL")
+    # The request line cannot be the culprit: urlsplit drops line breaks, quote() encodes.
+    raise AssertionError("a header check failed without a bad header")  # pragma: no cover
 
 
 _parser_error: type[Exception] = Exception  # httptools' error, once it is imported
@@ -188,9 +189,6 @@ class _Connection(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
-        if self.done:  # bytes nobody asked for: the connection cannot be trusted
-            self.fail("sent bytes after its response")
-            return
         try:
             self.parser.feed_data(data)
         except _parser_error as exc:
@@ -220,6 +218,10 @@ class _Connection(asyncio.Protocol):
         self.drain = None
 
     # -- httptools callbacks -------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        if self.done:  # a second answer nobody asked for: stop parsing, retire the connection
+            raise ConnectionError("sent bytes after its response")
 
     def on_header(self, name: bytes, value: bytes) -> None:
         key = name.decode("latin-1").lower()
@@ -286,11 +288,6 @@ class _Connection(asyncio.Protocol):
     def finish(self) -> None:
         if self.error is not None:
             return
-        if self.decompressor is not None:
-            tail = self.decompressor.flush()
-            if tail:
-                self.chunks.append(tail)
-                self.buffered += len(tail)
         self.done = True
         self.wake()
 
@@ -355,8 +352,6 @@ class HTTPResponse:
                 conn.buffered = 0
             if conn.done:
                 return parts[0] if len(parts) == 1 else b"".join(parts)
-            if not conn.alive:
-                raise conn.broken("sending the response body")
             await conn.wait()
 
     async def iter_chunks(self) -> AsyncIterator[bytes]:
@@ -371,7 +366,7 @@ class HTTPResponse:
                 yield chunk
             elif conn.done:
                 return
-            elif conn.error is not None or not conn.alive:
+            elif conn.error is not None:
                 raise conn.broken("streaming the response")
             else:
                 await conn.wait()
@@ -455,7 +450,7 @@ class HTTPTransport:
             except BaseException:
                 if waiter.done() and not waiter.cancelled():
                     self._wake_one()  # woken and cancelled at once: pass the turn on
-                else:
+                elif waiter in self._waiters:  # (a cancelled waiter may have been skipped)
                     self._waiters.remove(waiter)
                 raise
             return await self._acquire(target)
@@ -540,6 +535,8 @@ class HTTPTransport:
 
     async def aclose(self) -> None:
         """Close every connection; the transport can still be used afterwards."""
+        if self._loop is not asyncio.get_running_loop():
+            self._forget(asyncio.get_running_loop())
         for idle in self._idle.values():
             for conn in idle:
                 conn.close()
@@ -547,5 +544,4 @@ class HTTPTransport:
             conn.fail("was closed by the client")
         self._idle = {}
         self._busy = set()
-        if self._loop is not None and not self._loop.is_closed():
-            await asyncio.sleep(0)  # let the transports finish closing
+        await asyncio.sleep(0)  # let the transports finish closing
