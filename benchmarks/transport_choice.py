@@ -1,4 +1,5 @@
-"""Which HTTP library should the transport use? Raw aiohttp vs raw httpx.
+"""Which HTTP library should the transport use? Raw aiohttp, raw httpx, and
+steadyllm's own HTTP/1.1 transport (asyncio protocols + httptools).
 
 Measures, against benchmarks/fixed_server.py (its own process, pinned to the
 other core): CPU time per call one at a time, and calls per second at 64
@@ -74,6 +75,31 @@ async def httpx_client(url: str, n_seq: int, n_conc: int) -> tuple[float, float]
         return await measure(one, n_seq, n_conc)
 
 
+async def steadyllm_transport(url: str, n_seq: int, n_conc: int) -> tuple[float, float]:
+    from steadyllm._transport import HTTPRequest, HTTPTransport
+
+    transport = HTTPTransport()
+
+    async def one() -> None:
+        response = await transport.send(HTTPRequest("POST", url, HEADERS, PAYLOAD))
+        try:
+            await response.read()
+        finally:
+            response.close()
+
+    try:
+        return await measure(one, n_seq, n_conc)
+    finally:
+        await transport.aclose()
+
+
+CLIENTS = (
+    ("raw aiohttp", aiohttp_client),
+    ("raw httpx", httpx_client),
+    ("steadyllm transport (asyncio + httptools)", steadyllm_transport),
+)
+
+
 def main() -> None:
     port = free_port()
     server = subprocess.Popen(
@@ -93,7 +119,7 @@ def main() -> None:
     try:
         print("| client | CPU per call (µs), 1 at a time | calls/s at 64 concurrent |")
         print("|---|---|---|")
-        for name, fn in (("raw aiohttp", aiohttp_client), ("raw httpx", httpx_client)) * 2:
+        for name, fn in CLIENTS * 2:
             per_call, rate = asyncio.run(fn(url, 3000, 5000))
             print(f"| {name} | {per_call * 1e6:,.0f} | {rate:,.0f} |", flush=True)
     finally:

@@ -68,6 +68,7 @@ class _Target:
 
 
 _targets: dict[str, _Target] = {}
+_default_tls: ssl.SSLContext | None = None
 
 
 def _target(url: str) -> _Target:
@@ -485,11 +486,14 @@ class HTTPTransport:
         return conn
 
     def _tls(self) -> ssl.SSLContext:
+        global _default_tls
         if self._ssl is None:
-            import ssl
+            if _default_tls is None:  # loading the CA store costs ~10-30 ms: once per process
+                import ssl
 
-            self._ssl = ssl.create_default_context()
-            self._ssl.set_alpn_protocols(["http/1.1"])
+                _default_tls = ssl.create_default_context()
+                _default_tls.set_alpn_protocols(["http/1.1"])
+            self._ssl = _default_tls
         return self._ssl
 
     def _release(self, conn: _Connection) -> None:
