@@ -114,6 +114,9 @@ async def fetch(
         response.close()
 
 
+ANY_HEADERS = {"content-type": "application/json", "content-length": "12"}
+
+
 async def settled(condition: Callable[[], bool]) -> None:
     """Let the loop run until ``condition`` holds (events already in flight)."""
     for _ in range(10_000):
@@ -317,6 +320,32 @@ async def test_bytes_after_a_response_retire_the_connection() -> None:
         await settled(lambda: transport.open_connections == 0)
         assert (await fetch(transport, post(server.url())))[2] == JSON
         assert server.connections == 2
+        await transport.aclose()
+
+
+async def test_an_answer_sent_to_an_idle_connection_is_not_taken_for_the_next_one() -> None:
+    released = asyncio.Event()
+    late: list[asyncio.Task[None]] = []
+
+    async def unasked(writer: asyncio.StreamWriter) -> None:
+        await released.wait()  # what some servers send on an idle connection before closing
+        writer.write(b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\n\r\n")
+
+    async def respond(_: Received, writer: asyncio.StreamWriter) -> bool:
+        writer.write(ok())
+        if not late:
+            late.append(asyncio.create_task(unasked(writer)))
+        return True
+
+    async with RawServer(respond) as server:
+        transport = HTTPTransport()
+        assert await fetch(transport, post(server.url())) == (200, ANY_HEADERS, JSON)
+        assert transport.open_connections == 1  # idle in the pool
+        released.set()
+        await late[0]
+        await settled(lambda: transport.open_connections == 0)
+        status, _, body = await fetch(transport, post(server.url()))
+        assert (status, body, server.connections) == (200, JSON, 2)
         await transport.aclose()
 
 

@@ -441,6 +441,7 @@ class HTTPTransport:
             while idle:
                 conn = idle.pop()  # the most recently used: the warmest
                 if conn.alive:
+                    conn.prepare()
                     self._busy.add(conn)
                     return conn
         while len(self._busy) + self._connecting >= self.max_connections:
@@ -499,7 +500,8 @@ class HTTPTransport:
     def _release(self, conn: _Connection) -> None:
         self._busy.discard(conn)
         if conn.done and conn.keep_alive and conn.alive and self._loop is conn.loop:
-            conn.prepare()
+            # Kept as it is (done) until reused: anything the server sends while the
+            # connection is idle (a 408, say) is then "bytes after its response".
             conn.idle_since = time.monotonic()
             self._idle.setdefault(conn.target.key, []).append(conn)
         else:
