@@ -12,6 +12,7 @@ import threading
 import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
@@ -542,6 +543,21 @@ class ThreadServer(socketserver.ThreadingTCPServer):
 
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}/v1/chat/completions"
+
+
+async def test_ssl_cert_file_trusts_a_private_ca(
+    ca: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_ctx)  # type: ignore[attr-defined]
+    bundle = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(bundle))  # type: ignore[attr-defined]
+    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
+    monkeypatch.setattr(_transport, "_default_tls", None)  # read when first needed
+    async with RawServer(always(ok()), tls=server_ctx) as server:
+        transport = HTTPTransport()
+        assert (await fetch(transport, post(server.url())))[2] == JSON
+        await transport.aclose()
 
 
 def test_a_transport_moves_to_a_new_event_loop() -> None:
