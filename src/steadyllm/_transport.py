@@ -16,7 +16,8 @@ always released: ``HTTPResponse.close()`` runs in the caller's ``finally``;
 a connection goes back to the pool only when its response arrived whole and
 the server allows keep-alive, so a half-read stream never poisons the next
 request. TLS is the standard library's (default CA store, which honours
-``SSL_CERT_FILE``); proxies are not supported.
+``SSL_CERT_FILE``); credentials in a URL are sent as Basic auth; proxies are
+not supported.
 """
 
 from __future__ import annotations
@@ -24,10 +25,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, unquote, urlencode, urlsplit
 
 from ._errors import ConfigError, LLMConnectionError, LLMTimeoutError
 
@@ -65,6 +66,8 @@ class _Target:
     tls: bool
     host_header: str
     path: str  # path and query, percent-encoded
+    #: ``authorization`` value from credentials in the URL (``https://user:pass@host``).
+    basic_auth: str | None = None
 
 
 _targets: dict[str, _Target] = {}
@@ -77,16 +80,23 @@ def _target(url: str) -> _Target:
         return found
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
+    shown_url = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()  # no credentials
     if scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(
-            f"cannot send a request to {url!r}: a base URL must start with http:// or "
+            f"cannot send a request to {shown_url!r}: a base URL must start with http:// or "
             "https:// and name a host"
         )
     host = parts.hostname
     try:
         port = parts.port or (443 if scheme == "https" else 80)
     except ValueError:
-        raise ConfigError(f"the port in {url!r} is not a number from 0 to 65535") from None
+        raise ConfigError(f"the port in {shown_url!r} is not a number from 0 to 65535") from None
+    basic_auth = None
+    if parts.username is not None:
+        import base64
+
+        pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+        basic_auth = "Basic " + base64.b64encode(pair.encode("utf-8")).decode("ascii")
     default_port = port == (443 if scheme == "https" else 80)
     shown = f"[{host}]" if ":" in host else host
     host_header = shown if default_port else f"{shown}:{port}"
@@ -101,6 +111,7 @@ def _target(url: str) -> _Target:
         scheme == "https",
         host_header,
         path,
+        basic_auth,
     )
     if len(_targets) > 256:  # URLs are few (one per endpoint); never let them pile up
         _targets.clear()
@@ -113,32 +124,49 @@ def _head(request: HTTPRequest, target: _Target) -> bytes:
     if request.params:
         path += ("&" if "?" in path else "?") + urlencode(request.params)
     lines = [f"{request.method} {path} HTTP/1.1", f"host: {target.host_header}"]
-    gzip = True
+    gzip, auth = True, target.basic_auth
     for name, value in request.headers.items():
         lower = name.lower()
         if lower in _OWN_HEADERS:
             continue
         if lower == "accept-encoding":
             gzip = False
+        elif lower == "authorization":
+            auth = None  # the caller's wins over credentials in the URL
         lines.append(f"{name}: {value}")
     if gzip:
         lines.append("accept-encoding: gzip, deflate")
+    if auth is not None:
+        lines.append(f"authorization: {auth}")
     lines.append(f"content-length: {len(request.body)}")
     text = "\r\n".join(lines)
     # A line break inside a name or value would end the header early (and let the
     # rest be read as another header): one count proves there is none.
     if text.count("\n") != len(lines) - 1 or text.count("\r") != len(lines) - 1:
-        raise _bad_header(request, "contains a line break")
+        raise _bad_header(request, "contains a line break", _has_line_break)
     try:
         return (text + "\r\n\r\n").encode("latin-1")
     except UnicodeEncodeError:
-        raise _bad_header(request, "has characters HTTP headers cannot carry") from None
+        raise _bad_header(
+            request, "has characters HTTP headers cannot carry", _not_latin1
+        ) from None
 
 
-def _bad_header(request: HTTPRequest, problem: str) -> ConfigError:
+def _has_line_break(text: str) -> bool:
+    return "\r" in text or "\n" in text
+
+
+def _not_latin1(text: str) -> bool:
+    try:
+        text.encode("latin-1")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _bad_header(request: HTTPRequest, problem: str, bad: Callable[[str], bool]) -> ConfigError:
     for name, value in request.headers.items():
-        text = f"{name}{value}"
-        if "\r" in text or "\n" in text or not text.isascii():
+        if bad(name) or bad(value):
             # Never the value: it is usually an API key.
             return ConfigError(
                 f"the {name!r} header {problem}; check the value it comes from (an API "
