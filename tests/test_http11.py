@@ -507,6 +507,19 @@ async def test_a_stream_cut_short_hands_over_what_arrived_then_fails() -> None:
         assert got == b"first part" and transport.open_connections == 0
 
 
+async def test_a_failed_connect_frees_its_slot_for_a_waiter() -> None:
+    async with RawServer(always(ok())) as server:
+        url = server.url()  # closed when the block ends: connections are refused
+    transport = HTTPTransport(max_connections=1)
+    first = asyncio.create_task(transport.send(post(url)))
+    second = asyncio.create_task(transport.send(post(url)))
+    await settled(lambda: len(transport._waiters) == 1)  # second waits for first's slot
+    for task in (first, second):  # (wait_for only turns a hang into a failure)
+        with pytest.raises(sl.LLMConnectionError, match="cannot connect"):
+            await asyncio.wait_for(task, 10)
+    assert transport.busy_connections == 0 and not transport._waiters
+
+
 async def test_refused_connection() -> None:
     async with RawServer(always(ok())) as server:
         url = server.url()

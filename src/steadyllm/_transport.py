@@ -488,6 +488,7 @@ class HTTPTransport:
 
     async def _connect(self, loop: asyncio.AbstractEventLoop, target: _Target) -> _Connection:
         self._connecting += 1
+        conn: _Connection | None = None
         try:
             async with asyncio.timeout(self.connect_timeout):
                 _, conn = await loop.create_connection(
@@ -511,6 +512,8 @@ class HTTPTransport:
             ) from None
         finally:
             self._connecting -= 1
+            if conn is None:  # failed or cancelled: the slot it held is free for a waiter
+                self._wake_one()
         self._busy.add(conn)
         return conn
 
