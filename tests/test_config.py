@@ -174,3 +174,13 @@ def test_readme_settings_table_is_generated_from_the_code() -> None:
     assert settings_table_markdown() in readme, (
         "README settings table is stale: run `.venv/bin/python scripts/sync_readme.py`"
     )
+
+
+def test_a_password_in_a_base_url_never_shows() -> None:
+    s = sl.Settings.load(
+        env={"OPENAI_BASE_URL": "https://user:hunter22@gw.example/v1"}, dotenv=False
+    )
+    assert s.openai_base_url == "https://user:hunter22@gw.example/v1"
+    assert "hunter22" not in repr(s)
+    rows = {name: shown for name, _, shown, _ in s.describe()}
+    assert rows["openai_base_url"] == "https://user:[REDACTED]@gw.example/v1"

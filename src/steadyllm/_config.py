@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ._errors import ConfigError
-from ._redact import register_secret
+from ._redact import redact, register_secret
 from ._settings_table import LOG_LEVELS, SETTINGS, SPECS_BY_NAME, SettingSpec
 
 _TRUE = frozenset(("1", "true", "yes", "on"))
@@ -209,12 +209,18 @@ class Settings:
             parsed[key] = _parse(spec, raw, key)
         return replace(self, **parsed, sources={**self.sources, **dict.fromkeys(parsed, "code")})
 
+    def __repr__(self) -> str:
+        # Secrets repr themselves masked; redact() also masks a password in a base URL.
+        body = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self) if f.repr)
+        return redact(f"Settings({body})")
+
     def describe(self) -> list[tuple[str, str, str, str]]:
         """(setting, variable, value shown safely, source) for every setting."""
         rows = []
         for spec in SETTINGS:
             value = getattr(self, spec.name)
-            shown = "(not set)" if value is None else str(value)
+            # redact(): a base URL may carry a password (https://user:pass@host)
+            shown = "(not set)" if value is None else redact(str(value))
             rows.append((spec.name, spec.env, shown, self.sources.get(spec.name, "default")))
         return rows
 
