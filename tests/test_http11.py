@@ -101,6 +101,17 @@ def always(reply: bytes, keep: bool = True) -> Respond:
     return respond
 
 
+def after(gate: asyncio.Event, reply: bytes) -> Respond:
+    """Answers each request with ``reply`` once ``gate`` is set."""
+
+    async def respond(_: Received, writer: asyncio.StreamWriter) -> bool:
+        await gate.wait()
+        writer.write(reply)
+        return True
+
+    return respond
+
+
 def post(url: str, body: bytes = b"{}", headers: dict[str, str] | None = None) -> HTTPRequest:
     return HTTPRequest("POST", url, {"content-type": "application/json", **(headers or {})}, body)
 
@@ -390,13 +401,7 @@ async def test_idle_connections_expire(monkeypatch: pytest.MonkeyPatch) -> None:
 
 async def test_the_pool_bounds_connections_and_serves_waiters_in_turn() -> None:
     gate = asyncio.Event()
-
-    async def respond(_: Received, writer: asyncio.StreamWriter) -> bool:
-        await gate.wait()
-        writer.write(ok())
-        return True
-
-    async with RawServer(respond) as server:
+    async with RawServer(after(gate, ok())) as server:
         transport = HTTPTransport(max_connections=2)
         calls = [asyncio.create_task(fetch(transport, post(server.url()))) for _ in range(6)]
         await settled(lambda: len(server.requests) == 2)
@@ -410,13 +415,7 @@ async def test_the_pool_bounds_connections_and_serves_waiters_in_turn() -> None:
 
 async def test_cancelled_callers_give_their_turn_and_connection_back() -> None:
     gate = asyncio.Event()
-
-    async def respond(_: Received, writer: asyncio.StreamWriter) -> bool:
-        await gate.wait()
-        writer.write(ok())
-        return True
-
-    async with RawServer(respond) as server:
+    async with RawServer(after(gate, ok())) as server:
         transport = HTTPTransport(max_connections=1)
         holder = asyncio.create_task(fetch(transport, post(server.url())))
         waiter = asyncio.create_task(fetch(transport, post(server.url())))
