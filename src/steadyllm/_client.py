@@ -18,6 +18,7 @@ from ._clock import Clock, SystemClock
 from ._config import Settings
 from ._context import Context, effective_context
 from ._costs import CostTracker
+from ._dispatch import current as current_dispatch
 from ._errors import (
     ConfigError,
     ContentFilterError,
@@ -32,6 +33,7 @@ from ._redact import get_logger
 from ._resilience import Guard, Resilience
 from ._retry import RetryPolicy
 from ._routing import parse_model
+from ._sinks import SinkFailures
 from ._stream import ChatStream
 from ._types import CacheMode, Message, Request, Response, ToolChoice, ToolSpec
 from ._validate import check_request
@@ -85,6 +87,8 @@ class Client:
                 limiter_fails_open=s.redis_limiter_on_failure == "open",
                 budgets_fail_open=s.redis_budgets_on_failure == "open",
             )
+        #: Failures of the request log, exporters and hooks (counted, never raised).
+        self.sinks = SinkFailures()
         #: Circuit breakers and rate limiters, with ``.breakers.snapshot()`` and
         #: ``.limiters.snapshot()`` for their state and statistics.
         self.resilience = Resilience(
@@ -93,9 +97,12 @@ class Client:
             breaker=breaker,
             on_circuit_change=on_circuit_change,
             shared=self.shared,
+            sinks=self.sinks,
         )
         #: Prices, cost tracker, budgets, request log and statistics.
-        self.meter = Meter(self.settings, on_cost_alert=on_cost_alert, shared=self.shared)
+        self.meter = Meter(
+            self.settings, on_cost_alert=on_cost_alert, shared=self.shared, sinks=self.sinks
+        )
         self._cache: ResponseCache | None = None
         self._providers: dict[str, Provider] = {}
         for name, provider in (providers or {}).items():
@@ -221,6 +228,11 @@ class Client:
         """Totals by model, provider, agent, run and project: ``client.costs.summary()``."""
         return self.meter.tracker
 
+    def sink_failures(self) -> dict[str, int]:
+        """How often the request log, OpenTelemetry or a hook failed, by cause. Such a
+        failure never changes a call's outcome; the first of each cause is a warning."""
+        return self.sinks.snapshot()
+
     @property
     def stats(self) -> Stats | None:
         """Latency and outcome statistics (with ENABLE_METRICS): ``client.stats.summary()``."""
@@ -275,7 +287,10 @@ class Client:
             if hit is not None:
                 return self._serve_hit(chain[0], hit, validate)
 
+        trying = [chain[0]]  # the plan running now, for the record of a cancelled call
+
         async def run(plan: CallPlan) -> tuple[Response, int]:
+            trying[0] = plan
             result = await run_attempts(self.clock, plan, lambda: self._complete(plan))
             if result[0].finish_reason == "content_filter" and self._filter_falls_back(plan, chain):
                 raise ContentFilterError(
@@ -298,6 +313,14 @@ class Client:
                 chain[0],
                 self._plan_of(chain, error),
                 error=error,
+                latency_ms=(self.clock.now() - chain[0].started) * 1000.0,
+            )
+            raise
+        except BaseException:  # cancelled (or interrupted): still one record, with its spend
+            self.meter.finish(
+                chain[0],
+                trying[0],
+                abandoned="cancelled",
                 latency_ms=(self.clock.now() - chain[0].started) * 1000.0,
             )
             raise
@@ -457,6 +480,7 @@ class Client:
 
     async def _complete(self, plan: CallPlan) -> Response:
         guard = await self.guard(plan)
+        token = current_dispatch.set(guard.dispatch)
         try:  # Guard.run, inlined: this is the path of every call
             response = await plan.provider.complete(plan.request)
         except LLMError as error:
@@ -465,6 +489,8 @@ class Client:
         except BaseException:
             guard.abandon()
             raise
+        finally:
+            current_dispatch.reset(token)
         await guard.succeed(response)
         return response
 

@@ -20,6 +20,7 @@ from typing import Any
 from ._context import Context
 from ._errors import BudgetExceededError
 from ._redact import get_logger
+from ._sinks import SinkFailures
 
 logger = get_logger("steadyllm")
 
@@ -33,7 +34,13 @@ class Totals:
     total_tokens: int = 0
     cached_tokens: int = 0
     reasoning_tokens: int = 0
+    #: Everything booked, estimates included.
     cost_usd: float = 0.0
+    #: The part of ``cost_usd`` that is estimated: attempts that reached the provider but
+    #: ended (cancelled, timed out, cut) before it reported their usage.
+    estimated_usd: float = 0.0
+    #: Calls with an estimated part in their cost.
+    estimated_calls: int = 0
     #: Calls whose cost could not be priced (their tokens are still counted).
     unpriced_calls: int = 0
     cache_hits: int = 0
@@ -54,6 +61,9 @@ class Spend:
     ok: bool = True
     cache_hit: bool = False
     context: Context | None = None
+    #: The part of ``cost_usd`` that is estimated.
+    estimated_usd: float = 0.0
+    estimated: bool = False
 
 
 #: How totals are grouped, besides the grand total (``group_keys`` gives a call's keys).
@@ -89,6 +99,9 @@ def accumulate(totals: Totals, spend: Spend) -> None:
         totals.unpriced_calls += 1 if spend.prompt_tokens or spend.completion_tokens else 0
     else:
         totals.cost_usd += spend.cost_usd
+    if spend.estimated:
+        totals.estimated_calls += 1
+        totals.estimated_usd += spend.estimated_usd
 
 
 class CostTracker:
@@ -137,6 +150,8 @@ class _Budget:
     limit: float
     spent: float = 0.0
     reserved: float = 0.0
+    #: The part of ``spent`` that is an estimate (attempts lost before their usage arrived).
+    estimated: float = 0.0
 
 
 @dataclass(slots=True)
@@ -146,20 +161,20 @@ class BudgetReservation:
     book: Budgets
     settled: bool = False
 
-    def settle(self, cost: float | None) -> None:
+    def settle(self, cost: float | None, *, estimated: bool = False) -> None:
         """Replace the reservation by the real cost (None: nothing known was spent)."""
         if self.settled:
             return
         self.settled = True
-        self.book.settle(self, cost or 0.0)
+        self.book.settle(self, cost or 0.0, estimated)
 
     async def finish(self, cost: float | None) -> None:
         """``settle``, with the interface the shared budgets' holds also have."""
         self.settle(cost)
 
-    def release(self) -> None:
-        """The call was abandoned: nothing known was spent."""
-        self.settle(None)
+    def release(self, cost: float | None = None) -> None:
+        """The call was abandoned: book the estimated ``cost`` (None: nothing was spent)."""
+        self.settle(cost, estimated=cost is not None)
 
 
 @dataclass
@@ -219,16 +234,24 @@ class Budgets:
                 b.reserved += amount
         return BudgetReservation(budgets, amount, self)
 
-    def settle(self, reservation: BudgetReservation, cost: float) -> None:
+    def settle(self, reservation: BudgetReservation, cost: float, estimated: bool = False) -> None:
         with self._lock:
             for b in reservation.budgets:
                 b.reserved = max(0.0, b.reserved - reservation.amount)
                 b.spent += cost
+                if estimated:
+                    b.estimated += cost
 
     def snapshot(self) -> dict[str, dict[str, float]]:
+        """Limit, spent (``estimated``: the part of it that is an estimate) and reserved."""
         with self._lock:
             return {
-                b.name: {"limit": b.limit, "spent": b.spent, "reserved": b.reserved}
+                b.name: {
+                    "limit": b.limit,
+                    "spent": b.spent,
+                    "reserved": b.reserved,
+                    "estimated": b.estimated,
+                }
                 for b in self._budgets.values()
             }
 
@@ -237,10 +260,14 @@ class CostAlert:
     """Once spend crosses the threshold: one warning, and ``hook(total, threshold)``."""
 
     def __init__(
-        self, threshold: float | None, hook: Callable[[float, float], None] | None
+        self,
+        threshold: float | None,
+        hook: Callable[[float, float], None] | None,
+        sinks: SinkFailures | None = None,
     ) -> None:
         self.threshold = threshold
         self.hook = hook
+        self.sinks = sinks if sinks is not None else SinkFailures()
         self.fired = False
         self._lock = threading.Lock()
 
@@ -255,4 +282,4 @@ class CostAlert:
             "LLM spend $%.4f has crossed the alert threshold of $%.4f", total, self.threshold
         )
         if self.hook is not None:
-            self.hook(total, self.threshold)
+            self.sinks.call("the on_cost_alert hook", self.hook, total, self.threshold)

@@ -125,6 +125,9 @@ class Reservation:
     limiter: RateLimiter | SharedLimiter
     tokens: int
     settled: bool = False
+    #: Part of ``tokens`` is an output cap the provider never saw (it counts only what
+    #: it generates), so unused tokens go back even without RATE_LIMIT_REFUND_UNUSED.
+    refundable: bool = False
 
 
 class RateLimiter:
@@ -235,9 +238,9 @@ class RateLimiter:
     def _wake(self) -> None:
         self._kick.set()
 
-    def adjust_tokens(self, delta: int) -> None:
+    def adjust_tokens(self, delta: int, refund: bool = False) -> None:
         """Charge ``delta`` more tokens (or refund, if allowed and negative)."""
-        if delta < 0 and not self.limits.refund_unused:
+        if delta < 0 and not (refund or self.limits.refund_unused):
             return
         now = self.clock.now()
         for bucket in self._buckets.values():
@@ -253,7 +256,7 @@ class RateLimiter:
             return
         reservation.settled = True
         if actual_tokens is not None:
-            self.adjust_tokens(actual_tokens - reservation.tokens)
+            self.adjust_tokens(actual_tokens - reservation.tokens, reservation.refundable)
 
     async def settle(
         self,

@@ -25,17 +25,14 @@ from ._errors import BudgetExceededError, ConfigError, LLMError
 from ._observe import RequestLog, Stats, call_logger, configure_logging, sha256, timestamp
 from ._otel import Telemetry
 from ._prices import PriceBook, cache_dir, parse_prices
-from ._tokens import estimate_prompt_tokens
+from ._sinks import SinkFailures
+from ._tokens import estimate_request_tokens, output_cap
 from ._types import Request, Response, Usage
 
 if TYPE_CHECKING:
     from ._plan import CallPlan
     from ._shared import SharedState
     from ._shared_budgets import SharedBudgets, SharedCosts, SharedHold
-
-#: Output tokens assumed for the worst case when a call sets no max_tokens.
-DEFAULT_OUTPUT_ESTIMATE = 4096
-
 
 @dataclass(slots=True)
 class Ledger:
@@ -44,6 +41,9 @@ class Ledger:
     usage: Usage = field(default_factory=Usage)
     cost: float = 0.0
     unpriced: bool = False
+    #: Some attempt was booked at an estimate; ``estimated_cost`` is that part of ``cost``.
+    estimated: bool = False
+    estimated_cost: float = 0.0
     #: Wall-clock start, and (time_ns, name, attributes) of retries and fallbacks, for traces.
     started_ns: int = field(default_factory=time.time_ns)
     events: list[tuple[int, str, dict[str, Any]]] = field(default_factory=list)
@@ -51,9 +51,12 @@ class Ledger:
     def event(self, name: str, **attributes: Any) -> None:
         self.events.append((time.time_ns(), name, attributes))
 
-    def add(self, usage: Usage, cost: float | None) -> None:
+    def add(self, usage: Usage, cost: float | None, *, estimated: bool = False) -> None:
         if not (usage.prompt_tokens or usage.completion_tokens):
             return
+        if estimated:
+            self.estimated = True
+            self.estimated_cost += cost or 0.0
         total = self.usage  # the ledger's own object: summed in place, no copies
         total.prompt_tokens += usage.prompt_tokens
         total.completion_tokens += usage.completion_tokens
@@ -79,8 +82,11 @@ class Meter:
         prices: PriceBook | None = None,
         on_cost_alert: Callable[[float, float], None] | None = None,
         shared: SharedState | None = None,
+        sinks: SinkFailures | None = None,
     ) -> None:
         self.settings = settings
+        #: Failures of the log, exporters and hooks: counted, never raised into a call.
+        self.sinks = sinks if sinks is not None else SinkFailures()
         self.prices = prices or PriceBook(
             parse_prices(settings.prices, "prices"), cache_dir=cache_dir(settings.price_cache_dir)
         )
@@ -96,7 +102,7 @@ class Meter:
 
             self.shared_budgets = SharedBudgets(shared, self.budgets)
             self.shared_costs = SharedCosts(shared)
-        self.alert = CostAlert(settings.alert_cost_threshold_usd, on_cost_alert)
+        self.alert = CostAlert(settings.alert_cost_threshold_usd, on_cost_alert, self.sinks)
         self.stats = Stats() if settings.enable_metrics else None
         self.log = RequestLog(settings.log_file_path) if settings.log_to_file else None
         self._telemetry: Telemetry | bool | None = None if settings.enable_tracing else False
@@ -150,8 +156,8 @@ class Meter:
                 f"a budget is set but no price is known for {request.model_id}, so its cost "
                 "cannot be checked; add it under [prices] in steadyllm.toml"
             )
-        output = request.max_tokens or default_max_tokens or DEFAULT_OUTPUT_ESTIMATE
-        estimate = price.estimate(estimate_prompt_tokens(request.messages), output)
+        output = output_cap(request, default_max_tokens)[0]
+        estimate = price.estimate(estimate_request_tokens(request), output)
         if cap is not None and estimate > cap:
             raise BudgetExceededError(
                 f"this call may cost up to ${estimate:.4f} ({output} output tokens at most), above "
@@ -179,15 +185,24 @@ class Meter:
         response: Response | None = None,
         error: LLMError | None = None,
         stream: bool = False,
-        abandoned: bool = False,
+        abandoned: str | None = None,
         latency_ms: float = 0.0,
         saved_usd: float | None = None,
     ) -> None:
+        """Book one call, whatever its outcome (``abandoned``: "cancelled" when the
+        caller's task was cancelled, "abandoned" when it left a stream early): one
+        tracker entry, one log line, one statistics sample, one span. The sinks'
+        failures are counted (``sinks``), never raised."""
         ledger = plan.ledger
         ctx = plan.context
         request = plan.request
         ok = error is None and not abandoned
         cached = response is not None and response.cached
+        partial = error.partial if error is not None else None
+        for answer in (response, partial):
+            if isinstance(answer, Response):  # the call's total over every attempt
+                answer.total_cost_usd = 0.0 if cached else ledger.cost_usd
+                answer.cost_estimated = ledger.estimated
         if cached:
             spend = Spend(
                 request.provider, request.model, cost_usd=saved_usd, cache_hit=True, context=ctx
@@ -204,11 +219,32 @@ class Meter:
                 ok,
                 False,
                 ctx,
+                ledger.estimated_cost,
+                ledger.estimated,
             )
         self.tracker.add(spend)
         if self.shared_costs is not None:
             self.shared_costs.add(spend)
         self.alert.check(self.tracker.total_cost)
+        self._write(plan, first, ledger, response, error, stream, abandoned, latency_ms, saved_usd)
+
+    def _write(
+        self,
+        plan: CallPlan,
+        first: CallPlan,
+        ledger: Ledger,
+        response: Response | None,
+        error: LLMError | None,
+        stream: bool,
+        abandoned: str | None,
+        latency_ms: float,
+        saved_usd: float | None,
+    ) -> None:
+        """The call's record to the log, statistics, OpenTelemetry and the console."""
+        ctx = plan.context
+        request = plan.request
+        ok = error is None and not abandoned
+        cached = response is not None and response.cached
         telemetry = self.telemetry()
         console = call_logger.isEnabledFor(20)
         if self.log is None and self.stats is None and telemetry is None and not console:
@@ -239,9 +275,11 @@ class Meter:
             "cached_tokens": ledger.usage.cached_tokens,
             "reasoning_tokens": ledger.usage.reasoning_tokens,
             "cost_usd": ledger.cost_usd,
+            "cost_estimated": ledger.estimated,
+            "estimated_cost_usd": ledger.estimated_cost,
             "success": ok,
             "finish_reason": response.finish_reason if response is not None else None,
-            "error_kind": error.kind if error is not None else ("abandoned" if abandoned else None),
+            "error_kind": error.kind if error is not None else abandoned,
             "error_message": error.message if error is not None else None,
             "attempts": (
                 response.attempts if response is not None else error.attempt if error else 1
@@ -263,12 +301,20 @@ class Meter:
         if cached:
             record["cost_usd"] = 0.0
             record["saved_usd"] = saved_usd
+        sinks = self.sinks
         if self.log is not None:
-            self.log.write(record)
+            sinks.call("the request log", self.log.write, record)
         if self.stats is not None:
-            self.stats.add(record)
+            sinks.call("the statistics", self.stats.add, record)
         if telemetry is not None:
-            telemetry.record(record, ledger.started_ns, time.time_ns(), ledger.events)
+            sinks.call(
+                "OpenTelemetry",
+                telemetry.record,
+                record,
+                ledger.started_ns,
+                time.time_ns(),
+                ledger.events,
+            )
         if console:
             cost = "n/a" if ledger.cost_usd is None else f"${ledger.cost_usd:.6f}"
             outcome = "ok" if ok else f"failed ({error.kind if error else '?'})"

@@ -8,6 +8,7 @@ of plans sharing a deadline and a ledger.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
@@ -70,8 +71,15 @@ def as_list(messages: object) -> list[Message]:
 
 def timeout_seconds(timeout_ms: int | None, default_ms: int) -> float:
     value = default_ms if timeout_ms is None else timeout_ms
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)  # NaN would switch the deadline off, inf never ends
+        or value <= 0
+    ):
         from ._errors import InvalidRequestError
 
-        raise InvalidRequestError(f"timeout_ms={timeout_ms!r} must be a positive number of ms")
+        raise InvalidRequestError(
+            f"timeout_ms={timeout_ms!r} must be a positive, finite number of milliseconds"
+        )
     return float(value) / 1000.0

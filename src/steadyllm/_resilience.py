@@ -12,16 +12,19 @@ limiter for the whole key), or abandonment (cancelled: no verdict).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
 from ._breaker import BreakerBoard, BreakerPolicy, State, Ticket
 from ._clock import Clock
 from ._config import Settings
+from ._dispatch import Dispatch
+from ._dispatch import current as current_dispatch
 from ._errors import LLMError
 from ._limiter import LimiterBoard, Limits, Reservation
 from ._redact import get_logger
-from ._tokens import estimate_prompt_tokens
+from ._sinks import SinkFailures
+from ._tokens import estimate_request_tokens, lost_attempt_usage, output_cap
 from ._types import Request, Response, Usage
 
 if TYPE_CHECKING:
@@ -35,8 +38,18 @@ T = TypeVar("T")
 Listener = Callable[[str, State, State], None]
 
 
+#: Failures after which the provider may have done (and billed) work it never reported.
+LOST_KINDS = frozenset({"timeout", "connection", "stream_interrupted", "invalid_response"})
+
+
 @dataclass(slots=True)
 class Guard:
+    """One admitted attempt. It is settled exactly once: ``succeed``, ``fail`` (an
+    ``LLMError``) or ``abandon`` (cancelled, the deadline passed, the caller left a
+    stream), and each books what the attempt cost: the usage the provider reported,
+    or, when it may have reached the provider and no final usage arrived, an
+    estimate that errs high (docs/resilience.md, "How each outcome is booked")."""
+
     provider: str
     model: str
     clock: Clock
@@ -47,18 +60,32 @@ class Guard:
     meter: Meter | None = None
     ledger: Ledger | None = None
     budget: BudgetReservation | SharedHold | None = None
+    #: The request and its output cap, for the estimate of an attempt that was lost.
+    request: Request | None = None
+    output_cap: int = 0
+    #: Marked by the transport once the request's bytes were written.
+    dispatch: Dispatch = field(default_factory=Dispatch)
+    booked: bool = False
 
     @property
     def settled(self) -> bool:
         return self.ticket.settled and self.reservation.settled
 
-    async def _account(self, usage: Usage) -> float | None:
+    def _price(self, usage: Usage, estimated: bool) -> float | None:
+        """Price ``usage`` into the call's ledger (once per attempt)."""
+        self.booked = True
         cost = self.meter.cost(self.provider, self.model, usage) if self.meter is not None else None
         if self.ledger is not None:
-            self.ledger.add(usage, cost)
-        if self.budget is not None:
-            await self.budget.finish(cost)
+            self.ledger.add(usage, cost, estimated=estimated)
+        usage.cost_usd = cost
         return cost
+
+    def _lost_usage(self, partial: Response | None) -> Usage | None:
+        """The usage to book for an attempt that ended without its final usage:
+        None when it provably never reached the provider."""
+        if not self.dispatch.may_have_reached or self.request is None:
+            return None
+        return lost_attempt_usage(self.request, self.output_cap, partial)
 
     async def succeed(self, response: Response) -> None:
         await self.ticket.breaker.record(self.ticket, None, self.clock.now())
@@ -66,31 +93,54 @@ class Guard:
         await self.reservation.limiter.settle(
             self.reservation, used if used > 0 else None, response.rate_limit
         )
-        response.usage.cost_usd = await self._account(response.usage)
+        cost = self._price(response.usage, estimated=False)
+        if self.budget is not None:
+            await self.budget.finish(cost)
 
     async def fail(self, error: LLMError) -> None:
         await self.ticket.breaker.record(self.ticket, error, self.clock.now())
-        partial = error.partial
-        usage = partial.usage if isinstance(partial, Response) else Usage()
+        partial = error.partial if isinstance(error.partial, Response) else None
+        usage: Usage | None = None
+        estimated = False
+        if error.kind in LOST_KINDS or (partial is not None and _has_output(partial)):
+            usage = self._lost_usage(partial)
+            estimated = usage is not None
+        if usage is None:  # the provider answered with an error: what it reported, if anything
+            usage = partial.usage if partial is not None else Usage()
         await self.reservation.limiter.settle(
             self.reservation,
             usage.total_tokens if usage.total_tokens > 0 else None,
             error.rate_limit,
             error if error.kind == "rate_limit" else None,
         )
-        cost = await self._account(usage)
-        if isinstance(partial, Response) and usage.total_tokens:
-            partial.usage.cost_usd = cost  # spend of a broken stream is still counted
+        cost = self._price(usage, estimated) if usage.total_tokens else None
+        if partial is not None and usage.total_tokens:
+            partial.usage = usage  # spend of a broken stream is still counted
+        if self.budget is not None:
+            await self.budget.finish(cost)
 
-    def abandon(self) -> None:
+    def abandon(self, partial: Response | None = None) -> None:
+        """No verdict on the provider (cancelled, our deadline, the caller left); the
+        attempt is booked at an estimate if it may have reached the provider. Stays
+        synchronous so a cancelled call is never held up; Redis writes go to the
+        background."""
         self.ticket.breaker.release(self.ticket)
         self.reservation.limiter.release(self.reservation)
+        cost: float | None = None
+        if not self.booked:
+            usage = self._lost_usage(partial)
+            if usage is not None:
+                cost = self._price(usage, estimated=True)
+                if partial is not None:
+                    partial.usage = usage
         if self.budget is not None:
-            self.budget.release()
+            self.budget.release(cost)
 
     async def run(self, call: Awaitable[T]) -> T:
-        """Await ``call``; a failure settles the guard (an LLMError as a verdict,
-        anything else, cancellation included, as no verdict) and propagates."""
+        """Await ``call`` as this attempt (the transport marks the dispatch); a failure
+        settles the guard (an LLMError as a verdict, anything else, cancellation
+        included, as no verdict) and propagates."""
+        token = current_dispatch.set(self.dispatch)
         try:
             return await call
         except LLMError as error:
@@ -99,6 +149,12 @@ class Guard:
         except BaseException:
             self.abandon()
             raise
+        finally:
+            current_dispatch.reset(token)
+
+
+def _has_output(partial: Response) -> bool:
+    return bool(partial.text or partial.tool_calls or partial.reasoning)
 
 
 def breaker_policy(settings: Settings) -> BreakerPolicy:
@@ -142,9 +198,11 @@ class Resilience:
         breaker: BreakerPolicy | None = None,
         on_circuit_change: Listener | None = None,
         shared: SharedState | None = None,
+        sinks: SinkFailures | None = None,
     ) -> None:
         self.clock = clock
         self._listener = on_circuit_change
+        self.sinks = sinks if sinks is not None else SinkFailures()
         self.breakers = BreakerBoard(
             breaker or breaker_policy(settings),
             scope="provider" if settings.circuit_breaker_scope == "provider" else "model",
@@ -171,14 +229,13 @@ class Resilience:
         level = logger.warning if new == "open" else logger.info
         level("circuit %s: %s -> %s", key, old, new)
         if self._listener is not None:
-            self._listener(key, old, new)
+            self.sinks.call("the on_circuit_change hook", self._listener, key, old, new)
 
     @staticmethod
     def estimate(request: Request, default_max_tokens: int | None) -> int:
-        """Tokens to reserve: the prompt estimate plus the output cap the provider will see."""
-        return estimate_prompt_tokens(request.messages) + (
-            request.max_tokens or default_max_tokens or 0
-        )
+        """Tokens to reserve: the prompt estimate plus the output cap (the same cap the
+        budget assumes)."""
+        return estimate_request_tokens(request) + output_cap(request, default_max_tokens)[0]
 
     async def enter(
         self, request: Request, deadline: float, default_max_tokens: int | None
@@ -187,14 +244,23 @@ class Resilience:
         now = self.clock.now()
         ticket = await breaker.admit(now, deadline - now)
         limiter = self.limiters.get(request.provider, request.model)
+        cap, seen = output_cap(request, default_max_tokens)
         try:
-            reservation = await limiter.acquire(
-                self.estimate(request, default_max_tokens), deadline
-            )
+            reservation = await limiter.acquire(estimate_request_tokens(request) + cap, deadline)
         except BaseException:
             ticket.breaker.release(ticket)
             raise
-        return Guard(request.provider, request.model, self.clock, ticket, reservation)
+        # A cap the provider never sees is not charged by it: give back what goes unused.
+        reservation.refundable = not seen
+        return Guard(
+            request.provider,
+            request.model,
+            self.clock,
+            ticket,
+            reservation,
+            request=request,
+            output_cap=cap,
+        )
 
 
 def falls_back(error: LLMError, settings: Settings) -> bool:

@@ -88,7 +88,7 @@ return {'ok'}
 """
 )
 
-# KEYS: (hash, held) per budget. ARGV: now, id, cost.
+# KEYS: (hash, held) per budget. ARGV: now, id, cost, '1' when the cost is an estimate.
 SETTLE = (
     LUA_NOW
     + """
@@ -103,7 +103,10 @@ for i = 1, #KEYS / 2 do
       redis.call('HSET', h, 'reserved', tostring(r))
       redis.call('ZREM', z, id)
     end
-    if cost > 0 then redis.call('HINCRBYFLOAT', h, 'spent', ARGV[3]) end
+    if cost > 0 then
+      redis.call('HINCRBYFLOAT', h, 'spent', ARGV[3])
+      if ARGV[4] == '1' then redis.call('HINCRBYFLOAT', h, 'estimated', ARGV[3]) end
+    end
     redis.call('HSET', h, 'r:' .. id, 's')
     redis.call('ZADD', z, now + 3600, 'x:' .. id)
   end
@@ -150,21 +153,26 @@ class SharedHold:
         self.settled = True
         if self.local is not None:
             await self.local.finish(cost)
-        await self.owner.settle(self, cost or 0.0)
+        # Shielded: a caller cancelled now must not leave the hold to expire unsettled.
+        await asyncio.shield(self.owner.settle(self, cost or 0.0))
 
-    def release(self) -> None:
+    def release(self, cost: float | None = None) -> None:
+        """The call was abandoned: book ``cost`` (an estimate, or None: nothing was spent)
+        in the background, so a cancelled call is never held up."""
         if not self.settled:
             self.settled = True
             if self.local is not None:
-                self.local.release()
-            self.owner.shared.background(self.owner.settle(self, 0.0))
+                self.local.release(cost)
+            self.owner.shared.background(
+                self.owner.settle(self, cost or 0.0, estimated=cost is not None)
+            )
 
 
 @dataclass
 class SharedBudgets:
     shared: SharedState
     local: Budgets
-    pending: list[tuple[list[str], str, float]] = field(default_factory=list)
+    pending: list[tuple[list[str], str, float, bool]] = field(default_factory=list)
     _flushing: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def __post_init__(self) -> None:
@@ -197,6 +205,11 @@ class SharedBudgets:
                 keys,
                 [*args, *(v for name, limit in wanted for v in (repr(limit), _ttl_ms(name)))],
             )
+        except asyncio.CancelledError:
+            # The script may have run: settling the id at zero frees its hold now (and a
+            # reserve that arrives after the settle finds the id settled and adds nothing).
+            self.shared.background(self.settle(hold, 0.0))
+            raise
         except SharedStateUnavailableError as exc:
             if not self.shared.budgets_fail_open:
                 raise exc.error("the budget cannot be checked") from None
@@ -214,15 +227,16 @@ class SharedBudgets:
             )
         return hold
 
-    async def settle(self, hold: SharedHold, cost: float) -> None:
+    async def settle(self, hold: SharedHold, cost: float, *, estimated: bool = False) -> None:
         try:
-            await self._settle(hold.keys, hold.id, cost)
+            await self._settle(hold.keys, hold.id, cost, estimated)
         except SharedStateUnavailableError:
-            self.pending.append((hold.keys, hold.id, cost))
+            self.pending.append((hold.keys, hold.id, cost, estimated))
             self._writer.kick()
 
-    async def _settle(self, keys: list[str], hold_id: str, cost: float) -> None:
-        await self.shared.run("budgets", SETTLE, keys, [self.shared.now_arg(), hold_id, repr(cost)])
+    async def _settle(self, keys: list[str], hold_id: str, cost: float, estimated: bool) -> None:
+        args = [self.shared.now_arg(), hold_id, repr(cost), "1" if estimated else "0"]
+        await self.shared.run("budgets", SETTLE, keys, args)
 
     async def flush(self) -> bool:
         """Write queued settlements; True when none is left."""
@@ -231,16 +245,17 @@ class SharedBudgets:
 
     async def _flush(self) -> bool:
         while self.pending:
-            keys, hold_id, cost = self.pending[0]
+            keys, hold_id, cost, estimated = self.pending[0]
             try:
-                await self._settle(keys, hold_id, cost)
+                await self._settle(keys, hold_id, cost, estimated)
             except SharedStateUnavailableError:
                 return False
             self.pending.pop(0)
         return True
 
     async def read(self) -> dict[str, dict[str, float]]:
-        """Limit, spent and reserved of every budget under this prefix, from Redis."""
+        """Limit, spent (with the part of it that is estimated) and reserved of every
+        budget under this prefix, from Redis."""
         base = self.shared.key("budget", "")
         out: dict[str, dict[str, float]] = {}
         redis = self.shared.redis
@@ -250,16 +265,23 @@ class SharedBudgets:
                 key = _text(raw_key)
                 if key.endswith(":held"):
                     continue
-                raw = await redis.hmget(key, "limit", "spent", "reserved")
-                limit, spent, reserved = (float(_text(v)) if v is not None else 0.0 for v in raw)
-                out[key[len(base) :]] = {"limit": limit, "spent": spent, "reserved": reserved}
+                raw = await redis.hmget(key, "limit", "spent", "reserved", "estimated")
+                limit, spent, reserved, guessed = (
+                    float(_text(v)) if v is not None else 0.0 for v in raw
+                )
+                out[key[len(base) :]] = {
+                    "limit": limit,
+                    "spent": spent,
+                    "reserved": reserved,
+                    "estimated": guessed,
+                }
 
         await self.shared.read("budgets", scan())
         return dict(sorted(out.items()))
 
     async def aclose(self) -> None:
         if self.pending and not await self.flush():
-            lost = sum(cost for _, _, cost in self.pending)
+            lost = sum(cost for _, _, cost, _ in self.pending)
             logger.error(
                 "%d budget settlements ($%.6f of spend) could not be written to Redis before "
                 "the client closed",

@@ -277,7 +277,7 @@ class SharedLimiter:
             return
         reservation.settled = True
         delta = 0 if used is None else used - reservation.tokens
-        if delta < 0 and not self.limits.refund_unused:
+        if delta < 0 and not (reservation.refundable or self.limits.refund_unused):
             delta = 0
         pause = 0.0
         if rate_limited is not None:

@@ -66,8 +66,9 @@ class ChatStream:
             await self._close_iterator()
             self._record(error=error)
             raise
-        except BaseException:
+        except BaseException:  # cancelled while opening: the attempt is booked by its guard
             await self._close_iterator()
+            self._record(abandoned="cancelled")
             raise
         return self
 
@@ -76,7 +77,7 @@ class ChatStream:
         *,
         response: Response | None = None,
         error: LLMError | None = None,
-        abandoned: bool = False,
+        abandoned: str | None = None,
     ) -> None:
         """Account for the call once: cost tracker, request log, statistics."""
         if self._recorded:
@@ -124,10 +125,15 @@ class ChatStream:
                 return event
 
     async def __aexit__(self, *exc: object) -> None:
+        if self._hit is not None and not self._recorded:  # a replay left early: still a hit
+            self._recorded = True
+            self._client.meter.finish_hit(self._plan, self._hit, stream=True)
+        partial = self.partial() if not self._recorded and self._attempts else None
         if self._guard is not None and not self._guard.settled:
-            self._guard.abandon()  # the caller left early: no verdict on the provider
-        if not self._recorded and self._attempts:  # entered, but left before the end
-            self._record(response=self.partial(), abandoned=True)
+            # The caller left early: no verdict on the provider; what it sent is booked.
+            self._guard.abandon(partial)
+        if partial is not None:  # entered, but left before the end
+            self._record(response=partial, abandoned="abandoned")
         await self._close_iterator()
 
     async def _close_iterator(self) -> None:
@@ -163,7 +169,9 @@ class ChatStream:
             self._finished = True
             if self._assembler.done:
                 raise
-            raise self._interrupted("the stream ended before it was complete") from None
+            cut = self._interrupted("the stream ended before it was complete")
+            await self._failed(cut)
+            raise cut from None
         except TimeoutError:
             if not scope.expired():
                 raise
@@ -173,16 +181,21 @@ class ChatStream:
             error.partial = self.partial()
             self._finished = True
             if self._guard is not None:
-                self._guard.abandon()  # our deadline, not the provider's fault
+                self._guard.abandon(error.partial)  # our deadline, not the provider's fault
             self._record(error=error)
             raise error from None
         except LLMError as error:
-            self._finished = True
-            error.partial = self.partial()
-            if self._guard is not None:
-                await self._guard.fail(error)
-            self._record(error=self._tag(error))
+            await self._failed(error)
             raise error from None
+
+    async def _failed(self, error: LLMError) -> None:
+        """The stream broke after its first event: a verdict for the breaker, the spend
+        of what arrived, one record."""
+        self._finished = True
+        error.partial = self.partial()
+        if self._guard is not None:
+            await self._guard.fail(error)
+        self._record(error=self._tag(error))
 
     async def _deliver(self, event: StreamEvent) -> StreamEvent:
         if isinstance(event, Done):

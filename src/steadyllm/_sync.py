@@ -79,6 +79,10 @@ class SyncClient:
         """Same as ``Client.stats``."""
         return self.client.stats
 
+    def sink_failures(self) -> dict[str, int]:
+        """Same as ``Client.sink_failures``."""
+        return self.client.sink_failures()
+
     @property
     def meter(self) -> Meter:
         return self.client.meter

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlencode, urlsplit
 
+from ._dispatch import mark
 from ._errors import ConfigError, LLMConnectionError, LLMTimeoutError
 
 if TYPE_CHECKING:
@@ -436,11 +437,13 @@ class HTTPTransport:
         ``close()`` the response (use try/finally)."""
         target = _target(request.url)
         head = _head(request, target)
+        mark(False)  # until the first byte is written, the provider cannot bill this attempt
         conn = await self._acquire(target)
         try:
             body = request.body
             transport = conn.transport
             assert transport is not None
+            mark(True)
             if len(body) < 65536:
                 transport.write(head + body)
             else:  # no copy of a large body (images)

@@ -306,6 +306,12 @@ class Response:
     #: The provider's raw reply (parsed JSON body, or None for streams and fakes).
     raw: Any = None
     context: Any = None
+    #: The whole call's cost over every attempt and fallback (``usage.cost_usd`` is this
+    #: answer's own); None when a price is unknown. Set when the call is booked.
+    total_cost_usd: float | None = None
+    #: Part of ``total_cost_usd`` is an estimate: an attempt reached the provider but
+    #: ended (timed out, cancelled, cut) before the provider reported its usage.
+    cost_estimated: bool = False
 
     @property
     def message(self) -> Message:
@@ -327,6 +333,8 @@ class Response:
             "attempts": self.attempts,
             "reasoning": self.reasoning,
             "fallback": self.fallback.to_dict() if self.fallback else None,
+            "total_cost_usd": self.total_cost_usd,
+            "cost_estimated": self.cost_estimated,
         }
 
 

@@ -27,7 +27,7 @@ from typing import Any, TypeAlias
 from .._chunking import split_text
 from .._clock import Clock, SystemClock
 from .._errors import ConfigError, LLMError, StreamInterruptedError, error_class
-from .._tokens import estimate_prompt_tokens, estimate_text_tokens
+from .._tokens import approximate_prompt_tokens, approximate_text_tokens
 from .._types import (
     Done,
     FinishReason,
@@ -205,11 +205,11 @@ class FakeProvider(Provider):
     def _usage(reply: FakeReply, request: Request) -> Usage:
         if reply.usage is not None:
             return reply.usage
-        completion = estimate_text_tokens(reply.body()) + sum(
-            estimate_text_tokens(c.name) + estimate_text_tokens(c.arguments)
+        completion = approximate_text_tokens(reply.body()) + sum(
+            approximate_text_tokens(c.name) + approximate_text_tokens(c.arguments)
             for c in reply.tool_calls
         )
-        return Usage(estimate_prompt_tokens(request.messages), completion)
+        return Usage(approximate_prompt_tokens(request.messages), completion)
 
     @staticmethod
     def _finish(reply: FakeReply) -> FinishReason:
