@@ -88,7 +88,7 @@ class Client:
                 budgets_fail_open=s.redis_budgets_on_failure == "open",
             )
         #: Failures of the request log, exporters and hooks (counted, never raised).
-        self.sinks = SinkFailures()
+        self._sinks = SinkFailures()
         #: Circuit breakers and rate limiters, with ``.breakers.snapshot()`` and
         #: ``.limiters.snapshot()`` for their state and statistics.
         self.resilience = Resilience(
@@ -97,11 +97,11 @@ class Client:
             breaker=breaker,
             on_circuit_change=on_circuit_change,
             shared=self.shared,
-            sinks=self.sinks,
+            sinks=self._sinks,
         )
         #: Prices, cost tracker, budgets, request log and statistics.
         self.meter = Meter(
-            self.settings, on_cost_alert=on_cost_alert, shared=self.shared, sinks=self.sinks
+            self.settings, on_cost_alert=on_cost_alert, shared=self.shared, sinks=self._sinks
         )
         self._cache: ResponseCache | None = None
         self._providers: dict[str, Provider] = {}
@@ -231,7 +231,7 @@ class Client:
     def sink_failures(self) -> dict[str, int]:
         """How often the request log, OpenTelemetry or a hook failed, by cause. Such a
         failure never changes a call's outcome; the first of each cause is a warning."""
-        return self.sinks.snapshot()
+        return self._sinks.snapshot()
 
     @property
     def stats(self) -> Stats | None:

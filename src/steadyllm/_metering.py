@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from ._shared import SharedState
     from ._shared_budgets import SharedBudgets, SharedCosts, SharedHold
 
+
 @dataclass(slots=True)
 class Ledger:
     """Usage and cost of every attempt of one call (across fallbacks)."""

@@ -133,7 +133,10 @@ def lost_attempt_usage(request: Request, cap: int, partial: Response | None) -> 
     received = (
         estimate_text_tokens(partial.text)
         + estimate_text_tokens(partial.reasoning)
-        + sum(estimate_text_tokens(c.name) + estimate_text_tokens(c.arguments) for c in partial.tool_calls)
+        + sum(
+            estimate_text_tokens(c.name) + estimate_text_tokens(c.arguments)
+            for c in partial.tool_calls
+        )
     )
     return Usage(
         got.prompt_tokens or prompt,
