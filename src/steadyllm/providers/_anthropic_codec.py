@@ -22,6 +22,7 @@ from .._errors import (
     AuthenticationError,
     ContextLengthError,
     InvalidRequestError,
+    InvalidResponseError,
     LLMError,
     LLMTimeoutError,
     NotFoundError,
@@ -50,7 +51,14 @@ from .._types import (
     Usage,
 )
 from ..sse import ServerSentEvent
-from ._common import obey_should_retry, parse_json, snippet, unparsed_error
+from ._common import (
+    obey_should_retry,
+    parse_json,
+    snippet,
+    text_of,
+    token_count,
+    unparsed_error,
+)
 
 VERSIONS = ("2023-06-01", "2026-10-21")
 DEFAULT_MAX_TOKENS = 4096
@@ -251,32 +259,36 @@ def auth_headers(api_key: str, version: str) -> dict[str, str]:
 # ------------------------------------------------------------------ decoding
 
 
-def usage_from(data: Any, base: Usage | None = None) -> Usage:
-    """Normalise Anthropic usage: prompt = input + cache writes + cache reads."""
+def usage_from(data: Any, base: Usage | None = None, model: str = "") -> Usage:
+    """Normalise Anthropic usage: prompt = input + cache writes + cache reads. Fields
+    left out keep their earlier value (``message_delta`` repeats only what changed)."""
     data = data if isinstance(data, Mapping) else {}
     old = base or Usage()
-    fresh = int(data["input_tokens"]) if data.get("input_tokens") is not None else None
-    write = data.get("cache_creation_input_tokens")
-    read = data.get("cache_read_input_tokens")
-    cache_write = int(write) if write is not None else old.cache_write_tokens
-    cache_read = int(read) if read is not None else old.cached_tokens
+
+    def count(key: str, source: Mapping[str, Any] = data) -> int | None:
+        if source.get(key) is None:
+            return None
+        return token_count(source, key, provider="anthropic", model=model)
+
+    fresh = count("input_tokens")
+    write = count("cache_creation_input_tokens")
+    read = count("cache_read_input_tokens")
+    cache_write = write if write is not None else old.cache_write_tokens
+    cache_read = read if read is not None else old.cached_tokens
     uncached = (
         fresh
         if fresh is not None
         else old.prompt_tokens - old.cache_write_tokens - old.cached_tokens
     )
-    output = (
-        int(data["output_tokens"])
-        if data.get("output_tokens") is not None
-        else old.completion_tokens
-    )
-    details = data.get("output_tokens_details") or {}
+    output = count("output_tokens")
+    details = data.get("output_tokens_details")
+    thinking = count("thinking_tokens", details) if isinstance(details, Mapping) else None
     return Usage(
         prompt_tokens=uncached + cache_write + cache_read,
-        completion_tokens=output,
+        completion_tokens=output if output is not None else old.completion_tokens,
         cached_tokens=cache_read,
         cache_write_tokens=cache_write,
-        reasoning_tokens=int(details.get("thinking_tokens") or old.reasoning_tokens),
+        reasoning_tokens=thinking or old.reasoning_tokens,
     )
 
 
@@ -315,7 +327,7 @@ def decode_response(
         text="".join(text),
         finish_reason=finish,
         tool_calls=calls,
-        usage=usage_from(data.get("usage")),
+        usage=usage_from(data.get("usage"), model=request.model),
         model=str(data.get("model") or request.model),
         provider=options.provider,
         request_id=headers.get("request-id") or data.get("id"),
@@ -417,7 +429,7 @@ class StreamDecoder:
         kind = data.get("type") or sse.event
         if kind == "message_start":
             message = data.get("message") or {}
-            self._usage = usage_from(message.get("usage"))
+            self._usage = usage_from(message.get("usage"), model=self._model)
             return [
                 ResponseMeta(
                     self.headers.get("request-id") or message.get("id"),
@@ -437,7 +449,7 @@ class StreamDecoder:
                 self._stop = _STOP.get(stop, "stop")
                 if self._json_tool and self._stop == "tool_calls" and self._tools == 0:
                     self._stop = "stop"
-            self._usage = usage_from(data.get("usage"), self._usage)
+            self._usage = usage_from(data.get("usage"), self._usage, self._model)
             return []
         if kind == "message_stop":
             self.done = True
@@ -457,24 +469,40 @@ class StreamDecoder:
             tool_index = self._tools
             self._tools += 1
             self._blocks[index] = ("tool", tool_index)
-            return [ToolCallDelta(tool_index, id=block.get("id"), name=block.get("name"))]
+            return [
+                ToolCallDelta(
+                    tool_index, id=self._id(block.get("id")), name=self._id(block.get("name"))
+                )
+            ]
         self._blocks[index] = (str(kind), -1)
         if kind == "text" and block.get("text"):
-            return [TextDelta(block["text"])]
+            return [TextDelta(self._text(block["text"]))]
         return []
+
+    def _text(self, value: Any) -> str:
+        return text_of(value, "a content block's text", provider="anthropic", model=self._model)
+
+    def _id(self, value: Any) -> str | None:
+        if value is None or isinstance(value, str):
+            return value
+        raise InvalidResponseError(
+            f"anthropic sent a tool_use id or name that is not text: {value!r:.60}",
+            provider=self._options.provider,
+            model=self._model,
+        )
 
     def _block_delta(self, data: dict[str, Any]) -> list[ProviderEvent]:
         kind, tool_index = self._blocks.get(int(data.get("index", 0)), ("text", -1))
         delta = data.get("delta") or {}
         dtype = delta.get("type")
         if dtype == "text_delta" and delta.get("text"):
-            return [TextDelta(delta["text"])]
+            return [TextDelta(self._text(delta["text"]))]
         if dtype == "thinking_delta" and delta.get("thinking"):
-            return [ReasoningDelta(delta["thinking"])]
+            return [ReasoningDelta(self._text(delta["thinking"]))]
         if dtype == "input_json_delta" and delta.get("partial_json"):
             if kind == "json":
-                return [TextDelta(delta["partial_json"])]
-            return [ToolCallDelta(tool_index, arguments=delta["partial_json"])]
+                return [TextDelta(self._text(delta["partial_json"]))]
+            return [ToolCallDelta(tool_index, arguments=self._text(delta["partial_json"]))]
         return []
 
     def end(self) -> list[ProviderEvent]:

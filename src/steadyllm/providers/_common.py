@@ -65,3 +65,61 @@ def unparsed_error(
         ),
         headers,
     )
+
+
+#: More tokens than any model's context window and output together: a count beyond
+#: this is a broken or hostile server, not a bill.
+MAX_TOKENS_PER_CALL = 100_000_000
+
+
+def token_count(data: Mapping[str, Any], key: str, *, provider: str, model: str) -> int:
+    """A usage count from untrusted JSON: absent or null is 0; anything but a whole
+    number from 0 to ``MAX_TOKENS_PER_CALL`` is an ``InvalidResponseError`` (a negative
+    count must never credit a budget)."""
+    value = data.get(key)
+    if value is None:
+        return 0
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidResponseError(
+            f"{provider} reported usage {key}={value!r:.40}, which is not a whole number",
+            provider=provider,
+            model=model,
+        )
+    if not 0 <= value <= MAX_TOKENS_PER_CALL:
+        raise InvalidResponseError(
+            f"{provider} reported usage {key}={value}, outside 0..{MAX_TOKENS_PER_CALL:,}; "
+            "the call is not booked at a count that cannot be true",
+            provider=provider,
+            model=model,
+        )
+    return value
+
+
+def text_of(value: Any, what: str, *, provider: str, model: str) -> str:
+    """Text from untrusted JSON: a string, null, or a list of text parts (as some
+    compatible servers send ``content``); any other shape is an ``InvalidResponseError``."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        pieces = []
+        for part in value:
+            if isinstance(part, str):
+                pieces.append(part)
+            elif isinstance(part, dict) and isinstance(part.get("text"), str):
+                pieces.append(part["text"])
+            elif isinstance(part, dict) and part.get("text") is None:
+                continue  # a non-text part (an image, say): nothing to read
+            else:
+                break
+        else:
+            return "".join(pieces)
+    raise InvalidResponseError(
+        f"{provider} sent {what} as {type(value).__name__} where text was expected: "
+        f"{snippet(repr(value).encode())}",
+        provider=provider,
+        model=model,
+    )

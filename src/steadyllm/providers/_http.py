@@ -26,6 +26,11 @@ from .._transport import HTTPRequest, HTTPResponse, HTTPTransport
 from .._types import ProviderEvent, Request, Response, ResponseMeta
 from ..sse import ServerSentEvent, SSEDecoder
 from ._base import Provider
+from ._common import snippet
+
+#: What a codec raises when JSON has a shape it did not expect (it raises LLMErrors
+#: for the shapes it checks); turned into ``InvalidResponseError`` at this boundary.
+SHAPE_ERRORS = (TypeError, AttributeError, KeyError, IndexError, ValueError, OverflowError)
 
 
 class StreamState(Protocol):
@@ -83,9 +88,28 @@ class HTTPProvider(Provider):
             body = await response.read()
         finally:
             response.close()
-        if response.status >= 300:
-            raise self.wire.decode_error(request, response.status, response.headers, body)
-        return self.wire.decode_response(request, response.status, response.headers, body)
+        status, headers = response.status, response.headers
+        problem: Exception | None = None
+        try:
+            if status >= 300:
+                raise self.wire.decode_error(request, status, headers, body)
+            return self.wire.decode_response(request, status, headers, body)
+        except SHAPE_ERRORS as exc:
+            problem = exc
+        raise self._unexpected(request, problem, body, status)  # outside: no __context__
+
+    def _unexpected(
+        self, request: Request, problem: Exception, data: bytes, status: int | None
+    ) -> InvalidResponseError:
+        """JSON of a shape the codec did not expect (a message that is a string, a list
+        where an object belongs): the provider's fault, typed, with a short snippet."""
+        return InvalidResponseError(
+            f"{self.name} sent a response of an unexpected shape "
+            f"({type(problem).__name__}: {str(problem)[:80]}): {snippet(data)}",
+            provider=self.name,
+            model=request.model,
+            status=status,
+        )
 
     async def stream(self, request: Request) -> AsyncIterator[ProviderEvent]:
         started = self.clock.now()
@@ -163,7 +187,7 @@ class HTTPProvider(Provider):
             if not chunk:
                 break
             for sse in decoder.feed(chunk):
-                events = state.feed(sse)
+                events = self._feed(request, state, sse)
                 if not events:
                     continue
                 last_event = clock.now()
@@ -177,5 +201,18 @@ class HTTPProvider(Provider):
                 if state.done:
                     return
         decoder.close()
-        for event in state.end():
+        for event in self._feed(request, state, None):
             yield event
+
+    def _feed(
+        self, request: Request, state: StreamState, sse: ServerSentEvent | None
+    ) -> list[ProviderEvent]:
+        """One event through the codec (None: the end of the body); a shape the codec
+        did not expect is an ``InvalidResponseError``, never a raw ``TypeError``."""
+        problem: Exception | None = None
+        try:
+            return state.end() if sse is None else state.feed(sse)
+        except SHAPE_ERRORS as exc:
+            problem = exc
+        data = b"" if sse is None else sse.data.encode("utf-8", "replace")
+        raise self._unexpected(request, problem, data, None)

@@ -48,7 +48,14 @@ from .._types import (
     Usage,
 )
 from ..sse import ServerSentEvent
-from ._common import obey_should_retry, parse_json, snippet, unparsed_error
+from ._common import (
+    obey_should_retry,
+    parse_json,
+    snippet,
+    text_of,
+    token_count,
+    unparsed_error,
+)
 
 _FINISH: dict[str, FinishReason] = {
     "stop": "stop",
@@ -184,18 +191,21 @@ def _check_supported(request: Request, dialect: Dialect) -> None:
 # ------------------------------------------------------------------ decoding
 
 
-def usage_from(data: Any) -> Usage | None:
+def usage_from(data: Any, provider: str = "openai", model: str = "") -> Usage | None:
     if not isinstance(data, dict):  # parsed JSON: an object is a dict
         return None
-    prompt = data.get("prompt_tokens_details") or {}
-    completion = data.get("completion_tokens_details") or {}
+    prompt = data.get("prompt_tokens_details")
+    completion = data.get("completion_tokens_details")
+    prompt = prompt if isinstance(prompt, dict) else {}
+    completion = completion if isinstance(completion, dict) else {}
+    where = {"provider": provider, "model": model}
     return Usage(
-        prompt_tokens=int(data.get("prompt_tokens") or 0),
-        completion_tokens=int(data.get("completion_tokens") or 0),
-        total_tokens=int(data.get("total_tokens") or 0),
-        cached_tokens=int(prompt.get("cached_tokens") or 0),
-        cache_write_tokens=int(prompt.get("cache_write_tokens") or 0),
-        reasoning_tokens=int(completion.get("reasoning_tokens") or 0),
+        prompt_tokens=token_count(data, "prompt_tokens", **where),
+        completion_tokens=token_count(data, "completion_tokens", **where),
+        total_tokens=token_count(data, "total_tokens", **where),
+        cached_tokens=token_count(prompt, "cached_tokens", **where),
+        cache_write_tokens=token_count(prompt, "cache_write_tokens", **where),
+        reasoning_tokens=token_count(completion, "reasoning_tokens", **where),
     )
 
 
@@ -224,10 +234,20 @@ def decode_response(
     if choice.get("error"):
         raise error_from_body(None, headers, choice, dialect, request.model)
     message = choice.get("message") or {}
-    text = message.get("content") or ""
+    if not isinstance(message, dict):
+        raise InvalidResponseError(
+            f"{dialect.provider} sent a message that is not an object: {snippet(body)}",
+            provider=dialect.provider,
+            model=request.model,
+            status=status,
+        )
+    where = {"provider": dialect.provider, "model": request.model}
+    text = text_of(message.get("content"), "the message content", **where)
     finish = normalize_finish(choice.get("finish_reason"))
-    if not text and message.get("refusal"):
-        text, finish = message["refusal"], "content_filter"
+    refusal = text_of(message.get("refusal"), "a refusal", **where)
+    if not text and refusal:
+        text, finish = refusal, "content_filter"
+    reasoning = message.get("reasoning") or message.get("reasoning_content")
     calls = [
         ToolCall(
             str(c.get("id") or f"call_{i}"),
@@ -241,14 +261,18 @@ def decode_response(
         text=text,
         finish_reason=finish,
         tool_calls=calls,
-        usage=usage_from(data.get("usage")) or Usage(),
+        usage=usage_from(data.get("usage"), **where) or Usage(),
         model=str(data.get("model") or request.model),
         provider=dialect.provider,
-        request_id=headers.get("x-request-id") or data.get("id"),
-        reasoning=message.get("reasoning") or message.get("reasoning_content") or "",
+        request_id=headers.get("x-request-id") or _opt_text(data.get("id")),
+        reasoning=text_of(reasoning, "the reasoning", **where),
         rate_limit=openai_rate_limit(headers),
         raw=data,
     )
+
+
+def _opt_text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def _arguments_text(value: Any) -> str:
@@ -404,29 +428,49 @@ class StreamDecoder:
                     openai_rate_limit(self.headers),
                 )
             )
-        for choice in chunk.get("choices") or ():
+        choices = chunk.get("choices") or []
+        if not isinstance(choices, list):
+            raise self.shape("choices is not a list")
+        for choice in choices:
             if not isinstance(choice, dict) or choice.get("index", 0) != 0:
                 continue
             if choice.get("error"):
                 raise error_from_body(None, self.headers, choice, self._dialect, self._model)
             delta = choice.get("delta") or {}
+            if not isinstance(delta, dict):
+                raise self.shape(f"a stream delta is {type(delta).__name__}, not an object")
+            where = {"provider": self._dialect.provider, "model": self._model}
             reasoning = delta.get("reasoning") or delta.get("reasoning_content")
             if reasoning:
-                events.append(ReasoningDelta(reasoning))
+                events.append(ReasoningDelta(text_of(reasoning, "a reasoning delta", **where)))
             content = delta.get("content") or delta.get("refusal")
             if content:
-                events.append(TextDelta(content))
-            for call in delta.get("tool_calls") or ():
+                events.append(TextDelta(text_of(content, "a content delta", **where)))
+            calls = delta.get("tool_calls") or []
+            if not isinstance(calls, list):
+                raise self.shape("a delta's tool_calls is not a list")
+            for call in calls:
+                if not isinstance(call, dict):
+                    raise self.shape("a tool call delta is not an object")
                 events.append(self._tool_delta(call))
             if choice.get("finish_reason") is not None:
                 self.finish = normalize_finish(choice["finish_reason"])
-        usage = usage_from(chunk.get("usage"))
+        usage = usage_from(chunk.get("usage"), self._dialect.provider, self._model)
         if usage is not None:
             events.append(usage)
         return events
 
-    def _tool_delta(self, call: Any) -> ToolCallDelta:
+    def shape(self, why: str) -> InvalidResponseError:
+        return InvalidResponseError(
+            f"{self._dialect.provider} sent a stream event of an unexpected shape: {why}",
+            provider=self._dialect.provider,
+            model=self._model,
+        )
+
+    def _tool_delta(self, call: dict[str, Any]) -> ToolCallDelta:
         function = call.get("function") or {}
+        if not isinstance(function, dict):
+            raise self.shape("a tool call's function is not an object")
         index = call.get("index")
         if not isinstance(index, int):  # defensive: a server that omits the index
             index = self._last_index + 1 if call.get("id") else max(self._last_index, 0)
