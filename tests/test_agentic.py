@@ -328,3 +328,55 @@ async def test_tool_loop_and_json_over_http(emulator: Emulator, model: str) -> N
     second_turn = emulator.requests[1].body["messages"]
     assert any("Field required" in json.dumps(m) for m in second_turn)  # the error went back
     assert r.usage.total_tokens > 0
+
+
+# ------------------------------------------------------------------ tool input checks (issue 13)
+
+
+async def test_a_parameter_named_title_stays_in_the_schema_and_can_be_called() -> None:
+    @sl.tool
+    def create_issue(title: str, body: str = "") -> str:
+        """Open an issue.
+
+        Args:
+            title: The issue's title.
+        """
+        return f"opened {title}"
+
+    params = create_issue.spec.parameters
+    assert set(params["properties"]) == {"title", "body"} and params["required"] == ["title"]
+    assert params["properties"]["title"] == {"description": "The issue's title.", "type": "string"}
+    assert "title" not in params  # pydantic's own annotation is still dropped
+    call = sl.ToolCall("c1", "create_issue", json.dumps({"title": "Broken"}))
+    execution = await create_issue.run(call, {"title": "Broken"}, 1)
+    assert execution.error is None and execution.result == "opened Broken"
+
+
+@pytest.mark.parametrize(
+    ("schema", "needle"),
+    [
+        ({"type": "object", "required": "city"}, "'required' must be a list"),
+        ({"type": "object", "properties": ["city"]}, "'properties' must be an object"),
+        ({"type": "object", "properties": {"u": {"enum": "C"}}}, "'enum' must be a list"),
+        ({"type": 3}, "'type' must be a string"),
+        ({"type": "object", "required": [1]}, "property names"),
+    ],
+)
+def test_an_invalid_raw_schema_is_a_config_error_when_the_tool_is_built(
+    schema: dict[str, Any], needle: str
+) -> None:
+    with pytest.raises(sl.ConfigError, match=needle) as info:
+        sl.Tool(sl.ToolSpec("lookup", "Look up", schema), lambda **kw: kw)
+    assert "'lookup'" in str(info.value)
+
+
+async def test_a_result_that_is_not_json_goes_back_to_the_model_as_an_error() -> None:
+    def cyclic() -> list[Any]:
+        loop: list[Any] = []
+        loop.append(loop)
+        return loop
+
+    tool = sl.Tool.from_function(cyclic)
+    execution = await tool.run(sl.ToolCall("c1", "cyclic", "{}"), {}, 1)
+    assert execution.result is None
+    assert execution.error is not None and "not JSON" in execution.error

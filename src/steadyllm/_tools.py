@@ -66,12 +66,26 @@ def _doc_parts(fn: Callable[..., Any]) -> tuple[str, dict[str, str]]:
     return summary, params
 
 
+#: Keywords whose value maps names (a property may be called "title") to schemas.
+_NAMED_SCHEMAS = frozenset({"properties", "$defs", "definitions", "patternProperties"})
+
+
 def _strip_titles(schema: Any) -> Any:
-    if isinstance(schema, dict):
-        return {k: _strip_titles(v) for k, v in schema.items() if k != "title"}
+    """Drop pydantic's ``title`` annotations, and only them: a property named
+    ``title`` is a name in ``properties``, not an annotation, and stays."""
     if isinstance(schema, list):
         return [_strip_titles(v) for v in schema]
-    return schema
+    if not isinstance(schema, dict):
+        return schema
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key == "title" and isinstance(value, str):
+            continue
+        if key in _NAMED_SCHEMAS and isinstance(value, dict):
+            out[key] = {name: _strip_titles(sub) for name, sub in value.items()}
+        else:
+            out[key] = _strip_titles(value)
+    return out
 
 
 class Tool:
@@ -86,6 +100,8 @@ class Tool:
         self.spec = spec
         self.handler = handler
         self.timeout = timeout
+        if validate is None:  # a raw schema: it must be one the checker can follow
+            check_schema_shape(spec.parameters, f"the schema of tool {spec.name!r}")
         #: Checks and converts parsed arguments; raises ValueError with a readable reason.
         self.validate = validate or self._check_raw_schema
 
@@ -195,7 +211,12 @@ class Tool:
             return done(None, f"tool {self.name} timed out after {self.timeout:g}s")
         except Exception as exc:
             return done(None, f"tool {self.name} failed: {type(exc).__name__}: {exc}")
-        return done(outcome, None)
+        execution = done(outcome, None)
+        try:
+            result_text(execution)
+        except (TypeError, ValueError, RecursionError) as exc:  # a cycle, say
+            return done(None, f"tool {self.name} returned a result that is not JSON: {exc}")
+        return execution
 
 
 def _pydantic_errors(exc: Any) -> str:
@@ -213,6 +234,36 @@ _JSON_TYPES: dict[str, tuple[type, ...]] = {
     "boolean": (bool,),
     "null": (type(None),),
 }
+
+
+def check_schema_shape(schema: Any, where: str) -> None:
+    """A raw tool schema must use the keywords ``check_schema`` reads in their JSON
+    Schema shapes; anything else is a ``ConfigError`` when the tool is built."""
+    if not isinstance(schema, Mapping):
+        raise ConfigError(f"{where} must be a JSON Schema object, not {type(schema).__name__}")
+    kind = schema.get("type")
+    if kind is not None and not (
+        isinstance(kind, str) or (isinstance(kind, list) and all(isinstance(k, str) for k in kind))
+    ):
+        raise ConfigError(f"{where}: 'type' must be a string or a list of strings")
+    for key in ("required", "enum"):
+        value = schema.get(key)
+        if value is not None and not isinstance(value, list):
+            raise ConfigError(f"{where}: {key!r} must be a list, not {type(value).__name__}")
+    required = schema.get("required") or []
+    if not all(isinstance(name, str) for name in required):
+        raise ConfigError(f"{where}: 'required' must list property names (strings)")
+    props = schema.get("properties")
+    if props is not None:
+        if not isinstance(props, Mapping):
+            raise ConfigError(f"{where}: 'properties' must be an object of schemas")
+        for name, sub in props.items():
+            check_schema_shape(sub, f"{where}, property {name!r}")
+    items = schema.get("items")
+    if items is not None and not isinstance(items, Mapping | bool):
+        raise ConfigError(f"{where}: 'items' must be a schema object")
+    if isinstance(items, Mapping):
+        check_schema_shape(items, f"{where}, items")
 
 
 def check_schema(value: Any, schema: Mapping[str, Any], path: str = "") -> None:
