@@ -169,3 +169,59 @@ def test_sqlite_migrations_are_numbered_and_applied_once(tmp_path: Path) -> None
     (tmp_path / "junk.db").write_text("this is not a database")
     with pytest.raises(sl.ConfigError, match="cannot be used"):
         sl.SQLiteRecorder(tmp_path / "junk.db")
+
+
+# ------------------------------------------------------------------ every outcome (issue 13)
+
+
+async def test_any_exception_ends_the_step_as_an_error_and_is_re_raised(
+    recorder: sl.Recorder,
+) -> None:
+    class Broken(sl.FakeProvider):
+        async def complete(self, request: sl.Request) -> sl.Response:
+            raise KeyError("a bug in a custom provider")
+
+    async with sl.Client(providers={"fake": Broken([])}) as client:
+        with pytest.raises(KeyError):
+            await sl.run_llm_call(
+                "f", "s", {"model": "fake:m", "prompt": "x"}, recorder, client=client, run_id="b"
+            )
+    (step,) = await recorder.steps("b")
+    assert step.status == "error" and step.ended_at
+    assert step.reason == "KeyError: 'a bug in a custom provider'"
+
+
+async def test_a_reply_with_a_lone_surrogate_is_stored_escaped(recorder: sl.Recorder) -> None:
+    reply = "cut \ud83d here"
+    async with sl.Client(providers={"fake": sl.FakeProvider([sl.FakeReply(reply)])}) as client:
+        result = await sl.run_llm_call(
+            "f", "s", {"model": "fake:m", "prompt": "x"}, recorder, client=client, run_id="u"
+        )
+    assert result.ok
+    (step,) = await recorder.steps("u")
+    assert step.status == "ok" and step.text in (reply, "cut \\ud83d here")
+
+
+async def test_the_step_cost_is_the_sum_over_its_attempts(
+    emulator: Emulator, recorder: sl.Recorder
+) -> None:
+    # The first attempt's connection is closed after the server read the request
+    # (booked at an estimate); the second answers. The step costs both.
+    emulator.push(
+        Behavior(fault="drop"),
+        Behavior(text="ok", usage={"prompt_tokens": 10, "completion_tokens": 2}),
+    )
+    prices = {"openai:gpt-4o-mini": {"input": 1.0, "output": 10.0}}
+    async with sl.Client(emulator.settings(prices=prices, retry_base_delay_ms=1)) as client:
+        result = await sl.run_llm_call(
+            "f",
+            "s",
+            {"model": "openai:gpt-4o-mini", "prompt": "x", "max_tokens": 50},
+            recorder,
+            client=client,
+            run_id="t",
+        )
+    assert result.ok, result.record.reason
+    answer_cost = (10 * 1.0 + 2 * 10.0) / 1e6
+    assert result.record.cost_usd is not None and result.record.cost_usd > answer_cost
+    assert client.costs.summary()["total"]["cost_usd"] == pytest.approx(result.record.cost_usd)

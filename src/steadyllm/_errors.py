@@ -73,6 +73,10 @@ class LLMError(Exception):
     rate_limit: Any = None
     #: For errors in the middle of a stream: the Response assembled from what arrived.
     partial: Any = None
+    #: What the failed call cost over all its attempts (None: unpriced), and whether part
+    #: of it is an estimate; set when the call is booked.
+    cost_usd: float | None = 0.0
+    cost_estimated: bool = False
 
     def __init__(
         self,

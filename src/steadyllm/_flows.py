@@ -164,19 +164,38 @@ async def run_llm_call(
             usage.prompt_tokens,
             usage.completion_tokens,
         )
-        record.total_tokens, record.cost_usd = usage.total_tokens, usage.cost_usd
+        # The step cost what every attempt cost (a retried timeout is money too).
+        record.total_tokens = usage.total_tokens
+        record.cost_usd = (
+            response.total_cost_usd if response.total_cost_usd is not None else usage.cost_usd
+        )
         record.latency_ms, record.attempts = response.latency_ms, response.attempts
     except (LLMError, ValueError) as exc:  # ConfigError and TemplateError are LLMErrors
-        record.status, record.reason = "error", str(exc)
-        partial = getattr(exc, "partial", None)
-        if partial is not None:
-            record.text = partial.text
-        record.attempts = getattr(exc, "attempt", None) or record.attempts
+        _failed(record, exc)
     except asyncio.CancelledError:
         record.status, record.reason = "cancelled", "the step was cancelled"
-        record.ended_at = timestamp()
-        await asyncio.shield(recorder.record(record))
+        await _end(recorder, record)
         raise
-    record.ended_at = timestamp()
-    await recorder.record(record)
+    except BaseException as exc:  # anything else: recorded as an error, then re-raised
+        _failed(record, exc)
+        await _end(recorder, record)
+        raise
+    await _end(recorder, record)
     return result
+
+
+def _failed(record: StepRecord, exc: BaseException) -> None:
+    record.status = "error"
+    record.reason = str(exc) if isinstance(exc, LLMError) else f"{type(exc).__name__}: {exc}"
+    partial = getattr(exc, "partial", None)
+    if partial is not None:
+        record.text = partial.text
+    if isinstance(exc, LLMError):
+        record.cost_usd = exc.cost_usd
+    record.attempts = getattr(exc, "attempt", None) or record.attempts
+
+
+async def _end(recorder: Recorder, record: StepRecord) -> None:
+    """Write the step's end; shielded, so a cancelled step still leaves its row."""
+    record.ended_at = timestamp()
+    await asyncio.shield(recorder.record(record))

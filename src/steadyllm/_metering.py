@@ -200,6 +200,8 @@ class Meter:
         ok = error is None and not abandoned
         cached = response is not None and response.cached
         partial = error.partial if error is not None else None
+        if error is not None:
+            error.cost_usd, error.cost_estimated = ledger.cost_usd, ledger.estimated
         for answer in (response, partial):
             if isinstance(answer, Response):  # the call's total over every attempt
                 answer.total_cost_usd = 0.0 if cached else ledger.cost_usd

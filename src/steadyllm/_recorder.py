@@ -104,7 +104,7 @@ class SQLiteRecorder:
 
     def _write(self, step: StepRecord) -> None:
         """The one write path: insert or complete the row of (run_id, step_id)."""
-        values = [getattr(step, c) for c in _COLUMNS]
+        values = [_storable(getattr(step, c)) for c in _COLUMNS]
         placeholders = ", ".join("?" for _ in _COLUMNS)
         with self._lock, self._db:
             self._db.execute(
@@ -152,6 +152,17 @@ class SQLiteRecorder:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+def _storable(value: Any) -> Any:
+    """Text SQLite can store: a lone surrogate (a model reply cut inside a UTF-16 pair,
+    say) is kept as its ``\\udxxx`` escape instead of failing the whole write."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return value
 
 
 class JSONLRecorder:

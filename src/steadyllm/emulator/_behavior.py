@@ -22,7 +22,7 @@ FAULTS = frozenset(
         "html",  # an HTML error page from a proxy (status, default 502)
         "hang",  # no response headers for hang_ms (default: until the client gives up)
         "stall",  # stream stops after after_chunks chunks for stall_ms (default: forever)
-        "drop",  # connection dropped after after_chunks chunks
+        "drop",  # connection dropped after after_chunks chunks (not streamed: before answering)
         "malformed",  # invalid JSON in an SSE event after after_chunks chunks
         "error_event",  # an in-band error event after after_chunks chunks (HTTP 200)
     }

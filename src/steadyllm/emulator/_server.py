@@ -154,6 +154,9 @@ class Handler:
         early = await self.pre_response_fault(behavior, headers)
         if early is not None:
             return early
+        if behavior.fault == "drop" and not body.get("stream") and request.transport is not None:
+            request.transport.close()  # read the request, then close without an answer
+            return web.Response(status=200)
         reply = self.reply(body, behavior)
         if body.get("stream"):
             return await self.stream(request, body, behavior, reply, headers)
