@@ -11,7 +11,16 @@ from typing import Any
 import pytest
 
 import steadyllm as sl
-from steadyllm._cache import MemoryCache, ResponseCache, SQLiteCache, cache_key, decode, encode
+from steadyllm._cache import (
+    CacheUnavailableError,
+    MemoryCache,
+    RedisCache,
+    ResponseCache,
+    SQLiteCache,
+    cache_key,
+    decode,
+    encode,
+)
 from steadyllm.emulator import Behavior, Emulator
 
 
@@ -81,7 +90,7 @@ async def test_sqlite_is_shared_between_instances_and_expires(tmp_path: Path) ->
     first.close()
     second.close()
     (tmp_path / "bad.db").write_text("garbage, not sqlite")
-    with pytest.raises(sl.ConfigError, match="cannot be used"):
+    with pytest.raises(CacheUnavailableError, match="cannot be used"):
         SQLiteCache(tmp_path / "bad.db")
 
 
@@ -219,3 +228,136 @@ async def test_cache_over_http_with_the_sqlite_default_and_the_log(tmp_path: Pat
     assert records[1]["cost_usd"] == 0.0 and records[1]["saved_usd"] > 0
     with sqlite3.connect(tmp_path / "cache.db") as db:
         assert db.execute("SELECT COUNT(*) FROM responses").fetchone()[0] == 2
+
+
+# ------------------------------------------------------------------ the deadline holds (issue 13)
+
+
+async def test_a_cache_file_locked_by_another_process_is_a_miss_within_the_deadline(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import asyncio
+    import sys
+
+    path = tmp_path / "cache.db"
+    SQLiteCache(path).close()  # the table exists; now another process locks the file
+    holder = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        "import sqlite3, sys; db = sqlite3.connect(sys.argv[1], isolation_level=None); "
+        "db.execute('BEGIN EXCLUSIVE'); print('locked', flush=True); sys.stdin.read()",
+        str(path),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert holder.stdout is not None and (await holder.stdout.readline()).strip() == b"locked"
+        settings = sl.Settings.load(
+            env={}, dotenv=False, enable_cache=True, cache_backend="sqlite", cache_path=str(path)
+        )
+        fake = sl.FakeProvider([sl.FakeReply("answered")])
+        async with sl.Client(settings, providers={"fake": fake}) as c:
+            with caplog.at_level(logging.WARNING, logger="steadyllm"):
+                # The busy file would hold the store for 2 s; the call has 1 s in all.
+                reply = await c.chat("fake:m", [sl.user("x")], timeout_ms=1000)
+        assert reply.text == "answered" and not reply.cached
+        assert "did not answer in time (store)" in caplog.text
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        await holder.wait()
+
+
+async def test_a_hung_redis_behind_the_cache_is_a_miss_within_the_deadline(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import asyncio
+
+    pytest.importorskip("redis")
+    accepted: list[asyncio.StreamWriter] = []
+
+    async def hang(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(writer)  # accept, read, never answer: a hung server
+
+    server = await asyncio.start_server(hang, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        fake = sl.FakeProvider([sl.FakeReply("answered")])
+        settings = sl.Settings.load(env={}, dotenv=False, enable_cache=True)
+        async with sl.Client(settings, providers={"fake": fake}) as c:
+            # Only the cache talks to the hung server (shared limits stay in-process).
+            c._cache = ResponseCache(RedisCache(f"redis://127.0.0.1:{port}/0"), 60, c.clock)
+            with caplog.at_level(logging.WARNING, logger="steadyllm"):
+                reply = await c.chat("fake:m", [sl.user("x")], timeout_ms=400)
+        assert reply.text == "answered"
+        assert "did not answer in time (lookup)" in caplog.text
+    finally:
+        for writer in accepted:
+            writer.close()
+        server.close()
+        await server.wait_closed()
+
+
+async def test_a_cache_file_that_is_not_a_database_is_a_miss_with_one_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    bad = tmp_path / "bad.db"
+    bad.write_text("garbage, not sqlite")
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    for path in (bad, blocked / "cache.db"):  # not a database; a directory that is a file
+        settings = sl.Settings.load(
+            env={}, dotenv=False, enable_cache=True, cache_backend="sqlite", cache_path=str(path)
+        )
+        fake = sl.FakeProvider([sl.FakeReply("one"), sl.FakeReply("two")])
+        caplog.clear()
+        async with sl.Client(settings, providers={"fake": fake}) as c:
+            with caplog.at_level(logging.WARNING, logger="steadyllm"):
+                texts = [(await c.chat("fake:m", [sl.user("x")])).text for _ in range(2)]
+        assert texts == ["one", "two"]  # both were misses and both were answered
+        assert caplog.text.count("cannot be used") == 1, path
+
+
+async def test_an_entry_whose_text_is_null_is_corrupt_and_removed() -> None:
+    c, fake = client()
+    request = c.plan("fake:m", [sl.user("x")]).request
+    entry = json.loads(encode(sl.Response(text="was here")))
+    entry["text"] = None
+    await c.response_cache().backend.set(cache_key(request), json.dumps(entry).encode(), ttl=60)
+    reply = await c.chat("fake:m", [sl.user("x")])
+    assert reply.text == "x" and not reply.cached and len(fake.requests) == 1
+    assert decode(json.dumps(entry).encode()) is None
+
+
+async def test_identical_concurrent_requests_make_one_provider_call(tmp_path: Path) -> None:
+    import asyncio
+
+    log = tmp_path / "calls.jsonl"
+    async with Emulator() as emu:
+        emu.push(Behavior(text="shared answer", latency_ms=50))
+        settings = emu.settings(
+            enable_cache=True, cache_backend="memory", log_to_file=True, log_file_path=str(log)
+        )
+        async with sl.Client(settings) as c:
+            replies = await asyncio.gather(
+                *(c.chat("openai:gpt-4o-mini", [sl.user("same")]) for _ in range(10))
+            )
+        assert len(emu.requests) == 1
+    assert {r.text for r in replies} == {"shared answer"}
+    assert sum(not r.cached for r in replies) == 1
+    assert len({id(r) for r in replies}) == 10  # every caller owns its Response
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert len(records) == 10 and sum(r["cache_hit"] for r in records) == 9
+
+
+async def test_followers_call_for_themselves_when_the_leader_fails() -> None:
+    import asyncio
+
+    c, _ = client(sl.FakeFault("server_error"), sl.FakeReply("second"), sl.FakeReply("third"))
+    results = await asyncio.gather(
+        c.chat("fake:m", [sl.user("x")], max_retries=0),
+        c.chat("fake:m", [sl.user("x")], max_retries=0),
+        return_exceptions=True,
+    )
+    assert isinstance(results[0], sl.ServerError)
+    assert isinstance(results[1], sl.Response) and results[1].text in ("second", "third")

@@ -21,16 +21,18 @@ import hashlib
 import json
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
+from ._clock import Clock, SystemClock
 from ._errors import ConfigError
 from ._redact import get_logger
 from ._types import CacheMode as CacheMode  # re-exported
 from ._types import Request, Response, TextPart, ToolCall, Usage
 
 logger = get_logger("steadyllm")
+T = TypeVar("T")
 FORMAT = 1
 
 _STORABLE = frozenset({"stop", "tool_calls", "length"})
@@ -102,8 +104,10 @@ def decode(data: bytes) -> Response | None:
         raw = json.loads(data)
         if not isinstance(raw, dict) or raw.get("format") != FORMAT:
             return None
+        if not isinstance(raw.get("text"), str):  # a null or missing text is corrupt
+            return None
         return Response(
-            text=str(raw["text"]),
+            text=raw["text"],
             finish_reason=raw["finish_reason"],
             tool_calls=[ToolCall(**c) for c in raw["tool_calls"]],
             usage=Usage(**raw["usage"]),
@@ -115,6 +119,10 @@ def decode(data: bytes) -> Response | None:
         )
     except (ValueError, TypeError, KeyError):
         return None
+
+
+class CacheUnavailableError(ConfigError):
+    """The configured cache cannot be opened (the client serves misses instead)."""
 
 
 class CacheBackend(Protocol):
@@ -178,15 +186,22 @@ class SQLiteCache:
         try:
             if self.path.parent != Path():
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=10.0)
+            # A short busy timeout: a file locked by another process is a miss, and a
+            # worker thread is not held for long (the call itself stops waiting sooner).
+            self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=2.0)
             with self._db:
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute(
                     "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, "
                     "value BLOB NOT NULL, expires REAL NOT NULL)"
                 )
-        except sqlite3.DatabaseError as exc:
-            raise ConfigError(f"cache database {self.path} cannot be used: {exc}") from None
+        except (sqlite3.DatabaseError, OSError) as exc:
+            # Raised once, where the client opens the cache: it then serves every call as
+            # a miss with one warning, instead of failing every call.
+            raise CacheUnavailableError(
+                f"cache database {self.path} cannot be used ({exc}); every call is a cache "
+                "miss until LLM_CACHE_PATH points to a writable file"
+            ) from None
 
     def _get(self, key: str) -> bytes | None:
         with self._lock:
@@ -264,19 +279,53 @@ class RedisCache:
         await self._redis.aclose()
 
 
-class ResponseCache:
-    """Looks up and stores responses for the client; a failing backend is a miss."""
+class NoCache:
+    """The backend of a cache that could not be opened: every lookup is a miss."""
 
-    def __init__(self, backend: CacheBackend, ttl: float) -> None:
+    async def get(self, key: str) -> bytes | None:
+        return None
+
+    async def set(self, key: str, value: bytes, ttl: float) -> None:
+        return None
+
+    async def delete(self, key: str) -> None:
+        return None
+
+
+class ResponseCache:
+    """Looks up and stores responses for the client. Every backend operation is
+    bounded by the call's deadline: a backend that fails or cannot answer in time
+    (a locked SQLite file, a hung Redis) is a miss, never the call's failure.
+    Identical requests in flight at once make one provider call (``lead``)."""
+
+    def __init__(self, backend: CacheBackend, ttl: float, clock: Clock | None = None) -> None:
         self.backend: Any = backend
         self.ttl = ttl
+        self.clock: Clock = clock if clock is not None else SystemClock()
         self.hits = 0
         self.misses = 0
+        #: Calls in flight by cache key: followers wait for the leader's answer.
+        self._flights: dict[str, asyncio.Future[Response | None]] = {}
 
-    async def lookup(self, request: Request) -> Response | None:
+    async def _bounded(self, operation: Awaitable[T], deadline: float | None, doing: str) -> T:
+        """``operation`` within at most half of the time the call has left, so a slow
+        cache still leaves the provider call its time."""
+        if deadline is not None:
+            now = self.clock.now()
+            deadline = now + max(0.0, deadline - now) / 2.0
+        scope = self.clock.timeout_at(deadline)
+        try:
+            async with scope:
+                return await operation
+        except TimeoutError:
+            if not scope.expired():
+                raise
+            raise _SlowCacheError(f"the response cache did not answer in time ({doing})") from None
+
+    async def lookup(self, request: Request, deadline: float | None = None) -> Response | None:
         key = cache_key(request)
         try:
-            data = await self.backend.get(key)
+            data = await self._bounded(self.backend.get(key), deadline, "lookup")
         except Exception as exc:
             logger.warning("response cache unavailable (treated as a miss): %s", exc)
             self.misses += 1
@@ -287,23 +336,69 @@ class ResponseCache:
         response = decode(data)
         if response is None:
             logger.warning("dropping a corrupt or incompatible cache entry %s", key[:12])
-            await self.backend.delete(key)
+            try:
+                await self._bounded(self.backend.delete(key), deadline, "delete")
+            except Exception as exc:
+                logger.warning("a corrupt cache entry could not be removed: %s", exc)
             self.misses += 1
             return None
         self.hits += 1
         return response
 
+    # ------------------------------------------------------------ single flight
+
+    def lead(self, request: Request) -> tuple[str, asyncio.Future[Response | None] | None]:
+        """``(key, None)`` when this call leads (it must ``land`` the key when done),
+        else ``(key, future)``: the leader's answer, or None if it had none to share."""
+        key = cache_key(request)
+        flight = self._flights.get(key)
+        if flight is not None and not flight.done():
+            return key, flight
+        self._flights[key] = asyncio.get_running_loop().create_future()
+        return key, None
+
+    def land(self, key: str, response: Response | None) -> None:
+        """The leader is done: hand a copy of its answer (if shareable) to the followers."""
+        flight = self._flights.pop(key, None)
+        if flight is not None and not flight.done():
+            passed = response is not None and (response.validation or {}).get("status") != "fail"
+            shared = response if response is not None and passed and storable(response) else None
+            flight.set_result(decode(encode(shared)) if shared is not None else None)
+
+    async def follow(
+        self, flight: asyncio.Future[Response | None], deadline: float
+    ) -> Response | None:
+        """Wait (within the deadline) for the leader's answer, as a fresh copy."""
+        try:
+            answer = await self._bounded(
+                asyncio.shield(flight), deadline, "waiting for an identical call"
+            )
+        except _SlowCacheError:
+            return None
+        if answer is None:
+            return None
+        self.hits += 1
+        return decode(encode(answer))
+
     async def aclose(self) -> None:
         """Close the backend's file or connections (the memory backend has none)."""
-        if isinstance(self.backend, SQLiteCache):
-            self.backend.close()
+        if isinstance(self.backend, SQLiteCache):  # in a thread: a busy write may hold its lock
+            await asyncio.to_thread(self.backend.close)
         elif isinstance(self.backend, RedisCache):
             await self.backend.aclose()
 
-    async def store(self, request: Request, response: Response) -> None:
+    async def store(
+        self, request: Request, response: Response, deadline: float | None = None
+    ) -> None:
         if not storable(response):
             return
         try:
-            await self.backend.set(cache_key(request), encode(response), self.ttl)
+            await self._bounded(
+                self.backend.set(cache_key(request), encode(response), self.ttl), deadline, "store"
+            )
         except Exception as exc:
             logger.warning("response cache unavailable (not stored): %s", exc)
+
+
+class _SlowCacheError(Exception):
+    """A cache operation ran into the call's deadline (handled as a miss)."""

@@ -282,11 +282,31 @@ class Client:
         """``chat``, with an optional check of the reply that runs before it is logged."""
         mode = self._cache_mode(options)
         chain = self.plan_chain(model, messages, **options)
+        first = chain[0]
         if mode == "use":
-            hit = await self.response_cache().lookup(chain[0].request)
+            cache = self.response_cache()
+            hit = await cache.lookup(first.request, first.deadline)
+            if hit is None:
+                key, flight = cache.lead(first.request)
+                if flight is None:  # this call leads: identical ones wait for its answer
+                    answer: Response | None = None
+                    try:
+                        answer = await self._call(chain, validate, mode)
+                        return answer
+                    finally:
+                        cache.land(key, answer)
+                hit = await cache.follow(flight, first.deadline)
             if hit is not None:
-                return self._serve_hit(chain[0], hit, validate)
+                return self._serve_hit(first, hit, validate)
+        return await self._call(chain, validate, mode)
 
+    async def _call(
+        self,
+        chain: list[CallPlan],
+        validate: Callable[[Response], None] | None,
+        mode: CacheMode,
+    ) -> Response:
+        """The chain, its record, and the cache store of its answer."""
         trying = [chain[0]]  # the plan running now, for the record of a cancelled call
 
         async def run(plan: CallPlan) -> tuple[Response, int]:
@@ -338,7 +358,7 @@ class Client:
             and plan is chain[0]
             and (response.validation or {}).get("status", "pass") == "pass"
         ):
-            await self.response_cache().store(plan.request, response)
+            await self.response_cache().store(plan.request, response, plan.deadline)
         return response
 
     # ------------------------------------------------------------ response cache
@@ -354,7 +374,15 @@ class Client:
     def response_cache(self) -> ResponseCache:
         """The response cache, opened on first use (CACHE_* settings)."""
         if self._cache is None:
-            from ._cache import CacheBackend, MemoryCache, RedisCache, ResponseCache, SQLiteCache
+            from ._cache import (
+                CacheBackend,
+                CacheUnavailableError,
+                MemoryCache,
+                NoCache,
+                RedisCache,
+                ResponseCache,
+                SQLiteCache,
+            )
 
             s = self.settings
             kind = s.cache_backend
@@ -366,10 +394,14 @@ class Client:
                     raise ConfigError("LLM_CACHE_BACKEND=redis needs STEADYLLM_REDIS_URL")
                 backend = RedisCache(s.redis_url.get(), s.redis_prefix)
             elif kind == "sqlite":
-                backend = SQLiteCache(s.cache_path)
+                try:
+                    backend = SQLiteCache(s.cache_path)
+                except CacheUnavailableError as exc:
+                    logger.warning("%s", exc)  # once: the cache stays open, as a miss
+                    backend = NoCache()
             else:
                 backend = MemoryCache(s.cache_max_entries)
-            self._cache = ResponseCache(backend, s.cache_ttl_ms / 1000.0)
+            self._cache = ResponseCache(backend, s.cache_ttl_ms / 1000.0, self.clock)
         return self._cache
 
     def _serve_hit(

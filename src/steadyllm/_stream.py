@@ -47,7 +47,8 @@ class ChatStream:
 
     async def __aenter__(self) -> ChatStream:
         if self._cache_mode == "use":
-            hit = await self._client.response_cache().lookup(self._chain[0].request)
+            first = self._chain[0]
+            hit = await self._client.response_cache().lookup(first.request, first.deadline)
             if hit is not None:  # replay the cached answer as a stream
                 self._hit = hit
                 self._iterator = replay(hit)
@@ -223,7 +224,9 @@ class ChatStream:
             and self._response is not None
             and self._plan is self._chain[0]
         ):
-            await self._client.response_cache().store(self._plan.request, self._response)
+            await self._client.response_cache().store(
+                self._plan.request, self._response, self._plan.deadline
+            )
 
     def _tag(self, error: LLMError) -> LLMError:
         return error.locate(self._plan.request.provider, self._plan.request.model, self._attempts)
