@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import logging
 import socketserver
 import ssl
 import threading
@@ -632,3 +633,52 @@ async def test_aclose_fails_responses_in_flight() -> None:
         response.close()
         gate.set()
         assert transport.open_connections == 0
+
+
+# ------------------------------------------------------------------ limits (issue 13)
+
+
+async def test_an_endless_header_line_is_refused_at_the_header_limit() -> None:
+    async def endless(_: Received, writer: asyncio.StreamWriter) -> bool:
+        writer.write(b"HTTP/1.1 200 OK\r\nx-long: ")
+        for _ in range(64):  # 4 MiB of one header value, never ended
+            writer.write(b"a" * 65536)
+            await writer.drain()
+        return False
+
+    async with RawServer(endless) as server:
+        transport = HTTPTransport(max_header_bytes=100_000)
+        with pytest.raises(sl.InvalidResponseError, match=r"headers larger than 100,000 bytes"):
+            await fetch(transport, post(server.url()))
+        assert transport.open_connections == 0
+
+
+async def test_too_many_header_lines_are_refused() -> None:
+    lines = b"".join(b"x-h%d: v\r\n" % i for i in range(1000))
+    async with RawServer(always(b"HTTP/1.1 200 OK\r\n" + lines + b"\r\n", keep=False)) as server:
+        with pytest.raises(sl.InvalidResponseError, match="more than 500 header lines") as info:
+            await fetch(HTTPTransport(), post(server.url()))
+        assert not info.value.retryable
+
+
+async def test_a_gzip_bomb_is_refused_without_inflating_it() -> None:
+    bomb = gzip.compress(b"\0" * (64 << 20))  # 64 MiB of zeros in ~64 KiB
+    async with RawServer(always(ok(bomb, b"content-encoding: gzip\r\n"), keep=False)) as server:
+        transport = HTTPTransport(max_body_bytes=1 << 20)
+        with pytest.raises(sl.InvalidResponseError, match=r"larger than 1,048,576 bytes once") as e:
+            await fetch(transport, post(server.url()))
+        assert "LLM_MAX_BODY_BYTES" in str(e.value)
+
+
+async def test_a_101_is_a_typed_error_and_asyncio_logs_no_fatal_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    upgrade = (
+        b"HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: upgrade\r\n\r\n"
+    )
+    async with RawServer(always(upgrade + b"\x81\x05hello", keep=False)) as server:
+        with caplog.at_level(logging.DEBUG, logger="asyncio"):
+            with pytest.raises(sl.InvalidResponseError, match="101 Switching Protocols"):
+                await fetch(HTTPTransport(), post(server.url()))
+            await asyncio.sleep(0)
+    assert "Fatal error" not in caplog.text

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from steadyllm.sse import ServerSentEvent, SSEDecoder
+import steadyllm as sl
+from steadyllm.sse import EventTooLargeError, ServerSentEvent, SSEDecoder
 
 
 def decode(*chunks: bytes) -> list[tuple[str, str, str]]:
@@ -180,3 +182,43 @@ def test_any_body_any_chunking_matches_the_reference(parts: list[bytes], cuts: l
     points = sorted({min(c, len(body)) for c in cuts})
     chunks = [body[a:b] for a, b in zip([0, *points], [*points, len(body)], strict=True)]
     assert decode(*chunks) == reference(body)
+
+
+# ------------------------------------------------------------------ long lines (issue 13)
+
+
+def test_a_long_line_in_small_reads_is_joined_once() -> None:
+    decoder = SSEDecoder()
+    piece = b"x" * 4096
+    assert decoder.feed(b"data: ") == []
+    for _ in range(2048):  # 8 MiB in 4 KiB reads
+        assert decoder.feed(piece) == []
+    # The pieces are kept as they came (no copy of the growing line per read)...
+    assert len(decoder._pending) == 2049
+    (event,) = decoder.feed(b"\n\n")
+    # ...and joined once when the line ends.
+    assert len(event.data) == 2048 * 4096 and decoder._pending == []
+
+
+def test_an_event_larger_than_the_bound_is_an_error() -> None:
+    decoder = SSEDecoder(max_event_bytes=10_000)
+    decoder.feed(b"data: " + b"a" * 6000 + b"\n")
+    with pytest.raises(EventTooLargeError, match="10,000 bytes"):
+        decoder.feed(b"data: " + b"b" * 6000 + b"\n")  # two lines of one event
+    line = SSEDecoder(max_event_bytes=10_000)
+    for _ in range(5):
+        line.feed(b"c" * 2000)  # one line that never ends: 10,000 bytes is still allowed
+    with pytest.raises(EventTooLargeError):
+        line.feed(b"c")
+
+
+async def test_a_stream_event_past_the_setting_is_an_invalid_response() -> None:
+    from steadyllm.emulator import Behavior, Emulator
+
+    async with Emulator() as emu:
+        emu.push(Behavior(text="y" * 5000, chunks=1))
+        async with sl.Client(emu.settings(max_event_bytes=2048, max_retries=0)) as client:
+            with pytest.raises(sl.InvalidResponseError, match="LLM_MAX_EVENT_BYTES") as info:
+                async with client.stream("openai:gpt-4o-mini", [sl.user("x")]) as s:
+                    await s.final_response()
+    assert "2,048 bytes" in str(info.value) and not info.value.retryable

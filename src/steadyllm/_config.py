@@ -79,6 +79,9 @@ class Settings:
     connect_timeout_ms: int = 10_000
     first_token_timeout_ms: int | None = None
     stream_idle_timeout_ms: int = 30_000
+    max_header_bytes: int = 65_536
+    max_body_bytes: int = 256 << 20
+    max_event_bytes: int = 16 << 20
     anthropic_api_version: str = "2023-06-01"
     azure_openai_ad_token: Secret | None = None
     openrouter_api_key: Secret | None = None

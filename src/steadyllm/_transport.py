@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlencode, urlsplit
 
 from ._dispatch import mark
-from ._errors import ConfigError, LLMConnectionError, LLMTimeoutError
+from ._errors import ConfigError, InvalidResponseError, LLMConnectionError, LLMTimeoutError
 
 if TYPE_CHECKING:
     import ssl
@@ -42,6 +42,10 @@ if TYPE_CHECKING:
 IDLE_SECONDS = 15.0
 #: A streamed body buffered and not yet consumed beyond this pauses reading.
 HIGH_WATER = 1 << 20
+#: Defaults for what a server may send (settings LLM_MAX_HEADER_BYTES, LLM_MAX_BODY_BYTES).
+MAX_HEADER_BYTES = 65_536
+MAX_HEADER_LINES = 500  # as many as any API sends, many times over
+MAX_BODY_BYTES = 256 << 20
 #: Headers the transport writes itself; a caller's copy would be sent twice.
 _OWN_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection"})
 
@@ -177,19 +181,26 @@ def _bad_header(request: HTTPRequest, problem: str, bad: Callable[[str], bool]) 
     raise AssertionError("a header check failed without a bad header")  # pragma: no cover
 
 
-_parser_error: type[Exception] = Exception  # httptools' error, once it is imported
+class _Refused(Exception):
+    """Raised in a parser callback: the response breaks a limit (not retried)."""
 
 
 class _Connection(asyncio.Protocol):
     """One keep-alive connection and the response being read on it."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, target: _Target) -> None:
-        global _parser_error
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        target: _Target,
+        max_header_bytes: int = MAX_HEADER_BYTES,
+        max_body_bytes: int = MAX_BODY_BYTES,
+    ) -> None:
         import httptools
 
-        _parser_error = httptools.HttpParserError
         self.loop = loop
         self.target = target
+        self.max_header_bytes = max_header_bytes
+        self.max_body_bytes = max_body_bytes
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpResponseParser(self)
         self.alive = True
@@ -212,6 +223,12 @@ class _Connection(asyncio.Protocol):
         self.reading_paused = False
         self.decompressor: Any = None
         self.error: str | None = None
+        #: The error is the server's answer being unacceptable (too large, malformed),
+        #: not the connection failing: an InvalidResponseError, not retried.
+        self.invalid = False
+        self.head_bytes = 0
+        self.header_lines = 0
+        self.body_bytes = 0
 
     # -- asyncio protocol --------------------------------------------------
 
@@ -219,11 +236,22 @@ class _Connection(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
+        head_done = self.head_done
         try:
             self.parser.feed_data(data)
-        except _parser_error as exc:
+        except Exception as exc:  # llhttp's errors, an upgrade, our callbacks' refusals
             cause = exc.__context__ if isinstance(exc.__context__, Exception) else exc
-            self.fail(f"sent an invalid HTTP response ({cause})")
+            refused = isinstance(cause, _Refused)  # a limit or a status we never accept
+            self.fail(f"sent an invalid HTTP response ({cause})", invalid=refused)
+            return
+        if not head_done and not self.head_done:  # the head is still arriving: bound it
+            self.head_bytes += len(data)
+            if self.head_bytes > self.max_header_bytes:
+                self.fail(
+                    f"sent response headers larger than {self.max_header_bytes:,} bytes "
+                    "(LLM_MAX_HEADER_BYTES)",
+                    invalid=True,
+                )
 
     def eof_received(self) -> bool:
         return False  # close our side too; connection_lost follows
@@ -254,6 +282,9 @@ class _Connection(asyncio.Protocol):
             raise ConnectionError("sent bytes after its response")
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        self.header_lines += 1
+        if self.header_lines > MAX_HEADER_LINES:
+            raise _Refused(f"more than {MAX_HEADER_LINES} header lines")
         key = name.decode("latin-1").lower()
         text = value.decode("latin-1")
         old = self.headers.get(key)
@@ -261,6 +292,8 @@ class _Connection(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         status = self.parser.get_status_code()
+        if status == 101:  # an upgrade nobody asked for: this is not an HTTP answer
+            raise _Refused("101 Switching Protocols to an API request")
         if status < 200:  # 1xx interim (103 Early Hints): the real answer follows
             self.headers = {}
             self.interim = True
@@ -288,6 +321,15 @@ class _Connection(asyncio.Protocol):
             return
         if self.decompressor is not None:
             body = self.inflate(body)
+        self.body_bytes += len(body)
+        if self.body_bytes > self.max_body_bytes:
+            self.fail(
+                f"sent a body larger than {self.max_body_bytes:,} bytes"
+                f"{' once decompressed' if self.decompressor is not None else ''} "
+                "(LLM_MAX_BODY_BYTES)",
+                invalid=True,
+            )
+            return
         if body:
             self.chunks.append(body)
             self.buffered += len(body)
@@ -308,8 +350,11 @@ class _Connection(asyncio.Protocol):
     def inflate(self, body: bytes) -> bytes:
         import zlib
 
+        # Never more than one byte past the limit: a small gzip bomb cannot allocate
+        # its gigabytes before the limit is checked.
+        room = max(0, self.max_body_bytes - self.body_bytes) + 1
         try:
-            out: bytes = self.decompressor.decompress(body)
+            out: bytes = self.decompressor.decompress(body, room)
         except zlib.error as exc:
             self.fail(f"sent a body that does not decompress ({exc})")
             return b""
@@ -321,10 +366,11 @@ class _Connection(asyncio.Protocol):
         self.done = True
         self.wake()
 
-    def fail(self, problem: str) -> None:
+    def fail(self, problem: str, *, invalid: bool = False) -> None:
         """The connection is unusable: record why, close it, wake the reader."""
         if self.error is None and not self.done:
             self.error = problem
+            self.invalid = invalid
         self.alive = False
         if self.transport is not None:
             self.transport.abort()
@@ -346,10 +392,11 @@ class _Connection(asyncio.Protocol):
         finally:
             self.waiter = None
 
-    def broken(self, doing: str) -> LLMConnectionError:
-        return LLMConnectionError(
-            f"{self.target.origin} {self.error or 'closed the connection'} while {doing}"
-        )
+    def broken(self, doing: str) -> LLMConnectionError | InvalidResponseError:
+        message = f"{self.target.origin} {self.error or 'closed the connection'} while {doing}"
+        if self.invalid:
+            return InvalidResponseError(message, retryable=False)
+        return LLMConnectionError(message)
 
     def close(self) -> None:
         self.alive = False
@@ -422,8 +469,12 @@ class HTTPTransport:
         connect_timeout: float = 10.0,
         max_connections: int = 100,
         ssl_context: ssl.SSLContext | None = None,
+        max_header_bytes: int = MAX_HEADER_BYTES,
+        max_body_bytes: int = MAX_BODY_BYTES,
     ) -> None:
         self.connect_timeout = connect_timeout
+        self.max_header_bytes = max_header_bytes
+        self.max_body_bytes = max_body_bytes
         self.max_connections = max_connections
         self._ssl = ssl_context
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -495,7 +546,7 @@ class HTTPTransport:
         try:
             async with asyncio.timeout(self.connect_timeout):
                 _, conn = await loop.create_connection(
-                    lambda: _Connection(loop, target),
+                    lambda: _Connection(loop, target, self.max_header_bytes, self.max_body_bytes),
                     target.host,
                     target.port,
                     ssl=self._tls() if target.tls else None,

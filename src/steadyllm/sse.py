@@ -23,10 +23,16 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["SSEDecoder", "ServerSentEvent"]
+__all__ = ["EventTooLargeError", "SSEDecoder", "ServerSentEvent"]
 
 _BOM = b"\xef\xbb\xbf"
 _LINE_END = re.compile(rb"\r\n|\r|\n")
+#: One event (its data lines plus the line being read) may not exceed this by default.
+MAX_EVENT_BYTES = 16 << 20
+
+
+class EventTooLargeError(ValueError):
+    """An event, or a line, grew past the decoder's ``max_event_bytes``."""
 
 
 class ServerSentEvent:
@@ -60,10 +66,26 @@ class ServerSentEvent:
 class SSEDecoder:
     """Bytes in, events out. One decoder per stream."""
 
-    __slots__ = ("_buffer", "_data", "_event", "_last_id", "_skip_lf", "_start", "retry")
+    __slots__ = (
+        "_data",
+        "_data_size",
+        "_event",
+        "_last_id",
+        "_pending",
+        "_pending_size",
+        "_skip_lf",
+        "_start",
+        "max_event_bytes",
+        "retry",
+    )
 
-    def __init__(self) -> None:
-        self._buffer = b""
+    def __init__(self, max_event_bytes: int = MAX_EVENT_BYTES) -> None:
+        #: The unterminated line so far, in the pieces it arrived in: a long line
+        #: delivered in small reads is joined once, when it ends (linear, not quadratic).
+        self._pending: list[bytes] = []
+        self._pending_size = 0
+        self._data_size = 0
+        self.max_event_bytes = max_event_bytes
         self._start = True  # still looking for a BOM at the start of the body
         self._skip_lf = False  # the previous chunk ended in CR: a leading LF is its pair
         self._data: list[str] = []
@@ -77,28 +99,39 @@ class SSEDecoder:
         return self._last_id
 
     def feed(self, data: bytes) -> list[ServerSentEvent]:
-        """Decode the next piece of the body; returns the events it completed."""
+        """Decode the next piece of the body; returns the events it completed.
+        Raises ``EventTooLargeError`` when one event passes ``max_event_bytes``."""
         if not data:
             return []
-        buffer = self._buffer + data if self._buffer else data
         if self._start:
-            if len(buffer) < 3 and _BOM.startswith(buffer):
-                self._buffer = buffer  # could still be a BOM split across chunks
-                return []
+            head = b"".join(self._pending) + data if self._pending else data
+            if len(head) < 3 and _BOM.startswith(head):
+                self._pending, self._pending_size = [head], len(head)
+                return []  # could still be a BOM split across chunks
             self._start = False
-            if buffer.startswith(_BOM):
-                buffer = buffer[3:]
-        if self._skip_lf and buffer:
+            self._pending, self._pending_size = [], 0
+            data = head[3:] if head.startswith(_BOM) else head
+        if self._skip_lf and data:
             self._skip_lf = False
-            if buffer[0] == 0x0A:
-                buffer = buffer[1:]
+            if data[0] == 0x0A:
+                data = data[1:]
+        if b"\n" not in data and b"\r" not in data:  # the line goes on: keep the piece
+            if data:
+                self._pending.append(data)
+                self._pending_size += len(data)
+                self._check_size()
+            return []
+        buffer = b"".join((*self._pending, data)) if self._pending else data
+        self._pending, self._pending_size = [], 0
         if b"\r" not in buffer:
             lines = buffer.split(b"\n")  # fast path: LF-only streams (nearly all of them)
         else:
             lines = _LINE_END.split(buffer)
             if buffer.endswith(b"\r"):
                 self._skip_lf = True
-        self._buffer = lines.pop()  # the unterminated rest ("" if the buffer ended a line)
+        rest = lines.pop()  # the unterminated rest ("" if the buffer ended a line)
+        if rest:
+            self._pending, self._pending_size = [rest], len(rest)
         events: list[ServerSentEvent] = []
         for raw in lines:
             if not raw:
@@ -115,6 +148,8 @@ class SSEDecoder:
                 value = value[1:]
             if name == "data":
                 self._data.append(value)
+                self._data_size += len(raw)
+                self._check_size()
             elif name == "event":
                 self._event = value
             elif name == "id":
@@ -122,21 +157,32 @@ class SSEDecoder:
                     self._last_id = value
             elif name == "retry" and value.isascii() and value.isdigit():
                 self.retry = int(value)
+        self._check_size()
         return events
+
+    def _check_size(self) -> None:
+        size = self._data_size + self._pending_size
+        if size > self.max_event_bytes:
+            raise EventTooLargeError(
+                f"one server-sent event grew past {self.max_event_bytes:,} bytes "
+                f"({size:,} so far) without ending"
+            )
 
     def _dispatch(self) -> ServerSentEvent:
         event = ServerSentEvent(
             "\n".join(self._data), self._event or "message", self._last_id, self.retry
         )
         self._data = []
+        self._data_size = 0
         self._event = ""
         return event
 
     def close(self) -> list[ServerSentEvent]:
         """End of stream. A partial line and an event with no closing blank line
         are discarded, as the spec requires; returns the (always empty) rest."""
-        self._buffer = b""
+        self._pending, self._pending_size = [], 0
         self._data = []
+        self._data_size = 0
         self._event = ""
         self._start = True
         self._skip_lf = False

@@ -12,7 +12,7 @@ response is closed in ``finally``, also when the caller stops early.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from .._clock import Clock, SystemClock
 from .._errors import (
@@ -24,9 +24,12 @@ from .._errors import (
 )
 from .._transport import HTTPRequest, HTTPResponse, HTTPTransport
 from .._types import ProviderEvent, Request, Response, ResponseMeta
-from ..sse import ServerSentEvent, SSEDecoder
+from ..sse import MAX_EVENT_BYTES, EventTooLargeError, ServerSentEvent, SSEDecoder
 from ._base import Provider
 from ._common import snippet
+
+if TYPE_CHECKING:
+    from .._config import Settings
 
 #: What a codec raises when JSON has a shape it did not expect (it raises LLMErrors
 #: for the shapes it checks); turned into ``InvalidResponseError`` at this boundary.
@@ -59,6 +62,25 @@ class Wire(Protocol):
     def stream_state(self, request: Request, headers: Mapping[str, str]) -> StreamState: ...
 
 
+def http_provider(wire: Wire, settings: Settings) -> HTTPProvider:
+    """A provider for ``wire`` with the transport, timeouts and limits of ``settings``."""
+
+    def seconds(ms: int | None) -> float | None:
+        return None if ms is None else ms / 1000.0
+
+    return HTTPProvider(
+        wire,
+        transport=HTTPTransport(
+            connect_timeout=settings.connect_timeout_ms / 1000.0,
+            max_header_bytes=settings.max_header_bytes,
+            max_body_bytes=settings.max_body_bytes,
+        ),
+        first_token_timeout=seconds(settings.first_token_timeout_ms),
+        stream_idle_timeout=seconds(settings.stream_idle_timeout_ms),
+        max_event_bytes=settings.max_event_bytes,
+    )
+
+
 class HTTPProvider(Provider):
     def __init__(
         self,
@@ -68,8 +90,10 @@ class HTTPProvider(Provider):
         first_token_timeout: float | None = None,
         stream_idle_timeout: float | None = None,
         clock: Clock | None = None,
+        max_event_bytes: int = MAX_EVENT_BYTES,
     ) -> None:
         self.wire = wire
+        self.max_event_bytes = max_event_bytes
         self.name = wire.provider
         self.transport = transport if transport is not None else HTTPTransport()
         self.first_token_timeout = first_token_timeout
@@ -153,7 +177,7 @@ class HTTPProvider(Provider):
     async def _events(
         self, request: Request, response: HTTPResponse, started: float
     ) -> AsyncIterator[ProviderEvent]:
-        decoder = SSEDecoder()
+        decoder = SSEDecoder(self.max_event_bytes)
         state = self.wire.stream_state(request, response.headers)
         chunks = response.iter_chunks()
         clock = self.clock
@@ -186,7 +210,16 @@ class HTTPProvider(Provider):
                 ) from None
             if not chunk:
                 break
-            for sse in decoder.feed(chunk):
+            try:
+                decoded = decoder.feed(chunk)
+            except EventTooLargeError as exc:
+                raise InvalidResponseError(
+                    f"{self.name} stream: {exc} (LLM_MAX_EVENT_BYTES)",
+                    provider=self.name,
+                    model=request.model,
+                    retryable=False,
+                ) from None
+            for sse in decoded:
                 events = self._feed(request, state, sse)
                 if not events:
                     continue

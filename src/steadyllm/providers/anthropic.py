@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from .. import _json
 from .._config import Secret, Settings
 from .._errors import ConfigError, LLMError
-from .._transport import HTTPRequest, HTTPTransport
+from .._transport import HTTPRequest
 from .._types import Request, Response
 from . import _anthropic_codec as codec
-from ._http import HTTPProvider, StreamState
+from ._http import HTTPProvider, StreamState, http_provider
 
 ANTHROPIC_BASE_URL = "https://api.anthropic.com"
 
@@ -64,13 +64,6 @@ def make_anthropic(settings: Settings) -> HTTPProvider:
         settings.anthropic_base_url or ANTHROPIC_BASE_URL,
         codec.AnthropicOptions(version=settings.anthropic_api_version),
     )
-    idle = settings.stream_idle_timeout_ms
-    first = settings.first_token_timeout_ms
-    provider = HTTPProvider(
-        wire,
-        transport=HTTPTransport(connect_timeout=settings.connect_timeout_ms / 1000.0),
-        first_token_timeout=None if first is None else first / 1000.0,
-        stream_idle_timeout=None if idle is None else idle / 1000.0,
-    )
+    provider = http_provider(wire, settings)
     provider.default_max_tokens = wire.options.default_max_tokens
     return provider

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from .. import _json
 from .._config import Secret, Settings
 from .._errors import ConfigError, LLMError
-from .._transport import HTTPRequest, HTTPTransport
+from .._transport import HTTPRequest
 from .._types import Request, Response
 from . import _openai_codec as codec
-from ._http import HTTPProvider, StreamState
+from ._http import HTTPProvider, StreamState, http_provider
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 
@@ -90,15 +90,7 @@ class AzureWire(OpenAIWire):
 
 
 def _provider(settings: Settings, wire: OpenAIWire) -> HTTPProvider:
-    def ms(value: int | None) -> float | None:
-        return None if value is None else value / 1000.0
-
-    return HTTPProvider(
-        wire,
-        transport=HTTPTransport(connect_timeout=settings.connect_timeout_ms / 1000.0),
-        first_token_timeout=ms(settings.first_token_timeout_ms),
-        stream_idle_timeout=ms(settings.stream_idle_timeout_ms),
-    )
+    return http_provider(wire, settings)
 
 
 def make_openai(settings: Settings) -> HTTPProvider:
