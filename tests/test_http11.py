@@ -549,9 +549,11 @@ async def test_tls_with_a_trusted_ca(ca: object) -> None:
         assert server.connections == 1
         await transport.aclose()
         untrusted = HTTPTransport()  # the system CA store does not know this CA
-        with pytest.raises(sl.LLMConnectionError, match="CERTIFICATE_VERIFY_FAILED"):
+        with pytest.raises(sl.LLMConnectionError, match="CERTIFICATE_VERIFY_FAILED") as info:
             await untrusted.send(post(server.url()))
         assert untrusted.open_connections == 0
+        # Not retried (the same certificate fails again), and says how to trust a CA.
+        assert not info.value.retryable and "SSL_CERT_FILE" in info.value.message
 
 
 class ThreadServer(socketserver.ThreadingTCPServer):
@@ -682,3 +684,24 @@ async def test_a_101_is_a_typed_error_and_asyncio_logs_no_fatal_error(
                 await fetch(HTTPTransport(), post(server.url()))
             await asyncio.sleep(0)
     assert "Fatal error" not in caplog.text
+
+
+async def test_waiters_are_served_first_come_first_served() -> None:
+    async with RawServer(always(ok())) as server:
+        transport = HTTPTransport(max_connections=1)
+        holder = await transport.send(post(server.url(), b'"holder"'))
+        queued = []
+        for name in ("a", "b", "c"):
+            queued.append(
+                asyncio.create_task(fetch(transport, post(server.url(), f'"{name}"'.encode())))
+            )
+            await asyncio.sleep(0)  # each one reaches the queue before the next starts
+        assert len(transport._waiters) == 3
+        # A newcomer that starts running right after the slot is freed, before the
+        # first waiter resumes, must queue behind all three instead of taking it.
+        late = asyncio.create_task(fetch(transport, post(server.url(), b'"late"')))
+        await holder.read()
+        holder.close()
+        await asyncio.gather(*queued, late)
+    order = [r.body.decode().strip('"') for r in server.requests]
+    assert order == ["holder", "a", "b", "c", "late"]

@@ -481,6 +481,7 @@ class HTTPTransport:
         self._idle: dict[tuple[str, str, int], list[_Connection]] = {}
         self._busy: set[_Connection] = set()
         self._connecting = 0
+        self._given = 0
         self._waiters: deque[asyncio.Future[None]] = deque()
 
     async def send(self, request: HTTPRequest) -> HTTPResponse:
@@ -512,9 +513,26 @@ class HTTPTransport:
         return HTTPResponse(self, conn)
 
     async def _acquire(self, target: _Target) -> _Connection:
+        """A connection for ``target``, in arrival order: while anyone is waiting, a
+        newcomer queues behind them, and a freed slot is handed to the first waiter
+        (counted in ``_given`` until it claims it), so nobody can take it in between
+        (one queue, as httpcore's pool assigns requests)."""
         loop = asyncio.get_running_loop()
         if self._loop is not loop:
             self._forget(loop)
+        if self._waiters or self._in_use() >= self.max_connections:
+            waiter = loop.create_future()
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            except BaseException:
+                if waiter.done() and not waiter.cancelled():
+                    self._given -= 1
+                    self._wake_one()  # handed a slot and cancelled at once: pass it on
+                elif waiter in self._waiters:  # (a cancelled waiter may have been skipped)
+                    self._waiters.remove(waiter)
+                raise
+            self._given -= 1  # the slot handed to us is ours now
         idle = self._idle.get(target.key)
         if idle:
             now = time.monotonic()
@@ -526,19 +544,10 @@ class HTTPTransport:
                     conn.prepare()
                     self._busy.add(conn)
                     return conn
-        while len(self._busy) + self._connecting >= self.max_connections:
-            waiter = loop.create_future()
-            self._waiters.append(waiter)
-            try:
-                await waiter
-            except BaseException:
-                if waiter.done() and not waiter.cancelled():
-                    self._wake_one()  # woken and cancelled at once: pass the turn on
-                elif waiter in self._waiters:  # (a cancelled waiter may have been skipped)
-                    self._waiters.remove(waiter)
-                raise
-            return await self._acquire(target)
         return await self._connect(loop, target)
+
+    def _in_use(self) -> int:
+        return len(self._busy) + self._connecting + self._given
 
     async def _connect(self, loop: asyncio.AbstractEventLoop, target: _Target) -> _Connection:
         self._connecting += 1
@@ -560,6 +569,14 @@ class HTTPTransport:
             ) from None
         except OSError as exc:
             what = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+            if type(exc).__name__ == "SSLCertVerificationError":  # ssl is imported lazily
+                reason = getattr(exc, "verify_message", None) or what
+                raise LLMConnectionError(
+                    f"the TLS certificate of {target.origin} could not be verified ({reason}; "
+                    "CERTIFICATE_VERIFY_FAILED); if it is issued by a private CA (a corporate "
+                    "proxy, say), set SSL_CERT_FILE to a PEM bundle that includes it",
+                    retryable=False,  # the same certificate fails again
+                ) from None
             raise LLMConnectionError(
                 f"cannot connect to {target.origin} ({what}); "
                 "check the base URL and that the server is running"
@@ -594,9 +611,11 @@ class HTTPTransport:
         self._wake_one()
 
     def _wake_one(self) -> None:
+        """A slot was freed: hand it to the first waiter still waiting."""
         while self._waiters:
             waiter = self._waiters.popleft()
             if not waiter.done():
+                self._given += 1
                 waiter.set_result(None)
                 return
 
@@ -611,6 +630,7 @@ class HTTPTransport:
         self._idle = {}
         self._busy = set()
         self._connecting = 0
+        self._given = 0
         self._waiters = deque()
 
     @property
