@@ -641,7 +641,7 @@ async def test_aclose_fails_responses_in_flight() -> None:
 
 
 async def test_an_endless_header_line_is_refused_at_the_header_limit() -> None:
-    async def endless(_: Received, writer: asyncio.StreamWriter) -> bool:
+    async def endless(_request: Received, writer: asyncio.StreamWriter) -> bool:
         writer.write(b"HTTP/1.1 200 OK\r\nx-long: ")
         for _ in range(64):  # 4 MiB of one header value, never ended
             writer.write(b"a" * 65536)

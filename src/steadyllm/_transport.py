@@ -181,7 +181,7 @@ def _bad_header(request: HTTPRequest, problem: str, bad: Callable[[str], bool]) 
     raise AssertionError("a header check failed without a bad header")  # pragma: no cover
 
 
-class _Refused(Exception):
+class _RefusedError(Exception):
     """Raised in a parser callback: the response breaks a limit (not retried)."""
 
 
@@ -241,7 +241,7 @@ class _Connection(asyncio.Protocol):
             self.parser.feed_data(data)
         except Exception as exc:  # llhttp's errors, an upgrade, our callbacks' refusals
             cause = exc.__context__ if isinstance(exc.__context__, Exception) else exc
-            refused = isinstance(cause, _Refused)  # a limit or a status we never accept
+            refused = isinstance(cause, _RefusedError)  # a limit or a status we never accept
             self.fail(f"sent an invalid HTTP response ({cause})", invalid=refused)
             return
         if not head_done and not self.head_done:  # the head is still arriving: bound it
@@ -284,7 +284,7 @@ class _Connection(asyncio.Protocol):
     def on_header(self, name: bytes, value: bytes) -> None:
         self.header_lines += 1
         if self.header_lines > MAX_HEADER_LINES:
-            raise _Refused(f"more than {MAX_HEADER_LINES} header lines")
+            raise _RefusedError(f"more than {MAX_HEADER_LINES} header lines")
         key = name.decode("latin-1").lower()
         text = value.decode("latin-1")
         old = self.headers.get(key)
@@ -293,7 +293,7 @@ class _Connection(asyncio.Protocol):
     def on_headers_complete(self) -> None:
         status = self.parser.get_status_code()
         if status == 101:  # an upgrade nobody asked for: this is not an HTTP answer
-            raise _Refused("101 Switching Protocols to an API request")
+            raise _RefusedError("101 Switching Protocols to an API request")
         if status < 200:  # 1xx interim (103 Early Hints): the real answer follows
             self.headers = {}
             self.interim = True
