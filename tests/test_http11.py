@@ -705,3 +705,59 @@ async def test_waiters_are_served_first_come_first_served() -> None:
         await asyncio.gather(*queued, late)
     order = [r.body.decode().strip('"') for r in server.requests]
     assert order == ["holder", "a", "b", "c", "late"]
+
+
+# ------------------------------------------------------------------ the tail of a stream
+
+
+def sse_head() -> bytes:
+    return (
+        b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
+    )
+
+
+def chunk(data: bytes) -> bytes:
+    return b"%x\r\n%s\r\n" % (len(data), data)
+
+
+COMPLETE = (
+    b'data: {"id":"c","model":"m","choices":[{"index":0,"delta":{"content":"whole"}}]}\n\n'
+    b'data: {"id":"c","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n'
+    b"data: [DONE]\n\n"
+)
+
+
+def tail_client(server: RawServer) -> sl.Client:
+    settings = sl.Settings.load(
+        env={},
+        dotenv=False,
+        config_file=False,
+        openai_api_key="sk-test",
+        openai_base_url=server.url("/v1"),
+        max_retries=0,
+    )
+    client = sl.Client(settings)
+    provider = client.provider("openai")
+    provider.tail_timeout = 0.05  # type: ignore[attr-defined]
+    return client
+
+
+@pytest.mark.parametrize("shape", ["closed early", "kept open", "more bytes"])
+async def test_the_tail_after_the_final_event_never_breaks_a_complete_answer(shape: str) -> None:
+    async def respond(_: Received, writer: asyncio.StreamWriter) -> bool:
+        writer.write(sse_head() + chunk(COMPLETE))
+        await writer.drain()
+        if shape == "kept open":  # no terminating chunk, connection held open
+            await asyncio.sleep(30)
+        elif shape == "more bytes":  # garbage after the end, without end
+            writer.write(chunk(b": " + b"x" * 100_000 + b"\n"))
+            await writer.drain()
+            await asyncio.sleep(30)
+        return False  # closed early: the chunked body never ends
+
+    async with RawServer(respond) as server, tail_client(server) as client:
+        async with client.stream("openai:gpt-4o-mini", [sl.user("x")], timeout_ms=3000) as s:
+            response = await s.final_response()
+        assert response.text == "whole" and response.finish_reason == "stop"
+        transport = client.provider("openai").transport  # type: ignore[attr-defined]
+        assert transport.busy_connections == 0 and transport.open_connections == 0

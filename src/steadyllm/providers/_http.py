@@ -33,6 +33,10 @@ if TYPE_CHECKING:
 
 #: What a codec raises when JSON has a shape it did not expect (it raises LLMErrors
 #: for the shapes it checks); turned into ``InvalidResponseError`` at this boundary.
+#: After a stream's final event, the rest of the body is read for at most this long and
+#: this many bytes (usually it is the chunked terminator, or nothing).
+TAIL_SECONDS = 1.0
+TAIL_BYTES = 65_536
 SHAPE_ERRORS = (TypeError, AttributeError, KeyError, IndexError, ValueError, OverflowError)
 
 
@@ -91,9 +95,11 @@ class HTTPProvider(Provider):
         stream_idle_timeout: float | None = None,
         clock: Clock | None = None,
         max_event_bytes: int = MAX_EVENT_BYTES,
+        tail_timeout: float = TAIL_SECONDS,
     ) -> None:
         self.wire = wire
         self.max_event_bytes = max_event_bytes
+        self.tail_timeout = tail_timeout
         self.name = wire.provider
         self.transport = transport if transport is not None else HTTPTransport()
         self.first_token_timeout = first_token_timeout
@@ -227,8 +233,7 @@ class HTTPProvider(Provider):
                 if not got_content:
                     got_content = any(not isinstance(e, ResponseMeta) for e in events)
                 if state.done:
-                    async for _ in chunks:  # drain the tail so the connection can be reused
-                        pass
+                    await self._drain_tail(chunks)
                 for event in events:
                     yield event
                 if state.done:
@@ -236,6 +241,25 @@ class HTTPProvider(Provider):
         decoder.close()
         for event in self._feed(request, state, None):
             yield event
+
+    async def _drain_tail(self, chunks: AsyncIterator[bytes]) -> None:
+        """After the final event: read the rest of the body so the connection can be
+        reused, but only ``TAIL_BYTES`` within ``tail_timeout``. A server that keeps the
+        response open, sends more, or closes without ending the body just loses the
+        connection; a complete answer never becomes an error."""
+        got = 0
+        scope = self.clock.timeout_at(self.clock.now() + self.tail_timeout)
+        try:
+            async with scope:
+                async for chunk in chunks:
+                    got += len(chunk)
+                    if got > TAIL_BYTES:
+                        return
+        except TimeoutError:
+            if not scope.expired():
+                raise
+        except LLMError:
+            pass  # closed early: the answer is whole, the connection is not reused
 
     def _feed(
         self, request: Request, state: StreamState, sse: ServerSentEvent | None
