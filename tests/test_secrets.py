@@ -246,3 +246,163 @@ def test_the_request_log_scrubs_every_outside_value(tmp_path: Any) -> None:
     assert "sk-registered" not in text and "abcdefghijklmnop" not in text
     (record,) = read_log(tmp_path / "calls.jsonl")
     assert record["metadata"]["n"] == 3 and record["finish_reason"] == "weird Bearer [REDACTED]"
+
+
+# ------------------------------------------------------------------ echoed secrets (issue 13)
+
+
+async def _echo_server(reply: Any) -> tuple[Any, int]:
+    """A loopback server whose every answer is ``reply(head_text)``: (status, headers, body)."""
+    import asyncio
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
+        length = next(
+            (
+                int(ln.split(":")[1])
+                for ln in head.split("\r\n")
+                if ln.lower().startswith("content-length:")
+            ),
+            0,
+        )
+        await reader.readexactly(length)
+        status, headers, body = reply(head)
+        extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        writer.write(
+            f"HTTP/1.1 {status} X\r\ncontent-type: application/json\r\n{extra}"
+            f"content-length: {len(body)}\r\nconnection: close\r\n\r\n".encode("latin-1")
+            + body
+        )
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    return server, server.sockets[0].getsockname()[1]
+
+
+async def test_a_password_in_a_base_url_is_masked_even_when_the_server_echoes_it(
+    tmp_path: Any,
+) -> None:
+    import base64
+    import json
+    from urllib.parse import quote
+
+    password = "p@ss/w0rd-LEAKCHECK"
+    token = base64.b64encode(f"bob:{password}".encode()).decode()
+
+    def reply(head: str) -> tuple[int, dict[str, str], bytes]:
+        echoed = f"raw {quote(password, safe='')} decoded {password} basic {token} head {head}"
+        return 500, {}, json.dumps({"error": {"message": echoed, "type": "server_error"}}).encode()
+
+    server, port = await _echo_server(reply)
+    log = tmp_path / "calls.jsonl"
+    settings = sl.Settings.load(
+        env={},
+        dotenv=False,
+        config_file=False,
+        compatible_base_url=f"http://bob:{quote(password, safe='')}@127.0.0.1:{port}/v1",
+        max_retries=0,
+        log_to_file=True,
+        log_file_path=str(log),
+    )
+    try:
+        async with sl.Client(settings) as client:
+            with pytest.raises(sl.ServerError) as info:
+                await client.chat("compatible:m", [sl.user("x")])
+    finally:
+        server.close()
+        await server.wait_closed()
+    err = info.value
+    seen = [
+        str(err),
+        repr(err),
+        str(err.body),
+        str(pickle.loads(pickle.dumps(err))),
+        repr(settings),
+    ]
+    seen.append(log.read_text())
+    for text in seen:
+        for form in (password, quote(password, safe=""), token):
+            assert form not in text
+    assert "[REDACTED]" in str(err)
+
+
+async def test_a_key_echoed_in_the_error_body_or_request_id_is_masked() -> None:
+    import json
+
+    key = KEYS["OPENAI_API_KEY"]
+    register_secret(key)
+
+    def reply(head: str) -> tuple[int, dict[str, str], bytes]:
+        body = {"error": {"message": "bad", "type": key, "code": key, "param": f"k={key}"}}
+        return 401, {"x-request-id": key}, json.dumps(body).encode()
+
+    server, port = await _echo_server(reply)
+    settings = sl.Settings.load(
+        env={},
+        dotenv=False,
+        config_file=False,
+        openai_api_key=key,
+        openai_base_url=f"http://127.0.0.1:{port}/v1",
+        max_retries=0,
+    )
+    try:
+        async with sl.Client(settings) as client:
+            with pytest.raises(sl.AuthenticationError) as info:
+                await client.chat("openai:gpt-4o-mini", [sl.user("x")])
+    finally:
+        server.close()
+        await server.wait_closed()
+    err = info.value
+    copy = pickle.loads(pickle.dumps(err))
+    for text in (str(err.body), str(err.request_id), str(err), str(copy), str(copy.body)):
+        assert_clean(text)
+
+
+def test_the_request_object_repr_masks_credentials() -> None:
+    from steadyllm._transport import HTTPRequest
+
+    key = KEYS["ANTHROPIC_API_KEY"]
+    request = HTTPRequest(
+        "POST",
+        "https://u:secretpw123@h/v1",
+        {
+            "Authorization": f"Bearer {key}",
+            "api-key": key,
+            "x-api-key": key,
+            "proxy-authorization": "Basic Zm9vOmJhcg==",
+        },
+        b'{"x": 1}',
+    )
+    text = repr(request)
+    assert_clean(text)
+    assert "Zm9vOmJhcg" not in text and "secretpw123" not in text and "8 bytes" in text
+
+
+async def test_a_bad_header_error_carries_no_request_bytes_in_its_context() -> None:
+    from steadyllm._transport import HTTPRequest, HTTPTransport
+
+    key = KEYS["OPENAI_API_KEY"]
+    request = HTTPRequest(
+        "POST", "http://127.0.0.1:9/v1", {"authorization": f"Bearer {key}", "x-label": "café ☕"}
+    )
+    with pytest.raises(sl.ConfigError, match="'x-label' header") as info:
+        await HTTPTransport().send(request)
+    assert info.value.__context__ is None and info.value.__cause__ is None
+    assert_clean(str(info.value))
+
+
+@pytest.mark.parametrize(
+    ("url", "needle"),
+    [
+        ("http://[::1/v1", "check the base URL"),
+        ("http://" + "a" * 64 + ".example.com/v1", "at most 63 characters"),
+    ],
+)
+def test_urls_that_cannot_be_parsed_are_config_errors(url: str, needle: str) -> None:
+    from steadyllm import _transport
+
+    with pytest.raises(sl.ConfigError, match=needle):
+        _transport._target(url)
+    with pytest.raises(sl.ConfigError, match="compatible_base_url"):
+        sl.Settings.load(env={}, dotenv=False, config_file=False, compatible_base_url=url)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ._errors import ConfigError
-from ._redact import redact, register_secret
+from ._redact import redact, register_secret, register_url_credentials
 from ._settings_table import LOG_LEVELS, SETTINGS, SPECS_BY_NAME, SettingSpec
 
 _TRUE = frozenset(("1", "true", "yes", "on"))
@@ -285,11 +285,26 @@ def _parse(spec: SettingSpec, raw: Any, where: str) -> Any:
         if text.upper() not in LOG_LEVELS:
             raise bad()
         return text.upper()
-    if spec.kind == "url" and not text.startswith(("http://", "https://")):
-        raise bad()
+    if spec.kind == "url":
+        if not text.startswith(("http://", "https://")) or not _valid_host(text):
+            raise bad()
+        register_url_credentials(text)  # a password in a base URL is a secret
     if spec.kind == "secret":
         return Secret(text)
     return text
+
+
+def _valid_host(url: str) -> bool:
+    """The URL parses and names a host whose labels DNS can carry."""
+    from urllib.parse import urlsplit
+
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:  # an unclosed IPv6 bracket, a bad port
+        return False
+    if not host:
+        return False
+    return ":" in host or (len(host) <= 253 and all(len(p) <= 63 for p in host.split(".")))
 
 
 def _aliases(raw: Any, where: str) -> dict[str, str]:

@@ -91,18 +91,24 @@ class LLMError(Exception):
         attempt: int | None = None,
         body: Any = None,
     ) -> None:
+        from ._redact import redact, scrub
+
+        # Masked where the error is made: a provider may echo a key in its message, in
+        # the type/code/param of its body or as a request id (and a pickled copy, built
+        # from these fields, can then hold nothing else).
+        message = redact(message)
         super().__init__(message)
         self.message = message
         self.retryable = self.default_retryable if retryable is None else retryable
         self.status = status
         self.provider = provider
         self.model = model
-        self.request_id = request_id
+        self.request_id = redact(request_id) if isinstance(request_id, str) else request_id
         self.retry_after = retry_after
         #: 1-based number of the attempt that produced this error (set by the client).
         self.attempt = attempt
-        #: The parsed error body from the provider, if any (already redacted).
-        self.body = body
+        #: The parsed error body from the provider, if any (redacted).
+        self.body = scrub(body) if body is not None else None
 
     def __str__(self) -> str:
         where = ":".join(p for p in (self.provider, self.model) if p)

@@ -25,6 +25,7 @@ from typing import Any, BinaryIO, TextIO
 from . import _json
 from ._errors import ConfigError
 from ._redact import RedactingFilter, get_logger, redact
+from ._redact import scrub as _scrub
 
 SCHEMA = 1
 call_logger = get_logger("steadyllm.calls")
@@ -52,16 +53,8 @@ _OUTSIDE = (
 
 
 def scrub(value: Any) -> Any:
-    """``value`` with every string in it redacted (containers rebuilt, not changed)."""
-    if isinstance(value, str):
-        return redact(value)
-    if isinstance(value, dict):
-        return {scrub(k): scrub(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [scrub(v) for v in value]
-    if value is None or isinstance(value, bool | int | float):
-        return value
-    return redact(str(value))
+    """``value`` with every string in it redacted (see ``_redact.scrub``)."""
+    return _scrub(value)
 
 
 class RequestLog:

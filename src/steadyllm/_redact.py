@@ -38,6 +38,41 @@ def register_secret(value: str | None) -> None:
         _secret_re = re.compile("|".join(re.escape(s) for s in ordered))
 
 
+def register_url_credentials(url: str) -> None:
+    """A password in a URL (``https://user:pass@host``) is a secret like an API key:
+    registered as written, percent-decoded, and as the Basic auth token it becomes,
+    so an echo of any of the three is masked."""
+    if "@" not in url:
+        return
+    from urllib.parse import unquote, urlsplit
+
+    try:
+        parts = urlsplit(url)
+        user, password = parts.username, parts.password
+    except ValueError:
+        return
+    if password:
+        import base64
+
+        register_secret(password)
+        register_secret(unquote(password))
+        pair = f"{unquote(user or '')}:{unquote(password)}"
+        register_secret(base64.b64encode(pair.encode("utf-8")).decode("ascii"))
+
+
+def scrub(value: object) -> object:
+    """``value`` with every string in it redacted (containers rebuilt, not changed)."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {scrub(k): scrub(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [scrub(v) for v in value]
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return redact(str(value))
+
+
 def _pattern_sub(match: re.Match[str]) -> str:
     prefix = match.group("bearer") or match.group("header") or match.group("url") or ""
     return prefix + _MASK

@@ -40,7 +40,7 @@ class SettingSpec:
                 return f"{noun} from {lo} to {hi}"
             return f"{noun} >= {lo}" if lo else noun
         if self.kind == "url":
-            return "an http:// or https:// URL"
+            return "an http:// or https:// URL with a valid host"
         if self.kind == "choice":
             return " or ".join(self.choices)
         return "text"

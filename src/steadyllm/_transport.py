@@ -32,6 +32,7 @@ from urllib.parse import quote, unquote, urlencode, urlsplit
 
 from ._dispatch import mark
 from ._errors import ConfigError, InvalidResponseError, LLMConnectionError, LLMTimeoutError
+from ._redact import redact, register_url_credentials
 
 if TYPE_CHECKING:
     import ssl
@@ -50,6 +51,10 @@ MAX_BODY_BYTES = 256 << 20
 _OWN_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection"})
 
 
+#: Headers whose values are credentials: never shown in a repr.
+SECRET_HEADERS = frozenset({"authorization", "api-key", "x-api-key", "proxy-authorization"})
+
+
 @dataclass(slots=True)
 class HTTPRequest:
     method: str
@@ -58,6 +63,16 @@ class HTTPRequest:
     body: bytes = b""
     #: Extra query parameters (Azure's api-version).
     params: dict[str, str] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        headers = {
+            k: "[REDACTED]" if k.lower() in SECRET_HEADERS else redact(v)
+            for k, v in self.headers.items()
+        }
+        return (
+            f"HTTPRequest({self.method} {redact(self.url)!r}, headers={headers!r}, "
+            f"body={len(self.body)} bytes)"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,15 +98,30 @@ def _target(url: str) -> _Target:
     found = _targets.get(url)
     if found is not None:
         return found
-    parts = urlsplit(url)
+    register_url_credentials(url)
+    try:
+        parts = urlsplit(url)
+        hostname = parts.hostname
+    except ValueError as exc:  # "http://[::1/v1": an unclosed IPv6 bracket
+        problem = str(exc)
+        parts = None
+    if parts is None:
+        raise ConfigError(
+            f"cannot send a request to {redact(url)!r}: {problem}; check the base URL"
+        )
     scheme = parts.scheme.lower()
     shown_url = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()  # no credentials
-    if scheme not in ("http", "https") or not parts.hostname:
+    if scheme not in ("http", "https") or not hostname:
         raise ConfigError(
             f"cannot send a request to {shown_url!r}: a base URL must start with http:// or "
             "https:// and name a host"
         )
-    host = parts.hostname
+    host = hostname
+    if (":" not in host and any(len(label) > 63 for label in host.split("."))) or len(host) > 253:
+        raise ConfigError(
+            f"the host in {shown_url!r} is not a valid name: each dot-separated part may "
+            "have at most 63 characters, the whole at most 253"
+        )
     try:
         port = parts.port or (443 if scheme == "https" else 80)
     except ValueError:
@@ -152,9 +182,8 @@ def _head(request: HTTPRequest, target: _Target) -> bytes:
     try:
         return (text + "\r\n\r\n").encode("latin-1")
     except UnicodeEncodeError:
-        raise _bad_header(
-            request, "has characters HTTP headers cannot carry", _not_latin1
-        ) from None
+        pass  # raised below: the UnicodeEncodeError holds the whole head, keys included
+    raise _bad_header(request, "has characters HTTP headers cannot carry", _not_latin1)
 
 
 def _has_line_break(text: str) -> bool:
