@@ -12,6 +12,10 @@ CALL = sl.ToolCall("call_1", "lookup", '{"q": "x"}')
 TOOL = sl.ToolSpec("lookup", parameters={"type": "object", "properties": {"q": {"type": "string"}}})
 
 
+CYCLE: dict[str, Any] = {}
+CYCLE["self"] = CYCLE
+
+
 @pytest.mark.parametrize(
     ("messages", "options", "message"),
     [
@@ -58,6 +62,23 @@ TOOL = sl.ToolSpec("lookup", parameters={"type": "object", "properties": {"q": {
         ([sl.user("x")], {"tools": [{"name": "t"}]}, "ToolSpec objects"),
         ([sl.user("x")], {"response_format": {"type": "yaml"}}, "'yaml' is not supported"),
         ([sl.user("x")], {"response_format": {"type": "json_schema"}}, "needs a 'schema'"),
+        # issue 13: every public parameter is checked before anything is sent
+        ([sl.user("x")], {"extra": {"o": object()}}, "extra cannot be sent as JSON"),
+        ([sl.user("x")], {"extra": {"s": {1, 2}}}, "extra cannot be sent as JSON.*set"),
+        ([sl.user("x")], {"extra": {"b": b"raw"}}, "extra cannot be sent as JSON.*bytes"),
+        ([sl.user("x")], {"extra": CYCLE}, "extra cannot be sent as JSON.*[Cc]ircular"),
+        ([sl.user("x")], {"extra": {"n": float("nan")}}, "NaN or infinity"),
+        ([sl.user("x")], {"extra": {"n": [float("inf")]}}, "NaN or infinity"),
+        ([sl.user("x")], {"extra": {1: "x"}}, "string keys"),
+        ([sl.user("x")], {"extra": ["x"]}, "extra must be a dict"),
+        ([sl.user("x")], {"max_retries": "3"}, "max_retries='3' must be a whole number"),
+        ([sl.user("x")], {"max_retries": -1}, "max_retries=-1"),
+        ([sl.user("x")], {"context": {"run_id": "r"}}, "context must be an sl.Context"),
+        ([sl.user("cut \ud83d here")], {}, "lone surrogate"),
+        ([sl.system("\udc00"), sl.user("x")], {}, r"messages\[0\] contains a lone surrogate"),
+        ([sl.user("x")], {"seed": "7"}, "seed='7' must be a whole number"),
+        ([sl.user("x")], {"user": 5}, "user=5 must be a string"),
+        ([sl.user("x")], {"response_format": "json"}, "response_format must be a dict"),
     ],
 )
 async def test_bad_input_fails_before_anything_is_sent(

@@ -173,6 +173,19 @@ class Client:
         """Resolve and check one call without sending it (bad input fails here)."""
         if self._closed:
             raise LLMError("this client is closed; create a new one", retryable=False)
+        if context is not None and not isinstance(context, Context):
+            raise InvalidRequestError(
+                f"context must be an sl.Context, not {type(context).__name__}; "
+                "e.g. context=sl.Context(run_id='r1')"
+            )
+        if max_retries is not None and (
+            isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0
+        ):
+            raise InvalidRequestError(
+                f"max_retries={max_retries!r} must be a whole number of at least 0"
+            )
+        if extra is not None and not isinstance(extra, dict):
+            raise InvalidRequestError(f"extra must be a dict, not {type(extra).__name__}")
         s = self.settings
         ref = parse_model(
             model, aliases=s.aliases, default_provider=s.provider, default_model=s.default_model

@@ -21,6 +21,38 @@ def _check_range(name: str, value: float | None, lo: float, hi: float) -> None:
         )
 
 
+def _check_text(text: object, where: str) -> None:
+    """Text that can be sent: a str that is valid Unicode (a lone surrogate, e.g. from
+    slicing UTF-16 or a bad decode, would go out as invalid UTF-8)."""
+    if not isinstance(text, str):
+        raise InvalidRequestError(f"{where} has text of type {type(text).__name__}, not str")
+    if text.isascii():
+        return
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidRequestError(
+            f"{where} contains a lone surrogate {text[exc.start]!r} at character {exc.start}, "
+            "which is not valid Unicode; decode the source text with errors='replace'"
+        ) from None
+
+
+def _check_json(value: object, name: str) -> None:
+    """A value the request body can carry exactly: JSON types only, finite numbers."""
+    import json
+
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        reason = str(exc).replace(
+            "Out of range float values are not JSON compliant", "NaN or infinity is not valid JSON"
+        )
+        raise InvalidRequestError(
+            f"{name} cannot be sent as JSON ({reason}); use only dicts, lists, strings, "
+            "finite numbers, booleans and None"
+        ) from None
+
+
 def check_messages(messages: object) -> None:
     if type(messages) is not list and (  # a list (the usual case) skips the ABC check
         not isinstance(messages, Sequence) or isinstance(messages, str | bytes)
@@ -40,11 +72,15 @@ def check_messages(messages: object) -> None:
         for part in msg.content:
             if not isinstance(part, TextPart | ImagePart):
                 raise InvalidRequestError(f"messages[{i}] has an unsupported part {part!r}")
-            if isinstance(part, ImagePart) and msg.role != "user":
+            if isinstance(part, TextPart):
+                _check_text(part.text, f"messages[{i}]")
+            elif msg.role != "user":
                 raise InvalidRequestError(
                     f"messages[{i}] is a {msg.role} message with an image; "
                     "images go in user messages"
                 )
+        for call in msg.tool_calls:
+            _check_text(call.arguments, f"messages[{i}] tool call {call.name!r}")
         if msg.role == "assistant":
             open_calls = {c.id for c in msg.tool_calls}
         elif msg.role == "tool":
@@ -104,7 +140,21 @@ def check_request(request: Request) -> None:
     ):
         raise InvalidRequestError("stop must be a list of non-empty strings")
     if request.response_format is not None:
+        if not isinstance(request.response_format, dict):
+            raise InvalidRequestError(
+                "response_format must be a dict, e.g. {'type': 'json_object'}"
+            )
         check_response_format(request.response_format)
+    if request.seed is not None and (
+        isinstance(request.seed, bool) or not isinstance(request.seed, int)
+    ):
+        raise InvalidRequestError(f"seed={request.seed!r} must be a whole number")
+    if request.user is not None and not isinstance(request.user, str):
+        raise InvalidRequestError(f"user={request.user!r} must be a string")
+    if request.extra:
+        if not all(isinstance(k, str) for k in request.extra):
+            raise InvalidRequestError("extra must be a dict with string keys")
+        _check_json(request.extra, "extra")
 
 
 def check_response_format(fmt: dict[str, Any]) -> None:
