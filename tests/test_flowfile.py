@@ -68,6 +68,17 @@ async def test_a_failing_step_stops_the_run(tmp_path: Path) -> None:
     assert "'missing' is not supplied" in (results[1].record.reason or "")
 
 
+#: Nine levels of ten aliases: a billion values once expanded, 1 KB on disk.
+BOMB = (
+    "flow: x\nvars:\n  a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+    + "".join(
+        f"  {chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 10)}]\n"
+        for i in range(8)
+    )
+    + "steps:\n  - id: s\n    model: fake:m\n    prompt: p\n"
+)
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
@@ -94,6 +105,14 @@ async def test_a_failing_step_stops_the_run(tmp_path: Path) -> None:
             "line 2: 'vars' must be a mapping",
         ),
         ("flow: x\nsteps:\n  - nope\n", "line 3: step 1 must be a mapping"),
+        # issue 13: hostile files end in a message naming the line, never a traceback
+        (BOMB, "line 7: this value expands to more than 100,000 values"),
+        ("flow: x\n? [a, b]\n: 1\nsteps: []\n", "line 2: a key must be plain text"),
+        (
+            "flow: x\nsteps:\n  - id: a\n    model: m\n    prompt: p\n    vars: {[1]: 2}\n",
+            "line 6: a key must be plain text",
+        ),
+        ("flow: x\nvars:\n  v: " + "[" * 5000 + "]" * 5000 + "\n", "line 3: values nest more"),
     ],
 )
 def test_invalid_flow_files_name_the_line_and_field(
@@ -148,3 +167,21 @@ def test_the_python_example_runs_offline() -> None:
     )
     assert "tool current_weather({'city': 'Lyon'})" in out.stdout
     assert "take_umbrella=True" in out.stdout and "3 model calls" in out.stdout
+
+
+@pytest.mark.parametrize(
+    ("content", "needle"),
+    [
+        (BOMB.encode(), "alias bomb"),
+        (b"flow: x\nsteps:\n  - id: a\n    prompt: caf\xe9\n", "line 4: not valid UTF-8"),
+        (("flow: x\nvars: " + "[" * 3000 + "]" * 3000 + "\n").encode(), "nest more than 64"),
+    ],
+)
+def test_hostile_flow_files_exit_2_with_the_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes, needle: str
+) -> None:
+    path = tmp_path / "hostile.yaml"
+    path.write_bytes(content)
+    assert main(["run", str(path), "--db", str(tmp_path / "r.db")]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and "Traceback" not in err

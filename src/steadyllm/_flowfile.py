@@ -48,14 +48,63 @@ class Flow:
     vars: dict[str, Any] = field(default_factory=dict)
 
 
-def _plain(node: Any) -> Any:
+#: A flow file may expand (through YAML aliases) to at most this many values, and
+#: nest at most this deep: beyond is an alias bomb or a mistake, not a flow.
+MAX_VALUES = 100_000
+MAX_DEPTH = 64
+
+
+def _plain(node: Any, fail: Any) -> Any:
+    """The Python value of a YAML node, keys checked to be text."""
     import yaml
 
-    if isinstance(node, yaml.MappingNode):
-        return {_plain(k): _plain(v) for k, v in node.value}
-    if isinstance(node, yaml.SequenceNode):
-        return [_plain(v) for v in node.value]
-    return yaml.safe_load(yaml.serialize(node))
+    def convert(node: Any, depth: int) -> Any:
+        if depth > MAX_DEPTH:
+            raise fail(node, f"values nest more than {MAX_DEPTH} levels deep")
+        if isinstance(node, yaml.MappingNode):
+            out = {}
+            for key, value in node.value:
+                if not isinstance(key, yaml.ScalarNode):
+                    raise fail(key, "a key must be plain text, not a list or a mapping")
+                out[yaml.safe_load(yaml.serialize(key))] = convert(value, depth + 1)
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            return [convert(v, depth + 1) for v in node.value]
+        return yaml.safe_load(yaml.serialize(node))
+
+    return convert(node, 0)
+
+
+def _check_size(root: Any, fail: Any) -> None:
+    """Refuse a file whose aliases expand it past ``MAX_VALUES`` values (an alias bomb
+    is small on disk and exponential once expanded). Sizes are counted per node once."""
+    import yaml
+
+    sizes: dict[int, int] = {}
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    while stack:  # iterative post-order: deep files cannot overflow the Python stack
+        node, children_done = stack.pop()
+        if id(node) in sizes:
+            continue
+        if isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        else:
+            sizes[id(node)] = 1
+            continue
+        if not children_done:
+            stack.append((node, True))
+            stack.extend((c, False) for c in children if id(c) not in sizes)
+            continue
+        total = 1 + sum(sizes[id(c)] for c in children)
+        if total > MAX_VALUES:
+            raise fail(
+                node,
+                f"this value expands to more than {MAX_VALUES:,} values through YAML aliases "
+                "(an alias bomb?); write it out or shorten it",
+            )
+        sizes[id(node)] = total
 
 
 def load_flow(path: str | Path) -> Flow:
@@ -63,22 +112,49 @@ def load_flow(path: str | Path) -> Flow:
 
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"cannot read flow file {path}: {exc.strerror}") from None
     try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(
+            f"{path} line {line}: not valid UTF-8 (byte {raw[exc.start]:#04x}); "
+            "save the file as UTF-8"
+        ) from None
+    try:
+        # The event stream first: it is read without recursion, so nesting too deep
+        # for the composer (which recurses) is found here, with its line.
+        depth = 0
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    mark = event.start_mark
+                    where = f" line {mark.line + 1}" if mark is not None else ""
+                    raise ConfigError(
+                        f"{path}{where}: values nest more than {MAX_DEPTH} levels deep"
+                    )
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{path}{line}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+        problem = getattr(exc, "problem_mark", None)
+        where = f" line {problem.line + 1}" if problem is not None else ""
+        raise ConfigError(
+            f"{path}{where}: not valid YAML: {getattr(exc, 'problem', exc)}"
+        ) from None
 
     def fail(node: Any, message: str) -> ConfigError:
         return ConfigError(f"{path} line {node.start_mark.line + 1}: {message}")
 
     if not isinstance(root, yaml.MappingNode):
         raise ConfigError(f"{path}: a flow file is a mapping with 'flow' and 'steps'")
+    _check_size(root, fail)
     for key_node, _ in root.value:
+        if not isinstance(key_node, yaml.ScalarNode):
+            raise fail(key_node, "a key must be plain text, not a list or a mapping")
         if key_node.value not in ("flow", "vars", "steps"):
             raise fail(
                 key_node, f"unknown field {key_node.value!r}; a flow has flow, vars and steps"
@@ -90,15 +166,18 @@ def load_flow(path: str | Path) -> Flow:
         or not top["steps"].value
     ):
         raise fail(top.get("steps", root), "'steps' must be a non-empty list of steps")
-    variables = _plain(top["vars"]) if "vars" in top else {}
+    variables = _plain(top["vars"], fail) if "vars" in top else {}
     if not isinstance(variables, dict):
         raise fail(top["vars"], "'vars' must be a mapping of name: value")
     steps: list[FlowStep] = []
     for index, node in enumerate(top["steps"].value, 1):
         if not isinstance(node, yaml.MappingNode):
             raise fail(node, f"step {index} must be a mapping with id, model and prompt/template")
+        for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise fail(key_node, "a key must be plain text, not a list or a mapping")
         fields_ = {k.value: (k, v) for k, v in node.value}
-        step_id = _plain(fields_["id"][1]) if "id" in fields_ else None
+        step_id = _plain(fields_["id"][1], fail) if "id" in fields_ else None
         if not isinstance(step_id, str) or not step_id.isidentifier():
             raise fail(node, f"step {index} needs an id made of letters, digits and _")
         if any(s.id == step_id for s in steps):
@@ -111,14 +190,14 @@ def load_flow(path: str | Path) -> Flow:
                     f"step {step_id!r}: unknown field {key!r}; known fields: "
                     + ", ".join(sorted(known)),
                 )
-        data = {k: _plain(v) for k, (_, v) in fields_.items() if k != "id"}
+        data = {k: _plain(v, fail) for k, (_, v) in fields_.items() if k != "id"}
         try:
             config = LLMCallConfig.from_dict(data, f"step {step_id!r}")
         except ConfigError as exc:
             message = exc.message.replace("an ai.llm_call step", f"step {step_id!r}")
             raise fail(node, message) from None
         steps.append(FlowStep(step_id, config, node.start_mark.line + 1))
-    flow_id = _plain(top["flow"]) if "flow" in top else path.stem
+    flow_id = _plain(top["flow"], fail) if "flow" in top else path.stem
     return Flow(str(flow_id), steps, variables)
 
 
