@@ -380,3 +380,47 @@ async def test_a_result_that_is_not_json_goes_back_to_the_model_as_an_error() ->
     execution = await tool.run(sl.ToolCall("c1", "cyclic", "{}"), {}, 1)
     assert execution.result is None
     assert execution.error is not None and "not JSON" in execution.error
+
+
+async def test_a_streaming_tool_loop_left_early_is_closed_and_booked(tmp_path: Path) -> None:
+    log = tmp_path / "calls.jsonl"
+    async with Emulator() as emu:
+        emu.push(Behavior(text="one two three four five six", chunks=6))
+        prices = {"openai:gpt-4o-mini": {"input": 1.0, "output": 10.0}}
+        settings = emu.settings(
+            prices=prices, budget_usd=1.0, log_to_file=True, log_file_path=str(log)
+        )
+        async with sl.Client(settings) as client:
+            async with client.stream_with_tools(
+                "openai:gpt-4o-mini", [sl.user("x")], tools=[weather]
+            ) as loop:
+                async for _event in loop:
+                    break
+            # Closed at once, not at garbage collection: no connection, no hold left.
+            transport = client.provider("openai").transport  # type: ignore[attr-defined]
+            assert transport.busy_connections == 0
+            budget = client.meter.budgets.snapshot()["global"]
+            assert budget["reserved"] == 0 and budget["spent"] > 0
+            await loop.aclose()  # twice is fine
+    (record,) = [json.loads(line) for line in log.read_text().splitlines()]
+    assert record["error_kind"] == "abandoned" and record["stream"]
+
+
+async def test_both_tool_loops_refuse_max_iterations_below_one() -> None:
+    client, fake = fake_client(sl.FakeReply("never"))
+    message = "max_iterations=0 must be at least 1"
+    with pytest.raises(sl.InvalidRequestError, match=message):
+        client.stream_with_tools("fake:m", [sl.user("x")], tools=[weather], max_iterations=0)
+    with pytest.raises(sl.InvalidRequestError, match=message):
+        await client.chat_with_tools("fake:m", [sl.user("x")], tools=[weather], max_iterations=0)
+    assert fake.requests == []
+
+
+def test_the_sync_streaming_tool_loop_closes_early() -> None:
+    fake = sl.FakeProvider([sl.FakeReply("a b c d", chunks=4)])
+    with sl.SyncClient(providers={"fake": fake}) as client:
+        with client.stream_with_tools("fake:m", [sl.user("x")], tools=[weather]) as loop:
+            first = next(iter(loop))
+        assert isinstance(first, sl.TextDelta)
+        (record,) = list(client.costs.summary()["by_model"].values())
+        assert record["calls"] == 1 and record["failed_calls"] == 1

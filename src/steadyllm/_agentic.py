@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -83,6 +83,55 @@ def _limit_error(max_iterations: int, result: ToolRunResult) -> ToolLoopError:
     )
 
 
+def check_iterations(max_iterations: object) -> None:
+    if (
+        isinstance(max_iterations, bool)
+        or not isinstance(max_iterations, int)
+        or max_iterations < 1
+    ):
+        from ._errors import InvalidRequestError
+
+        raise InvalidRequestError(f"max_iterations={max_iterations!r} must be at least 1")
+
+
+async def tool_loop(
+    client: Client,
+    model: str | None,
+    history: list[Message],
+    table: Mapping[str, Tool],
+    max_iterations: int,
+    on_max_iterations: OnLimit,
+    options: dict[str, Any],
+    result: ToolRunResult,
+    *,
+    stream: bool,
+) -> AsyncGenerator[StreamEvent | ToolExecution, None]:
+    """The tool loop, once for both forms: call the model (``stream``: yield its events),
+    run the tools it asks for and yield each execution, repeat. After
+    ``max_iterations`` turns with tool calls: ``ToolLoopError``, or with
+    ``on_max_iterations="answer"`` one more turn with tools disabled."""
+    specs = [t.spec for t in table.values()]
+    for iteration in range(1, max_iterations + 2):
+        final = iteration > max_iterations
+        if final and on_max_iterations == "error":
+            raise _limit_error(max_iterations, result)
+        extra: dict[str, Any] = {"tool_choice": "none"} if final else {}
+        if stream:
+            async with client.stream(model, history, tools=specs, **options, **extra) as s:
+                async for event in s:
+                    yield event
+            response = s.response
+        else:
+            response = await client.chat(model, history, tools=specs, **options, **extra)
+        result.response, result.iterations = response, min(iteration, max_iterations)
+        result.usage = result.usage + response.usage
+        if final or not response.tool_calls:
+            history.append(response.message)
+            return
+        for execution in await _run_turn(table, response, history, result.executions, iteration):
+            yield execution
+
+
 async def chat_with_tools(
     client: Client,
     model: str | None,
@@ -94,35 +143,32 @@ async def chat_with_tools(
     tool_timeout: float | None,
     options: dict[str, Any],
 ) -> ToolRunResult:
-    if max_iterations < 1:
-        from ._errors import InvalidRequestError
-
-        raise InvalidRequestError(f"max_iterations={max_iterations} must be at least 1")
+    check_iterations(max_iterations)
     table = as_tools(tools, handlers, tool_timeout)
-    specs = [t.spec for t in table.values()]
     history = list(messages)
     result = ToolRunResult(Response(), messages=history)
-    for iteration in range(1, max_iterations + 1):
-        response = await client.chat(model, history, tools=specs, **options)
-        result.response, result.iterations = response, iteration
-        result.usage = result.usage + response.usage
-        if not response.tool_calls:
-            history.append(response.message)
-            return result
-        await _run_turn(table, response, history, result.executions, iteration)
-    if on_max_iterations == "answer":
-        response = await client.chat(model, history, tools=specs, tool_choice="none", **options)
-        result.response = response
-        result.usage = result.usage + response.usage
-        history.append(response.message)
-        return result
-    raise _limit_error(max_iterations, result)
+    loop = tool_loop(
+        client,
+        model,
+        history,
+        table,
+        max_iterations,
+        on_max_iterations,
+        options,
+        result,
+        stream=False,
+    )
+    async for _ in loop:  # executions only: the non-streaming form yields no events
+        pass
+    return result
 
 
 class ToolStream:
-    """``async for event in client.stream_with_tools(...)``: the stream events of every
-    model turn, and a ``ToolExecution`` for each tool run between turns. ``result``
-    holds the ``ToolRunResult`` once the loop is over."""
+    """``async with client.stream_with_tools(...) as s: async for event in s``: the
+    stream events of every model turn, and a ``ToolExecution`` for each tool run
+    between turns; ``result`` holds the ``ToolRunResult`` once the loop is over.
+    Leaving the ``async with`` early (a ``break``) closes the turn's stream at once:
+    its connection, rate-limit and budget holds are released and the turn is booked."""
 
     def __init__(
         self,
@@ -134,43 +180,47 @@ class ToolStream:
         on_max_iterations: OnLimit,
         options: dict[str, Any],
     ) -> None:
-        self._client, self._model, self._table = client, model, table
-        self._max, self._on_limit, self._options = max_iterations, on_max_iterations, options
+        check_iterations(max_iterations)
         self._history = list(messages)
-        self._result: ToolRunResult | None = None
+        self._result = ToolRunResult(Response(), messages=self._history)
+        self._finished = False
+        self._loop = tool_loop(
+            client,
+            model,
+            self._history,
+            table,
+            max_iterations,
+            on_max_iterations,
+            options,
+            self._result,
+            stream=True,
+        )
 
     @property
     def result(self) -> ToolRunResult:
-        if self._result is None:
+        if not self._finished:
             raise RuntimeError("the tool loop has not finished; iterate it to the end first")
         return self._result
 
-    async def __aiter__(self) -> AsyncIterator[StreamEvent | ToolExecution]:
-        specs = [t.spec for t in self._table.values()]
-        result = ToolRunResult(Response(), messages=self._history)
-        for iteration in range(1, self._max + 2):
-            extra: dict[str, Any] = {"tool_choice": "none"} if iteration > self._max else {}
-            async with self._client.stream(
-                self._model, self._history, tools=specs, **self._options, **extra
-            ) as s:
-                async for event in s:
-                    yield event
-            response = s.response
-            result.response, result.iterations = response, min(iteration, self._max)
-            result.usage = result.usage + response.usage
-            if not response.tool_calls:
-                self._history.append(response.message)
-                self._result = result
-                return
-            if iteration > self._max:  # pragma: no cover - tool_choice none forbids calls
-                break
-            for execution in await _run_turn(
-                self._table, response, self._history, result.executions, iteration
-            ):
-                yield execution
-            if iteration == self._max and self._on_limit == "error":
-                raise _limit_error(self._max, result)
-        self._result = result  # pragma: no cover
+    async def __aenter__(self) -> ToolStream:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Stop the loop now (its current stream is closed and booked). Safe to repeat."""
+        await self._loop.aclose()
+
+    def __aiter__(self) -> ToolStream:
+        return self
+
+    async def __anext__(self) -> StreamEvent | ToolExecution:
+        try:
+            return await self._loop.__anext__()
+        except StopAsyncIteration:
+            self._finished = True
+            raise
 
 
 # ------------------------------------------------------------------ structured output

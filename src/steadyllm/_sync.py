@@ -262,17 +262,28 @@ class SyncChatStream:
 
 
 class SyncToolStream:
+    """``with client.stream_with_tools(...) as s: for event in s``; leaving the ``with``
+    early closes the turn's stream at once."""
+
     def __init__(self, owner: SyncClient, stream: ToolStream) -> None:
         self._owner = owner
         self._stream = stream
-        self._iterator = stream.__aiter__()
+
+    def __enter__(self) -> SyncToolStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._owner._run(self._stream.aclose())
 
     def __iter__(self) -> Iterator[StreamEvent | ToolExecution]:
         return self
 
     def __next__(self) -> StreamEvent | ToolExecution:
         try:
-            return self._owner._run(_anext(self._iterator))
+            return self._owner._run(_anext(self._stream))
         except StopAsyncIteration:
             raise StopIteration from None
 
