@@ -424,3 +424,17 @@ def test_the_sync_streaming_tool_loop_closes_early() -> None:
         assert isinstance(first, sl.TextDelta)
         (record,) = list(client.costs.summary()["by_model"].values())
         assert record["calls"] == 1 and record["failed_calls"] == 1
+
+
+async def test_chat_json_timeout_is_the_total_over_all_repairs() -> None:
+    # Each reply takes 4 s of virtual time and is invalid: with timeout_ms=10000 the
+    # third attempt gets only the 2 s left, so it times out instead of starting fresh.
+    slow = [sl.FakeReply('{"steps": "x"}', latency=4.0) for _ in range(3)]
+    fake = sl.FakeProvider(slow)
+    clock = sl.FakeClock()
+    async with sl.Client(providers={"fake": fake}, clock=clock) as client:
+        with pytest.raises(sl.LLMTimeoutError):
+            await client.chat_json(
+                "fake:m", [sl.user("x")], schema=Plan, max_repairs=5, timeout_ms=10_000
+            )
+        assert clock.now() <= 10.0 + 1e-6 and len(fake.requests) == 3

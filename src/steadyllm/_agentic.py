@@ -270,8 +270,29 @@ async def chat_json(
     fmt = {"type": "json_schema", "name": name, "schema": json_schema}
     history = list(messages)
     last_raw, last_errors = "", ""
+    # timeout_ms is the total over every repair, as for any call: each attempt gets
+    # what is left of it (an invalid value is refused by the first attempt's plan).
+    total_ms = options.get("timeout_ms")
+    if total_ms is None:
+        total_ms = client.settings.timeout_ms
+    clock, started = client.clock, client.clock.now()
+    response = Response()
     for attempt in range(1, max_repairs + 2):
         outcome: dict[str, Any] = {}
+        if attempt > 1 and isinstance(total_ms, int | float):
+            left_ms = total_ms - (clock.now() - started) * 1000.0
+            if left_ms <= 0:
+                from ._errors import LLMTimeoutError
+
+                raise LLMTimeoutError(
+                    f"chat_json did not get valid JSON for {name} within its total deadline "
+                    f"of {total_ms / 1000.0:g}s ({attempt - 1} attempts; last errors: "
+                    f"{last_errors}); raise timeout_ms or LLM_TIMEOUT_MS",
+                    retryable=False,
+                    provider=response.provider,
+                    model=response.model,
+                )
+            options = {**options, "timeout_ms": left_ms}
 
         def validate(
             response: Response, attempt: int = attempt, box: dict[str, Any] = outcome
