@@ -329,7 +329,12 @@ async def test_settling_is_idempotent_and_abandoned_holds_expire(
     assert isinstance(hold, SharedHold)
     await book_a.settle(hold, 0.1)
     await book_a.settle(hold, 0.1)  # a retried settle counts once
-    assert (await book_a.read())["global"] == {"limit": 1.0, "spent": 0.1, "reserved": 0.0}
+    assert (await book_a.read())["global"] == {
+        "limit": 1.0,
+        "spent": 0.1,
+        "reserved": 0.0,
+        "estimated": 0.0,
+    }
     dead = await book_a.reserve(0.8, None, provider="fake", model="m", hold_for=5.0)
     assert dead is not None
     with pytest.raises(sl.BudgetExceededError):  # 0.1 spent + 0.8 held + 0.2 > 1.0
@@ -389,7 +394,7 @@ async def test_limiter_and_budgets_fail_closed_by_default_and_recover(
         await a.chat("fake:m", [sl.user("down")])
     shared = shared_of(a)
     assert shared.failures["budgets"] >= 2 and "budgets" in shared.down
-    assert caplog.text.count("unreachable for the shared budgets") == 1  # once per outage
+    assert caplog.text.count("cannot be used for the shared budgets") == 1  # once per outage
     own_redis.start()
     reply = await a.chat("fake:m", [sl.user("after")])
     assert a.meter.shared_costs is not None and await a.meter.shared_costs.flush()
@@ -466,7 +471,12 @@ async def test_a_stream_is_paced_and_charged_through_redis(
     assert cost is not None and cost > 0
     assert b.meter.shared_budgets is not None
     state = (await b.meter.shared_budgets.read())["global"]
-    assert state == {"limit": 1.0, "spent": pytest.approx(cost), "reserved": 0.0}
+    assert state == {
+        "limit": 1.0,
+        "spent": pytest.approx(cost),
+        "reserved": 0.0,
+        "estimated": 0.0,
+    }
     assert await b.predicted_wait("fake:m", [sl.user("x")]) == 0.0
     assert shared_limiter(a).stats.granted == 1
 
@@ -548,10 +558,10 @@ async def test_reading_fleet_figures_while_redis_is_down_is_a_clear_error(
 ) -> None:
     a, _ = make_pair(sl.FakeClock(1_000.0), url=own_redis.url, budget_usd=1.0, prices=PRICES)
     own_redis.stop()
-    with pytest.raises(sl.SharedStateError, match="shared costs in Redis are unreachable"):
+    with pytest.raises(sl.SharedStateError, match="shared costs in Redis cannot be read"):
         await a.fleet_costs()
     assert a.meter.shared_budgets is not None
-    with pytest.raises(sl.SharedStateError, match="shared budgets in Redis are unreachable"):
+    with pytest.raises(sl.SharedStateError, match="shared budgets in Redis cannot be read"):
         await a.meter.shared_budgets.read()
     assert shared_of(a).failures["costs"] >= 1 and shared_of(a).failures["budgets"] == 1
 
@@ -574,3 +584,104 @@ async def test_a_run_budget_expires_a_week_after_its_last_call(
     assert global_ttl == -1  # the global budget is kept
     assert a.meter.shared_budgets is not None
     assert set(await a.meter.shared_budgets.read()) == {"global", "run r-42"}
+
+
+# ------------------------------------------------------------------ any redis error (issue 13)
+
+
+async def _configure(url: str, *commands: list[str]) -> None:
+    import redis.asyncio as redis_asyncio
+
+    admin = redis_asyncio.from_url(url)
+    try:
+        for command in commands:
+            await admin.execute_command(*command)  # type: ignore[no-untyped-call]
+    finally:
+        await admin.aclose()
+
+
+@pytest.mark.parametrize("trouble", ["oom", "noperm", "readonly"])
+async def test_any_redis_error_is_a_shared_state_error_under_the_policy(
+    own_redis: RedisServer, prefix: str, trouble: str
+) -> None:
+    url = own_redis.url
+    if trouble == "oom":  # maxmemory with noeviction: every write answers OOM
+        await _configure(url, ["CONFIG", "SET", "maxmemory-policy", "noeviction"])
+        await _configure(url, ["CONFIG", "SET", "maxmemory", "1"])
+        expected = "OutOfMemoryError"
+    elif trouble == "noperm":  # an ACL user that may not run scripts
+        await _configure(
+            url,
+            [
+                "ACL",
+                "SETUSER",
+                "limited",
+                "on",
+                ">pw-LEAKCHECK1",
+                "~*",
+                "+@all",
+                "-evalsha",
+                "-eval",
+            ],
+        )
+        url = f"redis://limited:pw-LEAKCHECK1@127.0.0.1:{own_redis.port}/0"
+        expected = "NoPermissionError"
+    else:  # a replica: writes answer READONLY (the primary is a port nobody listens on)
+        await _configure(url, ["REPLICAOF", "127.0.0.1", "9"])
+        expected = "ReadOnlyError"
+    clock = sl.FakeClock()
+    fake = sl.FakeProvider([sl.FakeReply("ok")] * 4)
+    closed = sl.Client(
+        settings(url, prefix, budget_usd=1.0, prices=PRICES), providers={"fake": fake}, clock=clock
+    )
+    try:
+        with pytest.raises(sl.SharedStateError) as info:
+            await closed.chat("fake:m", [sl.user("x")])
+        assert expected in str(info.value) and "fail closed" in str(info.value)
+        assert "pw-LEAKCHECK1" not in str(info.value)
+        assert fake.requests == []  # refused before sending
+    finally:
+        await closed.aclose()
+    opened = sl.Client(
+        settings(
+            url,
+            prefix,
+            budget_usd=1.0,
+            prices=PRICES,
+            redis_budgets_on_failure="open",
+            redis_limiter_on_failure="open",
+        ),
+        providers={"fake": fake},
+        clock=clock,
+    )
+    try:  # fail open: the call goes on under this process's own state
+        assert (await opened.chat("fake:m", [sl.user("x")])).text == "ok"
+        assert opened.shared is not None and opened.shared.failures
+    finally:
+        await opened.aclose()
+
+
+async def test_a_cancelled_call_books_its_estimate_in_the_shared_budget(
+    make_pair: Callable[..., Pair],
+) -> None:
+    arrived = asyncio.Event()
+
+    class Signalling(sl.FakeProvider):
+        async def complete(self, request: sl.Request) -> sl.Response:
+            arrived.set()
+            return await super().complete(request)
+
+    clock = sl.FakeClock(1_000.0)
+    a, b = make_pair(clock, Signalling([sl.FakeHang()]), budget_usd=1.0, prices=PRICES)
+    task = asyncio.create_task(a.chat("fake:m", [sl.user("x")], max_tokens=100))
+    await arrived.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert a.shared is not None
+    await asyncio.wait(set(a.shared._tasks))  # the settlement runs in the background
+    assert b.meter.shared_budgets is not None
+    state = (await b.meter.shared_budgets.read())["global"]
+    booked = a.costs.summary()["total"]["estimated_usd"]
+    assert booked > 0 and state["reserved"] == pytest.approx(0.0)
+    assert state["spent"] == pytest.approx(booked) == pytest.approx(state["estimated"])

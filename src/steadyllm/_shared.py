@@ -65,12 +65,20 @@ class SharedStateUnavailableError(Exception):
     def error(self, what: str) -> SharedStateError:
         """The typed error a fail-closed feature raises to its caller."""
         return SharedStateError(
-            f"shared {self.feature} state in Redis is unreachable ({self.cause}); {what}. "
+            f"shared {self.feature} state in Redis cannot be used ({_describe(self.cause)}); "
+            f"{what}. "
             f"The call is refused (fail closed); set {_POLICY_VARS[self.feature]}=open to "
             "run on this process's own state instead while Redis is down",
             retryable=True,
             retry_after=0.5,
         )
+
+
+def _describe(exc: BaseException) -> str:
+    """``TypeName: message``, the message redacted (it may quote a URL)."""
+    from ._redact import redact
+
+    return redact(f"{type(exc).__name__}: {exc}")
 
 
 #: Only these two features fail closed, so only they raise ``SharedStateError``.
@@ -80,16 +88,12 @@ _POLICY_VARS = {"limiter": "REDIS_LIMITER_ON_FAILURE", "budgets": "REDIS_BUDGETS
 def _connection_errors() -> tuple[type[BaseException], ...]:
     import redis.exceptions as rx
 
-    # ReadOnlyError: a replica promoted to primary during a fail-over answers
-    # writes this way until clients reconnect; it is an outage, not a bug.
-    return (
-        rx.ConnectionError,
-        rx.TimeoutError,
-        rx.BusyLoadingError,
-        rx.ReadOnlyError,
-        OSError,
-        TimeoutError,
-    )
+    # Every redis-py error, not only "unreachable": a server out of memory under
+    # noeviction (OOM), an ACL user without EVALSHA (NOPERM), a replica answering
+    # READONLY after a fail-over, MISCONF after a failed save, a script error. For
+    # the call each is the same thing, shared state that cannot be used now, and
+    # the feature's fail-open/closed policy applies.
+    return (rx.RedisError, OSError, TimeoutError)
 
 
 class SharedState:
@@ -168,7 +172,8 @@ class SharedState:
         except self.connection_errors as exc:
             self.failed(feature, exc)
             raise SharedStateError(
-                f"shared {feature} in Redis are unreachable ({exc}); try again when Redis is up",
+                f"shared {feature} in Redis cannot be read ({_describe(exc)}); try again when "
+                "Redis is up",
                 retryable=True,
             ) from None
 
@@ -176,7 +181,7 @@ class SharedState:
         self.failures[feature] += 1
         if feature not in self.down:
             self.down.add(feature)
-            logger.warning("Redis unreachable for the shared %s: %s", feature, exc)
+            logger.warning("Redis cannot be used for the shared %s: %s", feature, _describe(exc))
 
     def recovered(self, feature: str) -> None:
         if feature in self.down:
