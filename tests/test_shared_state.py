@@ -290,6 +290,34 @@ async def test_the_failure_rate_is_counted_across_processes(
         await a.chat("fake:m", [sl.user("x")])
 
 
+async def test_the_shared_failure_window_has_bounded_memory(
+    make_pair: Callable[..., Pair],
+) -> None:
+    from steadyllm._breaker import WINDOW_SLOTS
+
+    clock = sl.FakeClock(1_000.0)
+    a, _ = make_pair(
+        clock,
+        sl.FakeProvider([sl.FakeReply("ok")] * 600),
+        circuit_breaker_failure_rate=0.5,
+        circuit_breaker_min_calls=10,
+        circuit_breaker_window_ms=10_000,
+    )
+    for _ in range(600):  # 600 calls over 30 s of a 10 s window
+        await a.chat("fake:m", [sl.user("ok")])
+        clock.advance(0.05)
+    shared = shared_of(a)
+    keys = [k.decode() async for k in shared.redis.scan_iter(match=f"{shared.prefix}:*")]
+    slots = [k for k in keys if k.endswith(":slots")]
+    assert len(slots) == 1, keys
+    fields = await shared.redis.hgetall(slots[0])
+    # At most one calls and one failures counter per slot of the window (plus the
+    # slot being filled), whatever the number of calls; all successes here.
+    assert 0 < len(fields) <= 2 * (WINDOW_SLOTS + 1)
+    # ...and they count the calls of the last window (10 s at 20 calls/s), not all 600.
+    assert 190 <= sum(int(v) for v in fields.values()) <= 210
+
+
 # ------------------------------------------------------------------ budgets
 
 

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 State = Literal["closed", "open", "half_open"]
 #: The failure-rate window is counted in this many slots (1/20th of the window each).
-_SLOTS = 20
+WINDOW_SLOTS = 20
 _INFRASTRUCTURE = frozenset(
     {"server_error", "overloaded", "timeout", "connection", "stream_interrupted"}
 )
@@ -159,7 +159,7 @@ class CircuitBreaker:
     def _record(self, now: float, failed: bool) -> None:
         if self.policy.failure_rate is None:
             return
-        width = self.policy.window / _SLOTS
+        width = self.policy.window / WINDOW_SLOTS
         slot = int(now // width)
         window = self._window
         if window and window[-1][0] == slot:
@@ -167,7 +167,7 @@ class CircuitBreaker:
             window[-1][2] += failed
         else:
             window.append([slot, 1, int(failed)])
-        while window and window[0][0] <= slot - _SLOTS:
+        while window and window[0][0] <= slot - WINDOW_SLOTS:
             window.popleft()
 
     def success(self, ticket: Ticket, now: float) -> None:

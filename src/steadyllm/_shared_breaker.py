@@ -21,6 +21,7 @@ import uuid
 from typing import Any
 
 from ._breaker import (
+    WINDOW_SLOTS,
     BreakerPolicy,
     BreakerStats,
     CircuitBreaker,
@@ -61,13 +62,16 @@ return {'open', tostring(math.max(0, reopen - now)), state, changed}
 """
 )
 
-# KEYS: hash, probes, calls, failures. ARGV: now, ticket id, probe, outcome
+# KEYS: hash, probes, window slots. ARGV: now, ticket id, probe, outcome
 # (ok|fail|neutral), threshold, rate ('' = count rule only), window, min calls,
-# reset timeout, max reset timeout, backoff, server hint.
+# reset timeout, max reset timeout, backoff, server hint, slots per window.
+# The failure-rate window is counted in slots, as the local breaker counts it: a
+# hash of at most two fields per slot ("c:<slot>" calls, "f:<slot>" failures), so
+# its memory is bounded however many calls a second go through.
 RECORD = (
     LUA_NOW
     + """
-local key, probes, calls, fails = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local key, probes, slots = KEYS[1], KEYS[2], KEYS[3]
 local now = script_now(ARGV[1])
 local id, probe, outcome = ARGV[2], ARGV[3] == '1', ARGV[4]
 if probe then redis.call('ZREM', probes, id) end
@@ -75,13 +79,24 @@ local state = redis.call('HGET', key, 'state') or 'closed'
 if outcome == 'neutral' then return {state, ''} end
 local window, track = tonumber(ARGV[7]), ARGV[6] ~= ''
 local reset, max_reset, backoff = tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])
+local n, failed = 0, 0
 if track then
-  redis.call('ZADD', calls, now, id)
-  if outcome == 'fail' then redis.call('ZADD', fails, now, id) end
-  for _, z in ipairs({calls, fails}) do
-    redis.call('ZREMRANGEBYSCORE', z, '-inf', now - window)
-    redis.call('PEXPIRE', z, math.ceil(window * 1000) + 1000)
+  local count = tonumber(ARGV[13])
+  local slot = math.floor(now / (window / count))
+  redis.call('HINCRBY', slots, 'c:' .. slot, 1)
+  if outcome == 'fail' then redis.call('HINCRBY', slots, 'f:' .. slot, 1) end
+  local fields = redis.call('HGETALL', slots)
+  for i = 1, #fields, 2 do
+    local at = tonumber(string.sub(fields[i], 3))
+    if at <= slot - count then
+      redis.call('HDEL', slots, fields[i])
+    elseif string.sub(fields[i], 1, 1) == 'c' then
+      n = n + tonumber(fields[i + 1])
+    else
+      failed = failed + tonumber(fields[i + 1])
+    end
   end
+  redis.call('PEXPIRE', slots, math.ceil(window * 1000) + 1000)
 end
 local old = state
 if outcome == 'ok' then
@@ -89,7 +104,7 @@ if outcome == 'ok' then
   if probe then
     state = 'closed'
     redis.call('HSET', key, 'state', state, 'timeout', tostring(reset))
-    redis.call('DEL', calls, fails)
+    redis.call('DEL', slots)
   end
 else
   local consecutive = redis.call('HINCRBY', key, 'consecutive', 1)
@@ -103,8 +118,7 @@ else
     if consecutive >= tonumber(ARGV[5]) then
       trip = true
     elseif track then
-      local n = redis.call('ZCARD', calls)
-      if n >= tonumber(ARGV[8]) and redis.call('ZCARD', fails) / n >= tonumber(ARGV[6]) then
+      if n >= tonumber(ARGV[8]) and failed / n >= tonumber(ARGV[6]) then
         trip = true
       end
     end
@@ -142,7 +156,7 @@ class SharedBreaker:
         self.reopen_at = 0.0
         self.stats = BreakerStats()
         base = shared.key("breaker", key)
-        self._keys = [base, f"{base}:probes", f"{base}:calls", f"{base}:failures"]
+        self._keys = [base, f"{base}:probes", f"{base}:slots"]
 
     def _saw(self, state: str, old: str) -> None:
         self.state = state  # type: ignore[assignment]
@@ -203,6 +217,7 @@ class SharedBreaker:
             repr(p.max_reset_timeout),
             repr(p.backoff),
             repr(hint if 0 < hint < float("inf") else 0.0),
+            WINDOW_SLOTS,
         ]
         try:
             state, old = (
@@ -225,6 +240,7 @@ class SharedBreaker:
 
     async def _release_probe(self, ticket_id: str) -> None:
         args = [self.shared.now_arg(), ticket_id, 1, "neutral", 1, "", "1", 1, "1", "1", "1", "0"]
+        args.append(WINDOW_SLOTS)
         with contextlib.suppress(SharedStateUnavailableError):  # else the lease expires on its own
             await self.shared.run("breaker", RECORD, self._keys, args)
 
