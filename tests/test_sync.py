@@ -94,3 +94,94 @@ def test_sync_stream_partial_and_close_twice() -> None:
     client.close()
     with pytest.raises(RuntimeError, match="closed"):
         client.chat("fake:m", [sl.user("x")])
+
+
+# ------------------------------------------------------------------ the loop thread (issue 13)
+
+
+def _sync_threads() -> int:
+    import threading
+
+    return sum(t.name == "steadyllm-sync" and t.is_alive() for t in threading.enumerate())
+
+
+def test_a_constructor_that_fails_leaves_no_thread() -> None:
+    class Broken(sl.FakeProvider):
+        def attach(self, clock: sl.Clock) -> None:
+            raise RuntimeError("cannot attach")
+
+    before = _sync_threads()
+    with pytest.raises(RuntimeError, match="cannot attach"):
+        sl.SyncClient(providers={"fake": Broken()})
+    assert _sync_threads() == before
+
+
+def test_clients_dropped_without_close_stop_their_threads() -> None:
+    import gc
+
+    before = _sync_threads()
+    clients = [sl.SyncClient() for _ in range(20)]
+    assert _sync_threads() == before + 20
+    del clients
+    gc.collect()
+    assert _sync_threads() == before
+
+
+def test_ctrl_c_in_the_calling_thread_cancels_the_running_call() -> None:
+    import os
+    import signal
+    import threading
+
+    arrived = threading.Event()
+
+    class Signalling(sl.FakeProvider):
+        async def complete(self, request: sl.Request) -> sl.Response:
+            arrived.set()
+            return await super().complete(request)
+
+    def press_ctrl_c() -> None:
+        arrived.wait(10)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    with sl.SyncClient(providers={"fake": Signalling([sl.FakeHang(), sl.FakeReply("next")])}) as c:
+        threading.Thread(target=press_ctrl_c, daemon=True).start()
+        with pytest.raises(KeyboardInterrupt):
+            c.chat("fake:m", [sl.user("slow")])
+        total = c.costs.summary()["total"]
+        assert total["calls"] == 1 and total["failed_calls"] == 1  # booked as cancelled
+        assert c.chat("fake:m", [sl.user("x")]).text == "next"  # the client still works
+
+
+def test_a_client_used_after_fork_raises_at_once() -> None:
+    import os
+
+    with sl.SyncClient() as client:
+        pid = os.fork()
+        if pid == 0:  # the child: must not hang
+            try:
+                client.chat("fake:m", [sl.user("x")])
+            except RuntimeError as exc:
+                os._exit(0 if "os.fork()" in str(exc) else 1)
+            os._exit(2)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert client.chat("fake:m", [sl.user("parent")]).text == "parent"
+
+
+def test_the_sync_constructor_takes_the_hooks_and_breaker() -> None:
+    from steadyllm._breaker import BreakerPolicy
+
+    changes: list[tuple[str, str, str]] = []
+    fake = sl.FakeProvider([sl.FakeFault("server_error")])
+    with (
+        sl.SyncClient(
+            providers={"fake": fake},
+            breaker=BreakerPolicy(failure_threshold=1),
+            on_circuit_change=lambda k, o, n: changes.append((k, o, n)),
+            on_cost_alert=lambda total, limit: None,
+            retry=sl.RetryPolicy(max_retries=0),
+        ) as client,
+        pytest.raises(sl.ServerError),
+    ):
+        client.chat("fake:m", [sl.user("x")])
+    assert changes == [("fake:m", "closed", "open")]

@@ -9,12 +9,15 @@ along explicitly, because context variables do not cross threads.
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
+import weakref
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, TypeVar, Unpack
 
 from ._agentic import OnLimit, ToolRunResult, ToolStream
+from ._breaker import BreakerPolicy
 from ._cache import ResponseCache
 from ._client import CallOptions, Client, LoopOptions
 from ._clock import Clock
@@ -36,8 +39,31 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
+def _serve(loop: asyncio.AbstractEventLoop) -> None:
+    """The loop thread: run until stopped, then release the loop's worker threads."""
+    asyncio.set_event_loop(loop)
+    try:
+        loop.run_forever()
+    finally:
+        loop.run_until_complete(loop.shutdown_default_executor())
+        loop.close()
+
+
+def _stop(loop: asyncio.AbstractEventLoop, thread: threading.Thread) -> None:
+    """Stop a loop thread (``close()``, or a SyncClient dropped without it)."""
+    if not loop.is_closed():
+        loop.call_soon_threadsafe(loop.stop)
+    if thread is not threading.current_thread():
+        thread.join(timeout=10.0)
+
+
 class SyncClient:
-    """``Client`` for synchronous code; same calls, same results, no ``await``."""
+    """``Client`` for synchronous code; same calls, same results, no ``await``.
+
+    Its loop thread stops on ``close()`` (or ``with``), and also when the client is
+    garbage collected without it. Ctrl-C (any exception in the calling thread while
+    it waits) cancels the running call, which is then booked as cancelled. A client
+    cannot cross ``os.fork()``: in the child it raises at once; create one there."""
 
     def __init__(
         self,
@@ -46,13 +72,27 @@ class SyncClient:
         providers: Mapping[str, Provider] | None = None,
         clock: Clock | None = None,
         retry: RetryPolicy | None = None,
+        breaker: BreakerPolicy | None = None,
+        on_circuit_change: Callable[[str, str, str], None] | None = None,
+        on_cost_alert: Callable[[float, float], None] | None = None,
     ) -> None:
+        self._closed = True  # until the loop runs: a failed constructor leaves no thread
+        self.client = Client(
+            settings,
+            providers=providers,
+            clock=clock,
+            retry=retry,
+            breaker=breaker,
+            on_circuit_change=on_circuit_change,
+            on_cost_alert=on_cost_alert,
+        )
+        self._pid = os.getpid()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
-            target=self._loop.run_forever, name="steadyllm-sync", daemon=True
+            target=_serve, args=(self._loop,), name="steadyllm-sync", daemon=True
         )
         self._thread.start()
-        self.client = Client(settings, providers=providers, clock=clock, retry=retry)
+        self._finalizer = weakref.finalize(self, _stop, self._loop, self._thread)
         self._closed = False
 
     @classmethod
@@ -115,8 +155,27 @@ class SyncClient:
         if self._closed:
             coro.close()
             raise RuntimeError("this SyncClient is closed; create a new one")
-        future: Future[T] = asyncio.run_coroutine_threadsafe(coro, self._loop)
-        return future.result()
+        if os.getpid() != self._pid:
+            coro.close()
+            raise RuntimeError(
+                "this SyncClient was created in another process (before os.fork()); its "
+                "loop thread does not exist here: create a new SyncClient in this process"
+            )
+        finished = threading.Event()
+
+        async def call() -> T:
+            try:
+                return await coro
+            finally:
+                finished.set()
+
+        future: Future[T] = asyncio.run_coroutine_threadsafe(call(), self._loop)
+        try:
+            return future.result()
+        except BaseException:  # KeyboardInterrupt while waiting: cancel the call too
+            if future.cancel():
+                finished.wait(timeout=5.0)  # until it is cancelled and booked
+            raise
 
     def chat(
         self, model: str | None, messages: Sequence[Message], **options: Unpack[CallOptions]
@@ -216,11 +275,10 @@ class SyncClient:
         """Close connections and stop the loop thread. Safe to call twice."""
         if self._closed:
             return
-        self._run(self.client.aclose())
+        if os.getpid() == self._pid:
+            self._run(self.client.aclose())
         self._closed = True
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join()
-        self._loop.close()
+        self._finalizer()  # stops the loop thread (once)
 
     def __enter__(self) -> SyncClient:
         return self
