@@ -8,8 +8,10 @@ how long the caller must wait before sending. The next caller, in whatever
 process, sees the lower level and gets a later slot, so callers are served in
 the order their requests reached Redis, each waiting exactly as long as it
 would have in the in-process queue, and nobody polls. A caller cancelled
-before its slot gives its reservation back; one whose slot is past its
-deadline is refused without charging anything.
+before its slot gives its reservation back if nobody reserved after it (else
+the capacity stays spent: giving it back would let a newcomer be served
+before callers already waiting); one whose slot is past its deadline is
+refused without charging anything.
 
 After the call, one script reconciles the real token usage, adopts the
 provider's ``x-ratelimit-*`` limits and remaining counts, and on a 429
@@ -79,23 +81,28 @@ if ARGV[6] == '1' then return {'dry', tostring(wait)} end
 for _, t in ipairs(take) do
   redis.call('HSET', key, t[1] .. ':level', tostring(t[2]), t[1] .. ':at', tostring(t[3]))
 end
+local seq = redis.call('HINCRBY', key, 'seq', 1)
 redis.call('PEXPIRE', key, ARGV[5])
-return {'ok', tostring(wait)}
+return {'ok', tostring(wait), tostring(seq)}
 """
 )
 
 # ARGV: now, token delta, pause seconds, requests limit, requests remaining, tokens
-# limit, tokens remaining ('' when unknown), requests given back, ttl ms, buckets.
+# limit, tokens remaining ('' when unknown), requests given back, ttl ms, the
+# acquire number a give-back is for ('' otherwise), buckets.
 SETTLE = (
     LUA_NOW
     + _BUCKETS
     + """
 local key = KEYS[1]
+if ARGV[10] ~= '' and redis.call('HGET', key, 'seq') ~= ARGV[10] then
+  return 0  -- someone reserved after the cancelled caller: its capacity stays spent
+end
 local now = script_now(ARGV[1])
 local delta, pause, give = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[8])
 local heard = {r60 = {tonumber(ARGV[4]), tonumber(ARGV[5])},
                t60 = {tonumber(ARGV[6]), tonumber(ARGV[7])}}
-for i = 10, #ARGV, 4 do
+for i = 11, #ARGV, 4 do
   local b = bucket(key, i, now)
   local h = heard[b.name]
   if h and h[1] and h[1] > 0 then
@@ -201,6 +208,7 @@ class SharedLimiter:
                 "shorten the prompt or lower max_tokens"
             )
         wait = float(rest[0])
+        number = rest[1] if len(rest) > 1 else ""
         if status == "late":
             self.stats.refused += 1
             raise RateLimitError(
@@ -215,7 +223,7 @@ class SharedLimiter:
                 await self._wait(now + wait, deadline)
             except BaseException:
                 reservation.settled = True
-                self.shared.background(self._give_back(tokens))
+                self.shared.background(self._give_back(tokens, number))
                 raise
             self.stats.waited += 1
             self.stats.total_wait += self.clock.now() - now
@@ -248,11 +256,19 @@ class SharedLimiter:
                 )
             await self.clock.sleep(left)
 
-    async def _give_back(self, tokens: int) -> None:
-        await self._settle_script(-tokens, 0.0, None, give=1)
+    async def _give_back(self, tokens: int, number: str) -> None:
+        """A caller cancelled before its slot: its reservation goes back only if nobody
+        reserved after it (``number`` is still the last), so no newcomer can be served
+        before a caller that arrived earlier."""
+        await self._settle_script(-tokens, 0.0, None, give=1, number=number)
 
     async def _settle_script(
-        self, delta: int, pause: float, info: RateLimitInfo | None, give: int = 0
+        self,
+        delta: int,
+        pause: float,
+        info: RateLimitInfo | None,
+        give: int = 0,
+        number: str = "",
     ) -> None:
         heard = ["", "", "", ""]
         if info is not None:
@@ -262,7 +278,7 @@ class SharedLimiter:
                 _opt(info.tokens_limit),
                 _opt(info.tokens_remaining),
             ]
-        args = [self.shared.now_arg(), delta, repr(pause), *heard, give, _TTL_MS]
+        args = [self.shared.now_arg(), delta, repr(pause), *heard, give, _TTL_MS, number]
         await self.shared.run("limiter", SETTLE, [self._hash], [*args, *self._buckets])
 
     async def settle(
