@@ -154,7 +154,7 @@ async def test_the_successful_response_carries_the_spend_of_every_attempt(
 # ------------------------------------------------------------------ streams
 
 
-async def test_a_stream_left_after_its_first_event_books_what_arrived(
+async def test_a_stream_left_after_its_first_event_books_its_worst_case(
     emulator: Emulator, tmp_path: Path
 ) -> None:
     emulator.push(Behavior(text="alpha beta gamma delta epsilon", chunks=5))
@@ -168,8 +168,11 @@ async def test_a_stream_left_after_its_first_event_books_what_arrived(
         prompt = estimate_request_tokens(Request("openai", "gpt-4o-mini", messages))
         total = client.costs.summary()["total"]
         assert total["prompt_tokens"] == prompt
-        assert 0 < total["completion_tokens"] < 500  # what arrived, not the whole cap
-        assert total["estimated_calls"] == 1 and total["cost_usd"] > 0
+        # We stopped reading while the server was still sending: it may have generated
+        # more than arrived, up to the cap, and that is what is booked.
+        assert total["completion_tokens"] == 500
+        assert total["estimated_calls"] == 1
+        assert total["cost_usd"] == pytest.approx(worst_case(messages, 500))
         budget = client.meter.budgets.snapshot()["global"]
         assert budget["spent"] == pytest.approx(total["cost_usd"]) and budget["reserved"] == 0
     (record,) = log_lines(log)

@@ -80,12 +80,14 @@ class Guard:
         usage.cost_usd = cost
         return cost
 
-    def _lost_usage(self, partial: Response | None) -> Usage | None:
+    def _lost_usage(self, partial: Response | None, stopped_by_us: bool) -> Usage | None:
         """The usage to book for an attempt that ended without its final usage:
         None when it provably never reached the provider."""
         if not self.dispatch.may_have_reached or self.request is None:
             return None
-        return lost_attempt_usage(self.request, self.output_cap, partial)
+        return lost_attempt_usage(
+            self.request, self.output_cap, partial, stopped_by_us=stopped_by_us
+        )
 
     async def succeed(self, response: Response) -> None:
         await self.ticket.breaker.record(self.ticket, None, self.clock.now())
@@ -103,7 +105,9 @@ class Guard:
         usage: Usage | None = None
         estimated = False
         if error.kind in LOST_KINDS or (partial is not None and _has_output(partial)):
-            usage = self._lost_usage(partial)
+            # A stall we gave up on (timeout) was stopped by us; a cut or an in-band
+            # error was the provider ending the stream itself.
+            usage = self._lost_usage(partial, stopped_by_us=error.kind == "timeout")
             estimated = usage is not None
         if usage is None:  # the provider answered with an error: what it reported, if anything
             usage = partial.usage if partial is not None else Usage()
@@ -128,7 +132,7 @@ class Guard:
         self.reservation.limiter.release(self.reservation)
         cost: float | None = None
         if not self.booked:
-            usage = self._lost_usage(partial)
+            usage = self._lost_usage(partial, stopped_by_us=True)
             if usage is not None:
                 cost = self._price(usage, estimated=True)
                 if partial is not None:

@@ -120,28 +120,42 @@ def output_cap(request: Request, default_max_tokens: int | None) -> tuple[int, b
     return DEFAULT_OUTPUT_ESTIMATE, False
 
 
-def lost_attempt_usage(request: Request, cap: int, partial: Response | None) -> Usage:
+def lost_attempt_usage(
+    request: Request, cap: int, partial: Response | None, *, stopped_by_us: bool
+) -> Usage:
     """What to book for an attempt that may have reached the provider but ended
-    without its final usage (cancelled, timed out, cut, abandoned). With nothing
-    received (a non-streamed call): the worst case, prompt plus the whole output
-    cap. With a partial stream: what the provider reported (Anthropic reports the
-    prompt at the start), else the prompt estimate, plus the output received."""
+    without its final usage. The prompt is what the provider reported (Anthropic
+    reports it at the start), else the estimate. The output:
+
+    - nothing received, or we stopped reading while the provider was still
+      generating (cancelled, our deadline, a stall we gave up on, the caller left a
+      stream): the whole output cap, because the provider may have generated up to
+      it before it noticed, more than we read;
+    - the provider ended the stream itself (cut, an in-band error): what it sent,
+      i.e. the larger of its reported count and an upper estimate of what arrived.
+
+    Never more than the cap: the provider cannot generate past ``max_tokens``, and
+    the budget reserved exactly that."""
     prompt = estimate_request_tokens(request)
     if partial is None:
         return Usage(prompt, cap)
     got = partial.usage
-    received = (
-        estimate_text_tokens(partial.text)
-        + estimate_text_tokens(partial.reasoning)
-        + sum(
-            estimate_text_tokens(c.name) + estimate_text_tokens(c.arguments)
-            for c in partial.tool_calls
+    if stopped_by_us:
+        output = cap
+    else:
+        received = (
+            estimate_text_tokens(partial.text)
+            + estimate_text_tokens(partial.reasoning)
+            + sum(
+                estimate_text_tokens(c.name) + estimate_text_tokens(c.arguments)
+                for c in partial.tool_calls
+            )
         )
-    )
+        output = min(cap, max(got.completion_tokens, received))
     return Usage(
         got.prompt_tokens or prompt,
-        max(got.completion_tokens, received),
+        output,
         cached_tokens=got.cached_tokens,
         cache_write_tokens=got.cache_write_tokens,
-        reasoning_tokens=got.reasoning_tokens,
+        reasoning_tokens=min(got.reasoning_tokens, output),
     )
