@@ -24,6 +24,8 @@ from steadyllm._tokens import (
 from steadyllm._types import Request, ToolSpec
 from steadyllm.emulator import Behavior, Emulator
 
+from .conftest import spawn
+
 PRICES = {"openai:gpt-4o-mini": {"input": 1.0, "output": 10.0}}  # $ per million tokens
 
 
@@ -265,13 +267,10 @@ async def test_cjk_calls_never_overshoot_a_budget(emulator: Emulator) -> None:
     tokens = math.ceil(len(text) * 1.5) + 4
     emulator.push(Behavior(text="はい", usage={"prompt_tokens": tokens}, times=200))
     async with sl.Client(priced(emulator, budget_usd=0.01, max_retries=0)) as client:
-        results = await asyncio.gather(
-            *(
-                client.chat("openai:gpt-4o-mini", [sl.user(text)], max_tokens=20)
-                for _ in range(200)
-            ),
-            return_exceptions=True,
+        tasks = await spawn(
+            client.chat("openai:gpt-4o-mini", [sl.user(text)], max_tokens=20) for _ in range(200)
         )
+        results = await asyncio.gather(*tasks, return_exceptions=True)
         assert any(isinstance(r, sl.BudgetExceededError) for r in results)
         assert client.costs.summary()["total"]["cost_usd"] <= 0.01
 

@@ -316,12 +316,16 @@ class BreakerMachine(LoopMachine):
             self.run(self.call_then_drain(self.breaker.release, a.ticket))
             self.model.release(a.probe)
 
+    async def _stored_state(self) -> Any:
+        redis = await self.shared.client()
+        return await redis.hget(self.shared.key("breaker", "fake:m"), "state")
+
     @invariant()
     def same_state_as_the_model(self) -> None:
         if self.shared is None:
             state = self.breaker.state
         else:
-            raw = self.run(self.shared.redis.hget(self.shared.key("breaker", "fake:m"), "state"))
+            raw = self.run(self._stored_state())
             state = raw.decode() if raw else "closed"
         assert state == self.model.state
 

@@ -86,7 +86,7 @@ async def test_four_processes_share_a_request_and_token_limit(redis_url: str) ->
     # 120 requests/min and 20,000 tokens/min; each call reserves ~5 prompt + 160 output
     # tokens, so both limits bind: 160 calls need ~20 s beyond the first minute's burst.
     prefix = f"pace-{uuid.uuid4().hex[:8]}"
-    with emulator_process("--rpm", "120", "--tpm", "20000") as url:
+    async with emulator_process("--rpm", "120", "--tpm", "20000") as url:
         limits = {"rate_limit_per_minute": 120, "tokens_per_minute": 20_000}
         config = {
             "settings": worker_settings(url, redis_url, prefix, **limits),
@@ -112,7 +112,7 @@ async def test_four_processes_with_250_concurrent_calls_never_overshoot_one_budg
     # $20 per million output tokens and 100 output tokens per call: about $0.002 a
     # call, so the 1,000 calls would spend about $2 against a $1.00 budget.
     prices = {"openai:gpt-4o-mini": {"input": 1.0, "output": 20.0}}
-    with emulator_process() as url:
+    async with emulator_process() as url:
         await script(url, {"usage": {"completion_tokens": 100}, "times": 1000})
         config = {
             "settings": worker_settings(
@@ -134,7 +134,7 @@ async def test_four_processes_with_250_concurrent_calls_never_overshoot_one_budg
 
 async def test_failures_seen_by_one_process_open_the_circuit_for_all(redis_url: str) -> None:
     prefix = f"breaker-{uuid.uuid4().hex[:8]}"
-    with emulator_process() as url:
+    async with emulator_process() as url:
         await script(url, {"fault": "status", "status": 503, "times": 3})
         settings = worker_settings(
             url, redis_url, prefix, circuit_breaker_failure_threshold=3, max_retries=0
@@ -152,11 +152,11 @@ async def test_failures_seen_by_one_process_open_the_circuit_for_all(redis_url: 
 async def test_redis_killed_and_restarted_mid_run(redis_url: str, tmp_path: Path) -> None:
     # A persistent server (append-only file, fsync on every write) of the test's own.
     server = RedisServer(tmp_path, persist=True)
-    server.start()
+    await asyncio.to_thread(server.start)  # it polls the new process: not in the loop
     prefix = f"outage-{uuid.uuid4().hex[:8]}"
     prices = {"openai:gpt-4o-mini": {"input": 1.0, "output": 20.0}}
     try:
-        with emulator_process("--rpm", "600") as url:
+        async with emulator_process("--rpm", "600") as url:
             config = {
                 "settings": worker_settings(
                     url,
@@ -193,4 +193,4 @@ async def test_redis_killed_and_restarted_mid_run(redis_url: str, tmp_path: Path
         assert totals["calls"] == 660
         assert totals["cost_usd"] == pytest.approx(sum(r["tracked_cost"] for r in results))
     finally:
-        server.stop()
+        await asyncio.to_thread(server.stop)

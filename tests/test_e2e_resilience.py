@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 import steadyllm as sl
 from steadyllm.emulator import Behavior, Emulator
+
+from .conftest import spawn
 
 
 @pytest.fixture
@@ -99,23 +100,27 @@ async def test_breaker_opens_and_recovers_through_a_half_open_probe(emulator: Em
         assert client.resilience.breakers.snapshot()["openai:gpt-4o"]["state"] == "closed"
 
 
-@contextlib.contextmanager
-def emulator_process(*flags: str) -> Iterator[str]:
+@contextlib.asynccontextmanager
+async def emulator_process(*flags: str) -> AsyncIterator[str]:
     """`steadyllm emulate` in its own process, as a provider is: its event loop is not
     slowed by the hundreds of client tasks of these tests. Yields its base URL."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "steadyllm", "emulate", "--port", "0", *flags],
-        stdout=subprocess.PIPE,
-        text=True,
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "steadyllm",
+        "emulate",
+        "--port",
+        "0",
+        *flags,
+        stdout=asyncio.subprocess.PIPE,
     )
     try:
         assert proc.stdout is not None
-        yield proc.stdout.readline().rsplit(" ", 1)[1].strip()
+        line = (await proc.stdout.readline()).decode()
+        yield line.rsplit(" ", 1)[1].strip()
     finally:
         proc.terminate()
-        proc.wait(timeout=10)
-        if proc.stdout is not None:
-            proc.stdout.close()
+        await proc.wait()
 
 
 async def health(url: str) -> dict[str, Any]:
@@ -140,13 +145,13 @@ async def pace(url: str, callers: int, max_tokens: int, **limits: Any) -> float:
         async def call() -> None:
             await client.chat("openai:gpt-4o", [sl.user("x")], max_tokens=max_tokens)
 
-        await asyncio.gather(*(call() for _ in range(callers)))
+        await asyncio.gather(*await spawn(call() for _ in range(callers)))
         return time.monotonic() - start
 
 
 async def test_pacing_to_a_request_limit_gets_no_429_and_full_rate() -> None:
     # 120 requests/min: 120 at once (the bucket starts full), then 2 per second.
-    with emulator_process("--rpm", "120", "--tpm", "20000") as url:
+    async with emulator_process("--rpm", "120", "--tpm", "20000") as url:
         elapsed = await pace(url, 140, 50, rate_limit_per_minute=120, tokens_per_minute=20_000)
         served = await health(url)
     assert served["rate_limited"] == 0 and served["requests"] == 140
@@ -157,7 +162,7 @@ async def test_pacing_to_a_request_limit_gets_no_429_and_full_rate() -> None:
 
 async def test_pacing_to_a_token_limit_gets_no_429_and_full_rate() -> None:
     # Each call reserves 5 prompt tokens + 95 max_tokens = 100; 6,000 tokens/min = 1 call/s.
-    with emulator_process("--tpm", "6000") as url:
+    async with emulator_process("--tpm", "6000") as url:
         elapsed = await pace(url, 70, 95, tokens_per_minute=6_000)
         served = await health(url)
     assert served["rate_limited"] == 0 and served["requests"] == 70

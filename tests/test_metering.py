@@ -21,6 +21,8 @@ from steadyllm._tokens import estimate_text_tokens
 from steadyllm.cli import main
 from steadyllm.emulator import Behavior, Emulator
 
+from .conftest import spawn
+
 
 @pytest.fixture
 async def emulator() -> AsyncIterator[Emulator]:
@@ -209,13 +211,10 @@ def priced(emu: Emulator, **extra: Any) -> sl.Settings:
 
 async def test_a_thousand_concurrent_calls_never_overshoot_the_budget(emulator: Emulator) -> None:
     async with sl.Client(priced(emulator, budget_usd=0.05, max_retries=0)) as client:
-        results = await asyncio.gather(
-            *(
-                client.chat("openai:gpt-4o-mini", [sl.user("x")], max_tokens=100)
-                for _ in range(1000)
-            ),
-            return_exceptions=True,
+        tasks = await spawn(
+            client.chat("openai:gpt-4o-mini", [sl.user("x")], max_tokens=100) for _ in range(1000)
         )
+        results = await asyncio.gather(*tasks, return_exceptions=True)
     refused = [r for r in results if isinstance(r, sl.BudgetExceededError)]
     served = [r for r in results if isinstance(r, sl.Response)]
     assert len(refused) + len(served) == 1000 and refused and served

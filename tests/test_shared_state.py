@@ -24,7 +24,7 @@ from steadyllm._shared_budgets import SharedHold
 from steadyllm._shared_limiter import SharedLimiter
 from steadyllm._types import RateLimitInfo
 
-from .conftest import RedisServer
+from .conftest import RedisServer, spawn
 
 PRICES = {"fake:m": {"input": 10.0, "output": 10.0}}  # $0.00001 per token
 
@@ -332,7 +332,7 @@ async def test_two_processes_never_overshoot_a_shared_budget(
         for client in (a, b)
         for _ in range(100)
     ]
-    results = await asyncio.gather(*calls, return_exceptions=True)
+    results = await asyncio.gather(*await spawn(calls), return_exceptions=True)
     served = [r for r in results if isinstance(r, sl.Response)]
     refused = [r for r in results if isinstance(r, sl.BudgetExceededError)]
     assert len(served) + len(refused) == 200 and served and refused

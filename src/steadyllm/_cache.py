@@ -248,35 +248,50 @@ class RedisCache:
     redis-py reconnects by itself after the server comes back."""
 
     def __init__(self, url: str, prefix: str = "steadyllm") -> None:
-        try:
-            import redis.asyncio as redis_asyncio
-        except ImportError:
+        import importlib.util
+
+        if importlib.util.find_spec("redis") is None:
             raise ConfigError(
                 "a redis:// URL is configured but the redis package is missing; "
                 "pip install 'steadyllm[redis]'"
-            ) from None
+            )
         self.prefix = prefix
-        self._redis = redis_asyncio.from_url(
-            url, socket_connect_timeout=2.0, socket_timeout=2.0, retry_on_timeout=False
-        )
+        self._url = url
+        self._redis: Any = None
+
+    async def _client(self) -> Any:
+        """Built on first use; redis-py is imported in a worker thread, not the loop."""
+        if self._redis is None:
+            import importlib
+
+            module = await asyncio.to_thread(importlib.import_module, "redis.asyncio")
+            if self._redis is None:
+                self._redis = module.from_url(
+                    self._url,
+                    socket_connect_timeout=2.0,
+                    socket_timeout=2.0,
+                    retry_on_timeout=False,
+                )
+        return self._redis
 
     def _key(self, key: str) -> str:
         return f"{self.prefix}:cache:{key}"
 
     async def get(self, key: str) -> bytes | None:
-        value = await self._redis.get(self._key(key))
+        value = await (await self._client()).get(self._key(key))
         if value is None:
             return None
         return value if isinstance(value, bytes) else str(value).encode()
 
     async def set(self, key: str, value: bytes, ttl: float) -> None:
-        await self._redis.set(self._key(key), value, px=max(1, int(ttl * 1000)))
+        await (await self._client()).set(self._key(key), value, px=max(1, int(ttl * 1000)))
 
     async def delete(self, key: str) -> None:
-        await self._redis.delete(self._key(key))
+        await (await self._client()).delete(self._key(key))
 
     async def aclose(self) -> None:
-        await self._redis.aclose()
+        if self._redis is not None:
+            await self._redis.aclose()
 
 
 class NoCache:

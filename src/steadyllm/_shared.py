@@ -85,6 +85,35 @@ def _describe(exc: BaseException) -> str:
 _POLICY_VARS = {"limiter": "REDIS_LIMITER_ON_FAILURE", "budgets": "REDIS_BUDGETS_ON_FAILURE"}
 
 
+def _import_redis() -> None:
+    """Load redis-py (in a worker thread): the modules ``_build_client`` uses."""
+    import importlib
+
+    for name in ("redis.asyncio", "redis.asyncio.retry", "redis.backoff", "redis.exceptions"):
+        importlib.import_module(name)
+
+
+def _build_client(url: str, timeout: float, max_connections: int) -> Any:
+    from redis.asyncio import BlockingConnectionPool, Redis
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+
+    # One retry on a fresh connection covers the first command after a server
+    # restart (its pooled socket is dead); every script is safe to run twice
+    # (idempotent by id, or only ever more conservative).
+    # A bounded pool: hundreds of concurrent calls share a few dozen connections
+    # (queueing for one is not an outage) instead of opening one each at once.
+    pool = BlockingConnectionPool.from_url(
+        url,
+        max_connections=max_connections,
+        timeout=max(10 * timeout, 5.0),
+        socket_connect_timeout=timeout,
+        socket_timeout=timeout,
+        retry=Retry(NoBackoff(), 1),
+    )
+    return Redis(connection_pool=pool)
+
+
 def _connection_errors() -> tuple[type[BaseException], ...]:
     import redis.exceptions as rx
 
@@ -110,40 +139,43 @@ class SharedState:
         limiter_fails_open: bool = False,
         budgets_fail_open: bool = False,
     ) -> None:
-        try:
-            import redis.asyncio as redis_asyncio
-            from redis.asyncio import BlockingConnectionPool
-            from redis.asyncio.retry import Retry
-            from redis.backoff import NoBackoff
-        except ImportError:
+        import importlib.util
+
+        if importlib.util.find_spec("redis") is None:
             raise ConfigError(
                 "STEADYLLM_REDIS_URL is set but the redis package is missing; "
                 "pip install 'steadyllm[redis]'"
-            ) from None
+            )
         self.prefix = prefix
         self.clock = clock
         self.limiter_fails_open = limiter_fails_open
         self.budgets_fail_open = budgets_fail_open
-        # One retry on a fresh connection covers the first command after a server
-        # restart (its pooled socket is dead); every script is safe to run twice
-        # (idempotent by id, or only ever more conservative).
-        # A bounded pool: hundreds of concurrent calls share a few dozen connections
-        # (queueing for one is not an outage) instead of opening one each at once.
-        pool = BlockingConnectionPool.from_url(
-            url,
-            max_connections=max_connections,
-            timeout=max(10 * timeout, 5.0),
-            socket_connect_timeout=timeout,
-            socket_timeout=timeout,
-            retry=Retry(NoBackoff(), 1),
-        )
-        self.redis = redis_asyncio.Redis(connection_pool=pool)
-        self.connection_errors = _connection_errors()
+        self._url, self._timeout, self._max_connections = url, timeout, max_connections
+        self._redis: Any = None
+        #: Every redis-py error (set once redis-py is imported, off the event loop).
+        self.connection_errors: tuple[type[BaseException], ...] = (OSError, TimeoutError)
         self._scripts: dict[str, Any] = {}
         #: Operations that failed, by feature; features whose outage is ongoing.
         self.failures: Counter[str] = Counter()
         self.down: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+
+    async def client(self) -> Any:
+        """The redis-py client, built on first use. redis-py is imported in a worker
+        thread (~100 ms of imports would otherwise block the event loop)."""
+        if self._redis is None:
+            await asyncio.to_thread(_import_redis)
+            if self._redis is None:  # (another caller may have built it meanwhile)
+                self._redis = _build_client(self._url, self._timeout, self._max_connections)
+                self.connection_errors = _connection_errors()
+        return self._redis
+
+    @property
+    def redis(self) -> Any:
+        """The redis-py client (after the first operation has built it)."""
+        if self._redis is None:
+            raise RuntimeError("the Redis client is built on first use; await client() first")
+        return self._redis
 
     def key(self, *parts: str) -> str:
         return ":".join((self.prefix, *parts))
@@ -154,9 +186,10 @@ class SharedState:
 
     async def run(self, feature: str, script: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
         """Run a Lua script; a connection failure raises ``SharedStateUnavailableError``."""
+        redis = await self.client()
         runner = self._scripts.get(script)
         if runner is None:
-            runner = self._scripts[script] = self.redis.register_script(script)
+            runner = self._scripts[script] = redis.register_script(script)
         try:
             result = await runner(keys=list(keys), args=list(args))
         except self.connection_errors as exc:
@@ -165,10 +198,12 @@ class SharedState:
         self.recovered(feature)
         return result
 
-    async def read(self, feature: str, work: Awaitable[T]) -> T:
-        """Await a plain read (reports, summaries); an outage becomes ``SharedStateError``."""
+    async def read(self, feature: str, work: Callable[[Any], Awaitable[T]]) -> T:
+        """``work(redis)``, a plain read (reports, summaries); any Redis failure becomes
+        ``SharedStateError``."""
+        redis = await self.client()
         try:
-            return await work
+            return await work(redis)
         except self.connection_errors as exc:
             self.failed(feature, exc)
             raise SharedStateError(
@@ -211,7 +246,8 @@ class SharedState:
     async def aclose(self) -> None:
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=2.0)
-        await self.redis.aclose(close_connection_pool=True)
+        if self._redis is not None:
+            await self._redis.aclose(close_connection_pool=True)
 
 
 #: Lua helper shared by scripts: the time the script runs at.

@@ -258,9 +258,8 @@ class SharedBudgets:
         budget under this prefix, from Redis."""
         base = self.shared.key("budget", "")
         out: dict[str, dict[str, float]] = {}
-        redis = self.shared.redis
 
-        async def scan() -> None:
+        async def scan(redis: Any) -> None:
             async for raw_key in redis.scan_iter(match=f"{base}*", count=500):
                 key = _text(raw_key)
                 if key.endswith(":held"):
@@ -276,7 +275,7 @@ class SharedBudgets:
                     "estimated": guessed,
                 }
 
-        await self.shared.read("budgets", scan())
+        await self.shared.read("budgets", scan)
         return dict(sorted(out.items()))
 
     async def aclose(self) -> None:
@@ -349,7 +348,7 @@ class SharedCosts:
 
     async def summary(self) -> dict[str, Any]:
         """The fleet's totals, in the shape of ``client.costs.summary()``."""
-        raw = await self.shared.read("costs", self.shared.redis.hgetall(self._hash))
+        raw = await self.shared.read("costs", lambda redis: redis.hgetall(self._hash))
         out: dict[str, Any] = {"total": dict.fromkeys(_FIELDS, 0)}
         for dim in DIMENSIONS:
             out[f"by_{dim}"] = {}

@@ -210,6 +210,32 @@ def _bad_header(request: HTTPRequest, problem: str, bad: Callable[[str], bool]) 
     raise AssertionError("a header check failed without a bad header")  # pragma: no cover
 
 
+_dual: dict[tuple[str, int], bool] = {}
+
+
+async def _dual_stack(loop: asyncio.AbstractEventLoop, target: _Target) -> bool:
+    """Whether ``target``'s host resolves to both address families (remembered)."""
+    key = (target.host, target.port)
+    found = _dual.get(key)
+    if found is None:
+        import ipaddress
+        import socket
+
+        try:
+            ipaddress.ip_address(target.host)
+            found = False  # a literal address: one family
+        except ValueError:
+            try:
+                infos = await loop.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
+            except OSError:
+                return False  # create_connection reports the failure with its own words
+            found = len({info[0] for info in infos}) > 1
+        if len(_dual) > 256:
+            _dual.clear()
+        _dual[key] = found
+    return found
+
+
 class _RefusedError(Exception):
     """Raised in a parser callback: the response breaks a limit (not retried)."""
 
@@ -583,18 +609,22 @@ class HTTPTransport:
         conn: _Connection | None = None
         try:
             async with asyncio.timeout(self.connect_timeout):
+                # Happy eyeballs (RFC 8305) only where it can help, a name with both IPv6
+                # and IPv4 addresses: on Python 3.11 its racing leaks the winning socket
+                # when the caller is cancelled mid-connect.
+                race = 0.25 if await _dual_stack(loop, target) else None
                 _, conn = await loop.create_connection(
                     lambda: _Connection(loop, target, self.max_header_bytes, self.max_body_bytes),
                     target.host,
                     target.port,
                     ssl=self._tls() if target.tls else None,
                     server_hostname=target.host if target.tls else None,
-                    happy_eyeballs_delay=0.25,
+                    happy_eyeballs_delay=race,
                 )
         except TimeoutError:
             raise LLMTimeoutError(
                 f"timed out connecting to {target.origin} after {self.connect_timeout:g}s; "
-                "check the endpoint or raise CONNECT_TIMEOUT_MS"
+                "check the endpoint or raise LLM_CONNECT_TIMEOUT_MS"
             ) from None
         except OSError as exc:
             what = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
