@@ -225,3 +225,15 @@ async def test_the_step_cost_is_the_sum_over_its_attempts(
     answer_cost = (10 * 1.0 + 2 * 10.0) / 1e6
     assert result.record.cost_usd is not None and result.record.cost_usd > answer_cost
     assert client.costs.summary()["total"]["cost_usd"] == pytest.approx(result.record.cost_usd)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "jsonl"])
+def test_a_recorder_whose_directory_cannot_be_created_is_one_config_error(
+    tmp_path: Path, kind: str
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    path = blocker / "runs" / ("runs.db" if kind == "sqlite" else "runs.jsonl")
+    with pytest.raises(sl.ConfigError, match="a-file") as info:
+        sl.SQLiteRecorder(path) if kind == "sqlite" else sl.JSONLRecorder(path)
+    assert "recorder" in str(info.value)

@@ -13,6 +13,10 @@ import pytest
 
 from steadyllm.emulator import Behavior, Emulator
 
+# The official SDKs import their resources and build pydantic models on first use,
+# on the event loop; the blocking guard checks steadyllm, not them.
+pytestmark = pytest.mark.third_party_blocking
+
 TOOL_CALLS = [
     {"name": "current_weather", "arguments": {"city": "Lyon"}},
     {"name": "current_weather", "arguments": {"city": "Nice"}},

@@ -82,6 +82,11 @@ class SQLiteRecorder:
             self._migrate()
         except sqlite3.DatabaseError as exc:
             raise ConfigError(f"recorder database {self.path} cannot be used: {exc}") from None
+        except OSError as exc:  # its directory cannot be created (a file is in the way)
+            raise ConfigError(
+                f"recorder database {self.path} cannot be created: "
+                f"{exc.strerror or exc} ({exc.filename or self.path.parent})"
+            ) from None
 
     def _migrate(self) -> None:
         with self._lock, self._db:

@@ -18,7 +18,7 @@ schemas and the ``response_format`` schema.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._types import ImagePart, Message, TextPart, Usage
@@ -42,17 +42,7 @@ def approximate_text_tokens(text: str) -> int:
 
 def approximate_prompt_tokens(messages: Sequence[Message]) -> int:
     """The fake provider's prompt usage (four characters per token, images at 765)."""
-    total = 0
-    for msg in messages:
-        total += PER_MESSAGE_OVERHEAD
-        for part in msg.content:
-            if isinstance(part, TextPart):
-                total += approximate_text_tokens(part.text)
-            elif isinstance(part, ImagePart):
-                total += 765
-        for call in msg.tool_calls:
-            total += approximate_text_tokens(call.name) + approximate_text_tokens(call.arguments)
-    return total
+    return _prompt_tokens(messages, approximate_text_tokens, 765)
 
 
 def estimate_text_tokens(text: str) -> int:
@@ -67,16 +57,22 @@ def estimate_text_tokens(text: str) -> int:
 
 
 def estimate_prompt_tokens(messages: Sequence[Message]) -> int:
+    return _prompt_tokens(messages, estimate_text_tokens, IMAGE_TOKENS)
+
+
+def _prompt_tokens(
+    messages: Sequence[Message], text_tokens: Callable[[str], int], image_tokens: int
+) -> int:
     total = 0
     for msg in messages:
         total += PER_MESSAGE_OVERHEAD
         for part in msg.content:
             if isinstance(part, TextPart):
-                total += estimate_text_tokens(part.text)
+                total += text_tokens(part.text)
             elif isinstance(part, ImagePart):
-                total += IMAGE_TOKENS
+                total += image_tokens
         for call in msg.tool_calls:
-            total += estimate_text_tokens(call.name) + estimate_text_tokens(call.arguments)
+            total += text_tokens(call.name) + text_tokens(call.arguments)
     return total
 
 

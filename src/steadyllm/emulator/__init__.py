@@ -47,7 +47,11 @@ class Emulator:
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> Emulator:
         """Listen on ``host:port`` (port 0 picks a free one; see ``.port``)."""
-        from aiohttp import web
+        import asyncio
+        import importlib
+
+        # aiohttp takes ~150 ms to import: in a worker thread, not on the event loop.
+        web: Any = await asyncio.to_thread(importlib.import_module, "aiohttp.web")
 
         self._runner = web.AppRunner(
             build_app(self.state), handler_cancellation=True, access_log=None
@@ -63,6 +67,15 @@ class Emulator:
 
     async def stop(self) -> None:
         if self._runner is not None:
+            import asyncio
+
+            # aiohttp closes every idle keep-alive connection in one loop step; after a
+            # load test that is a hundred at once. Close them a few at a time first.
+            server: Any = self._runner.server
+            for number, handler in enumerate(list(getattr(server, "connections", ()))):
+                handler.close()
+                if number % 20 == 19:
+                    await asyncio.sleep(0)
             await self._runner.cleanup()
             self._runner = None
 
