@@ -102,3 +102,28 @@ asyncio.run(main())
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["True", "False"]
+
+
+class _Exploding(SimpleSpanProcessor):
+    """A span processor whose exporter side fails, when armed."""
+
+    armed = False
+
+    def on_end(self, span: object) -> None:  # type: ignore[override]
+        if self.armed:
+            raise RuntimeError("collector unreachable")
+
+
+_EXPLODING = _Exploding(InMemorySpanExporter())
+_provider.add_span_processor(_EXPLODING)
+
+
+async def test_an_exporter_that_raises_never_changes_a_call(spans: InMemorySpanExporter) -> None:
+    _EXPLODING.armed = True
+    try:
+        async with sl.Client(providers={"fake": sl.FakeProvider()}, clock=sl.FakeClock()) as c:
+            replies = [(await c.chat("fake:m", [sl.user(f"q{i}")])).text for i in range(3)]
+            assert replies == ["q0", "q1", "q2"]
+            assert c.sink_failures() == {"OpenTelemetry: RuntimeError": 3}
+    finally:
+        _EXPLODING.armed = False
