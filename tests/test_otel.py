@@ -109,7 +109,7 @@ class _Exploding(SimpleSpanProcessor):
 
     armed = False
 
-    def on_end(self, span: object) -> None:  # type: ignore[override]
+    def on_end(self, span: object) -> None:
         if self.armed:
             raise RuntimeError("collector unreachable")
 
