@@ -172,9 +172,18 @@ async def test_a_thousand_chaotic_calls_are_booked_at_least_as_billed_and_within
 
     async with sl.Client(settings) as client:
         tasks = await spawn(one(client, n) for n in range(CALLS))
-        for task in rng.sample(tasks, 100):  # random cancellations, at random moments
-            asyncio.get_running_loop().call_later(rng.uniform(0.0, 0.5), task.cancel)
+
+        async def cancel_some() -> None:
+            """100 cancellations at random moments, each of a call still in flight."""
+            for _ in range(100):
+                await asyncio.sleep(rng.uniform(0.0, 0.01))  # the chaos, not a sync point
+                running = [t for t in tasks if not t.done()]
+                if running:
+                    rng.choice(running).cancel()
+
+        canceller = asyncio.create_task(cancel_some())
         outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+        await canceller
         assert any(isinstance(o, asyncio.CancelledError) for o in outcomes)
         assert "budget_exceeded" in outcomes and "stream" in outcomes
         books = client.costs.summary()["total"]
