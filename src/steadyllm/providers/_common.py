@@ -77,6 +77,8 @@ def token_count(data: Mapping[str, Any], key: str, *, provider: str, model: str)
     number from 0 to ``MAX_TOKENS_PER_CALL`` is an ``InvalidResponseError`` (a negative
     count must never credit a budget)."""
     value = data.get(key)
+    if type(value) is int and 0 <= value <= MAX_TOKENS_PER_CALL:  # the usual case, at once
+        return value
     if value is None:
         return 0
     if isinstance(value, float) and value.is_integer():

@@ -49,6 +49,7 @@ from .._types import (
 )
 from ..sse import ServerSentEvent
 from ._common import (
+    MAX_TOKENS_PER_CALL,
     obey_should_retry,
     parse_json,
     snippet,
@@ -198,6 +199,16 @@ def usage_from(data: Any, provider: str = "openai", model: str = "") -> Usage | 
     completion = data.get("completion_tokens_details")
     prompt = prompt if isinstance(prompt, dict) else {}
     completion = completion if isinstance(completion, dict) else {}
+    values = (
+        data.get("prompt_tokens"),
+        data.get("completion_tokens"),
+        data.get("total_tokens"),
+        prompt.get("cached_tokens"),
+        prompt.get("cache_write_tokens"),
+        completion.get("reasoning_tokens"),
+    )
+    if all(v is None or (type(v) is int and 0 <= v <= MAX_TOKENS_PER_CALL) for v in values):
+        return Usage(*(v or 0 for v in values))  # the usual case: checked in one pass
     where = {"provider": provider, "model": model}
     return Usage(
         prompt_tokens=token_count(data, "prompt_tokens", **where),
@@ -242,11 +253,12 @@ def decode_response(
             status=status,
         )
     where = {"provider": dialect.provider, "model": request.model}
-    text = text_of(message.get("content"), "the message content", **where)
+    text = message.get("content")
+    if type(text) is not str:  # null, or a list of parts (compatible servers); else an error
+        text = text_of(text, "the message content", **where)
     finish = normalize_finish(choice.get("finish_reason"))
-    refusal = text_of(message.get("refusal"), "a refusal", **where)
-    if not text and refusal:
-        text, finish = refusal, "content_filter"
+    if not text and message.get("refusal"):
+        text, finish = text_of(message["refusal"], "a refusal", **where), "content_filter"
     reasoning = message.get("reasoning") or message.get("reasoning_content")
     calls = [
         ToolCall(
@@ -265,7 +277,9 @@ def decode_response(
         model=str(data.get("model") or request.model),
         provider=dialect.provider,
         request_id=headers.get("x-request-id") or _opt_text(data.get("id")),
-        reasoning=text_of(reasoning, "the reasoning", **where),
+        reasoning=reasoning
+        if type(reasoning) is str
+        else text_of(reasoning, "the reasoning", **where),
         rate_limit=openai_rate_limit(headers),
         raw=data,
     )
