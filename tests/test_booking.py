@@ -321,3 +321,35 @@ async def test_raising_hooks_never_change_a_call(emulator: Emulator) -> None:
             "the on_cost_alert hook: RuntimeError": 1,
             "the on_circuit_change hook: ValueError": 1,
         }
+
+
+def test_a_file_size_limit_never_fails_a_call_nor_breaks_the_log(tmp_path: Path) -> None:
+    """30 calls in a process whose files may not grow past 3,000 bytes (RLIMIT_FSIZE,
+    with SIGXFSZ ignored, as a real limit is met): every call is answered, the
+    failures are counted, and the log stays readable (a cut record is skipped)."""
+    import subprocess
+    import sys
+
+    log = tmp_path / "calls.jsonl"
+    code = f"""
+import json, resource, signal
+import steadyllm as sl
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (3000, resource.RLIM_INFINITY))
+settings = sl.Settings.load(env={{}}, dotenv=False, config_file=False,
+                            log_to_file=True, log_file_path={str(log)!r})
+with sl.SyncClient(settings) as client:
+    texts = [client.chat("fake:m", [sl.user("hello " * 20)]).text for _ in range(30)]
+    print(json.dumps({{"answered": sum(bool(t) for t in texts),
+                      "failures": client.sink_failures()}}))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["answered"] == 30
+    assert sum(result["failures"].values()) >= 1 and log.stat().st_size <= 3000
+    from steadyllm._observe import read_log
+
+    records = read_log(log)  # readable: whole records only
+    assert 0 < len(records) < 30 and all(r["success"] for r in records)

@@ -713,3 +713,37 @@ async def test_a_cancelled_call_books_its_estimate_in_the_shared_budget(
     booked = a.costs.summary()["total"]["estimated_usd"]
     assert booked > 0 and state["reserved"] == pytest.approx(0.0)
     assert state["spent"] == pytest.approx(booked) == pytest.approx(state["estimated"])
+
+
+async def test_a_call_cancelled_while_its_budget_is_reserved_leaves_no_hold(
+    own_redis: RedisServer, prefix: str
+) -> None:
+    import redis.asyncio as redis_asyncio
+
+    admin = redis_asyncio.from_url(own_redis.url)
+    client = sl.Client(
+        settings(own_redis.url, prefix, budget_usd=1.0, prices=PRICES),
+        providers={"fake": sl.FakeProvider()},
+        clock=sl.FakeClock(),
+    )
+    try:
+        # Writes wait on the server: the reserve script is sent and not yet answered.
+        await admin.execute_command("CLIENT", "PAUSE", "5000", "WRITE")  # type: ignore[no-untyped-call]
+        task = asyncio.create_task(client.chat("fake:m", [sl.user("x")], max_tokens=10))
+        for _ in range(500):  # until the reserve is blocked on the server
+            if (await admin.info("clients"))["blocked_clients"] >= 1:
+                break
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await admin.execute_command("CLIENT", "UNPAUSE")  # type: ignore[no-untyped-call]
+        shared = shared_of(client)
+        if shared._tasks:  # the settlement at zero runs in the background
+            await asyncio.wait(set(shared._tasks))
+        assert client.meter.shared_budgets is not None
+        state = (await client.meter.shared_budgets.read())["global"]
+        assert state["reserved"] == pytest.approx(0.0) and state["spent"] == 0.0
+    finally:
+        await client.aclose()
+        await admin.aclose()

@@ -10,6 +10,7 @@ may share the file. The console handler is installed only when asked for
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -81,7 +82,22 @@ class RequestLog:
                 record[key] = scrub(value)
         line = _json.dumps(record, default=lambda v: redact(str(v))) + b"\n"
         with self._lock:
-            self._file.write(line)
+            written = self._file.write(line) or 0
+            if written < len(line):  # a short write (a size limit, a nearly full disk)
+                self._finish_line(line, written)
+
+    def _finish_line(self, line: bytes, written: int) -> None:
+        """Write the rest of a line that went out in part; if that fails too, end the
+        fragment with a newline (best effort) so the next record starts a line of its
+        own, and raise: the caller counts the failure. Readers skip such a fragment."""
+        try:
+            while written < len(line):
+                written += self._file.write(line[written:]) or 0
+        except OSError:
+            if written:
+                with contextlib.suppress(OSError):
+                    self._file.write(b"\n")
+            raise
 
     def close(self) -> None:
         with self._lock:
@@ -89,20 +105,30 @@ class RequestLog:
 
 
 def read_log(path: str | Path) -> list[dict[str, Any]]:
-    """Every record of a request log; a malformed line is an error naming its number."""
+    """Every record of a request log. A record cut short by a failed write (a full
+    disk, a size limit) is skipped with a warning; any other malformed line is an
+    error naming its number."""
     records = []
-    with Path(path).open(encoding="utf-8") as fh:
+    cut = 0
+    with Path(path).open(encoding="utf-8", errors="replace") as fh:
         for number, line in enumerate(fh, 1):
             if not line.strip():
                 continue
             try:
                 record = json.loads(line)
             except ValueError:
+                if line.startswith('{"schema":'):  # one of ours, cut short
+                    cut += 1
+                    continue
                 raise ConfigError(
                     f"{path}:{number} is not a JSON line; is this a steadyllm log?"
                 ) from None
             if isinstance(record, dict):
                 records.append(record)
+    if cut:
+        get_logger("steadyllm").warning(
+            "%s: skipped %d record(s) cut short by a failed write", path, cut
+        )
     return records
 
 
