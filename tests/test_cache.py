@@ -361,3 +361,42 @@ async def test_followers_call_for_themselves_when_the_leader_fails() -> None:
     )
     assert isinstance(results[0], sl.ServerError)
     assert isinstance(results[1], sl.Response) and results[1].text in ("second", "third")
+
+
+async def test_identical_concurrent_streams_make_one_provider_call() -> None:
+    import asyncio
+
+    c, fake = client(sl.FakeReply("one answer for all", chunks=4, chunk_delay=0.5))
+
+    async def read() -> str:
+        async with c.stream("fake:m", [sl.user("same")]) as s:
+            return (await s.final_response()).text
+
+    texts = await asyncio.gather(read(), read(), read(), c.chat("fake:m", [sl.user("same")]))
+    assert [t if isinstance(t, str) else t.text for t in texts] == ["one answer for all"] * 4
+    assert len(fake.requests) == 1
+    assert c.costs.summary()["total"]["cache_hits"] == 3
+
+
+async def test_a_fallbacks_answer_is_not_shared_with_identical_calls() -> None:
+    import asyncio
+
+    fake = sl.FakeProvider(
+        scripts={
+            "primary": [sl.FakeFault("overloaded", times=10)],
+            "backup": [sl.FakeReply("from backup", latency=0.5)] * 3,
+        }
+    )
+    settings = sl.Settings.load(
+        env={},
+        dotenv=False,
+        enable_cache=True,
+        cache_backend="memory",
+        fallbacks={"fake:primary": ["fake:backup"]},
+        max_retries=0,
+    )
+    async with sl.Client(settings, providers={"fake": fake}, clock=sl.FakeClock()) as c:
+        replies = await asyncio.gather(
+            c.chat("fake:primary", [sl.user("x")]), c.chat("fake:primary", [sl.user("x")])
+        )
+    assert all(r.model == "backup" and not r.cached for r in replies)

@@ -376,7 +376,13 @@ class ResponseCache:
         """The leader is done: hand a copy of its answer (if shareable) to the followers."""
         flight = self._flights.pop(key, None)
         if flight is not None and not flight.done():
-            passed = response is not None and (response.validation or {}).get("status") != "fail"
+            # What the cache would store, no more: a complete answer of the model asked
+            # for (not a fallback's), not one that failed validation.
+            passed = (
+                response is not None
+                and response.fallback is None
+                and (response.validation or {}).get("status") != "fail"
+            )
             shared = response if response is not None and passed and storable(response) else None
             flight.set_result(decode(encode(shared)) if shared is not None else None)
 

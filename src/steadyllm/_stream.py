@@ -42,14 +42,23 @@ class ChatStream:
         self._finished = False
         self._response: Response | None = None
         self._recorded = False
+        #: The cache key this stream leads (identical requests wait for its answer).
+        self._flight: str | None = None
 
     # ------------------------------------------------------------ opening
 
     async def __aenter__(self) -> ChatStream:
         if self._cache_mode == "use":
             first = self._chain[0]
-            hit = await self._client.response_cache().lookup(first.request, first.deadline)
-            if hit is not None:  # replay the cached answer as a stream
+            cache = self._client.response_cache()
+            hit = await cache.lookup(first.request, first.deadline)
+            if hit is None:  # an identical call in flight: wait for its answer instead
+                key, flight = cache.lead(first.request)
+                if flight is None:
+                    self._flight = key
+                else:
+                    hit = await cache.follow(flight, first.deadline)
+            if hit is not None:  # replay the cached (or just answered) reply as a stream
                 self._hit = hit
                 self._iterator = replay(hit)
                 self._first = await self._first_visible(self._iterator)
@@ -84,6 +93,9 @@ class ChatStream:
         if self._recorded:
             return
         self._recorded = True
+        if self._flight is not None:  # followers get a complete answer, or call themselves
+            self._client.response_cache().land(self._flight, response)
+            self._flight = None
         self._client.meter.finish(
             self._chain[0],
             self._plan,
