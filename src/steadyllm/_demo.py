@@ -161,7 +161,14 @@ async def run_demo(out: TextIO = sys.stdout) -> int:
             total = summary["total"]
             say(
                 f"8. costs: {total['calls']} calls, {total['total_tokens']} tokens, "
-                f"${total['cost_usd']:.6f} priced from genai-prices; by model: "
+                f"${total['cost_usd']:.6f} priced from genai-prices"
+                + (
+                    f" (${total['estimated_usd']:.6f} of it estimated: calls that reached the "
+                    "server but were never answered are booked at their worst case)"
+                    if total["estimated_usd"]
+                    else ""
+                )
+                + "; by model: "
                 + ", ".join(
                     f"{k} " + ("unpriced" if v["unpriced_calls"] else f"${v['cost_usd']:.6f}")
                     for k, v in summary["by_model"].items()
