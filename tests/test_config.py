@@ -184,3 +184,35 @@ def test_a_password_in_a_base_url_never_shows() -> None:
     assert "hunter22" not in repr(s)
     rows = {name: shown for name, _, shown, _ in s.describe()}
     assert rows["openai_base_url"] == "https://user:[REDACTED]@gw.example/v1"
+
+
+# ------------------------------------------------------------------ a newcomer's start (issue 16)
+
+
+def test_client_reads_the_environment_like_the_vendor_sdks(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("LLM_MAX_RETRIES", "7")
+    (tmp_path / ".env").write_text("LLM_TIMEOUT_MS=1234\n")
+    client = sl.Client()
+    assert client.settings.max_retries == 7 and client.settings.timeout_ms == 1234
+    assert sl.Client(env=False).settings.max_retries == sl.Settings().max_retries
+    explicit = sl.Settings.load(env={}, dotenv=False, config_file=False)
+    assert sl.Client(explicit).settings is explicit
+
+
+def test_from_env_takes_every_constructor_option(monkeypatch: pytest.MonkeyPatch) -> None:
+    from steadyllm._breaker import BreakerPolicy
+
+    changes: list[str] = []
+    policy = BreakerPolicy(failure_threshold=1)
+    client = sl.Client.from_env(
+        retry=sl.RetryPolicy(max_retries=0),
+        breaker=policy,
+        on_circuit_change=lambda k, o, n: changes.append(n),
+        on_cost_alert=lambda total, limit: None,
+        max_retries=3,
+    )
+    assert client.retry.max_retries == 0 and client.resilience.breakers.policy is policy
+    with sl.SyncClient.from_env(breaker=policy) as sync:
+        assert sync.resilience.breakers.policy is policy

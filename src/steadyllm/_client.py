@@ -48,12 +48,15 @@ logger = get_logger("steadyllm")
 
 
 class Client:
-    """The async entry point. Build it with ``Client.from_env()`` or ``Client(settings)``."""
+    """The async entry point. ``Client()`` reads its settings from the environment,
+    ``.env`` and ``steadyllm.toml`` (as ``AsyncOpenAI()`` reads ``OPENAI_API_KEY``);
+    ``Client(settings)`` uses exactly those, and ``Client(env=False)`` only defaults."""
 
     def __init__(
         self,
         settings: Settings | None = None,
         *,
+        env: bool = True,
         providers: Mapping[str, Provider] | None = None,
         clock: Clock | None = None,
         retry: RetryPolicy | None = None,
@@ -61,7 +64,9 @@ class Client:
         on_circuit_change: Callable[[str, str, str], None] | None = None,
         on_cost_alert: Callable[[float, float], None] | None = None,
     ) -> None:
-        self.settings = settings if settings is not None else Settings()
+        if settings is None:
+            settings = Settings.load() if env else Settings()
+        self.settings = settings
         self.clock: Clock = clock if clock is not None else SystemClock()
         s = self.settings
         self.retry = (
@@ -116,10 +121,23 @@ class Client:
         *,
         providers: Mapping[str, Provider] | None = None,
         clock: Clock | None = None,
+        retry: RetryPolicy | None = None,
+        breaker: BreakerPolicy | None = None,
+        on_circuit_change: Callable[[str, str, str], None] | None = None,
+        on_cost_alert: Callable[[float, float], None] | None = None,
         **overrides: Any,
     ) -> Client:
-        """Settings from the environment, ``.env`` and ``steadyllm.toml``; ``overrides`` win."""
-        return cls(Settings.load(**overrides), providers=providers, clock=clock)
+        """Settings from the environment, ``.env`` and ``steadyllm.toml``; ``overrides``
+        (setting names, e.g. ``max_retries=5``) win. Takes every constructor option."""
+        return cls(
+            Settings.load(**overrides),
+            providers=providers,
+            clock=clock,
+            retry=retry,
+            breaker=breaker,
+            on_circuit_change=on_circuit_change,
+            on_cost_alert=on_cost_alert,
+        )
 
     async def __aenter__(self) -> Client:
         return self

@@ -69,6 +69,7 @@ class SyncClient:
         self,
         settings: Settings | None = None,
         *,
+        env: bool = True,
         providers: Mapping[str, Provider] | None = None,
         clock: Clock | None = None,
         retry: RetryPolicy | None = None,
@@ -79,6 +80,7 @@ class SyncClient:
         self._closed = True  # until the loop runs: a failed constructor leaves no thread
         self.client = Client(
             settings,
+            env=env,
             providers=providers,
             clock=clock,
             retry=retry,
@@ -101,9 +103,22 @@ class SyncClient:
         *,
         providers: Mapping[str, Provider] | None = None,
         clock: Clock | None = None,
+        retry: RetryPolicy | None = None,
+        breaker: BreakerPolicy | None = None,
+        on_circuit_change: Callable[[str, str, str], None] | None = None,
+        on_cost_alert: Callable[[float, float], None] | None = None,
         **overrides: Any,
     ) -> SyncClient:
-        return cls(Settings.load(**overrides), providers=providers, clock=clock)
+        """Same as ``Client.from_env``."""
+        return cls(
+            Settings.load(**overrides),
+            providers=providers,
+            clock=clock,
+            retry=retry,
+            breaker=breaker,
+            on_circuit_change=on_circuit_change,
+            on_cost_alert=on_cost_alert,
+        )
 
     @property
     def settings(self) -> Settings:

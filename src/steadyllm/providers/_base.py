@@ -97,6 +97,8 @@ def build_provider(name: str, settings: Settings) -> Provider:
         if getattr(settings, setting, None) is None:
             raise ConfigError(
                 f"provider {name!r} needs {variable}; set it in the environment, in .env, "
-                f"or as {setting} in steadyllm.toml"
+                f"or as {setting} in steadyllm.toml (Client() and Client.from_env() read all "
+                f"three; Client(settings) uses only the settings given: pass {setting}= to "
+                "Settings.load)"
             )
     return spec.factory(settings)
