@@ -123,3 +123,50 @@ def test_version_from_the_installed_entry_point() -> None:
         [sys.executable, "-m", "steadyllm", "--version"], capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == f"steadyllm {sl.__version__}"
+
+
+# ------------------------------------------------------------------ a newcomer's hour (issue 16)
+
+
+@pytest.mark.parametrize(("piped", "sent"), [("x\n", "x"), ("two\nlines\r\n", "two\nlines")])
+def test_one_trailing_newline_from_stdin_is_not_the_prompt(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, piped: str, sent: str
+) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO(piped))
+    code, out, _ = run(["chat", "fake:echo", "-"], capsys)
+    assert code == 0 and out == sent + "\n"
+
+
+@pytest.mark.parametrize("piped", ["", "\n", "   \n"])
+def test_an_empty_prompt_is_refused(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, piped: str
+) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO(piped))
+    code, out, err = run(["chat", "fake:echo", "-"], capsys)
+    assert code == 2 and out == "" and "the prompt is empty" in err
+
+
+def test_ctrl_c_exits_130(monkeypatch: pytest.MonkeyPatch) -> None:
+    import steadyllm.cli as cli
+
+    def interrupted(*args: object) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_providers", interrupted)
+    assert main(["providers"]) == 130
+
+
+def test_runs_in_an_empty_directory_creates_no_file(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    assert main(["runs"]) == 0
+    assert "no runs recorded yet" in capsys.readouterr().err
+    assert main(["runs", "show", "r1"]) == 1
+    assert list(tmp_path.iterdir()) == []  # nothing was created
+
+
+def test_demo_help_says_what_the_demo_does(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["demo", "--help"])
+    text = capsys.readouterr().out
+    assert "emulator" in text and "fake provider" not in text

@@ -141,7 +141,9 @@ def test_emulate_command_serves_until_stopped() -> None:
         first = proc.stdout.readline()
         assert first.startswith("steadyllm emulator listening on http://127.0.0.1:")
         url = first.rsplit(" ", 1)[1].strip()
-        assert proc.stdout.readline().strip() == f"OPENAI_BASE_URL={url}/v1"
+        assert proc.stdout.readline().startswith("# paste into the shell")
+        assert proc.stdout.readline().strip() == f"export OPENAI_BASE_URL={url}/v1"
+        assert proc.stdout.readline().strip() == "export OPENAI_API_KEY=sk-emulator"
         client = sl.SyncClient(
             sl.Settings.load(
                 env={}, dotenv=False, openai_api_key="sk-cli-123456", openai_base_url=f"{url}/v1"

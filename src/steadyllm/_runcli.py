@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 
 from ._errors import ConfigError
@@ -62,13 +63,23 @@ async def run_command(args: argparse.Namespace) -> int:
 
 
 async def runs_command(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from ._config import Settings
 
-    recorder = SQLiteRecorder(args.db or Settings.load().recorder_path)
+    if args.action == "show" and not args.run_id:
+        raise ConfigError("usage: steadyllm runs show RUN_ID")
+    path = Path(args.db or Settings.load().recorder_path)
+    if not await asyncio.to_thread(path.exists):  # a read-only command creates no file
+        print(
+            f"no runs recorded yet: there is no run database at {path} "
+            "(`steadyllm run FLOW` creates it)",
+            file=sys.stderr,
+        )
+        return 1 if args.action == "show" else 0
+    recorder = SQLiteRecorder(path)
     try:
         if args.action == "show":
-            if not args.run_id:
-                raise ConfigError("usage: steadyllm runs show RUN_ID")
             steps = await recorder.steps(args.run_id)
             if not steps:
                 print(f"no run {args.run_id!r} in {recorder.path}", file=sys.stderr)

@@ -12,6 +12,8 @@ from typing import Any
 from ._version import __version__
 
 EXIT_OK, EXIT_CALL_FAILED, EXIT_USAGE = 0, 1, 2
+#: Ctrl-C: 128 + SIGINT, as shells report an interrupted command.
+EXIT_INTERRUPTED = 130
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,7 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "demo",
         help="run an offline tour of the API",
-        description="Chat, stream, a retried failure and a deadline, against the fake provider.",
+        description=(
+            "A real flow through the full pipeline, over HTTP against the emulator on "
+            "loopback: chat, stream, tools, structured output, retries, a deadline, a "
+            "recorded two-step flow and the costs. Nothing leaves the machine."
+        ),
     )
     emulate = commands.add_parser(
         "emulate",
@@ -166,7 +172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_emulate(args))
         return _providers()
     except KeyboardInterrupt:
-        return EXIT_OK
+        return EXIT_INTERRUPTED
     except OSError as exc:
         print(f"steadyllm: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -181,7 +187,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 async def _chat(args: argparse.Namespace) -> int:
     import steadyllm as sl
 
-    prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
+    prompt = args.prompt
+    if prompt == "-":  # `echo x | steadyllm chat ...`: the newline echo adds is not the prompt
+        prompt = sys.stdin.read()
+        prompt = prompt.removesuffix("\n").removesuffix("\r")
+    if not prompt.strip():
+        raise sl.InvalidRequestError("the prompt is empty; pass it as PROMPT, or '-' to read stdin")
     messages = ([sl.system(args.system)] if args.system else []) + [sl.user(prompt)]
     options: dict[str, Any] = {
         "temperature": args.temperature,
@@ -234,12 +245,18 @@ async def _emulate(args: argparse.Namespace) -> int:
 
     emulator = Emulator(rpm=args.rpm, tpm=args.tpm, api_keys=args.api_keys)
     await emulator.start(args.host, args.port)
+    keys = list(args.api_keys or ())
+    accepted = "the key shown is accepted" if keys else "any key is accepted"
     print(
         f"steadyllm emulator listening on {emulator.url}\n"
-        f"  OPENAI_BASE_URL={emulator.openai_base_url}\n"
-        f"  ANTHROPIC_BASE_URL={emulator.anthropic_base_url}\n"
-        f"  AZURE_OPENAI_ENDPOINT={emulator.azure_endpoint}\n"
-        "Press Ctrl+C to stop.",
+        f"# paste into the shell that runs your code ({accepted}):\n"
+        f"export OPENAI_BASE_URL={emulator.openai_base_url}\n"
+        f"export OPENAI_API_KEY={keys[0] if keys else 'sk-emulator'}\n"
+        f"export ANTHROPIC_BASE_URL={emulator.anthropic_base_url}\n"
+        f"export ANTHROPIC_API_KEY={keys[0] if keys else 'sk-ant-emulator'}\n"
+        f"export AZURE_OPENAI_ENDPOINT={emulator.azure_endpoint}\n"
+        f"export AZURE_OPENAI_API_KEY={keys[0] if keys else 'emulator-azure-key'}\n"
+        "# Press Ctrl+C to stop.",
         flush=True,
     )
     try:
