@@ -216,3 +216,42 @@ def test_from_env_takes_every_constructor_option(monkeypatch: pytest.MonkeyPatch
     assert client.retry.max_retries == 0 and client.resilience.breakers.policy is policy
     with sl.SyncClient.from_env(breaker=policy) as sync:
         assert sync.resilience.breakers.policy is policy
+
+
+#: Upper-case names in messages that are not steadyllm settings, and what they are.
+NOT_SETTINGS = {
+    "SSL_CERT_FILE": "OpenSSL's CA bundle variable",
+    "CERTIFICATE_VERIFY_FAILED": "OpenSSL's verification error code",
+    "STEADYLLM_CONFIG": "the path of steadyllm.toml (read before the table)",
+    "XDG_CACHE_HOME": "the XDG cache directory",
+    "RUN_ID": "a CLI metavar",
+}
+
+
+def test_every_variable_a_message_names_is_a_setting() -> None:
+    """An error that says "raise CONNECT_TIMEOUT_MS" for LLM_CONNECT_TIMEOUT_MS sends
+    the user to a variable that does nothing: every upper-case name in a string of the
+    package (docstrings aside) must be a setting of the table, or a known outsider."""
+    import ast
+    import re
+
+    envs = {spec.env for spec in SETTINGS}
+    token = re.compile(r"\b[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+\b")
+    package = Path(sl.__file__).parent
+    unknown: dict[str, str] = {}
+    for path in package.rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        docstrings = {
+            ast.get_docstring(node, clean=False)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+        }
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                if node.value in docstrings:
+                    continue
+                for name in token.findall(node.value):
+                    if name not in envs and name not in NOT_SETTINGS:
+                        unknown[name] = f"{path.relative_to(package)}:{node.lineno}"
+    assert unknown == {}, f"names that are not settings: {unknown}"
+    assert "LLM_CONNECT_TIMEOUT_MS" in envs
