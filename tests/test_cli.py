@@ -89,11 +89,21 @@ def test_a_failed_call_exits_1(
 def test_config_shows_sources_and_aliases(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    (tmp_path / "steadyllm.toml").write_text('max_retries = 4\n[aliases]\nfast = "fake:echo"\n')
+    (tmp_path / "steadyllm.toml").write_text(
+        'max_retries = 4\n[aliases]\nfast = "fake:echo"\n'
+        '[fallbacks]\n"openai:gpt-4o" = ["anthropic:claude-sonnet-4-5", "fake:echo"]\n'
+        '[limits."openai:gpt-4o"]\nrpm = 500\n'
+        '[prices."vllm:llama"]\ninput = 0.5\noutput = 0.8\n'
+    )
     code, out, _ = run(["config"], capsys)
     assert code == 0
-    assert "LLM_MAX_RETRIES" in out and "4  (toml)" in out and "alias fast -> fake:echo" in out
+    assert "LLM_MAX_RETRIES" in out and "4  (toml)" in out
     assert "LLM_TIMEOUT_MS" in out and "30000  (default)" in out
+    # Every table, with where it came from.
+    assert "[aliases]  (toml)\n  fast = fake:echo" in out
+    assert "[fallbacks]  (toml)\n  openai:gpt-4o = anthropic:claude-sonnet-4-5 -> fake:echo" in out
+    assert "[limits]  (toml)\n  openai:gpt-4o = rpm=500" in out
+    assert "[prices]  (toml)\n  vllm:llama = " in out and "input" in out
 
 
 def test_providers_lists_the_registry(capsys: pytest.CaptureFixture[str]) -> None:

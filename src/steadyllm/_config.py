@@ -171,6 +171,7 @@ class Settings:
             for name, parse_table in TABLES.items():
                 if name in table:
                     tables[name] = parse_table(table.pop(name), f"[{name}] in {toml_path}")
+                    sources[name] = "toml"
             for key, raw in table.items():
                 spec = SPECS_BY_NAME.get(key)
                 if spec is None:
@@ -191,6 +192,7 @@ class Settings:
             if key in TABLES:
                 parsed_table = TABLES[key](raw, f"Settings.load({key}=...)")
                 tables[key] = {**tables.get(key, {}), **parsed_table}
+                sources[key] = "toml + code" if key in sources else "code"
                 continue
             spec = SPECS_BY_NAME.get(key)
             if spec is None:
@@ -216,6 +218,23 @@ class Settings:
         # Secrets repr themselves masked; redact() also masks a password in a base URL.
         body = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self) if f.repr)
         return redact(f"Settings({body})")
+
+    def describe_tables(self) -> list[tuple[str, str, list[tuple[str, str]]]]:
+        """(table, source, [(key, value shown safely)]) for every table of the TOML
+        file, in the order of ``TABLES`` (an empty list when the table is not set)."""
+        out = []
+        for name in TABLES:
+            rows: list[tuple[str, str]] = []
+            for key, value in sorted(getattr(self, name).items()):
+                if isinstance(value, tuple | list):
+                    shown = " -> ".join(str(v) for v in value)
+                elif isinstance(value, Mapping):
+                    shown = ", ".join(f"{k}={v}" for k, v in value.items() if v is not None)
+                else:
+                    shown = str(value)
+                rows.append((key, redact(shown)))
+            out.append((name, self.sources.get(name, "default") if rows else "not set", rows))
+        return out
 
     def describe(self) -> list[tuple[str, str, str, str]]:
         """(setting, variable, value shown safely, source) for every setting."""

@@ -274,8 +274,10 @@ def _config() -> int:
     width = max(len(r[1]) for r in rows)
     for _name, env, value, source in rows:
         print(f"{env:<{width}}  {value}  ({source})")
-    for alias, target in sorted(settings.aliases.items()):
-        print(f"alias {alias} -> {target}")
+    for table, source, entries in settings.describe_tables():
+        print(f"[{table}]  ({source})")
+        for key, value in entries:
+            print(f"  {key} = {value}")
     return EXIT_OK
 
 
