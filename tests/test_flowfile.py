@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 from pathlib import Path
 
@@ -185,3 +186,20 @@ def test_hostile_flow_files_exit_2_with_the_line(
     assert main(["run", str(path), "--db", str(tmp_path / "r.db")]) == 2
     err = capsys.readouterr().err
     assert needle in err and "Traceback" not in err
+
+
+def test_the_model_can_be_a_variable_and_unknown_vars_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    example = ROOT / "examples" / "research.flow.yaml"
+    db = str(tmp_path / "r.db")
+    assert main(["run", str(example), "--var", "model=fake:other", "--db", db]) == 0
+    out = capsys.readouterr().out
+    run_id = out.split()[1]
+    recorder = sl.SQLiteRecorder(db)
+    steps = asyncio.run(recorder.steps(run_id))
+    recorder.close()
+    assert {s.model for s in steps} == {"fake:other"}
+    assert main(["run", str(example), "--var", "topc=typo", "--db", db]) == 2
+    err = capsys.readouterr().err
+    assert "does not use the variable(s) topc" in err and "it uses: model, outline, topic" in err

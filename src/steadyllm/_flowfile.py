@@ -21,13 +21,13 @@ from __future__ import annotations
 import sys
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from dataclasses import fields as dataclass_fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from ._errors import ConfigError
-from ._flows import LLMCallConfig, StepResult, run_llm_call
+from ._flows import LLMCallConfig, StepResult, render, run_llm_call, template_names
 from ._recorder import Recorder
 
 if TYPE_CHECKING:
@@ -46,6 +46,17 @@ class Flow:
     id: str
     steps: list[FlowStep]
     vars: dict[str, Any] = field(default_factory=dict)
+
+    def variables_used(self) -> set[str]:
+        """Every variable a step's template, system text or model refers to (the
+        first part of a dotted name: ``{{outline.text}}`` uses ``outline``)."""
+        used: set[str] = set()
+        for step in self.steps:
+            cfg = step.config
+            for text in (cfg.template, cfg.system, cfg.model, cfg.provider):
+                if text:
+                    used |= {name.split(".")[0] for name in template_names(text)}
+        return used
 
 
 #: A flow file may expand (through YAML aliases) to at most this many values, and
@@ -212,6 +223,13 @@ async def run_flow(
 ) -> tuple[str, list[StepResult]]:
     """Run the steps in order; earlier outputs become variables. Stops at a failure."""
     run_id = run_id or uuid.uuid4().hex[:12]
+    unused = sorted(set(variables or {}) - flow.variables_used())
+    if unused:  # a misspelled --var would otherwise be ignored without a word
+        uses = ", ".join(sorted(flow.variables_used())) or "none"
+        raise ConfigError(
+            f"flow {flow.id!r} does not use the variable(s) {', '.join(unused)} "
+            f"(it uses: {uses}); check the spelling"
+        )
     values: dict[str, Any] = {**flow.vars, **dict(variables or {})}
     results: list[StepResult] = []
     out = progress or sys.stderr
@@ -221,8 +239,11 @@ async def run_flow(
             file=out,
             flush=True,
         )
+        config = step.config
+        if "{" in config.model:  # the model may be a variable: model: "{{model}}"
+            config = replace(config, model=render(config.model, values))
         result = await run_llm_call(
-            flow.id, step.id, step.config, recorder, client=client, run_id=run_id, variables=values
+            flow.id, step.id, config, recorder, client=client, run_id=run_id, variables=values
         )
         results.append(result)
         r = result.record

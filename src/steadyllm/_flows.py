@@ -32,6 +32,11 @@ class TemplateError(ConfigError):
     """A template names a variable that was not supplied."""
 
 
+def template_names(template: str) -> list[str]:
+    """The variable names ``template`` refers to (escaped braces are not names)."""
+    return [m.group(2) or m.group(3) for m in _TOKEN.finditer(template) if not m.group(1)]
+
+
 def render(template: str, variables: Mapping[str, Any]) -> str:
     """Fill ``{{name}}`` / ``{name}``; ``\\{`` and ``\\}`` are literal braces."""
 
