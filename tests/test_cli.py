@@ -180,3 +180,19 @@ def test_demo_help_says_what_the_demo_does(capsys: pytest.CaptureFixture[str]) -
         main(["demo", "--help"])
     text = capsys.readouterr().out
     assert "emulator" in text and "fake provider" not in text
+
+
+def test_costs_and_stats_read_the_configured_log_and_say_how_to_start_one(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for command in ("costs", "stats"):
+        code, _, err = run([command], capsys)
+        assert code == 2 and "LOG_TO_FILE=true" in err and "Errno" not in err
+    log = tmp_path / "calls.jsonl"
+    monkeypatch.setenv("LOG_TO_FILE", "true")
+    monkeypatch.setenv("LOG_FILE_PATH", str(log))
+    assert run(["chat", "fake:echo", "hello"], capsys)[0] == 0
+    code, out, _ = run(["costs"], capsys)
+    assert code == 0 and "fake:echo" in out
+    code, out, _ = run(["stats", "--json"], capsys)
+    assert code == 0 and json.loads(out)["overall"]["requests"] == 1

@@ -535,8 +535,8 @@ async def test_costs_cli_reads_the_fleet_and_the_shared_budgets(
     assert await asyncio.to_thread(main, ["costs", "--fleet"]) == 0
     table = capsys.readouterr().out
     assert "shared budgets" in table and "fake:m" in table
-    assert await asyncio.to_thread(main, ["costs"]) == 2  # neither a log nor --fleet
-    assert "either a LOGFILE or --fleet" in capsys.readouterr().err
+    assert await asyncio.to_thread(main, ["costs", "x.jsonl", "--fleet"]) == 2  # not both
+    assert "not both" in capsys.readouterr().err
 
 
 async def test_a_counter_batch_resent_after_a_lost_reply_counts_once(

@@ -12,6 +12,21 @@ from ._errors import ConfigError
 from ._observe import Stats, read_log
 
 
+def _log(logfile: str | None) -> list[dict[str, Any]]:
+    """The records of ``logfile``, else of the log the client writes (LOG_FILE_PATH)."""
+    from pathlib import Path
+
+    from ._config import Settings
+
+    path = Path(logfile) if logfile else Path(Settings.load().log_file_path)
+    if not path.exists():
+        raise ConfigError(
+            f"no request log at {path}: calls write one when LOG_TO_FILE=true (LOG_FILE_PATH "
+            "chooses where; default ./logs/llm.jsonl), or pass the LOGFILE to read"
+        )
+    return read_log(path)
+
+
 def _tracker(records: list[dict[str, Any]]) -> CostTracker:
     from ._context import Context
 
@@ -29,6 +44,8 @@ def _tracker(records: list[dict[str, Any]]) -> CostTracker:
                 bool(r.get("success")),
                 bool(r.get("cache_hit")),
                 Context(r.get("run_id"), r.get("project_id"), r.get("agent"), r.get("operation")),
+                float(r.get("estimated_cost_usd") or 0.0),
+                bool(r.get("cost_estimated")),
             )
         )
     return tracker
@@ -49,13 +66,13 @@ def _table(title: str, rows: dict[str, dict[str, Any]]) -> str:
 
 
 def costs_report(args: argparse.Namespace) -> int:
-    if args.fleet == bool(args.logfile):
-        raise ConfigError("steadyllm costs needs either a LOGFILE or --fleet (not both)")
+    if args.fleet and args.logfile:
+        raise ConfigError("steadyllm costs reads a LOGFILE or, with --fleet, Redis: not both")
     budgets: dict[str, dict[str, float]] = {}
     if args.fleet:
         summary, budgets = asyncio.run(_fleet())
     else:
-        summary = _tracker(read_log(args.logfile)).summary()
+        summary = _tracker(_log(args.logfile)).summary()
     if args.json:
         print(json.dumps({**summary, "budgets": budgets} if args.fleet else summary, indent=2))
         return 0
@@ -84,7 +101,7 @@ async def _fleet() -> tuple[dict[str, Any], dict[str, dict[str, float]]]:
 
 def stats_report(args: argparse.Namespace) -> int:
     stats = Stats()
-    for record in read_log(args.logfile):
+    for record in _log(args.logfile):
         stats.add(record)
     summary = stats.summary()
     if args.json:

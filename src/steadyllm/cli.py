@@ -109,7 +109,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--fleet, read every process's totals and the shared budgets from Redis "
         "(STEADYLLM_REDIS_URL) instead.",
     )
-    costs.add_argument("logfile", metavar="LOGFILE", nargs="?", help="the JSONL request log")
+    costs.add_argument(
+        "logfile",
+        metavar="LOGFILE",
+        nargs="?",
+        help="the JSONL request log (default LOG_FILE_PATH)",
+    )
     costs.add_argument(
         "--fleet",
         action="store_true",
@@ -123,7 +128,12 @@ def build_parser() -> argparse.ArgumentParser:
         "successes, failures by kind, retries, fallbacks and latency / time-to-first-token "
         "percentiles.",
     )
-    stats.add_argument("logfile", metavar="LOGFILE", help="the JSONL request log")
+    stats.add_argument(
+        "logfile",
+        metavar="LOGFILE",
+        nargs="?",
+        help="the JSONL request log (default LOG_FILE_PATH)",
+    )
     stats.add_argument("--json", action="store_true", help="print the report as JSON")
     prices = commands.add_parser(
         "prices",
