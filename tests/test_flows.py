@@ -237,3 +237,93 @@ def test_a_recorder_whose_directory_cannot_be_created_is_one_config_error(
     with pytest.raises(sl.ConfigError, match="a-file") as info:
         sl.SQLiteRecorder(path) if kind == "sqlite" else sl.JSONLRecorder(path)
     assert "recorder" in str(info.value)
+
+
+# ------------------------------------------------------------------ the seeds' recipe (issue 16)
+
+
+class HookRecorder:
+    """A user's recorder: async start, plain end."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[Any, ...]] = []
+
+    async def record_step_start(self, flow_id: str, step_id: str, payload: dict[str, Any]) -> None:
+        self.calls.append(("start", flow_id, step_id, payload))
+
+    def record_step_end(
+        self, flow_id: str, step_id: str, status: str, payload: dict[str, Any]
+    ) -> None:
+        self.calls.append(("end", flow_id, step_id, status, payload))
+
+
+async def test_a_recorder_with_step_hooks_gets_the_documented_payloads() -> None:
+    hooks = HookRecorder()
+    fake = sl.FakeProvider([sl.FakeReply("done", usage=sl.Usage(12, 3))])
+    async with sl.Client(providers={"fake": fake}, clock=sl.FakeClock()) as client:
+        ok = await sl.run_llm_call(
+            "f", "s1", {"model": "fake:m", "prompt": "x"}, hooks, client=client, run_id="r"
+        )
+        failed = await sl.run_llm_call(
+            "f", "s2", {"model": "fake:m", "template": "{{nope}}"}, hooks, client=client
+        )
+    assert ok.ok and not failed.ok
+    start, end, _, error_end = hooks.calls
+    assert start[:3] == ("start", "f", "s1") and start[3]["model"] == "fake:m"
+    assert end[:4] == ("end", "f", "s1", "ok")
+    assert end[4]["usage"] == {
+        "prompt_tokens": 12,
+        "completion_tokens": 3,
+        "total_tokens": 15,
+        "cost_usd": 0.0,
+    }
+    assert end[4]["text"] == "done" and end[4]["run_id"] == "r"
+    assert error_end[3] == "error" and "'nope' is not supplied" in error_end[4]["reason"]
+
+
+async def test_something_that_is_not_a_recorder_is_a_config_error() -> None:
+    with pytest.raises(sl.ConfigError, match="record_step_start"):
+        await sl.run_llm_call("f", "s", {"model": "fake:m", "prompt": "x"}, object())
+
+
+async def test_steps_without_a_client_share_one_default_client(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from steadyllm import _flows
+
+    monkeypatch.setattr(_flows, "_default_client", None)
+    hooks = HookRecorder()
+    for step in ("a", "b"):
+        result = await sl.run_llm_call("f", step, {"model": "fake:echo", "prompt": step}, hooks)
+        assert result.ok and result.text == step
+    client = _flows._default_client
+    assert client is not None and client.costs.summary()["total"]["calls"] == 2
+    await client.aclose()
+
+
+RECIPE = Path(__file__).resolve().parents[1] / "examples" / "llm_call_recipe.py"
+
+
+@pytest.mark.parametrize("where", ["offline", "emulator"])
+async def test_the_llm_call_recipe_runs(where: str) -> None:
+    import os
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "EXAMPLE_"))}
+    async with Emulator() as emu:
+        if where == "emulator":
+            env |= {
+                "OPENAI_BASE_URL": emu.openai_base_url,
+                "OPENAI_API_KEY": "sk-recipe",
+                "EXAMPLE_MODEL": "openai:gpt-4o-mini",
+            }
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, str(RECIPE), env=env, stdout=asyncio.subprocess.PIPE
+        )
+        out, _ = await proc.communicate()
+        assert proc.returncode == 0
+        served = len(emu.requests)
+    lines = out.decode().splitlines()
+    assert lines[-1] == '["ok", "error"]'
+    assert "ok -> Summarise for a busy reader: Tides rise twice a day." in lines
+    assert served == (1 if where == "emulator" else 0)

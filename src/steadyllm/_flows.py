@@ -10,6 +10,7 @@ it. There is no templating engine: no logic, no filters.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import uuid
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._errors import ConfigError, LLMError
 from ._observe import timestamp
-from ._recorder import Recorder, StepRecord
+from ._recorder import Recorder, StepRecord, as_recorder
 from ._types import system, user
 
 if TYPE_CHECKING:
@@ -119,19 +120,50 @@ class StepResult:
         return self.record.text or ""
 
 
+_default_client: Client | None = None
+
+
+def default_client() -> Client:
+    """The client of steps run without ``client=``: built once from the environment
+    (``Client()``), closed when the interpreter exits."""
+    global _default_client
+    if _default_client is None:
+        import atexit
+
+        from ._client import Client
+
+        _default_client = Client()
+        atexit.register(_close_default)
+    return _default_client
+
+
+def _close_default() -> None:
+    client = _default_client
+    if client is not None:
+        with contextlib.suppress(Exception):  # exiting: nothing left to report to
+            asyncio.run(client.aclose())
+
+
 async def run_llm_call(
     flow_id: str,
     step_id: str,
     config: LLMCallConfig | Mapping[str, Any],
-    recorder: Recorder,
+    recorder: Recorder | Any,
     *,
-    client: Client,
+    client: Client | None = None,
     run_id: str | None = None,
     variables: Mapping[str, Any] | None = None,
 ) -> StepResult:
     """Run one step through the full client pipeline and record its start and end.
     Failures return ``status="error"`` with a reason; cancellation is recorded as
-    ``cancelled`` and re-raised. The record is written in every case."""
+    ``cancelled`` and re-raised. The record is written in every case.
+
+    ``recorder``: steadyllm's recorders, or any object with ``record_step_start`` and
+    ``record_step_end`` (plain or async; see ``StepHooks`` for the payloads).
+    Without ``client``, one default client from the environment serves every step."""
+    recorder = as_recorder(recorder)
+    if client is None:
+        client = default_client()
     cfg = config if isinstance(config, LLMCallConfig) else LLMCallConfig.from_dict(config, step_id)
     record = StepRecord(flow_id, run_id or uuid.uuid4().hex[:12], step_id, model=cfg.model_ref)
     await recorder.record(record)

@@ -11,6 +11,7 @@ appends each start and end as a JSON line. Both satisfy ``Recorder``.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import threading
 from dataclasses import asdict, dataclass, field
@@ -52,6 +53,71 @@ class Recorder(Protocol):
 
     async def steps(self, run_id: str) -> list[StepRecord]:
         """The steps of one run, in the order they started."""
+
+
+class StepHooks:
+    """Adapts a recorder of the shape users already write, one with
+    ``record_step_start(flow_id, step_id, payload)`` and
+    ``record_step_end(flow_id, step_id, status, payload)`` (plain or async methods),
+    to ``Recorder.record``. The payloads:
+
+    - start: ``run_id``, ``model``, ``started_at``;
+    - end: ``run_id``, ``model``, ``text``, ``usage`` (``prompt_tokens``,
+      ``completion_tokens``, ``total_tokens``, ``cost_usd``), ``latency_ms``,
+      ``attempts``, ``started_at``, ``ended_at``, and ``reason`` when ``status`` is
+      ``"error"`` or ``"cancelled"``.
+    """
+
+    def __init__(self, target: Any) -> None:
+        self.target = target
+
+    async def record(self, step: StepRecord) -> None:
+        if step.status == "running":
+            payload: dict[str, Any] = {
+                "run_id": step.run_id,
+                "model": step.model,
+                "started_at": step.started_at,
+            }
+            outcome = self.target.record_step_start(step.flow_id, step.step_id, payload)
+        else:
+            payload = {
+                "run_id": step.run_id,
+                "model": step.model,
+                "text": step.text,
+                "usage": {
+                    "prompt_tokens": step.prompt_tokens,
+                    "completion_tokens": step.completion_tokens,
+                    "total_tokens": step.total_tokens,
+                    "cost_usd": step.cost_usd,
+                },
+                "latency_ms": step.latency_ms,
+                "attempts": step.attempts,
+                "started_at": step.started_at,
+                "ended_at": step.ended_at,
+            }
+            if step.reason is not None:
+                payload["reason"] = step.reason
+            outcome = self.target.record_step_end(
+                step.flow_id, step.step_id, step.status, payload
+            )
+        if inspect.isawaitable(outcome):
+            await outcome
+
+
+def as_recorder(target: Any) -> Recorder:
+    """steadyllm's own recorders as they are; an object with ``record_step_start`` and
+    ``record_step_end`` through ``StepHooks``; anything else is a ``ConfigError``."""
+    if callable(getattr(target, "record", None)):
+        return target  # type: ignore[no-any-return]
+    if callable(getattr(target, "record_step_start", None)) and callable(
+        getattr(target, "record_step_end", None)
+    ):
+        return StepHooks(target)  # type: ignore[return-value]
+    raise ConfigError(
+        f"{type(target).__name__} is not a recorder: pass sl.SQLiteRecorder(...), "
+        "sl.JSONLRecorder(...), or an object with record_step_start(flow_id, step_id, "
+        "payload) and record_step_end(flow_id, step_id, status, payload)"
+    )
 
 
 MIGRATIONS: tuple[str, ...] = (
