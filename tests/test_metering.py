@@ -289,7 +289,8 @@ async def test_request_log_records_every_call(emulator: Emulator, tmp_path: Path
                 async for _ in s:
                     break
     lines = [json.loads(line) for line in path.read_text().splitlines()]
-    assert len(lines) == 4 and all(r["schema"] == 1 for r in lines)
+    assert len(lines) == 4 and all(r["schema"] == 2 and r["timestamp"] for r in lines)
+    assert all("ts" not in r for r in lines)
     first, failed, streamed, left = lines
     assert (first["success"], first["attempts"], first["run_id"], first["agent"]) == (
         True,

@@ -254,7 +254,7 @@ class Meter:
             return  # nothing reads the record: skip the hashing on the hot path
         record: dict[str, Any] = {
             "schema": SCHEMA_VERSION,
-            "ts": timestamp(),
+            "timestamp": timestamp(),
             "run_id": ctx.run_id if ctx else None,
             "project_id": ctx.project_id if ctx else None,
             "agent": ctx.agent if ctx else None,
@@ -359,4 +359,5 @@ class Meter:
         self.close()
 
 
-SCHEMA_VERSION = 1
+#: 2: the time field is ``timestamp`` (it was ``ts`` in schema 1).
+SCHEMA_VERSION = 2

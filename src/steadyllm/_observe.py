@@ -28,7 +28,7 @@ from ._errors import ConfigError
 from ._redact import RedactingFilter, get_logger, redact
 from ._redact import scrub as _scrub
 
-SCHEMA = 1
+SCHEMA = 2
 call_logger = get_logger("steadyllm.calls")
 
 
