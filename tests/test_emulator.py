@@ -169,3 +169,18 @@ def test_emulate_reports_a_busy_port(capsys: pytest.CaptureFixture[str]) -> None
         taken.listen()
         code = main(["emulate", "--port", str(taken.getsockname()[1])])
     assert code == 2 and "error" in capsys.readouterr().err
+
+
+def test_without_the_emulator_extra_the_error_names_it() -> None:
+    code = (
+        "import sys\n"
+        "sys.modules['aiohttp'] = None  # as if `pip install steadyllm` without [emulator]\n"
+        "sys.modules['aiohttp.web'] = None\n"
+        "from steadyllm.cli import main\n"
+        "raise SystemExit(main(['emulate', '--port', '0']))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 2
+    assert "pip install 'steadyllm[emulator]'" in done.stderr

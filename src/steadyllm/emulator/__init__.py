@@ -51,7 +51,14 @@ class Emulator:
         import importlib
 
         # aiohttp takes ~150 ms to import: in a worker thread, not on the event loop.
-        web: Any = await asyncio.to_thread(importlib.import_module, "aiohttp.web")
+        try:
+            web: Any = await asyncio.to_thread(importlib.import_module, "aiohttp.web")
+        except ImportError:
+            from .._errors import ConfigError
+
+            raise ConfigError(
+                "the emulator needs aiohttp, which is an extra: pip install 'steadyllm[emulator]'"
+            ) from None
 
         self._runner = web.AppRunner(
             build_app(self.state), handler_cancellation=True, access_log=None
