@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 import steadyllm as sl
@@ -196,3 +197,60 @@ def test_costs_and_stats_read_the_configured_log_and_say_how_to_start_one(
     assert code == 0 and "fake:echo" in out
     code, out, _ = run(["stats", "--json"], capsys)
     assert code == 0 and json.loads(out)["overall"]["requests"] == 1
+
+
+async def test_chat_sends_every_option_it_is_given(tmp_path: Path) -> None:
+    import asyncio
+    import os
+
+    from .test_e2e_resilience import emulator_process
+
+    png = tmp_path / "dot.png"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 16)
+    async with emulator_process() as url:
+        env = {"OPENAI_BASE_URL": f"{url}/v1", "OPENAI_API_KEY": "sk-cli-options"}
+        os.environ.update(env)
+        try:
+            code = await asyncio.to_thread(
+                main,
+                [
+                    "chat", "openai:gpt-4o-mini", "look", "--top-p", "0.5", "--seed", "7",
+                    "--stop", "END", "--stop", "FIN", "-o", "logprobs=true", "-o", "tag=plain",
+                    "--image", str(png), "--no-cache", "--run-id", "r1", "--agent", "a1",
+                ],
+            )  # fmt: skip
+        finally:
+            for key in env:
+                os.environ.pop(key)
+        async with aiohttp.ClientSession() as http, http.get(f"{url}/_emulator/requests") as r:
+            (sent,) = await r.json()
+    assert code == 0
+    body = sent["body"]
+    assert (body["top_p"], body["seed"], body["stop"]) == (0.5, 7, ["END", "FIN"])
+    assert body["logprobs"] is True and body["tag"] == "plain"
+    parts = body["messages"][-1]["content"]
+    assert parts[0] == {"type": "text", "text": "look"}
+    assert parts[1]["image_url"]["url"].startswith("data:image/png;base64,")
+
+
+def test_interactive_chat_keeps_the_conversation(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    turns = iter(["first question", "second question"])
+
+    def fake_input(prompt: str = "") -> str:
+        try:
+            return next(turns)
+        except StopIteration:
+            raise EOFError from None
+
+    log = tmp_path / "calls.jsonl"
+    monkeypatch.setenv("LOG_TO_FILE", "true")
+    monkeypatch.setenv("LOG_PROMPTS", "true")
+    monkeypatch.setenv("LOG_FILE_PATH", str(log))
+    monkeypatch.setattr("builtins.input", fake_input)
+    code, out, err = run(["chat", "fake:echo", "-i"], capsys)
+    assert code == 0 and out == "first question\nsecond question\n"
+    assert err.count("tokens") == 2  # tokens and cost after each turn
+    second = json.loads(log.read_text().splitlines()[1])
+    assert [m["role"] for m in second["prompt"]] == ["user", "assistant", "user"]

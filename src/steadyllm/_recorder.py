@@ -97,9 +97,7 @@ class StepHooks:
             }
             if step.reason is not None:
                 payload["reason"] = step.reason
-            outcome = self.target.record_step_end(
-                step.flow_id, step.step_id, step.status, payload
-            )
+            outcome = self.target.record_step_end(step.flow_id, step.step_id, step.status, payload)
         if inspect.isawaitable(outcome):
             await outcome
 

@@ -34,7 +34,12 @@ def build_parser() -> argparse.ArgumentParser:
         "input or configuration.",
     )
     chat.add_argument("model", metavar="MODEL", help="provider:model, or an alias (e.g. fake:echo)")
-    chat.add_argument("prompt", metavar="PROMPT", help="the user message ('-' reads stdin)")
+    chat.add_argument(
+        "prompt",
+        metavar="PROMPT",
+        nargs="?",
+        help="the user message ('-' reads stdin; leave it out with -i)",
+    )
     chat.add_argument("--system", metavar="TEXT", help="a system message to send first")
     chat.add_argument("--stream", action="store_true", help="print the reply as it streams")
     chat.add_argument(
@@ -45,6 +50,36 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--temperature", type=float, metavar="T", help="sampling temperature, 0 to 2")
     chat.add_argument("--max-tokens", type=int, metavar="N", help="cap on generated tokens")
     chat.add_argument("--timeout-ms", type=int, metavar="MS", help="total deadline of the call")
+    chat.add_argument("--top-p", type=float, metavar="P", help="nucleus sampling, 0 to 1")
+    chat.add_argument("--seed", type=int, metavar="N", help="sampling seed, where supported")
+    chat.add_argument(
+        "--stop", action="append", default=[], metavar="TEXT", help="stop sequence (repeatable)"
+    )
+    chat.add_argument(
+        "--image",
+        action="append",
+        default=[],
+        metavar="PATH|URL",
+        help="attach an image to the prompt (a file or an http(s)/data URL; repeatable)",
+    )
+    chat.add_argument(
+        "-o",
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a provider option sent as is (VALUE read as JSON when it parses; repeatable)",
+    )
+    chat.add_argument("--no-cache", action="store_true", help="bypass the response cache")
+    chat.add_argument("--run-id", metavar="ID", help="the run this call belongs to (costs, logs)")
+    chat.add_argument("--agent", metavar="NAME", help="the agent making the call (costs, logs)")
+    chat.add_argument(
+        "-i",
+        "--interactive",
+        action="store_true",
+        help="a conversation: read turns from the terminal, stream replies, print tokens "
+        "and cost per turn; an empty line or Ctrl-D ends it",
+    )
 
     commands.add_parser(
         "demo",
@@ -194,24 +229,75 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CALL_FAILED
 
 
+def _image(source: str) -> Any:
+    import mimetypes
+    from pathlib import Path
+
+    import steadyllm as sl
+
+    if source.startswith(("http://", "https://", "data:")):
+        return sl.image(url=source)
+    path = Path(source)
+    media_type = mimetypes.guess_type(path.name)[0] or ""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise sl.InvalidRequestError(f"--image {source}: {exc.strerror or exc}") from None
+    if not media_type.startswith("image/"):
+        raise sl.InvalidRequestError(f"--image {source}: not an image file (by its name)")
+    return sl.image(data=data, media_type=media_type)
+
+
+def _options(args: argparse.Namespace) -> dict[str, Any]:
+    import steadyllm as sl
+
+    extra: dict[str, Any] = {}
+    for pair in args.option:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.strip():
+            raise sl.InvalidRequestError(f"-o {pair!r} must look like KEY=VALUE")
+        try:
+            extra[key.strip()] = json.loads(raw)
+        except ValueError:
+            extra[key.strip()] = raw  # plain text
+    options: dict[str, Any] = {
+        "temperature": args.temperature,
+        "top_p": args.top_p,
+        "seed": args.seed,
+        "stop": args.stop or None,
+        "max_tokens": args.max_tokens,
+        "timeout_ms": args.timeout_ms,
+    }
+    if extra:
+        options["extra"] = extra
+    if args.no_cache:
+        options["cache"] = "bypass"
+    if args.run_id or args.agent:
+        options["context"] = sl.Context(run_id=args.run_id, agent=args.agent)
+    if args.json:
+        options["response_format"] = {"type": "json_object"}
+    return options
+
+
 async def _chat(args: argparse.Namespace) -> int:
     import steadyllm as sl
 
+    options = _options(args)
+    if args.interactive:
+        return await _conversation(args, options)
     prompt = args.prompt
+    if prompt is None:
+        raise sl.InvalidRequestError(
+            "chat needs a PROMPT ('-' reads stdin), or -i for a conversation"
+        )
     if prompt == "-":  # `echo x | steadyllm chat ...`: the newline echo adds is not the prompt
         prompt = sys.stdin.read()
         prompt = prompt.removesuffix("\n").removesuffix("\r")
     if not prompt.strip():
         raise sl.InvalidRequestError("the prompt is empty; pass it as PROMPT, or '-' to read stdin")
-    messages = ([sl.system(args.system)] if args.system else []) + [sl.user(prompt)]
-    options: dict[str, Any] = {
-        "temperature": args.temperature,
-        "max_tokens": args.max_tokens,
-        "timeout_ms": args.timeout_ms,
-    }
-    if args.json:
-        options["response_format"] = {"type": "json_object"}
-    async with sl.Client.from_env() as client:
+    images = [_image(source) for source in args.image]
+    messages = ([sl.system(args.system)] if args.system else []) + [sl.user(prompt, *images)]
+    async with sl.Client() as client:
         if args.stream and not args.json:
             async with client.stream(args.model, messages, **options) as stream:
                 async for event in stream:
@@ -235,6 +321,37 @@ async def _chat(args: argparse.Namespace) -> int:
             else:
                 print(response.text)
     _report(response)
+    return EXIT_OK
+
+
+async def _conversation(args: argparse.Namespace, options: dict[str, Any]) -> int:
+    """Turns from the terminal (or stdin), replies streamed, the history kept."""
+    import steadyllm as sl
+
+    history: list[sl.Message] = [sl.system(args.system)] if args.system else []
+    pending = [_image(source) for source in args.image]
+    first = args.prompt if args.prompt not in (None, "-") else None
+    async with sl.Client() as client:
+        while True:
+            if first is not None:
+                line, first = first, None
+            else:
+                try:
+                    line = await asyncio.to_thread(input, "> ")
+                except EOFError:
+                    break
+            if not line.strip():
+                break
+            history.append(sl.user(line, *pending))
+            pending = []
+            async with client.stream(args.model, history, **options) as stream:
+                async for event in stream:
+                    if isinstance(event, sl.TextDelta):
+                        sys.stdout.write(event.text)
+                        sys.stdout.flush()
+            sys.stdout.write("\n")
+            history.append(stream.response.message)
+            _report(stream.response)
     return EXIT_OK
 
 
