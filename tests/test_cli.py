@@ -254,3 +254,86 @@ def test_interactive_chat_keeps_the_conversation(
     assert err.count("tokens") == 2  # tokens and cost after each turn
     second = json.loads(log.read_text().splitlines()[1])
     assert [m["role"] for m in second["prompt"]] == ["user", "assistant", "user"]
+
+
+def _write_log(path: Path) -> None:
+    records = [
+        ("2026-11-29T10:00:00.000Z", "openai", "gpt-4o", "a1", 0.5, True),
+        ("2026-11-30T10:00:00.000Z", "openai", "gpt-4o", "a2", 0.25, False),
+        ("2026-11-30T11:30:00.000Z", "anthropic", "claude", "a1", 1.0, True),
+        ("2026-12-01T09:00:00.000Z", "openai", "gpt-4o-mini", "a1", 0.125, True),
+    ]
+    lines = []
+    for when, provider, model, agent, cost, ok in records:
+        lines.append(
+            json.dumps(
+                {
+                    "schema": 2,
+                    "timestamp": when,
+                    "provider": provider,
+                    "model": model,
+                    "agent": agent,
+                    "run_id": "r1",
+                    "prompt_tokens": 10,
+                    "completion_tokens": 5,
+                    "cost_usd": cost,
+                    "success": ok,
+                    "error_kind": None if ok else "server_error",
+                    "latency_ms": 100.0,
+                    "attempts": 1,
+                }
+            )
+        )
+    lines.insert(1, json.dumps({"schema": 1, "ts": "2026-11-28T00:00:00Z", "provider": "x",
+                                "model": "old", "cost_usd": 2.0, "success": True}))  # fmt: skip
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_costs_by_day_and_a_window_with_csv_and_json(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    log = tmp_path / "calls.jsonl"
+    _write_log(log)
+    code, out, _ = run(["costs", str(log), "--json", "--by", "day", "--by", "provider"], capsys)
+    report = json.loads(out)
+    assert code == 0 and report["total"]["calls"] == 5
+    assert report["by_day"]["2026-11-30"]["cost_usd"] == 1.25
+    assert report["by_day"]["2026-11-28"]["cost_usd"] == 2.0  # a schema 1 record (ts)
+    assert set(report["by_provider"]) == {"openai", "anthropic", "x"}
+    code, out, _ = run(
+        ["costs", str(log), "--json", "--since", "2026-11-30", "--until", "2026-12-01"], capsys
+    )
+    window = json.loads(out)
+    assert window["total"]["calls"] == 2 and window["total"]["cost_usd"] == 1.25
+    assert set(window["by_model"]) == {"openai:gpt-4o", "anthropic:claude"}
+    code, out, _ = run(["costs", str(log), "--csv", "--by", "agent"], capsys)
+    rows = out.splitlines()
+    assert rows[0].startswith("group,key,calls,failed_calls")
+    assert "agent,a1,3,0,30,15,1.625,0.0,0" in rows
+    assert rows[-1].startswith("total,all calls,5")
+    code, out, _ = run(["costs", str(log), "--by", "day"], capsys)
+    assert code == 0 and "by day" in out and "2026-11-30" in out and "█" in out  # the chart
+    code, _, err = run(["costs", str(log), "--since", "yesterday-ish"], capsys)
+    assert code == 2 and "neither a date" in err
+
+
+def test_a_duration_is_back_from_now() -> None:
+    from datetime import UTC, datetime
+
+    from steadyllm._logview import parse_when
+
+    now = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    assert parse_when("24h", "--since", now) == datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    assert parse_when("30m", "--since", now).minute == 30
+    assert parse_when("2026-12-01", "--since", now) == datetime(2026, 12, 1, tzinfo=UTC)
+
+
+def test_stats_per_time_bucket(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    log = tmp_path / "calls.jsonl"
+    _write_log(log)
+    code, out, _ = run(["stats", str(log), "--bucket", "day", "--json"], capsys)
+    report = json.loads(out)
+    assert code == 0 and report["by_bucket"]["2026-11-30"]["requests"] == 2
+    assert report["by_bucket"]["2026-11-30"]["failures"] == {"server_error": 1}
+    code, out, _ = run(["stats", str(log), "--bucket", "hour"], capsys)
+    assert code == 0 and "per time bucket" in out and "2026-11-30 11:00" in out

@@ -9,6 +9,7 @@ import sys
 HEAVY = {
     "dotenv",
     "aiohttp",
+    "rich",
     "httptools",
     "httpx",
     "pydantic",

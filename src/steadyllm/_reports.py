@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sys
 from typing import Any
 
-from ._costs import CostTracker, Spend
 from ._errors import ConfigError
 from ._observe import Stats, read_log
 
@@ -27,30 +27,6 @@ def _log(logfile: str | None) -> list[dict[str, Any]]:
     return read_log(path)
 
 
-def _tracker(records: list[dict[str, Any]]) -> CostTracker:
-    from ._context import Context
-
-    tracker = CostTracker()
-    for r in records:
-        tracker.add(
-            Spend(
-                str(r.get("provider")),
-                str(r.get("model")),
-                int(r.get("prompt_tokens") or 0),
-                int(r.get("completion_tokens") or 0),
-                int(r.get("cached_tokens") or 0),
-                int(r.get("reasoning_tokens") or 0),
-                r.get("cost_usd"),
-                bool(r.get("success")),
-                bool(r.get("cache_hit")),
-                Context(r.get("run_id"), r.get("project_id"), r.get("agent"), r.get("operation")),
-                float(r.get("estimated_cost_usd") or 0.0),
-                bool(r.get("cost_estimated")),
-            )
-        )
-    return tracker
-
-
 def _table(title: str, rows: dict[str, dict[str, Any]]) -> str:
     lines = [
         title,
@@ -65,27 +41,47 @@ def _table(title: str, rows: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _selected(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """The log's records within --since / --until."""
+    from ._logview import parse_when, window
+
+    since = parse_when(args.since, "--since") if args.since else None
+    until = parse_when(args.until, "--until") if args.until else None
+    return window(_log(args.logfile), since, until)
+
+
 def costs_report(args: argparse.Namespace) -> int:
     if args.fleet and args.logfile:
         raise ConfigError("steadyllm costs reads a LOGFILE or, with --fleet, Redis: not both")
-    budgets: dict[str, dict[str, float]] = {}
     if args.fleet:
         summary, budgets = asyncio.run(_fleet())
-    else:
-        summary = _tracker(_log(args.logfile)).summary()
-    if args.json:
-        print(json.dumps({**summary, "budgets": budgets} if args.fleet else summary, indent=2))
-        return 0
-    if budgets:
-        print(f"shared budgets\n{'':<40} {'limit':>12} {'spent':>12} {'reserved':>12}")
-        for name, b in budgets.items():
-            print(f"{name[:40]:<40} {b['limit']:>12.4f} {b['spent']:>12.6f} {b['reserved']:>12.6f}")
+        if args.json:
+            print(json.dumps({**summary, "budgets": budgets}, indent=2))
+            return 0
+        if budgets:
+            print(f"shared budgets\n{'':<40} {'limit':>12} {'spent':>12} {'reserved':>12}")
+            for name, b in budgets.items():
+                print(
+                    f"{name[:40]:<40} {b['limit']:>12.4f} {b['spent']:>12.6f} "
+                    f"{b['reserved']:>12.6f}"
+                )
+            print()
+        print(_table("by model", summary["by_model"]))
         print()
-    print(_table("by model", summary["by_model"]))
-    print()
-    print(_table("by agent", summary["by_agent"]))
-    print()
-    print(_table("total", {"all calls": summary["total"]}))
+        print(_table("by agent", summary["by_agent"]))
+        print()
+        print(_table("total", {"all calls": summary["total"]}))
+        return 0
+    from ._logview import costs_csv, group_costs, print_costs
+
+    groups = list(dict.fromkeys(args.by or ["model", "agent"]))
+    report = group_costs(_selected(args), groups)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    elif args.csv:
+        sys.stdout.write(costs_csv(report, groups))
+    else:
+        print_costs(report, groups, sys.stdout)
     return 0
 
 
@@ -100,12 +96,19 @@ async def _fleet() -> tuple[dict[str, Any], dict[str, dict[str, float]]]:
 
 
 def stats_report(args: argparse.Namespace) -> int:
+    from ._logview import bucket_of, print_buckets
+
     stats = Stats()
-    for record in _log(args.logfile):
+    buckets: dict[str, Stats] = {}
+    for record in _selected(args):
         stats.add(record)
+        if args.bucket:
+            buckets.setdefault(bucket_of(record, args.bucket), Stats()).add(record)
     summary = stats.summary()
+    per_bucket = {key: b.summary()["overall"] for key, b in sorted(buckets.items())}
     if args.json:
-        print(json.dumps(summary, indent=2))
+        shown = {**summary, "by_bucket": per_bucket} if args.bucket else summary
+        print(json.dumps(shown, indent=2))
         return 0
 
     def ms(value: float | None) -> str:
@@ -123,6 +126,9 @@ def stats_report(args: argparse.Namespace) -> int:
             f"{m['fallbacks']:>9} {ms(lat['p50']):>7} {ms(lat['p95']):>7} {ms(lat['p99']):>7} "
             f"{ms(first['p50']):>8}  {failures}"
         )
+    if args.bucket:
+        print()
+        print_buckets(per_bucket, sys.stdout)
     return 0
 
 

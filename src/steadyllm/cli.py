@@ -155,6 +155,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="totals of every process sharing STEADYLLM_REDIS_URL and STEADYLLM_REDIS_PREFIX",
     )
+    _window_args(costs)
+    costs.add_argument(
+        "--by",
+        action="append",
+        choices=["day", "model", "provider", "agent", "run", "project"],
+        help="group by this (repeatable; default model and agent); day draws a spend chart",
+    )
+    costs.add_argument("--csv", action="store_true", help="print the report as CSV")
     costs.add_argument("--json", action="store_true", help="print the report as JSON")
     stats = commands.add_parser(
         "stats",
@@ -168,6 +176,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="LOGFILE",
         nargs="?",
         help="the JSONL request log (default LOG_FILE_PATH)",
+    )
+    _window_args(stats)
+    stats.add_argument(
+        "--bucket",
+        choices=["hour", "day"],
+        help="also show latency percentiles and error counts per hour or per day",
     )
     stats.add_argument("--json", action="store_true", help="print the report as JSON")
     prices = commands.add_parser(
@@ -189,6 +203,16 @@ def build_parser() -> argparse.ArgumentParser:
         description="Print the provider names usable as the prefix of provider:model.",
     )
     return parser
+
+
+def _window_args(parser: argparse.ArgumentParser) -> None:
+    for flag, what in (("--since", "from"), ("--until", "until")):
+        parser.add_argument(
+            flag,
+            metavar="WHEN",
+            help=f"only calls {what} WHEN: a date (2026-12-01), a UTC time "
+            "(2026-12-01T08:00) or a duration back from now (30m, 24h, 7d)",
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
