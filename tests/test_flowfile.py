@@ -203,3 +203,21 @@ def test_the_model_can_be_a_variable_and_unknown_vars_are_refused(
     assert main(["run", str(example), "--var", "topc=typo", "--db", db]) == 2
     err = capsys.readouterr().err
     assert "does not use the variable(s) topc" in err and "it uses: model, outline, topic" in err
+
+
+async def test_a_terminal_gets_a_live_step_table(tmp_path: Path) -> None:
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    flow = load_flow(write(tmp_path, FLOW))
+    screen = Terminal()
+    async with sl.Client(clock=sl.FakeClock()) as client:
+        _, results = await run_flow(
+            flow, client, sl.JSONLRecorder(tmp_path / "r.jsonl"), progress=screen
+        )
+    assert [r.record.status for r in results] == ["ok", "ok"]
+    shown = screen.getvalue()
+    assert "step" in shown and "elapsed" in shown and "cost USD" in shown
+    assert "outline" in shown and "draft" in shown and "ok" in shown
+    assert "[1/2]" not in shown  # not the plain lines of a pipe

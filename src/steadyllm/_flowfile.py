@@ -18,6 +18,7 @@ that fails. Mistakes in the file are reported with their line and field.
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import uuid
 from collections.abc import Mapping
@@ -233,28 +234,113 @@ async def run_flow(
     values: dict[str, Any] = {**flow.vars, **dict(variables or {})}
     results: list[StepResult] = []
     out = progress or sys.stderr
-    for number, step in enumerate(flow.steps, 1):
-        print(
-            f"[{number}/{len(flow.steps)}] {step.id} ({step.config.model_ref}) ...",
-            file=out,
-            flush=True,
-        )
-        config = step.config
-        if "{" in config.model:  # the model may be a variable: model: "{{model}}"
-            config = replace(config, model=render(config.model, values))
-        result = await run_llm_call(
-            flow.id, step.id, config, recorder, client=client, run_id=run_id, variables=values
-        )
-        results.append(result)
+    shown: LiveProgress | PlainProgress = PlainProgress(flow, out)
+    if _is_terminal(out):
+        await asyncio.to_thread(_load_rich)  # ~100 ms of imports: not on the event loop
+        shown = LiveProgress(flow, out)
+    with shown:
+        for number, step in enumerate(flow.steps, 1):
+            config = step.config
+            if "{" in config.model:  # the model may be a variable: model: "{{model}}"
+                config = replace(config, model=render(config.model, values))
+            shown.started(number, step.id, config.model_ref)
+            result = await run_llm_call(
+                flow.id, step.id, config, recorder, client=client, run_id=run_id, variables=values
+            )
+            results.append(result)
+            shown.ended(number, result)
+            if not result.ok:
+                break
+            values[step.id] = result.value if result.value is not None else result.text
+    return run_id, results
+
+
+def _load_rich() -> None:
+    import importlib
+
+    for name in ("rich.console", "rich.live", "rich.table"):
+        importlib.import_module(name)
+
+
+def _is_terminal(out: TextIO) -> bool:
+    isatty = getattr(out, "isatty", None)
+    return bool(isatty and isatty())
+
+
+class PlainProgress:
+    """A line when a step starts and one when it ends (logs, CI, pipes)."""
+
+    def __init__(self, flow: Flow, out: TextIO) -> None:
+        self.total, self.out = len(flow.steps), out
+
+    def __enter__(self) -> PlainProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def started(self, number: int, step_id: str, model: str) -> None:
+        print(f"[{number}/{self.total}] {step_id} ({model}) ...", file=self.out, flush=True)
+
+    def ended(self, number: int, result: StepResult) -> None:
         r = result.record
         cost = "n/a" if r.cost_usd is None else f"${r.cost_usd:.6f}"
         print(
             f"      {r.status}: {r.total_tokens} tokens, {cost}, {r.latency_ms or 0:.0f} ms"
             + (f" - {r.reason}" if r.reason else ""),
-            file=out,
+            file=self.out,
             flush=True,
         )
-        if not result.ok:
-            break
-        values[step.id] = result.value if result.value is not None else result.text
-    return run_id, results
+
+
+class LiveProgress:
+    """A live table of the steps in a terminal: status, tokens, cost and elapsed time,
+    redrawn as the run goes (rich, imported only here)."""
+
+    def __init__(self, flow: Flow, out: TextIO, console: Any = None) -> None:
+        import time
+
+        from rich.console import Console
+        from rich.live import Live
+
+        self._time = time.monotonic
+        self.rows: list[list[str]] = [
+            [s.id, s.config.model_ref, "waiting", "", "", ""] for s in flow.steps
+        ]
+        self._started: dict[int, float] = {}
+        self.console = console or Console(file=out)
+        self.live = Live(self._table(), console=self.console, refresh_per_second=4)
+
+    def _table(self) -> Any:
+        from rich.table import Table
+
+        table = Table(title_justify="left")
+        for name in ("step", "model", "status", "tokens", "cost USD", "elapsed"):
+            table.add_column(name, justify="right" if name in ("tokens", "cost USD") else "left")
+        for row in self.rows:
+            table.add_row(*row)
+        return table
+
+    def __enter__(self) -> LiveProgress:
+        self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.live.update(self._table())
+        self.live.__exit__(None, None, None)
+
+    def started(self, number: int, step_id: str, model: str) -> None:
+        self._started[number] = self._time()
+        self.rows[number - 1][1:3] = [model, "running"]
+        self.live.update(self._table())
+
+    def ended(self, number: int, result: StepResult) -> None:
+        r = result.record
+        elapsed = self._time() - self._started.get(number, self._time())
+        self.rows[number - 1][2:] = [
+            r.status + (f": {r.reason[:40]}" if r.reason else ""),
+            str(r.total_tokens),
+            "n/a" if r.cost_usd is None else f"{r.cost_usd:.6f}",
+            f"{elapsed:.1f}s",
+        ]
+        self.live.update(self._table())
