@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from opentelemetry import metrics, trace
 from opentelemetry.sdk.metrics import MeterProvider
@@ -18,6 +20,19 @@ _provider = TracerProvider()
 _provider.add_span_processor(SimpleSpanProcessor(_EXPORTER))
 trace.set_tracer_provider(_provider)
 metrics.set_meter_provider(MeterProvider(metric_readers=[_READER]))
+
+
+def calls(spans: InMemorySpanExporter) -> list[Any]:
+    """The call spans (``chat {model}``), without their attempt children."""
+    return [s for s in spans.get_finished_spans() if s.name.startswith("chat ")]
+
+
+def attempts_of(spans: InMemorySpanExporter, parent: Any) -> list[Any]:
+    return [
+        s
+        for s in spans.get_finished_spans()
+        if s.parent is not None and s.parent.span_id == parent.context.span_id
+    ]
 
 
 @pytest.fixture
@@ -42,7 +57,7 @@ async def test_a_span_per_call_with_gen_ai_attributes_and_retry_events(
         fake.add_script([sl.FakeFault("authentication")])
         with pytest.raises(sl.AuthenticationError):
             await client.chat("fake:a", [sl.user("x")])
-    ok, failed = spans.get_finished_spans()
+    ok, failed = calls(spans)
     assert ok.name == "chat a" and ok.kind == trace.SpanKind.CLIENT
     attrs = dict(ok.attributes or {})
     assert attrs["gen_ai.operation.name"] == "chat" and attrs["gen_ai.provider.name"] == "fake"
@@ -55,9 +70,16 @@ async def test_a_span_per_call_with_gen_ai_attributes_and_retry_events(
     assert attrs["gen_ai.response.finish_reasons"] == ("stop",) and attrs["gen_ai.response.id"]
     assert attrs["steadyllm.attempts"] == 2 and attrs["gen_ai.agent.name"] == "planner"
     assert [e.name for e in ok.events] == ["steadyllm.retry"]
-    assert ok.events[0].attributes["error.type"] == "overloaded"  # type: ignore[index]
+    assert ok.events[0].attributes["error.type"] == "overloaded"
     assert failed.status.status_code == trace.StatusCode.ERROR
     assert dict(failed.attributes or {})["error.type"] == "authentication"
+    # Each attempt is a child span of its call: the overloaded one, then the answer.
+    first, second = sorted(attempts_of(spans, ok), key=lambda s: s.start_time)
+    assert first.name == "attempt 1 fake:a" and dict(first.attributes or {})["error.type"] == (
+        "overloaded"
+    )
+    assert second.name == "attempt 2 fake:a" and "error.type" not in dict(second.attributes or {})
+    assert ok.start_time <= first.start_time <= second.end_time <= ok.end_time
     assert ok.start_time is not None and ok.end_time is not None and ok.end_time >= ok.start_time
 
 
@@ -66,7 +88,7 @@ async def test_fallbacks_are_events_and_metrics_are_recorded(spans: InMemorySpan
     settings = sl.Settings.load(env={}, dotenv=False, fallbacks={"fake:a": ["fake:b"]})
     async with sl.Client(settings, providers={"fake": fake}, clock=sl.FakeClock()) as client:
         await client.chat("fake:a", [sl.user("x")])
-    (span,) = spans.get_finished_spans()
+    (span,) = calls(spans)
     assert span.name == "chat b" and [e.name for e in span.events] == ["steadyllm.fallback"]
     assert dict(span.attributes or {})["steadyllm.requested_model"] == "fake:a"
     data = _READER.get_metrics_data()
@@ -127,3 +149,55 @@ async def test_an_exporter_that_raises_never_changes_a_call(spans: InMemorySpanE
             assert c.sink_failures() == {"OpenTelemetry: RuntimeError": 3}
     finally:
         _EXPLODING.armed = False
+
+
+async def test_a_tool_loop_nests_its_calls_and_tool_runs_under_one_agent_span(
+    spans: InMemorySpanExporter,
+) -> None:
+    @sl.tool
+    def lookup(word: str) -> str:
+        """Look a word up.
+
+        Args:
+            word: The word.
+        """
+        return word.upper()
+
+    fake = sl.FakeProvider(
+        [
+            sl.FakeReply(tool_calls=[sl.ToolCall("c1", "lookup", '{"word": "tide"}')]),
+            sl.FakeReply("TIDE it is"),
+        ]
+    )
+    async with sl.Client(providers={"fake": fake}, clock=sl.FakeClock()) as client:
+        result = await client.chat_with_tools(
+            "fake:m", [sl.user("x")], tools=[lookup], context=sl.Context(agent="reader")
+        )
+    assert result.text == "TIDE it is"
+    finished = spans.get_finished_spans()
+    (agent,) = [s for s in finished if s.name == "invoke_agent reader"]
+    children = attempts_of(spans, agent)
+    names = sorted(s.name for s in children)
+    assert names == ["chat m", "chat m", "execute_tool lookup"]
+    (tool_span,) = [s for s in children if s.name == "execute_tool lookup"]
+    assert dict(tool_span.attributes or {})["gen_ai.tool.call.id"] == "c1"
+
+
+async def test_trace_content_records_the_messages_redacted(spans: InMemorySpanExporter) -> None:
+    import json
+
+    secret = "sk-proj-TRACECONTENT0123456789"
+    settings = sl.Settings.load(env={}, dotenv=False, trace_content=True)
+    async with sl.Client(settings, providers={"fake": sl.FakeProvider()}) as client:
+        await client.chat("fake:m", [sl.user(f"my key is {secret}")])
+    (span,) = calls(spans)
+    attrs = dict(span.attributes or {})
+    inputs = json.loads(str(attrs["gen_ai.input.messages"]))
+    assert inputs[0]["role"] == "user" and secret not in attrs["gen_ai.input.messages"]
+    assert "[REDACTED]" in str(attrs["gen_ai.input.messages"])
+    assert json.loads(str(attrs["gen_ai.output.messages"]))[0]["role"] == "assistant"
+    quiet = sl.Settings.load(env={}, dotenv=False)
+    spans.clear()
+    async with sl.Client(quiet, providers={"fake": sl.FakeProvider()}) as client:
+        await client.chat("fake:m", [sl.user("hello")])
+    assert "gen_ai.input.messages" not in dict(calls(spans)[0].attributes or {})

@@ -7,6 +7,7 @@ full pipeline: retries, breakers, limits, fallbacks, budgets, costs and logs.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from ._types import Message, Response, StreamEvent, ToolCall, Usage, tool_result
 
 if TYPE_CHECKING:
     from ._client import Client
+    from ._otel import Telemetry
 
 logger = get_logger("steadyllm")
 OnLimit = Literal["error", "answer"]
@@ -39,7 +41,29 @@ class ToolRunResult:
         return self.response.text
 
 
-async def _execute(tools: Mapping[str, Tool], call: ToolCall, iteration: int) -> ToolExecution:
+def _span(telemetry: Telemetry | None, name: str, attributes: dict[str, Any]) -> Any:
+    """An OpenTelemetry span made current for a block, when tracing is set up."""
+    if telemetry is None:
+        return contextlib.nullcontext(None)
+    return telemetry.span(name, attributes)
+
+
+async def _execute(
+    tools: Mapping[str, Tool], call: ToolCall, iteration: int, telemetry: Telemetry | None = None
+) -> ToolExecution:
+    attributes = {
+        "gen_ai.operation.name": "execute_tool",
+        "gen_ai.tool.name": call.name,
+        "gen_ai.tool.call.id": call.id,
+    }
+    with _span(telemetry, f"execute_tool {call.name}", attributes) as span:
+        execution = await _run_tool(tools, call, iteration)
+        if span is not None and execution.error is not None:
+            span.set_attribute("error.type", "tool_error")
+        return execution
+
+
+async def _run_tool(tools: Mapping[str, Tool], call: ToolCall, iteration: int) -> ToolExecution:
     found = tools.get(call.name)
     if found is None:
         return ToolExecution(
@@ -62,9 +86,12 @@ async def _run_turn(
     history: list[Message],
     executions: list[ToolExecution],
     iteration: int,
+    telemetry: Telemetry | None = None,
 ) -> list[ToolExecution]:
     history.append(response.message)
-    done = await asyncio.gather(*(_execute(tools, c, iteration) for c in response.tool_calls))
+    done = await asyncio.gather(
+        *(_execute(tools, c, iteration, telemetry) for c in response.tool_calls)
+    )
     for ex in done:  # results go back in the order the model asked, whatever order they finished
         if ex.error is not None:
             logger.info("tool %s failed (sent back to the model): %s", ex.call.name, ex.error)
@@ -111,25 +138,33 @@ async def tool_loop(
     ``max_iterations`` turns with tool calls: ``ToolLoopError``, or with
     ``on_max_iterations="answer"`` one more turn with tools disabled."""
     specs = [t.spec for t in table.values()]
-    for iteration in range(1, max_iterations + 2):
-        final = iteration > max_iterations
-        if final and on_max_iterations == "error":
-            raise _limit_error(max_iterations, result)
-        extra: dict[str, Any] = {"tool_choice": "none"} if final else {}
-        if stream:
-            async with client.stream(model, history, tools=specs, **options, **extra) as s:
-                async for event in s:
-                    yield event
-            response = s.response
-        else:
-            response = await client.chat(model, history, tools=specs, **options, **extra)
-        result.response, result.iterations = response, min(iteration, max_iterations)
-        result.usage = result.usage + response.usage
-        if final or not response.tool_calls:
-            history.append(response.message)
-            return
-        for execution in await _run_turn(table, response, history, result.executions, iteration):
-            yield execution
+    telemetry = client.meter.telemetry()
+    context = options.get("context")
+    agent = getattr(context, "agent", None) or str(model or "agent")
+    attributes = {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": agent}
+    with _span(telemetry, f"invoke_agent {agent}", attributes):
+        for iteration in range(1, max_iterations + 2):
+            final = iteration > max_iterations
+            if final and on_max_iterations == "error":
+                raise _limit_error(max_iterations, result)
+            extra: dict[str, Any] = {"tool_choice": "none"} if final else {}
+            if stream:
+                async with client.stream(model, history, tools=specs, **options, **extra) as s:
+                    async for event in s:
+                        yield event
+                response = s.response
+            else:
+                response = await client.chat(model, history, tools=specs, **options, **extra)
+            result.response, result.iterations = response, min(iteration, max_iterations)
+            result.usage = result.usage + response.usage
+            if final or not response.tool_calls:
+                history.append(response.message)
+                return
+            done = await _run_turn(
+                table, response, history, result.executions, iteration, telemetry
+            )
+            for execution in done:
+                yield execution
 
 
 async def chat_with_tools(

@@ -106,6 +106,7 @@ class Settings:
     budget_per_agent_usd: float | None = None
     log_prompts: bool = False
     enable_tracing: bool = True
+    trace_content: bool = False
     recorder_path: str = "./steadyllm.db"
     price_cache_dir: str = ""
     cache_backend: str = "sqlite"

@@ -48,6 +48,8 @@ class Ledger:
     #: Wall-clock start, and (time_ns, name, attributes) of retries and fallbacks, for traces.
     started_ns: int = field(default_factory=time.time_ns)
     events: list[tuple[int, str, dict[str, Any]]] = field(default_factory=list)
+    #: One (start_ns, end_ns, "provider:model", outcome) per attempt: child spans.
+    attempts: list[tuple[int, int, str, str]] = field(default_factory=list)
 
     def event(self, name: str, **attributes: Any) -> None:
         self.events.append((time.time_ns(), name, attributes))
@@ -310,6 +312,12 @@ class Meter:
         if self.stats is not None:
             sinks.call("the statistics", self.stats.add, record)
         if telemetry is not None:
+            content = None
+            if self.settings.trace_content:
+                content = (
+                    [m.to_dict() for m in request.messages],
+                    response.message.to_dict() if response is not None else None,
+                )
             sinks.call(
                 "OpenTelemetry",
                 telemetry.record,
@@ -317,6 +325,8 @@ class Meter:
                 ledger.started_ns,
                 time.time_ns(),
                 ledger.events,
+                ledger.attempts,
+                content,
             )
         if console:
             cost = "n/a" if ledger.cost_usd is None else f"${ledger.cost_usd:.6f}"

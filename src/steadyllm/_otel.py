@@ -8,13 +8,23 @@ and ``gen_ai.client.token.usage``). Without the package nothing is imported
 and nothing is done; until the application has imported OpenTelemetry and
 installed a tracer or meter provider, nothing is imported or built either
 (checked per call, so a set-up made later is picked up).
-Spans are emitted when the call ends, with its real start time; the
-application's SDK configuration decides where they go.
+Spans are emitted when the call ends, with its real start time, as children
+of whatever span is current (the tool loop opens an ``invoke_agent`` span
+around its turns and an ``execute_tool`` span per tool run); each attempt is
+a child span of its call. With ``LLM_TRACE_CONTENT=true`` the input and output
+messages are recorded (redacted). The application's SDK configuration
+decides where spans go.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+
+def _json_text(value: Any) -> str:
+    from . import _json
+
+    return _json.dumps(value, default=str).decode("utf-8", "replace")
 
 
 class Telemetry:
@@ -32,6 +42,14 @@ class Telemetry:
             "gen_ai.client.token.usage", unit="{token}", description="Tokens used per call"
         )
 
+    def span(self, name: str, attributes: dict[str, Any]) -> Any:
+        """A span made current for the block (``with telemetry.span(...)``): the tool
+        loop's ``invoke_agent`` and each ``execute_tool``; chat spans emitted inside
+        it become its children."""
+        return self.tracer.start_as_current_span(
+            name, kind=self._trace.SpanKind.INTERNAL, attributes=attributes
+        )
+
     def configured(self) -> bool:
         """Whether the application installed a tracer or meter provider. Until it
         does, the API hands out proxies whose spans and measurements go nowhere,
@@ -45,6 +63,8 @@ class Telemetry:
         start_ns: int,
         end_ns: int,
         events: list[tuple[int, str, dict[str, Any]]],
+        attempts: list[tuple[int, int, str, str]] | None = None,
+        content: tuple[list[dict[str, Any]], dict[str, Any] | None] | None = None,
     ) -> None:
         model = record["model"]
         attributes: dict[str, Any] = {
@@ -84,6 +104,34 @@ class Telemetry:
         )
         for when, name, event_attributes in events:
             span.add_event(name, event_attributes, timestamp=when)
+        if content is not None:  # LLM_TRACE_CONTENT: the messages, redacted
+            from ._observe import scrub
+
+            inputs, output = content
+            span.set_attribute("gen_ai.input.messages", _json_text(scrub(inputs)))
+            if output is not None:
+                span.set_attribute("gen_ai.output.messages", _json_text([scrub(output)]))
+        parent = self._trace.set_span_in_context(span)
+        for number, (begin, finish, model_id, outcome) in enumerate(attempts or (), 1):
+            provider, _, attempt_model = model_id.partition(":")
+            child_attributes: dict[str, Any] = {
+                "gen_ai.operation.name": "chat",
+                "gen_ai.provider.name": provider,
+                "gen_ai.request.model": attempt_model,
+                "steadyllm.attempt": number,
+            }
+            if outcome != "ok":
+                child_attributes["error.type"] = outcome
+            child = self.tracer.start_span(
+                f"attempt {number} {model_id}",
+                context=parent,
+                kind=self._trace.SpanKind.CLIENT,
+                attributes=child_attributes,
+                start_time=begin,
+            )
+            if outcome not in ("ok", "abandoned"):
+                child.set_status(self._trace.Status(self._trace.StatusCode.ERROR, outcome))
+            child.end(end_time=finish)
         if not record["success"]:
             span.set_status(
                 self._trace.Status(self._trace.StatusCode.ERROR, record.get("error_message") or "")

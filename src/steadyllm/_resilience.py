@@ -11,6 +11,7 @@ limiter for the whole key), or abandonment (cancelled: no verdict).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
@@ -66,6 +67,15 @@ class Guard:
     #: Marked by the transport once the request's bytes were written.
     dispatch: Dispatch = field(default_factory=Dispatch)
     booked: bool = False
+    #: Wall-clock start, for the attempt's span.
+    started_ns: int = field(default_factory=time.time_ns)
+
+    def _span(self, outcome: str) -> None:
+        """Remember the attempt for the trace: one child span of the call's span."""
+        if self.ledger is not None:
+            self.ledger.attempts.append(
+                (self.started_ns, time.time_ns(), f"{self.provider}:{self.model}", outcome)
+            )
 
     @property
     def settled(self) -> bool:
@@ -90,6 +100,7 @@ class Guard:
         )
 
     async def succeed(self, response: Response) -> None:
+        self._span("ok")
         await self.ticket.breaker.record(self.ticket, None, self.clock.now())
         used = response.usage.total_tokens
         await self.reservation.limiter.settle(
@@ -100,6 +111,7 @@ class Guard:
             await self.budget.finish(cost)
 
     async def fail(self, error: LLMError) -> None:
+        self._span(error.kind)
         await self.ticket.breaker.record(self.ticket, error, self.clock.now())
         partial = error.partial if isinstance(error.partial, Response) else None
         usage: Usage | None = None
@@ -128,6 +140,7 @@ class Guard:
         attempt is booked at an estimate if it may have reached the provider. Stays
         synchronous so a cancelled call is never held up; Redis writes go to the
         background."""
+        self._span("abandoned")
         self.ticket.breaker.release(self.ticket)
         self.reservation.limiter.release(self.reservation)
         cost: float | None = None

@@ -539,6 +539,13 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "Emit OpenTelemetry spans and metrics when the otel extra is installed.",
     ),
     SettingSpec(
+        "trace_content",
+        "LLM_TRACE_CONTENT",
+        "bool",
+        False,
+        "Record input and output messages on spans (redacted), as the GenAI conventions describe.",
+    ),
+    SettingSpec(
         "recorder_path",
         "STEADYLLM_DB",
         "str",
