@@ -201,3 +201,22 @@ async def test_trace_content_records_the_messages_redacted(spans: InMemorySpanEx
     async with sl.Client(quiet, providers={"fake": sl.FakeProvider()}) as client:
         await client.chat("fake:m", [sl.user("hello")])
     assert "gen_ai.input.messages" not in dict(calls(spans)[0].attributes or {})
+
+
+async def test_a_chat_span_is_current_while_the_call_runs(spans: InMemorySpanExporter) -> None:
+    tracer = trace.get_tracer("app")
+
+    class Instrumented(sl.FakeProvider):
+        async def complete(self, request: sl.Request) -> sl.Response:
+            with tracer.start_as_current_span("inside the provider"):
+                return await super().complete(request)
+
+    async with sl.Client(providers={"fake": Instrumented()}, clock=sl.FakeClock()) as client:
+        with tracer.start_as_current_span("request handler") as handler:
+            await client.chat("fake:m", [sl.user("x")])
+        assert trace.get_current_span() is not handler  # the context was restored
+    finished = {s.name: s for s in spans.get_finished_spans()}
+    chat, inner = finished["chat m"], finished["inside the provider"]
+    assert inner.parent is not None and inner.parent.span_id == chat.context.span_id
+    assert chat.parent is not None
+    assert chat.parent.span_id == finished["request handler"].context.span_id

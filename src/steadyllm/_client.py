@@ -337,7 +337,21 @@ class Client:
         validate: Callable[[Response], None] | None,
         mode: CacheMode,
     ) -> Response:
-        """The chain, its record, and the cache store of its answer."""
+        """The chain, its record, and the cache store of its answer (under the call's
+        span when tracing is set up: it is current while the call runs)."""
+        token = self.meter.open_span(chain[0]) if self.meter.traced else None
+        try:
+            return await self._call_chain(chain, validate, mode)
+        finally:
+            if token is not None:
+                self.meter.close_span(token)
+
+    async def _call_chain(
+        self,
+        chain: list[CallPlan],
+        validate: Callable[[Response], None] | None,
+        mode: CacheMode,
+    ) -> Response:
         trying = [chain[0]]  # the plan running now, for the record of a cancelled call
 
         async def run(plan: CallPlan) -> tuple[Response, int]:

@@ -50,6 +50,8 @@ class Ledger:
     events: list[tuple[int, str, dict[str, Any]]] = field(default_factory=list)
     #: One (start_ns, end_ns, "provider:model", outcome) per attempt: child spans.
     attempts: list[tuple[int, int, str, str]] = field(default_factory=list)
+    #: The call's span when it was opened at the start (chat with tracing set up).
+    span: Any = None
 
     def event(self, name: str, **attributes: Any) -> None:
         self.events.append((time.time_ns(), name, attributes))
@@ -327,6 +329,7 @@ class Meter:
                 ledger.events,
                 ledger.attempts,
                 content,
+                ledger.span,
             )
         if console:
             cost = "n/a" if ledger.cost_usd is None else f"${ledger.cost_usd:.6f}"
@@ -342,6 +345,31 @@ class Meter:
                 record["attempts"],
                 extra={"outcome": "ok" if ok else "fail"},
             )
+
+    @property
+    def traced(self) -> bool:
+        """Cheap pre-check for the hot path: tracing is on and OpenTelemetry imported."""
+        return self._telemetry is not False and "opentelemetry.trace" in sys.modules
+
+    def open_span(self, plan: CallPlan) -> Any:
+        """Open the call's span now and make it current (tracing set up only); returns
+        a token for ``close_span``, or None."""
+        telemetry = self.telemetry()
+        if telemetry is None:
+            return None
+        request = plan.request
+        try:
+            plan.ledger.span, token = telemetry.open(request.model, request.provider)
+        except Exception as exc:  # a broken tracer never fails the call
+            self.sinks.report("OpenTelemetry", exc)
+            return None
+        return token
+
+    def close_span(self, token: Any) -> None:
+        """Restore the context that was current before the call's span."""
+        telemetry = self.telemetry()
+        if token is not None and telemetry is not None:
+            self.sinks.call("OpenTelemetry", telemetry.detach, token)
 
     def telemetry(self) -> Telemetry | None:
         """The OpenTelemetry recorder, once the application has set OpenTelemetry up: it

@@ -8,8 +8,10 @@ and ``gen_ai.client.token.usage``). Without the package nothing is imported
 and nothing is done; until the application has imported OpenTelemetry and
 installed a tracer or meter provider, nothing is imported or built either
 (checked per call, so a set-up made later is picked up).
-Spans are emitted when the call ends, with its real start time, as children
-of whatever span is current (the tool loop opens an ``invoke_agent`` span
+A ``chat`` call's span is opened when the call starts and is current while it
+runs (``Client._call``); a stream's, and a cache hit's, are emitted when they
+end with their real start time. Either way the span is a child of whatever
+span is current (the tool loop opens an ``invoke_agent`` span
 around its turns and an ``execute_tool`` span per tool run); each attempt is
 a child span of its call. With ``LLM_TRACE_CONTENT=true`` the input and output
 messages are recorded (redacted). The application's SDK configuration
@@ -42,6 +44,25 @@ class Telemetry:
             "gen_ai.client.token.usage", unit="{token}", description="Tokens used per call"
         )
 
+    def open(self, model: str, provider: str) -> tuple[Any, Any]:
+        """A call's span, started now and made current (so spans the application or an
+        instrumented library creates during the call nest under it); returns the span
+        and the context token to detach when the call ends."""
+        from opentelemetry import context
+
+        span = self.tracer.start_span(
+            f"chat {model}",
+            kind=self._trace.SpanKind.CLIENT,
+            attributes={"gen_ai.operation.name": "chat", "gen_ai.provider.name": provider},
+        )
+        return span, context.attach(self._trace.set_span_in_context(span))
+
+    @staticmethod
+    def detach(token: Any) -> None:
+        from opentelemetry import context
+
+        context.detach(token)
+
     def span(self, name: str, attributes: dict[str, Any]) -> Any:
         """A span made current for the block (``with telemetry.span(...)``): the tool
         loop's ``invoke_agent`` and each ``execute_tool``; chat spans emitted inside
@@ -65,6 +86,7 @@ class Telemetry:
         events: list[tuple[int, str, dict[str, Any]]],
         attempts: list[tuple[int, int, str, str]] | None = None,
         content: tuple[list[dict[str, Any]], dict[str, Any] | None] | None = None,
+        opened: Any = None,
     ) -> None:
         model = record["model"]
         attributes: dict[str, Any] = {
@@ -96,12 +118,17 @@ class Telemetry:
             attributes["gen_ai.agent.name"] = record["agent"]
         if not record["success"]:
             attributes["error.type"] = record["error_kind"]
-        span = self.tracer.start_span(
-            f"chat {model}",
-            kind=self._trace.SpanKind.CLIENT,
-            attributes=attributes,
-            start_time=start_ns,
-        )
+        if opened is not None:  # the span opened when the call started (chat)
+            span = opened
+            span.update_name(f"chat {model}")
+            span.set_attributes(attributes)
+        else:
+            span = self.tracer.start_span(
+                f"chat {model}",
+                kind=self._trace.SpanKind.CLIENT,
+                attributes=attributes,
+                start_time=start_ns,
+            )
         for when, name, event_attributes in events:
             span.add_event(name, event_attributes, timestamp=when)
         if content is not None:  # LLM_TRACE_CONTENT: the messages, redacted
