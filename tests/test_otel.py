@@ -220,3 +220,17 @@ async def test_a_chat_span_is_current_while_the_call_runs(spans: InMemorySpanExp
     assert inner.parent is not None and inner.parent.span_id == chat.context.span_id
     assert chat.parent is not None
     assert chat.parent.span_id == finished["request handler"].context.span_id
+
+
+async def test_a_streams_span_covers_the_whole_stream(spans: InMemorySpanExporter) -> None:
+    fake = sl.FakeProvider([sl.FakeReply("a b c", chunks=3, chunk_delay=0.01)])
+    async with (
+        sl.Client(providers={"fake": fake}, clock=sl.FakeClock()) as client,
+        client.stream("fake:m", [sl.user("x")]) as stream,
+    ):
+        async for _ in stream:
+            pass
+    (span,) = calls(spans)
+    (attempt,) = attempts_of(spans, span)
+    assert span.start_time <= attempt.start_time and attempt.end_time <= span.end_time
+    assert dict(span.attributes or {})["gen_ai.usage.output_tokens"] > 0

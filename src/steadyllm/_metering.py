@@ -351,15 +351,15 @@ class Meter:
         """Cheap pre-check for the hot path: tracing is on and OpenTelemetry imported."""
         return self._telemetry is not False and "opentelemetry.trace" in sys.modules
 
-    def open_span(self, plan: CallPlan) -> Any:
-        """Open the call's span now and make it current (tracing set up only); returns
-        a token for ``close_span``, or None."""
+    def open_span(self, plan: CallPlan, *, current: bool = True) -> Any:
+        """Open the call's span now and, with ``current``, make it current (tracing set
+        up only); returns a token for ``close_span``, or None."""
         telemetry = self.telemetry()
         if telemetry is None:
             return None
         request = plan.request
         try:
-            plan.ledger.span, token = telemetry.open(request.model, request.provider)
+            plan.ledger.span, token = telemetry.open(request.model, request.provider, current)
         except Exception as exc:  # a broken tracer never fails the call
             self.sinks.report("OpenTelemetry", exc)
             return None

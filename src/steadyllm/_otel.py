@@ -9,8 +9,9 @@ and nothing is done; until the application has imported OpenTelemetry and
 installed a tracer or meter provider, nothing is imported or built either
 (checked per call, so a set-up made later is picked up).
 A ``chat`` call's span is opened when the call starts and is current while it
-runs (``Client._call``); a stream's, and a cache hit's, are emitted when they
-end with their real start time. Either way the span is a child of whatever
+runs (``Client._call``); a stream's is opened when it opens and ended when it
+ends, not current (the caller's loop runs between events); a cache hit's is
+emitted at the end with its real start time. Either way the span is a child of whatever
 span is current (the tool loop opens an ``invoke_agent`` span
 around its turns and an ``execute_tool`` span per tool run); each attempt is
 a child span of its call. With ``LLM_TRACE_CONTENT=true`` the input and output
@@ -44,10 +45,10 @@ class Telemetry:
             "gen_ai.client.token.usage", unit="{token}", description="Tokens used per call"
         )
 
-    def open(self, model: str, provider: str) -> tuple[Any, Any]:
-        """A call's span, started now and made current (so spans the application or an
-        instrumented library creates during the call nest under it); returns the span
-        and the context token to detach when the call ends."""
+    def open(self, model: str, provider: str, current: bool = True) -> tuple[Any, Any]:
+        """A call's span, started now and, with ``current``, made current (so spans the
+        application or an instrumented library creates during the call nest under it);
+        returns the span and the context token to detach when the call ends."""
         from opentelemetry import context
 
         span = self.tracer.start_span(
@@ -55,6 +56,8 @@ class Telemetry:
             kind=self._trace.SpanKind.CLIENT,
             attributes={"gen_ai.operation.name": "chat", "gen_ai.provider.name": provider},
         )
+        if not current:
+            return span, None
         return span, context.attach(self._trace.set_span_in_context(span))
 
     @staticmethod

@@ -68,6 +68,10 @@ class ChatStream:
             self._plan = plan
             return await run_attempts(self._client.clock, plan, self._open)
 
+        meter = self._client.meter
+        if meter.traced:  # opened now, ended when the stream ends (not current: the
+            meter.open_span(self._chain[0], current=False)  # caller's loop runs between)
+
         try:
             (self._first, self._attempts), _, self._fallback = await with_fallbacks(
                 self._chain, run, self._client.settings, self._client.clock
