@@ -48,7 +48,10 @@ async def _no_blocking_in_the_loop() -> AsyncIterator[None]:
     """Fails an async test during which something blocked the event loop for
     0.1 s or more (asyncio debug mode reports such slow callbacks; STEADYLLM_SLOW_STEP
     sets another threshold, to look for steps that come close)."""
-    gc.collect()  # not during the test: a collection of a long session's garbage is slow
+    # No collection during the test: a full collection of a long session's heap pauses
+    # whatever step it lands in (tens of ms under coverage) and is not the code's doing.
+    gc.collect()
+    gc.disable()
     loop = asyncio.get_running_loop()
     loop.set_debug(True)
     loop.slow_callback_duration = float(os.environ.get("STEADYLLM_SLOW_STEP", "0.1"))
@@ -58,6 +61,7 @@ async def _no_blocking_in_the_loop() -> AsyncIterator[None]:
         yield
     finally:
         logging.getLogger("asyncio").removeHandler(handler)
+        gc.enable()
     assert not handler.messages, f"the event loop was blocked: {handler.messages}"
 
 
@@ -172,11 +176,15 @@ def make_client(
     return client, fake
 
 
-async def spawn(coros: Iterable[Coroutine[Any, Any, T]], batch: int = 20) -> list[asyncio.Task[T]]:
+async def spawn(
+    coros: Iterable[Coroutine[Any, Any, T]],
+    batch: int = 20,
+    into: list[asyncio.Task[T]] | None = None,
+) -> list[asyncio.Task[T]]:
     """Tasks for ``coros``, created ``batch`` at a time with a yield between: in debug
     mode each task records its creation stack, and a thousand at once would be one
     loop step long enough to trip the blocking guard (in the test, not the library)."""
-    tasks: list[asyncio.Task[T]] = []
+    tasks: list[asyncio.Task[T]] = [] if into is None else into
     for coro in coros:
         tasks.append(asyncio.ensure_future(coro))
         if len(tasks) % batch == 0:

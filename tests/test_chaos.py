@@ -150,7 +150,10 @@ async def test_a_thousand_chaotic_calls_are_booked_at_least_as_billed_and_within
     )
     rng = random.Random(7)
 
+    begun: set[int] = set()
+
     async def one(client: sl.Client, number: int) -> str:
+        begun.add(number)  # the call starts in this same step (no await before it)
         context = sl.Context(metadata={"call": number})
         timeout = rng.choice([150, 400, 1500])
         prompt = [sl.user("what does this cost? " * rng.randint(1, 30))]
@@ -171,20 +174,27 @@ async def test_a_thousand_chaotic_calls_are_booked_at_least_as_billed_and_within
             return exc.kind
 
     async with sl.Client(settings) as client:
-        tasks = await spawn(one(client, n) for n in range(CALLS))
+        tasks: list[asyncio.Task[str]] = []
+        cancels = 0
 
         async def cancel_some() -> None:
-            """100 cancellations at random moments, each of a call still in flight."""
+            """100 cancellations at random moments, each of a call still in flight;
+            it runs while the calls are being started, so some are."""
+            nonlocal cancels
             for _ in range(100):
                 await asyncio.sleep(rng.uniform(0.0, 0.01))  # the chaos, not a sync point
                 running = [t for t in tasks if not t.done()]
-                if running:
-                    rng.choice(running).cancel()
+                if running and rng.choice(running).cancel():
+                    cancels += 1
 
         canceller = asyncio.create_task(cancel_some())
+        await spawn((one(client, n) for n in range(CALLS)), into=tasks)
         outcomes = await asyncio.gather(*tasks, return_exceptions=True)
         await canceller
-        assert any(isinstance(o, asyncio.CancelledError) for o in outcomes)
+        # Every cancellation surfaced as a cancellation: none was swallowed or turned
+        # into another error on the way out of the library.
+        assert cancels > 0
+        assert sum(isinstance(o, asyncio.CancelledError) for o in outcomes) == cancels
         assert "budget_exceeded" in outcomes and "stream" in outcomes
         books = client.costs.summary()["total"]
         budget = client.meter.budgets.snapshot()["global"]
@@ -193,8 +203,9 @@ async def test_a_thousand_chaotic_calls_are_booked_at_least_as_billed_and_within
     assert books["cost_usd"] == pytest.approx(budget["spent"])
     # ...never more than the limit...
     assert budget["spent"] <= LIMIT + 1e-9 and budget["reserved"] == pytest.approx(0.0)
-    # ...and one log line per call, cancelled ones included.
+    # ...and one log line per call, cancelled ones included (a task cancelled before
+    # it ever ran made no call).
     records = [json.loads(line) for line in log.read_text().splitlines()]
     calls = sorted(r["metadata"]["call"] for r in records)
-    assert calls == list(range(CALLS))
-    assert books["calls"] == CALLS and server.started > 0
+    assert calls == sorted(begun) and len(begun) > CALLS * 0.9
+    assert books["calls"] == len(begun) and server.started > 0
