@@ -178,7 +178,7 @@ def make_client(
 
 async def spawn(
     coros: Iterable[Coroutine[Any, Any, T]],
-    batch: int = 20,
+    batch: int = 10,
     into: list[asyncio.Task[T]] | None = None,
 ) -> list[asyncio.Task[T]]:
     """Tasks for ``coros``, created ``batch`` at a time with a yield between: in debug
