@@ -282,10 +282,11 @@ class Client:
                 plan.context,
                 plan.provider.default_max_tokens,
                 plan.deadline - self.clock.now(),
+                plan.prompt_tokens(),
             )
         try:
             guard = await self.resilience.enter(
-                request, plan.deadline, plan.provider.default_max_tokens
+                request, plan.deadline, plan.provider.default_max_tokens, plan.prompt_tokens()
             )
         except BaseException:
             if budget is not None:
@@ -586,7 +587,9 @@ class Client:
         """Seconds a call like this would wait for the rate limiter if sent now."""
         plan = self.plan(model, messages, max_tokens=max_tokens)
         limiter = self.resilience.limiters.get(plan.request.provider, plan.request.model)
-        tokens = self.resilience.estimate(plan.request, plan.provider.default_max_tokens)
+        tokens = self.resilience.estimate(
+            plan.request, plan.provider.default_max_tokens, plan.prompt_tokens()
+        )
         if isinstance(limiter, RateLimiter):
             return limiter.predicted_wait(tokens)
         return await limiter.predicted_wait(tokens)

@@ -149,7 +149,12 @@ class Meter:
         return self.settings.max_cost_per_request_usd is not None or self.budgets.active
 
     async def preflight(
-        self, request: Request, context: Any, default_max_tokens: int | None, hold_for: float
+        self,
+        request: Request,
+        context: Any,
+        default_max_tokens: int | None,
+        hold_for: float,
+        prompt_tokens: int | None = None,
     ) -> BudgetReservation | SharedHold | None:
         """Refuse a call whose worst case breaks a limit; reserve it in every budget."""
         cap = self.settings.max_cost_per_request_usd
@@ -162,7 +167,8 @@ class Meter:
                 "cannot be checked; add it under [prices] in steadyllm.toml"
             )
         output = output_cap(request, default_max_tokens)[0]
-        estimate = price.estimate(estimate_request_tokens(request), output)
+        prompt = estimate_request_tokens(request) if prompt_tokens is None else prompt_tokens
+        estimate = price.estimate(prompt, output)
         if cap is not None and estimate > cap:
             raise BudgetExceededError(
                 f"this call may cost up to ${estimate:.4f} ({output} output tokens at most), above "

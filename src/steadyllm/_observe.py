@@ -25,8 +25,7 @@ from typing import Any, BinaryIO, TextIO
 
 from . import _json
 from ._errors import ConfigError
-from ._redact import RedactingFilter, get_logger, redact
-from ._redact import scrub as _scrub
+from ._redact import RedactingFilter, get_logger, redact, scrub
 
 SCHEMA = 2
 call_logger = get_logger("steadyllm.calls")
@@ -51,11 +50,6 @@ _OUTSIDE = (
     "prompt",
     "response",
 )
-
-
-def scrub(value: Any) -> Any:
-    """``value`` with every string in it redacted (see ``_redact.scrub``)."""
-    return _scrub(value)
 
 
 class RequestLog:

@@ -135,7 +135,7 @@ class Telemetry:
         for when, name, event_attributes in events:
             span.add_event(name, event_attributes, timestamp=when)
         if content is not None:  # LLM_TRACE_CONTENT: the messages, redacted
-            from ._observe import scrub
+            from ._redact import scrub
 
             inputs, output = content
             span.set_attribute("gen_ai.input.messages", _json_text(scrub(inputs)))

@@ -58,6 +58,17 @@ class CallPlan:
     started: float
     #: Usage and cost of every attempt of the call, shared by all plans of a chain.
     ledger: Ledger = field(default_factory=Ledger)
+    #: The prompt estimate, computed once per call (every plan of a chain sends the
+    #: same messages and tools); -1 until first asked for.
+    prompt_estimate: int = -1
+
+    def prompt_tokens(self) -> int:
+        """The upper estimate of what the provider reads (``estimate_request_tokens``)."""
+        if self.prompt_estimate < 0:
+            from ._tokens import estimate_request_tokens
+
+            self.prompt_estimate = estimate_request_tokens(self.request)
+        return self.prompt_estimate
 
 
 def as_list(messages: object) -> list[Message]:

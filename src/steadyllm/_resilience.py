@@ -64,6 +64,7 @@ class Guard:
     #: The request and its output cap, for the estimate of an attempt that was lost.
     request: Request | None = None
     output_cap: int = 0
+    prompt_tokens: int = 0
     #: Marked by the transport once the request's bytes were written.
     dispatch: Dispatch = field(default_factory=Dispatch)
     booked: bool = False
@@ -96,7 +97,11 @@ class Guard:
         if not self.dispatch.may_have_reached or self.request is None:
             return None
         return lost_attempt_usage(
-            self.request, self.output_cap, partial, stopped_by_us=stopped_by_us
+            self.request,
+            self.output_cap,
+            partial,
+            stopped_by_us=stopped_by_us,
+            prompt=self.prompt_tokens or None,
         )
 
     async def succeed(self, response: Response) -> None:
@@ -249,21 +254,29 @@ class Resilience:
             self.sinks.call("the on_circuit_change hook", self._listener, key, old, new)
 
     @staticmethod
-    def estimate(request: Request, default_max_tokens: int | None) -> int:
+    def estimate(
+        request: Request, default_max_tokens: int | None, prompt_tokens: int | None = None
+    ) -> int:
         """Tokens to reserve: the prompt estimate plus the output cap (the same cap the
         budget assumes)."""
-        return estimate_request_tokens(request) + output_cap(request, default_max_tokens)[0]
+        prompt = estimate_request_tokens(request) if prompt_tokens is None else prompt_tokens
+        return prompt + output_cap(request, default_max_tokens)[0]
 
     async def enter(
-        self, request: Request, deadline: float, default_max_tokens: int | None
+        self,
+        request: Request,
+        deadline: float,
+        default_max_tokens: int | None,
+        prompt_tokens: int | None = None,
     ) -> Guard:
         breaker = self.breakers.get(request.provider, request.model)
         now = self.clock.now()
         ticket = await breaker.admit(now, deadline - now)
         limiter = self.limiters.get(request.provider, request.model)
         cap, seen = output_cap(request, default_max_tokens)
+        prompt = estimate_request_tokens(request) if prompt_tokens is None else prompt_tokens
         try:
-            reservation = await limiter.acquire(estimate_request_tokens(request) + cap, deadline)
+            reservation = await limiter.acquire(prompt + cap, deadline)
         except BaseException:
             ticket.breaker.release(ticket)
             raise
@@ -277,6 +290,7 @@ class Resilience:
             reservation,
             request=request,
             output_cap=cap,
+            prompt_tokens=prompt,
         )
 
 

@@ -117,7 +117,12 @@ def output_cap(request: Request, default_max_tokens: int | None) -> tuple[int, b
 
 
 def lost_attempt_usage(
-    request: Request, cap: int, partial: Response | None, *, stopped_by_us: bool
+    request: Request,
+    cap: int,
+    partial: Response | None,
+    *,
+    stopped_by_us: bool,
+    prompt: int | None = None,
 ) -> Usage:
     """What to book for an attempt that may have reached the provider but ended
     without its final usage. The prompt is what the provider reported (Anthropic
@@ -131,8 +136,9 @@ def lost_attempt_usage(
       i.e. the larger of its reported count and an upper estimate of what arrived.
 
     Never more than the cap: the provider cannot generate past ``max_tokens``, and
-    the budget reserved exactly that."""
-    prompt = estimate_request_tokens(request)
+    the budget reserved exactly that. ``prompt``: the estimate, if already made."""
+    if prompt is None:
+        prompt = estimate_request_tokens(request)
     if partial is None:
         return Usage(prompt, cap)
     got = partial.usage
