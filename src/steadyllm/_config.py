@@ -67,6 +67,7 @@ class Settings:
     log_level: str = "INFO"
     log_to_file: bool = False
     log_file_path: str = "./logs/llm.jsonl"
+    log_close_timeout_ms: int = 5_000
     log_to_console: bool = False
     enable_metrics: bool = False
     openai_api_key: Secret | None = None

@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from . import _json
@@ -109,7 +110,15 @@ class Meter:
             self.shared_costs = SharedCosts(shared)
         self.alert = CostAlert(settings.alert_cost_threshold_usd, on_cost_alert, self.sinks)
         self.stats = Stats() if settings.enable_metrics else None
-        self.log = RequestLog(settings.log_file_path) if settings.log_to_file else None
+        self.log = (
+            RequestLog(
+                settings.log_file_path,
+                partial(self.sinks.report, "the request log"),
+                close_timeout_s=settings.log_close_timeout_ms / 1000,
+            )
+            if settings.log_to_file
+            else None
+        )
         self._telemetry: Telemetry | bool | None = None if settings.enable_tracing else False
         if settings.log_to_console or "log_level" in settings.sources:
             configure_logging(settings.log_level, settings.log_to_console)
@@ -400,7 +409,8 @@ class Meter:
             await self.shared_budgets.aclose()
         if self.shared_costs is not None:
             await self.shared_costs.aclose()
-        self.close()
+        if self.log is not None:  # waits for the disk: off the loop
+            await asyncio.to_thread(self.log.close)
 
 
 #: 2: the time field is ``timestamp`` (it was ``ts`` in schema 1).

@@ -2,15 +2,15 @@
 
 One record per call (not per attempt), schema version ``SCHEMA``; every value
 that came from outside (error messages, ids, labels, metadata, prompts and
-replies) passes through the redactor, and each line is one ``write(2)`` to an
-unbuffered append-only file, so a crash loses nothing and several processes
-may share the file. The console handler is installed only when asked for
+replies) passes through the redactor, and lines reach an unbuffered
+append-only file from a background writer (``_logwriter``) in whole-line
+writes, so several processes may share the file and a hung disk never holds a
+call. The console handler is installed only when asked for
 (``LOG_TO_CONSOLE``); otherwise the library logger has no handlers.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
@@ -25,6 +25,7 @@ from typing import Any, BinaryIO, TextIO
 
 from . import _json
 from ._errors import ConfigError
+from ._logwriter import AppendWriter, ErrorSink
 from ._redact import RedactingFilter, get_logger, redact, scrub
 
 SCHEMA = 2
@@ -53,49 +54,51 @@ _OUTSIDE = (
 
 
 class RequestLog:
-    """Appends one JSON object per line to ``path``; opened (and checked) at start-up."""
+    """Appends one JSON object per line to ``path``; opened (and checked) at start-up.
 
-    def __init__(self, path: str | Path) -> None:
+    Lines are written by a background thread (``AppendWriter``), so a slow or hung
+    disk never holds a call; ``close`` waits (at most ``close_timeout_s``) for the
+    queued lines. What cannot be written goes to ``on_error(exc, lines)``.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        on_error: ErrorSink | None = None,
+        *,
+        close_timeout_s: float = 5.0,
+    ) -> None:
         self.path = Path(path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            # Unbuffered: each line is a single write(2) with O_APPEND, so lines from
-            # several processes never interleave and nothing waits in a buffer.
-            self._file: BinaryIO = self.path.open("ab", buffering=0)
+            # Unbuffered, append-only: each batch of whole lines is one write(2) with
+            # O_APPEND, so lines from several processes never interleave.
+            file: BinaryIO = self.path.open("ab", buffering=0)
         except OSError as exc:
             raise ConfigError(
                 f"LOG_FILE_PATH={str(self.path)!r} is not writable ({exc.strerror or exc}); "
                 "choose another path or set LOG_TO_FILE=false"
             ) from None
-        self._lock = threading.Lock()
+        self.close_timeout_s = close_timeout_s
+        self._writer = AppendWriter(file, on_error or _ignore, exit_timeout_s=close_timeout_s)
 
     def write(self, record: dict[str, Any]) -> None:
         for key in _OUTSIDE:
             value = record.get(key)
             if value:  # None, "" and {} have nothing to hide
                 record[key] = scrub(value)
-        line = _json.dumps(record, default=lambda v: redact(str(v))) + b"\n"
-        with self._lock:
-            written = self._file.write(line) or 0
-            if written < len(line):  # a short write (a size limit, a nearly full disk)
-                self._finish_line(line, written)
+        self._writer.put(_json.dumps(record, default=lambda v: redact(str(v))) + b"\n")
 
-    def _finish_line(self, line: bytes, written: int) -> None:
-        """Write the rest of a line that went out in part; if that fails too, end the
-        fragment with a newline (best effort) so the next record starts a line of its
-        own, and raise: the caller counts the failure. Readers skip such a fragment."""
-        try:
-            while written < len(line):
-                written += self._file.write(line[written:]) or 0
-        except OSError:
-            if written:
-                with contextlib.suppress(OSError):
-                    self._file.write(b"\n")
-            raise
+    def flush(self, timeout_s: float) -> bool:
+        """Wait (at most ``timeout_s``) until every queued line is written."""
+        return self._writer.flush(timeout_s)
 
     def close(self) -> None:
-        with self._lock:
-            self._file.close()
+        self._writer.close(self.close_timeout_s)
+
+
+def _ignore(exc: Exception, lines: int) -> None:
+    pass
 
 
 def read_log(path: str | Path) -> list[dict[str, Any]]:

@@ -167,6 +167,17 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "Where the JSONL request log goes.",
     ),
     SettingSpec(
+        "log_close_timeout_ms",
+        "LOG_CLOSE_TIMEOUT_MS",
+        "int",
+        5000,
+        "How long closing the client (or the process's exit) waits for queued log "
+        "lines to reach the disk; lines still queued then are counted as sink "
+        "failures. Calls never wait for the log.",
+        0,
+        _DAY_MS,
+    ),
+    SettingSpec(
         "log_to_console",
         "LOG_TO_CONSOLE",
         "bool",

@@ -23,11 +23,12 @@ class SinkFailures:
         self._lock = threading.Lock()
         self._counts: dict[str, int] = {}
 
-    def report(self, sink: str, exc: Exception) -> None:
+    def report(self, sink: str, exc: Exception, count: int = 1) -> None:
+        """``count`` failures of ``sink`` to ``exc`` (a batch of log lines lost at once)."""
         cause = f"{sink}: {type(exc).__name__}"
         with self._lock:
             first = cause not in self._counts
-            self._counts[cause] = self._counts.get(cause, 0) + 1
+            self._counts[cause] = self._counts.get(cause, 0) + count
         if first:
             logger.warning(
                 "%s failed and was skipped (%s: %s); calls go on unchanged, and later "
