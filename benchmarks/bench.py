@@ -78,7 +78,7 @@ def bare_interpreter_ms(runs: int) -> float:
 def prime_price_cache() -> None:
     """Resolve the benchmark model's price once, as any earlier run on this machine
     would have: steadyllm remembers it on disk, so the measured processes start warm."""
-    from steadyllm._prices import PriceBook, cache_dir
+    from steadyllm._metering.prices import PriceBook, cache_dir
 
     PriceBook(cache_dir=cache_dir(os.environ.get("STEADYLLM_PRICE_CACHE_DIR", ""))).lookup(
         "openai", "gpt-4.1-mini"

@@ -20,7 +20,7 @@ import time
 import urllib.request
 
 import steadyllm as sl
-from steadyllm._tokens import estimate_prompt_tokens
+from steadyllm._metering.tokens import estimate_prompt_tokens
 
 PROMPT = "Summarise the weather in Lyon in one sentence."
 

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import fixed_server
 
 import steadyllm as sl
-from steadyllm import _transport
+from steadyllm._http import transport as _transport
 
 HEADERS = {"content-type": "application/json", "x-request-id": "req_bench"}
 

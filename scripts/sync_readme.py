@@ -1,10 +1,10 @@
-"""Regenerate the README's settings table from steadyllm._config.SETTINGS."""
+"""Regenerate the README's settings table from steadyllm._config.settings.SETTINGS."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from steadyllm._config import settings_table_markdown
+from steadyllm._config.settings import settings_table_markdown
 
 MARK = "<!-- generated from steadyllm/_settings_table.py SETTINGS; a test checks it matches -->\n"
 README = Path(__file__).resolve().parents[1] / "README.md"

@@ -83,7 +83,7 @@ def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
     """No test may send a request anywhere but this machine."""
     from urllib.parse import urlsplit
 
-    from steadyllm._transport import HTTPRequest, HTTPResponse, HTTPTransport
+    from steadyllm._http.transport import HTTPRequest, HTTPResponse, HTTPTransport
 
     real_send = HTTPTransport.send
 

@@ -13,7 +13,7 @@ import pydantic
 import pytest
 
 import steadyllm as sl
-from steadyllm._tools import check_schema
+from steadyllm._agents.tools import check_schema
 from steadyllm.emulator import Behavior, Emulator
 
 

@@ -16,12 +16,12 @@ from typing import Any
 import pytest
 
 import steadyllm as sl
-from steadyllm._tokens import (
+from steadyllm._core.types import Request, ToolSpec
+from steadyllm._metering.tokens import (
     DEFAULT_OUTPUT_ESTIMATE,
     estimate_request_tokens,
     estimate_text_tokens,
 )
-from steadyllm._types import Request, ToolSpec
 from steadyllm.emulator import Behavior, Emulator
 
 from .conftest import spawn
@@ -350,7 +350,7 @@ print(json.dumps({{"answered": sum(bool(t) for t in texts),
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["answered"] == 30
     assert sum(result["failures"].values()) >= 1 and log.stat().st_size <= 3000
-    from steadyllm._observe import read_log
+    from steadyllm._metering.observe import read_log
 
     records = read_log(log)  # readable: whole records only
     assert 0 < len(records) < 30 and all(r["success"] for r in records)

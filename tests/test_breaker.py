@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import steadyllm as sl
-from steadyllm._breaker import BreakerBoard, BreakerPolicy, CircuitBreaker
+from steadyllm._resilience.breaker import BreakerBoard, BreakerPolicy, CircuitBreaker
 
 FAIL = sl.ServerError("boom")
 

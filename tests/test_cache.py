@@ -11,16 +11,10 @@ from typing import Any
 import pytest
 
 import steadyllm as sl
-from steadyllm._cache import (
-    CacheUnavailableError,
-    MemoryCache,
-    RedisCache,
-    ResponseCache,
-    SQLiteCache,
-    cache_key,
-    decode,
-    encode,
-)
+from steadyllm._cache.backends import CacheUnavailableError, MemoryCache, SQLiteCache
+from steadyllm._cache.entry import cache_key, decode, encode
+from steadyllm._cache.response import ResponseCache
+from steadyllm._shared.cache import RedisCache
 from steadyllm.emulator import Behavior, Emulator
 
 
@@ -195,6 +189,9 @@ async def test_a_failing_backend_fails_open(caplog: pytest.LogCaptureFixture) ->
 
         async def delete(self, key: str) -> None:  # pragma: no cover
             raise OSError("disk gone")
+
+        async def aclose(self) -> None:
+            return None
 
     c, _ = client()
     c._cache = ResponseCache(Broken(), 60)

@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 
 import steadyllm as sl
-from steadyllm.cli import build_parser, main
+from steadyllm._cli.main import build_parser, main
 
 
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -158,7 +158,7 @@ def test_an_empty_prompt_is_refused(
 
 
 def test_ctrl_c_exits_130(monkeypatch: pytest.MonkeyPatch) -> None:
-    import steadyllm.cli as cli
+    import steadyllm._cli.main as cli
 
     def interrupted(*args: object) -> int:
         raise KeyboardInterrupt
@@ -320,7 +320,7 @@ def test_costs_by_day_and_a_window_with_csv_and_json(
 def test_a_duration_is_back_from_now() -> None:
     from datetime import UTC, datetime
 
-    from steadyllm._logview import parse_when
+    from steadyllm._metering.logview import parse_when
 
     now = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
     assert parse_when("24h", "--since", now) == datetime(2026, 11, 30, 12, 0, tzinfo=UTC)

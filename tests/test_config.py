@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 import steadyllm as sl
-from steadyllm._config import settings_fields, settings_table_markdown
-from steadyllm._settings_table import SETTINGS
+from steadyllm._config.settings import settings_fields, settings_table_markdown
+from steadyllm._config.table import SETTINGS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -202,7 +202,7 @@ def test_client_reads_the_environment_like_the_vendor_sdks(
 
 
 def test_from_env_takes_every_constructor_option(monkeypatch: pytest.MonkeyPatch) -> None:
-    from steadyllm._breaker import BreakerPolicy
+    from steadyllm._resilience.breaker import BreakerPolicy
 
     changes: list[str] = []
     policy = BreakerPolicy(failure_threshold=1)

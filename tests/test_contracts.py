@@ -31,10 +31,10 @@ from hypothesis.stateful import (
 )
 
 import steadyllm as sl
-from steadyllm._breaker import BreakerPolicy, CircuitBreaker, Ticket
-from steadyllm._clock import FakeClock
-from steadyllm._costs import Budgets
-from steadyllm._limiter import Limits, RateLimiter, Reservation
+from steadyllm._core.clock import FakeClock
+from steadyllm._metering.costs import Budgets
+from steadyllm._resilience.breaker import BreakerPolicy, CircuitBreaker, Ticket
+from steadyllm._resilience.limiter import Limits, RateLimiter, Reservation
 
 T = TypeVar("T")
 BACKENDS = ["local", "redis"]
@@ -70,7 +70,7 @@ class LoopMachine(RuleBasedStateMachine):
             self.shared = self.run(self._open_shared(prefix))
 
     async def _open_shared(self, prefix: str) -> Any:
-        from steadyllm._shared import SharedState
+        from steadyllm._shared.state import SharedState
 
         assert self.url is not None
         return SharedState(self.url, prefix, self.clock)
@@ -124,7 +124,7 @@ class BudgetMachine(LoopMachine):
         self.local = Budgets(global_usd=self.LIMIT)
         self.book: Any = self.local
         if self.shared is not None:
-            from steadyllm._shared_budgets import SharedBudgets
+            from steadyllm._shared.budgets import SharedBudgets
 
             self.book = SharedBudgets(self.shared, self.local)
         self.spent = 0.0
@@ -278,7 +278,7 @@ class BreakerMachine(LoopMachine):
         self.model = Model(self.POLICY)
         self.breaker: Any = CircuitBreaker("fake:m", self.POLICY)
         if self.shared is not None:
-            from steadyllm._shared_breaker import SharedBreaker
+            from steadyllm._shared.breaker import SharedBreaker
 
             self.breaker = SharedBreaker(self.shared, "fake:m", self.POLICY, None)
 
@@ -361,7 +361,7 @@ class LimiterMachine(LoopMachine):
         limits = Limits(tpm=self.TPM, margin=0.0)
         self.limiter: Any = RateLimiter("fake:m", limits, self.clock)
         if self.shared is not None:
-            from steadyllm._shared_limiter import SharedLimiter
+            from steadyllm._shared.limiter import SharedLimiter
 
             self.limiter = SharedLimiter(self.shared, "fake:m", limits, self.clock)
         self.arrivals: list[Arrival] = []

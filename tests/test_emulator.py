@@ -162,7 +162,7 @@ def test_emulate_command_serves_until_stopped() -> None:
 def test_emulate_reports_a_busy_port(capsys: pytest.CaptureFixture[str]) -> None:
     import socket
 
-    from steadyllm.cli import main
+    from steadyllm._cli.main import main
 
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -176,7 +176,7 @@ def test_without_the_emulator_extra_the_error_names_it() -> None:
         "import sys\n"
         "sys.modules['aiohttp'] = None  # as if `pip install steadyllm` without [emulator]\n"
         "sys.modules['aiohttp.web'] = None\n"
-        "from steadyllm.cli import main\n"
+        "from steadyllm._cli.main import main\n"
         "raise SystemExit(main(['emulate', '--port', '0']))\n"
     )
     done = subprocess.run(

@@ -5,7 +5,7 @@ import pickle
 import pytest
 
 import steadyllm as sl
-from steadyllm._errors import ERROR_CLASSES, error_class
+from steadyllm._core.errors import ERROR_CLASSES, error_class
 
 KINDS = [
     "rate_limit",

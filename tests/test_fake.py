@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import steadyllm as sl
-from steadyllm._chunking import split_text as _split
+from steadyllm._core.chunking import split_text as _split
 
 from .conftest import make_client
 

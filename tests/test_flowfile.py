@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 import steadyllm as sl
-from steadyllm._flowfile import load_flow, run_flow
-from steadyllm.cli import main
+from steadyllm._cli.main import main
+from steadyllm._flows.flowfile import load_flow, run_flow
 
 ROOT = Path(__file__).resolve().parents[1]
 

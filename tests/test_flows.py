@@ -289,7 +289,7 @@ async def test_something_that_is_not_a_recorder_is_a_config_error() -> None:
 async def test_steps_without_a_client_share_one_default_client(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from steadyllm import _flows
+    from steadyllm._flows import step as _flows
 
     monkeypatch.setattr(_flows, "_default_client", None)
     hooks = HookRecorder()

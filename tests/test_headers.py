@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from steadyllm._headers import (
+from steadyllm._http.headers import (
     anthropic_rate_limit,
     duration_seconds,
     openai_rate_limit,

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 import steadyllm as sl
-from steadyllm import _transport
-from steadyllm._transport import HTTPRequest, HTTPTransport
+from steadyllm._http import transport as _transport
+from steadyllm._http.transport import HTTPRequest, HTTPTransport
 
 JSON = b'{"ok": true}'
 

@@ -7,8 +7,8 @@ import asyncio
 import pytest
 
 import steadyllm as sl
-from steadyllm._limiter import LimiterBoard, Limits, RateLimiter
-from steadyllm._types import RateLimitInfo
+from steadyllm._core.types import RateLimitInfo
+from steadyllm._resilience.limiter import LimiterBoard, Limits, RateLimiter
 
 
 def limiter(clock: sl.FakeClock, **kw: object) -> RateLimiter:

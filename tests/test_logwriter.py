@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from steadyllm import _logwriter
-from steadyllm._logwriter import AppendWriter, LogBacklogError, LogClosedError
-from steadyllm._observe import read_log
+from steadyllm._metering import logwriter as _logwriter
+from steadyllm._metering.logwriter import AppendWriter, LogBacklogError, LogClosedError
+from steadyllm._metering.observe import read_log
 
 
 class Lost:
@@ -165,7 +165,7 @@ def test_a_forked_child_writes_its_own_lines_once(tmp_path: Path) -> None:
     path = tmp_path / "log.jsonl"
     code = f"""
 import os
-from steadyllm._logwriter import AppendWriter
+from steadyllm._metering.logwriter import AppendWriter
 writer = AppendWriter(open({str(path)!r}, "ab", buffering=0), lambda exc, n: None)
 writer.put(b"parent 1\\n")
 assert writer.flush(10)

@@ -14,11 +14,17 @@ from typing import Any
 import pytest
 
 import steadyllm as sl
-from steadyllm._costs import Budgets, CostTracker, Spend
-from steadyllm._observe import ConsoleFormatter, configure_logging, percentile, remove_console
-from steadyllm._prices import FREE, ModelPrice, PriceBook, Rate, parse_prices
-from steadyllm._tokens import estimate_text_tokens
-from steadyllm.cli import main
+from steadyllm._cli.main import main
+from steadyllm._config.prices import ModelPrice, Rate, parse_prices
+from steadyllm._metering.costs import Budgets, CostTracker, Spend
+from steadyllm._metering.observe import (
+    ConsoleFormatter,
+    configure_logging,
+    percentile,
+    remove_console,
+)
+from steadyllm._metering.prices import FREE, PriceBook
+from steadyllm._metering.tokens import estimate_text_tokens
 from steadyllm.emulator import Behavior, Emulator
 
 from .conftest import spawn
@@ -434,7 +440,7 @@ def test_resolved_prices_are_remembered_on_disk_for_new_processes(tmp_path: Path
     import subprocess
     import sys
 
-    from steadyllm._prices import cache_dir
+    from steadyllm._metering.prices import cache_dir
 
     directory = str(tmp_path / "prices")
     first = PriceBook(cache_dir=directory)
@@ -444,7 +450,7 @@ def test_resolved_prices_are_remembered_on_disk_for_new_processes(tmp_path: Path
     (file,) = (tmp_path / "prices").glob("prices-v1-*.json")
     code = f"""
 import sys
-from steadyllm._prices import PriceBook
+from steadyllm._metering.prices import PriceBook
 book = PriceBook(cache_dir={directory!r})
 assert not book.needs_catalog("anthropic", "claude-sonnet-4-5")
 price = book.lookup("anthropic", "claude-sonnet-4-5")

@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import steadyllm as sl
-from steadyllm._redact import _PATTERNS, _pattern_sub, redact, register_secret
-from steadyllm.cli import main
+from steadyllm._cli.main import main
+from steadyllm._core.redact import _PATTERNS, _pattern_sub, get_logger, redact, register_secret
 
 KEYS = {
     "OPENAI_API_KEY": "sk-proj-LEAKCHECK0123456789abcdef",
@@ -91,7 +91,7 @@ def test_cli_config_hides_keys(
 
 def test_logging_through_the_library_logger_is_redacted(caplog: pytest.LogCaptureFixture) -> None:
     register_secret("my-custom-token-value")
-    logger = sl._redact.get_logger("steadyllm.test")
+    logger = get_logger("steadyllm.test")
     with caplog.at_level(logging.INFO, logger="steadyllm.test"):
         logger.info("sending with %s", "my-custom-token-value")
     assert caplog.records[0].getMessage() == "sending with [REDACTED]"
@@ -127,7 +127,7 @@ async def test_a_full_fault_run_over_http_leaks_no_key_in_logs_errors_or_reprs(
 ) -> None:
     import io
 
-    from steadyllm._observe import configure_logging, remove_console
+    from steadyllm._metering.observe import configure_logging, remove_console
     from steadyllm.emulator import Behavior, Emulator
 
     keys = {
@@ -222,7 +222,7 @@ def test_the_marker_shortcut_never_changes_what_is_masked(text: str) -> None:
 
 
 def test_the_request_log_scrubs_every_outside_value(tmp_path: Any) -> None:
-    from steadyllm._observe import RequestLog, read_log
+    from steadyllm._metering.observe import RequestLog, read_log
 
     register_secret("sk-registered-secret-value-42")
 
@@ -360,7 +360,7 @@ async def test_a_key_echoed_in_the_error_body_or_request_id_is_masked() -> None:
 
 
 def test_the_request_object_repr_masks_credentials() -> None:
-    from steadyllm._transport import HTTPRequest
+    from steadyllm._http.transport import HTTPRequest
 
     key = KEYS["ANTHROPIC_API_KEY"]
     request = HTTPRequest(
@@ -380,7 +380,7 @@ def test_the_request_object_repr_masks_credentials() -> None:
 
 
 async def test_a_bad_header_error_carries_no_request_bytes_in_its_context() -> None:
-    from steadyllm._transport import HTTPRequest, HTTPTransport
+    from steadyllm._http.transport import HTTPRequest, HTTPTransport
 
     key = KEYS["OPENAI_API_KEY"]
     request = HTTPRequest(
@@ -400,7 +400,7 @@ async def test_a_bad_header_error_carries_no_request_bytes_in_its_context() -> N
     ],
 )
 def test_urls_that_cannot_be_parsed_are_config_errors(url: str, needle: str) -> None:
-    from steadyllm import _transport
+    from steadyllm._http import transport as _transport
 
     with pytest.raises(sl.ConfigError, match=needle):
         _transport._target(url)

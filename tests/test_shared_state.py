@@ -17,12 +17,12 @@ from typing import Any
 import pytest
 
 import steadyllm as sl
-from steadyllm._limiter import RateLimiter
-from steadyllm._shared import SharedState
-from steadyllm._shared_breaker import SharedBreaker
-from steadyllm._shared_budgets import SharedHold
-from steadyllm._shared_limiter import SharedLimiter
-from steadyllm._types import RateLimitInfo
+from steadyllm._core.types import RateLimitInfo
+from steadyllm._resilience.limiter import RateLimiter
+from steadyllm._shared.breaker import SharedBreaker
+from steadyllm._shared.budgets import SharedHold
+from steadyllm._shared.limiter import SharedLimiter
+from steadyllm._shared.state import SharedState
 
 from .conftest import RedisServer, spawn
 
@@ -293,7 +293,7 @@ async def test_the_failure_rate_is_counted_across_processes(
 async def test_the_shared_failure_window_has_bounded_memory(
     make_pair: Callable[..., Pair],
 ) -> None:
-    from steadyllm._breaker import WINDOW_SLOTS
+    from steadyllm._resilience.breaker import WINDOW_SLOTS
 
     clock = sl.FakeClock(1_000.0)
     a, _ = make_pair(
@@ -516,7 +516,7 @@ async def test_costs_cli_reads_the_fleet_and_the_shared_budgets(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from steadyllm.cli import main
+    from steadyllm._cli.main import main
 
     a, b = make_pair(sl.FakeClock(1_000.0), budget_usd=2.0, prices=PRICES)
     with sl.context(agent="writer"):

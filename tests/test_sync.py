@@ -169,7 +169,7 @@ def test_a_client_used_after_fork_raises_at_once() -> None:
 
 
 def test_the_sync_constructor_takes_the_hooks_and_breaker() -> None:
-    from steadyllm._breaker import BreakerPolicy
+    from steadyllm._resilience.breaker import BreakerPolicy
 
     changes: list[tuple[str, str, str]] = []
     fake = sl.FakeProvider([sl.FakeFault("server_error")])

@@ -11,7 +11,7 @@ import pytest
 from aiohttp import web
 
 import steadyllm as sl
-from steadyllm._transport import HTTPRequest, HTTPTransport
+from steadyllm._http.transport import HTTPRequest, HTTPTransport
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import steadyllm as sl
-from steadyllm._transport import HTTPRequest
-from steadyllm._types import Request, Response, Usage
+from steadyllm._core.types import Request, Response, Usage
+from steadyllm._http.transport import HTTPRequest
 from steadyllm.providers._http import HTTPProvider
 from steadyllm.providers.anthropic import make_anthropic
 from steadyllm.providers.openai import make_azure, make_compatible, make_openai

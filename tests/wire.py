@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import steadyllm as sl
-from steadyllm._assemble import StreamAssembler
-from steadyllm._types import ProviderEvent
+from steadyllm._client.assemble import StreamAssembler
+from steadyllm._core.types import ProviderEvent
 from steadyllm.sse import ServerSentEvent, SSEDecoder
 
 FIXTURES = Path(__file__).parent / "fixtures"

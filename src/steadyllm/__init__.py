@@ -18,12 +18,17 @@ import typing as _typing
 from ._version import __version__
 
 if _typing.TYPE_CHECKING:
-    from ._agentic import ToolRunResult, ToolStream
-    from ._client import CallOptions, Client, LoopOptions
-    from ._clock import Clock, FakeClock, SystemClock
-    from ._config import Secret, Settings
-    from ._context import Context, context, current_context
-    from ._errors import (
+    from ._agents.loop import ToolRunResult, ToolStream
+    from ._agents.tools import Tool, ToolExecution, tool
+    from ._client.client import CallOptions, Client, LoopOptions
+    from ._client.stream import ChatStream
+    from ._client.sync import SyncChatStream, SyncClient
+    from ._config.routing import ModelRef, parse_model
+    from ._config.settings import Secret, Settings
+    from ._config.table import SETTINGS
+    from ._core.clock import Clock, FakeClock, SystemClock
+    from ._core.context import Context, context, current_context
+    from ._core.errors import (
         AuthenticationError,
         BudgetExceededError,
         CircuitOpenError,
@@ -46,15 +51,7 @@ if _typing.TYPE_CHECKING:
         StructuredOutputError,
         ToolLoopError,
     )
-    from ._flows import LLMCallConfig, StepResult, TemplateError, render, run_llm_call
-    from ._recorder import JSONLRecorder, Recorder, SQLiteRecorder, StepRecord
-    from ._retry import RetryPolicy
-    from ._routing import ModelRef, parse_model
-    from ._settings_table import SETTINGS
-    from ._stream import ChatStream
-    from ._sync import SyncChatStream, SyncClient
-    from ._tools import Tool, ToolExecution, tool
-    from ._types import (
+    from ._core.types import (
         Done,
         ImagePart,
         Message,
@@ -74,6 +71,9 @@ if _typing.TYPE_CHECKING:
         tool_result,
         user,
     )
+    from ._flows.recorder import JSONLRecorder, Recorder, SQLiteRecorder, StepRecord
+    from ._flows.step import LLMCallConfig, StepResult, TemplateError, render, run_llm_call
+    from ._resilience.retry import RetryPolicy
     from .providers import (
         FakeFault,
         FakeHang,
@@ -85,12 +85,12 @@ if _typing.TYPE_CHECKING:
     )
 
 _EXPORTS: dict[str, tuple[str, ...]] = {
-    "._agentic": ("ToolRunResult", "ToolStream"),
-    "._client": ("CallOptions", "Client", "LoopOptions"),
-    "._clock": ("Clock", "FakeClock", "SystemClock"),
-    "._config": ("Secret", "Settings"),
-    "._context": ("Context", "context", "current_context"),
-    "._errors": (
+    "._agents.loop": ("ToolRunResult", "ToolStream"),
+    "._client.client": ("CallOptions", "Client", "LoopOptions"),
+    "._core.clock": ("Clock", "FakeClock", "SystemClock"),
+    "._config.settings": ("Secret", "Settings"),
+    "._core.context": ("Context", "context", "current_context"),
+    "._core.errors": (
         "AuthenticationError",
         "BudgetExceededError",
         "CircuitOpenError",
@@ -113,15 +113,15 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "StructuredOutputError",
         "ToolLoopError",
     ),
-    "._flows": ("LLMCallConfig", "StepResult", "TemplateError", "render", "run_llm_call"),
-    "._recorder": ("JSONLRecorder", "Recorder", "SQLiteRecorder", "StepRecord"),
-    "._retry": ("RetryPolicy",),
-    "._routing": ("ModelRef", "parse_model"),
-    "._settings_table": ("SETTINGS",),
-    "._stream": ("ChatStream",),
-    "._sync": ("SyncChatStream", "SyncClient"),
-    "._tools": ("Tool", "ToolExecution", "tool"),
-    "._types": (
+    "._flows.step": ("LLMCallConfig", "StepResult", "TemplateError", "render", "run_llm_call"),
+    "._flows.recorder": ("JSONLRecorder", "Recorder", "SQLiteRecorder", "StepRecord"),
+    "._resilience.retry": ("RetryPolicy",),
+    "._config.routing": ("ModelRef", "parse_model"),
+    "._config.table": ("SETTINGS",),
+    "._client.stream": ("ChatStream",),
+    "._client.sync": ("SyncChatStream", "SyncClient"),
+    "._agents.tools": ("Tool", "ToolExecution", "tool"),
+    "._core.types": (
         "Done",
         "ImagePart",
         "Message",

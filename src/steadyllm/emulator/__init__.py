@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from .._config import Settings
+from .._config.settings import Settings
 from ._behavior import FAULTS, Behavior, BehaviorError
 from ._limits import RateLimits
 from ._server import EmulatorState, RecordedRequest, build_app
@@ -54,7 +54,7 @@ class Emulator:
         try:
             web: Any = await asyncio.to_thread(importlib.import_module, "aiohttp.web")
         except ImportError:
-            from .._errors import ConfigError
+            from .._core.errors import ConfigError
 
             raise ConfigError(
                 "the emulator needs aiohttp, which is an extra: pip install 'steadyllm[emulator]'"

@@ -9,7 +9,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from .._chunking import split_text
+from .._core.chunking import split_text
 from ._behavior import Behavior
 
 

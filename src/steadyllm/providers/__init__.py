@@ -20,7 +20,7 @@ from ._base import (
 )
 
 if TYPE_CHECKING:
-    from .._config import Settings
+    from .._config.settings import Settings
     from .fake import FakeFault, FakeHang, FakeProvider, FakeReply, FakeStep
 
 _FAKE_NAMES = ("FakeFault", "FakeHang", "FakeProvider", "FakeReply", "FakeStep")

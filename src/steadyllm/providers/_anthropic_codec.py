@@ -17,8 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .. import _json
-from .._errors import (
+from .._core import fastjson as _json
+from .._core.errors import (
     AuthenticationError,
     ContextLengthError,
     InvalidRequestError,
@@ -33,9 +33,8 @@ from .._errors import (
     ServerError,
     StreamInterruptedError,
 )
-from .._headers import anthropic_rate_limit, retry_after_seconds
-from .._redact import redact
-from .._types import (
+from .._core.redact import redact
+from .._core.types import (
     Done,
     FinishReason,
     ImagePart,
@@ -50,15 +49,9 @@ from .._types import (
     ToolCallDelta,
     Usage,
 )
+from .._http.headers import anthropic_rate_limit, retry_after_seconds
 from ..sse import ServerSentEvent
-from ._common import (
-    obey_should_retry,
-    parse_json,
-    snippet,
-    text_of,
-    token_count,
-    unparsed_error,
-)
+from ._common import obey_should_retry, parse_json, snippet, text_of, token_count, unparsed_error
 
 VERSIONS = ("2023-06-01", "2026-10-21")
 DEFAULT_MAX_TOKENS = 4096

@@ -13,12 +13,12 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .._errors import ConfigError
+from .._core.errors import ConfigError
 
 if TYPE_CHECKING:
-    from .._clock import Clock
-    from .._config import Settings
-    from .._types import ProviderEvent, Request, Response
+    from .._config.settings import Settings
+    from .._core.clock import Clock
+    from .._core.types import ProviderEvent, Request, Response
 
 
 class Provider(abc.ABC):

@@ -6,10 +6,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from .. import _json
-from .._errors import InvalidResponseError, LLMError
-from .._headers import retry_after_seconds, should_retry
-from .._redact import redact
+from .._core import fastjson as _json
+from .._core.errors import InvalidResponseError, LLMError
+from .._core.redact import redact
+from .._http.headers import retry_after_seconds, should_retry
 
 _TAGS = re.compile(r"<[^>]*>")
 

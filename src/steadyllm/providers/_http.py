@@ -14,22 +14,22 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Protocol
 
-from .._clock import Clock, SystemClock
-from .._errors import (
+from .._core.clock import Clock, SystemClock
+from .._core.errors import (
     InvalidResponseError,
     LLMConnectionError,
     LLMError,
     LLMTimeoutError,
     StreamInterruptedError,
 )
-from .._transport import HTTPRequest, HTTPResponse, HTTPTransport
-from .._types import ProviderEvent, Request, Response, ResponseMeta
+from .._core.types import ProviderEvent, Request, Response, ResponseMeta
+from .._http.transport import HTTPRequest, HTTPResponse, HTTPTransport
 from ..sse import MAX_EVENT_BYTES, EventTooLargeError, ServerSentEvent, SSEDecoder
 from ._base import Provider
 from ._common import snippet
 
 if TYPE_CHECKING:
-    from .._config import Settings
+    from .._config.settings import Settings
 
 #: What a codec raises when JSON has a shape it did not expect (it raises LLMErrors
 #: for the shapes it checks); turned into ``InvalidResponseError`` at this boundary.

@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .. import _json
-from .._errors import (
+from .._core import fastjson as _json
+from .._core.errors import (
     AuthenticationError,
     ContentFilterError,
     ContextLengthError,
@@ -30,9 +30,8 @@ from .._errors import (
     ServerError,
     StreamInterruptedError,
 )
-from .._headers import openai_rate_limit, retry_after_seconds
-from .._redact import redact
-from .._types import (
+from .._core.redact import redact
+from .._core.types import (
     Done,
     FinishReason,
     ImagePart,
@@ -47,6 +46,7 @@ from .._types import (
     ToolCallDelta,
     Usage,
 )
+from .._http.headers import openai_rate_limit, retry_after_seconds
 from ..sse import ServerSentEvent
 from ._common import (
     MAX_TOKENS_PER_CALL,

@@ -24,11 +24,10 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
-from .._chunking import split_text
-from .._clock import Clock, SystemClock
-from .._errors import ConfigError, LLMError, StreamInterruptedError, error_class
-from .._tokens import approximate_prompt_tokens, approximate_text_tokens
-from .._types import (
+from .._core.chunking import split_text
+from .._core.clock import Clock, SystemClock
+from .._core.errors import ConfigError, LLMError, StreamInterruptedError, error_class
+from .._core.types import (
     Done,
     FinishReason,
     ProviderEvent,
@@ -40,6 +39,7 @@ from .._types import (
     ToolCallDelta,
     Usage,
 )
+from .._metering.tokens import approximate_prompt_tokens, approximate_text_tokens
 from ._base import Provider
 
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from .. import _json
-from .._config import Secret, Settings
-from .._errors import ConfigError, LLMError
-from .._transport import HTTPRequest
-from .._types import Request, Response
+from .._config.settings import Secret, Settings
+from .._core import fastjson as _json
+from .._core.errors import ConfigError, LLMError
+from .._core.types import Request, Response
+from .._http.transport import HTTPRequest
 from . import _openai_codec as codec
 from ._http import HTTPProvider, StreamState, http_provider
 

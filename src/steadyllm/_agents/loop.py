@@ -1,0 +1,368 @@
+"""The calls agent code makes: a tool-calling loop, and JSON output that validates.
+
+Both are built on ``Client.chat`` (or ``stream``), so every model turn gets the
+full pipeline: retries, breakers, limits, fallbacks, budgets, costs and logs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from .._core.errors import StructuredOutputError, ToolLoopError
+from .._core.redact import get_logger
+from .._core.types import Message, Response, StreamEvent, ToolCall, Usage, tool_result, user
+from .tools import Tool, ToolExecution, as_tools, check_schema, parse_arguments, result_text
+
+if TYPE_CHECKING:
+    from .._client.client import Client
+    from .._metering.otel import Telemetry
+
+logger = get_logger("steadyllm")
+OnLimit = Literal["error", "answer"]
+
+
+@dataclass
+class ToolRunResult:
+    """A finished tool loop: the last reply, every tool execution, the history, and totals."""
+
+    response: Response
+    executions: list[ToolExecution] = field(default_factory=list)
+    messages: list[Message] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    iterations: int = 0
+
+    @property
+    def text(self) -> str:
+        return self.response.text
+
+
+def _span(telemetry: Telemetry | None, name: str, attributes: dict[str, Any]) -> Any:
+    """An OpenTelemetry span made current for a block, when tracing is set up."""
+    if telemetry is None:
+        return contextlib.nullcontext(None)
+    return telemetry.span(name, attributes)
+
+
+async def _execute(
+    tools: Mapping[str, Tool], call: ToolCall, iteration: int, telemetry: Telemetry | None = None
+) -> ToolExecution:
+    attributes = {
+        "gen_ai.operation.name": "execute_tool",
+        "gen_ai.tool.name": call.name,
+        "gen_ai.tool.call.id": call.id,
+    }
+    with _span(telemetry, f"execute_tool {call.name}", attributes) as span:
+        execution = await _run_tool(tools, call, iteration)
+        if span is not None and execution.error is not None:
+            span.set_attribute("error.type", "tool_error")
+        return execution
+
+
+async def _run_tool(tools: Mapping[str, Tool], call: ToolCall, iteration: int) -> ToolExecution:
+    found = tools.get(call.name)
+    if found is None:
+        return ToolExecution(
+            call,
+            call.arguments,
+            None,
+            f"unknown tool {call.name!r}; available tools: {', '.join(sorted(tools)) or 'none'}",
+            0.0,
+            iteration,
+        )
+    arguments, problem = parse_arguments(call)
+    if problem is not None:
+        return ToolExecution(call, arguments, None, problem, 0.0, iteration)
+    return await found.run(call, arguments, iteration)
+
+
+async def _run_turn(
+    tools: Mapping[str, Tool],
+    response: Response,
+    history: list[Message],
+    executions: list[ToolExecution],
+    iteration: int,
+    telemetry: Telemetry | None = None,
+) -> list[ToolExecution]:
+    history.append(response.message)
+    done = await asyncio.gather(
+        *(_execute(tools, c, iteration, telemetry) for c in response.tool_calls)
+    )
+    for ex in done:  # results go back in the order the model asked, whatever order they finished
+        if ex.error is not None:
+            logger.info("tool %s failed (sent back to the model): %s", ex.call.name, ex.error)
+        history.append(tool_result(ex.call.id, result_text(ex), is_error=ex.error is not None))
+    executions.extend(done)
+    return list(done)
+
+
+def _limit_error(max_iterations: int, result: ToolRunResult) -> ToolLoopError:
+    return ToolLoopError(
+        f"the model was still calling tools after max_iterations={max_iterations}; raise "
+        "max_iterations, or pass on_max_iterations='answer' to ask for a final answer instead",
+        provider=result.response.provider,
+        model=result.response.model,
+        result=result,
+    )
+
+
+def check_iterations(max_iterations: object) -> None:
+    if (
+        isinstance(max_iterations, bool)
+        or not isinstance(max_iterations, int)
+        or max_iterations < 1
+    ):
+        from .._core.errors import InvalidRequestError
+
+        raise InvalidRequestError(f"max_iterations={max_iterations!r} must be at least 1")
+
+
+async def tool_loop(
+    client: Client,
+    model: str | None,
+    history: list[Message],
+    table: Mapping[str, Tool],
+    max_iterations: int,
+    on_max_iterations: OnLimit,
+    options: dict[str, Any],
+    result: ToolRunResult,
+    *,
+    stream: bool,
+) -> AsyncGenerator[StreamEvent | ToolExecution, None]:
+    """The tool loop, once for both forms: call the model (``stream``: yield its events),
+    run the tools it asks for and yield each execution, repeat. After
+    ``max_iterations`` turns with tool calls: ``ToolLoopError``, or with
+    ``on_max_iterations="answer"`` one more turn with tools disabled."""
+    specs = [t.spec for t in table.values()]
+    telemetry = client.meter.telemetry()
+    context = options.get("context")
+    agent = getattr(context, "agent", None) or str(model or "agent")
+    attributes = {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": agent}
+    with _span(telemetry, f"invoke_agent {agent}", attributes):
+        for iteration in range(1, max_iterations + 2):
+            final = iteration > max_iterations
+            if final and on_max_iterations == "error":
+                raise _limit_error(max_iterations, result)
+            extra: dict[str, Any] = {"tool_choice": "none"} if final else {}
+            if stream:
+                async with client.stream(model, history, tools=specs, **options, **extra) as s:
+                    async for event in s:
+                        yield event
+                response = s.response
+            else:
+                response = await client.chat(model, history, tools=specs, **options, **extra)
+            result.response, result.iterations = response, min(iteration, max_iterations)
+            result.usage = result.usage + response.usage
+            if final or not response.tool_calls:
+                history.append(response.message)
+                return
+            done = await _run_turn(
+                table, response, history, result.executions, iteration, telemetry
+            )
+            for execution in done:
+                yield execution
+
+
+async def chat_with_tools(
+    client: Client,
+    model: str | None,
+    messages: Sequence[Message],
+    tools: Sequence[Any],
+    handlers: Mapping[str, Callable[..., Any]] | None,
+    max_iterations: int,
+    on_max_iterations: OnLimit,
+    tool_timeout: float | None,
+    options: dict[str, Any],
+) -> ToolRunResult:
+    check_iterations(max_iterations)
+    table = as_tools(tools, handlers, tool_timeout)
+    history = list(messages)
+    result = ToolRunResult(Response(), messages=history)
+    loop = tool_loop(
+        client,
+        model,
+        history,
+        table,
+        max_iterations,
+        on_max_iterations,
+        options,
+        result,
+        stream=False,
+    )
+    async for _ in loop:  # executions only: the non-streaming form yields no events
+        pass
+    return result
+
+
+class ToolStream:
+    """``async with client.stream_with_tools(...) as s: async for event in s``: the
+    stream events of every model turn, and a ``ToolExecution`` for each tool run
+    between turns; ``result`` holds the ``ToolRunResult`` once the loop is over.
+    Leaving the ``async with`` early (a ``break``) closes the turn's stream at once:
+    its connection, rate-limit and budget holds are released and the turn is booked."""
+
+    def __init__(
+        self,
+        client: Client,
+        model: str | None,
+        messages: Sequence[Message],
+        table: Mapping[str, Tool],
+        max_iterations: int,
+        on_max_iterations: OnLimit,
+        options: dict[str, Any],
+    ) -> None:
+        check_iterations(max_iterations)
+        self._history = list(messages)
+        self._result = ToolRunResult(Response(), messages=self._history)
+        self._finished = False
+        self._loop = tool_loop(
+            client,
+            model,
+            self._history,
+            table,
+            max_iterations,
+            on_max_iterations,
+            options,
+            self._result,
+            stream=True,
+        )
+
+    @property
+    def result(self) -> ToolRunResult:
+        if not self._finished:
+            raise RuntimeError("the tool loop has not finished; iterate it to the end first")
+        return self._result
+
+    async def __aenter__(self) -> ToolStream:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Stop the loop now (its current stream is closed and booked). Safe to repeat."""
+        await self._loop.aclose()
+
+    def __aiter__(self) -> ToolStream:
+        return self
+
+    async def __anext__(self) -> StreamEvent | ToolExecution:
+        try:
+            return await self._loop.__anext__()
+        except StopAsyncIteration:
+            self._finished = True
+            raise
+
+
+# ------------------------------------------------------------------ structured output
+
+
+def _schema_of(schema: Any) -> tuple[str, dict[str, Any], Callable[[str], Any]]:
+    """(name, JSON Schema, parse) for a pydantic model class or a JSON Schema dict."""
+    if isinstance(schema, dict):
+
+        def parse_dict(text: str) -> Any:
+            value = json.loads(text)
+            check_schema(value, schema)
+            return value
+
+        return str(schema.get("title") or "output"), schema, parse_dict
+    import pydantic
+
+    if not (isinstance(schema, type) and issubclass(schema, pydantic.BaseModel)):
+        from .._core.errors import InvalidRequestError
+
+        raise InvalidRequestError("schema must be a pydantic model class or a JSON Schema dict")
+
+    def parse_model(text: str) -> Any:
+        return schema.model_validate_json(text)
+
+    return schema.__name__, schema.model_json_schema(), parse_model
+
+
+def _problems(exc: Exception) -> str:
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        return "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in errors()
+        )
+    return str(exc)
+
+
+async def chat_json(
+    client: Client,
+    model: str | None,
+    messages: Sequence[Message],
+    schema: Any,
+    max_repairs: int,
+    options: dict[str, Any],
+) -> tuple[Any, Response]:
+    name, json_schema, parse = _schema_of(schema)
+    fmt = {"type": "json_schema", "name": name, "schema": json_schema}
+    history = list(messages)
+    last_raw, last_errors = "", ""
+    # timeout_ms is the total over every repair, as for any call: each attempt gets
+    # what is left of it (an invalid value is refused by the first attempt's plan).
+    total_ms = options.get("timeout_ms")
+    if total_ms is None:
+        total_ms = client.settings.timeout_ms
+    clock, started = client.clock, client.clock.now()
+    response = Response()
+    for attempt in range(1, max_repairs + 2):
+        outcome: dict[str, Any] = {}
+        if attempt > 1 and isinstance(total_ms, int | float):
+            left_ms = total_ms - (clock.now() - started) * 1000.0
+            if left_ms <= 0:
+                from .._core.errors import LLMTimeoutError
+
+                raise LLMTimeoutError(
+                    f"chat_json did not get valid JSON for {name} within its total deadline "
+                    f"of {total_ms / 1000.0:g}s ({attempt - 1} attempts; last errors: "
+                    f"{last_errors}); raise timeout_ms or LLM_TIMEOUT_MS",
+                    retryable=False,
+                    provider=response.provider,
+                    model=response.model,
+                )
+            options = {**options, "timeout_ms": left_ms}
+
+        def validate(
+            response: Response, attempt: int = attempt, box: dict[str, Any] = outcome
+        ) -> None:
+            try:
+                box["value"] = parse(_strip_fence(response.text))
+                response.validation = {"status": "pass", "attempt": attempt}
+            except (ValueError, TypeError) as exc:
+                box["error"] = _problems(exc)
+                response.validation = {"status": "fail", "attempt": attempt, "errors": box["error"]}
+
+        response = await client._chat(model, history, validate, {**options, "response_format": fmt})
+        if "value" in outcome:
+            return outcome["value"], response
+        last_raw, last_errors = response.text, outcome["error"]
+        history += [
+            response.message,
+            user(
+                f"Your reply was not valid: {last_errors}. Reply again with only the JSON value, "
+                "matching the schema exactly."
+            ),
+        ]
+    raise StructuredOutputError(
+        f"no valid JSON for {name} after {max_repairs + 1} attempts: {last_errors}",
+        raw=last_raw,
+        errors=last_errors,
+        provider=response.provider,
+        model=response.model,
+    )
+
+
+def _strip_fence(text: str) -> str:
+    """Models sometimes wrap JSON in a Markdown code fence despite JSON mode."""
+    stripped = text.strip()
+    if stripped.startswith("```") and stripped.endswith("```"):
+        stripped = stripped.split("\n", 1)[1] if "\n" in stripped else ""
+        stripped = stripped.rsplit("```", 1)[0]
+    return stripped.strip()

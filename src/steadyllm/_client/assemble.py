@@ -1,0 +1,105 @@
+"""Assemble a whole Response from stream events (one path for every provider).
+
+Providers only decode their wire events into ``ProviderEvent``s; this class
+joins text, reassembles tool calls by index (id and name from the first
+fragment that has them, arguments concatenated), keeps the last usage seen,
+and knows whether the stream finished.
+"""
+
+from __future__ import annotations
+
+from .._core.types import (
+    Done,
+    FinishReason,
+    ProviderEvent,
+    RateLimitInfo,
+    ReasoningDelta,
+    Response,
+    ResponseMeta,
+    TextDelta,
+    ToolCall,
+    ToolCallDelta,
+    Usage,
+)
+
+
+class _PartialCall:
+    __slots__ = ("arguments", "id", "name")
+
+    def __init__(self) -> None:
+        self.id = ""
+        self.name = ""
+        self.arguments: list[str] = []
+
+
+class StreamAssembler:
+    """Feed events with ``add``; read the Response so far with ``response()``."""
+
+    __slots__ = (
+        "_calls",
+        "_reasoning",
+        "_text",
+        "finish_reason",
+        "model",
+        "rate_limit",
+        "request_id",
+        "usage",
+    )
+
+    def __init__(self) -> None:
+        self._text: list[str] = []
+        self._reasoning: list[str] = []
+        self._calls: dict[int, _PartialCall] = {}
+        self.usage: Usage | None = None
+        self.finish_reason: FinishReason | None = None
+        self.request_id: str | None = None
+        self.model: str | None = None
+        self.rate_limit: RateLimitInfo | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.finish_reason is not None
+
+    def add(self, event: ProviderEvent) -> None:
+        if isinstance(event, TextDelta):
+            self._text.append(event.text)
+        elif isinstance(event, ToolCallDelta):
+            call = self._calls.get(event.index)
+            if call is None:
+                call = self._calls[event.index] = _PartialCall()
+            if event.id:
+                call.id = event.id
+            if event.name and not call.name:  # some servers repeat the full name: never append
+                call.name = event.name
+            if event.arguments:
+                call.arguments.append(event.arguments)
+        elif isinstance(event, Usage):
+            self.usage = event
+        elif isinstance(event, Done):
+            self.finish_reason = event.finish_reason
+        elif isinstance(event, ReasoningDelta):
+            self._reasoning.append(event.text)
+        elif isinstance(event, ResponseMeta):
+            self.request_id = self.request_id or event.request_id
+            self.model = self.model or event.model
+            self.rate_limit = self.rate_limit or event.rate_limit
+            if event.usage is not None and self.usage is None:
+                self.usage = event.usage
+
+    def response(self, *, provider: str, model: str) -> Response:
+        calls = [
+            ToolCall(c.id, c.name, "".join(c.arguments) or "{}")
+            for _, c in sorted(self._calls.items())
+        ]
+        finish: FinishReason = self.finish_reason or "error"
+        return Response(
+            text="".join(self._text),
+            finish_reason=finish,
+            tool_calls=calls,
+            usage=self.usage if self.usage is not None else Usage(),
+            model=self.model or model,
+            provider=provider,
+            request_id=self.request_id,
+            reasoning="".join(self._reasoning),
+            rate_limit=self.rate_limit,
+        )

@@ -1,0 +1,567 @@
+"""The async Client: routes a call to its provider and runs the attempt loop.
+
+One call: resolve the model (alias, ``provider:model``) → build and check the
+Request → under one total deadline, attempt → on a retryable error wait
+(server hint or jittered back-off, never past the deadline) and attempt again.
+Streams share this loop until their first event reaches the caller.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, Unpack
+
+from .._agents.structured import check_request
+from .._config.routing import parse_model
+from .._config.settings import Settings
+from .._core.clock import Clock, SystemClock
+from .._core.context import Context, effective_context
+from .._core.dispatch import current as current_dispatch
+from .._core.errors import ConfigError, ContentFilterError, InvalidRequestError, LLMError
+from .._core.redact import get_logger
+from .._core.sinks import SinkFailures
+from .._core.types import CacheMode, Message, Request, Response, ToolChoice, ToolSpec
+from .._metering.costs import CostTracker
+from .._metering.observe import Stats
+from .._resilience.attempts import run_attempts, with_fallbacks
+from .._resilience.breaker import BreakerPolicy
+from .._resilience.guard import Guard
+from .._resilience.limiter import RateLimiter
+from .._resilience.retry import RetryPolicy
+from ..providers import Provider, build_provider
+from .compose import cache_backend, compose
+from .plan import CallOptions, CallPlan, LoopOptions, as_list, timeout_seconds
+from .stream import ChatStream
+
+if TYPE_CHECKING:
+    from .._agents.loop import OnLimit, ToolRunResult, ToolStream
+    from .._cache.response import ResponseCache
+    from .._shared.state import SharedState
+
+logger = get_logger("steadyllm")
+
+
+class Client:
+    """The async entry point. ``Client()`` reads its settings from the environment,
+    ``.env`` and ``steadyllm.toml`` (as ``AsyncOpenAI()`` reads ``OPENAI_API_KEY``);
+    ``Client(settings)`` uses exactly those, and ``Client(env=False)`` only defaults."""
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        env: bool = True,
+        providers: Mapping[str, Provider] | None = None,
+        clock: Clock | None = None,
+        retry: RetryPolicy | None = None,
+        breaker: BreakerPolicy | None = None,
+        on_circuit_change: Callable[[str, str, str], None] | None = None,
+        on_cost_alert: Callable[[float, float], None] | None = None,
+    ) -> None:
+        if settings is None:
+            settings = Settings.load() if env else Settings()
+        self.settings = settings
+        self.clock: Clock = clock if clock is not None else SystemClock()
+        s = self.settings
+        self.retry = (
+            retry
+            if retry is not None
+            else RetryPolicy(
+                s.max_retries,
+                s.retry_base_delay_ms / 1000.0,
+                max(s.retry_max_delay_ms, s.retry_base_delay_ms) / 1000.0,
+            )
+        )
+        #: Failures of the request log, exporters and hooks (counted, never raised).
+        self._sinks = SinkFailures()
+        parts = compose(
+            s,
+            self.clock,
+            self._sinks,
+            breaker=breaker,
+            on_circuit_change=on_circuit_change,
+            on_cost_alert=on_cost_alert,
+        )
+        #: The link to Redis when STEADYLLM_REDIS_URL is set (limiter, breaker,
+        #: budgets and cost counters shared by every process), else None.
+        self.shared: SharedState | None = parts.shared
+        #: Circuit breakers and rate limiters, with ``.breakers.snapshot()`` and
+        #: ``.limiters.snapshot()`` for their state and statistics.
+        self.resilience = parts.resilience
+        #: Prices, cost tracker, budgets, request log and statistics.
+        self.meter = parts.meter
+        self._cache: ResponseCache | None = None
+        self._providers: dict[str, Provider] = {}
+        for name, provider in (providers or {}).items():
+            provider.attach(self.clock)
+            self._providers[name] = provider
+        self._closed = False
+
+    @classmethod
+    def from_env(
+        cls,
+        *,
+        providers: Mapping[str, Provider] | None = None,
+        clock: Clock | None = None,
+        retry: RetryPolicy | None = None,
+        breaker: BreakerPolicy | None = None,
+        on_circuit_change: Callable[[str, str, str], None] | None = None,
+        on_cost_alert: Callable[[float, float], None] | None = None,
+        **overrides: Any,
+    ) -> Client:
+        """Settings from the environment, ``.env`` and ``steadyllm.toml``; ``overrides``
+        (setting names, e.g. ``max_retries=5``) win. Takes every constructor option."""
+        return cls(
+            Settings.load(**overrides),
+            providers=providers,
+            clock=clock,
+            retry=retry,
+            breaker=breaker,
+            on_circuit_change=on_circuit_change,
+            on_cost_alert=on_cost_alert,
+        )
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close every provider's connections. Safe to call twice."""
+        self._closed = True
+        await self.meter.aclose()
+        if self.shared is not None:
+            await self.shared.aclose()
+        if self._cache is not None:
+            await self._cache.aclose()
+        providers, self._providers = list(self._providers.values()), {}
+        for provider in providers:
+            await provider.aclose()
+
+    def provider(self, name: str) -> Provider:
+        """The provider instance for ``name``, built on first use."""
+        found = self._providers.get(name)
+        if found is None:
+            found = build_provider(name, self.settings)
+            found.attach(self.clock)
+            self._providers[name] = found
+        return found
+
+    # ------------------------------------------------------------ planning
+
+    def plan(
+        self,
+        model: str | None,
+        messages: Sequence[Message],
+        *,
+        stream: bool = False,
+        tools: Sequence[ToolSpec] | None = None,
+        tool_choice: ToolChoice | None = None,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        max_tokens: int | None = None,
+        stop: str | Sequence[str] | None = None,
+        seed: int | None = None,
+        user: str | None = None,
+        response_format: dict[str, Any] | None = None,
+        extra: dict[str, Any] | None = None,
+        context: Context | None = None,
+        timeout_ms: int | None = None,
+        max_retries: int | None = None,
+    ) -> CallPlan:
+        """Resolve and check one call without sending it (bad input fails here)."""
+        if self._closed:
+            raise LLMError("this client is closed; create a new one", retryable=False)
+        if context is not None and not isinstance(context, Context):
+            raise InvalidRequestError(
+                f"context must be an sl.Context, not {type(context).__name__}; "
+                "e.g. context=sl.Context(run_id='r1')"
+            )
+        if max_retries is not None and (
+            isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0
+        ):
+            raise InvalidRequestError(
+                f"max_retries={max_retries!r} must be a whole number of at least 0"
+            )
+        if extra is not None and not isinstance(extra, dict):
+            raise InvalidRequestError(f"extra must be a dict, not {type(extra).__name__}")
+        s = self.settings
+        ref = parse_model(
+            model, aliases=s.aliases, default_provider=s.provider, default_model=s.default_model
+        )
+        request = Request(
+            provider=ref.provider,
+            model=ref.model,
+            messages=as_list(messages),
+            tools=list(tools or ()),
+            tool_choice=tool_choice,
+            temperature=temperature,
+            top_p=top_p,
+            max_tokens=max_tokens,
+            stop=[stop] if isinstance(stop, str) else (list(stop) if stop is not None else None),
+            seed=seed,
+            user=user,
+            response_format=response_format,
+            extra=dict(extra or {}),
+            stream=stream,
+        )
+        check_request(request)
+        timeout_s = timeout_seconds(timeout_ms, s.timeout_ms)
+        retry = self.retry
+        if max_retries is not None:
+            retry = RetryPolicy(
+                max_retries, retry.base_delay, retry.max_delay, retry.max_retry_after, retry.random
+            )
+        provider = self.provider(ref.provider)
+        now = self.clock.now()
+        return CallPlan(
+            request, provider, effective_context(context), now + timeout_s, timeout_s, retry, now
+        )
+
+    def plan_chain(
+        self, model: str | None, messages: Sequence[Message], **options: Any
+    ) -> list[CallPlan]:
+        """The plan for ``model`` followed by one per fallback model in its configured
+        chain, all under one deadline. Every provider in the chain is checked now."""
+        first = self.plan(model, messages, **options)
+        chain = [first]
+        seen = {first.request.model_id}
+        for name in self.settings.fallbacks.get(first.request.model_id, ()):
+            ref = parse_model(name, aliases=self.settings.aliases)
+            if str(ref) in seen:
+                continue
+            seen.add(str(ref))
+            request = replace(first.request, provider=ref.provider, model=ref.model)
+            chain.append(replace(first, request=request, provider=self.provider(ref.provider)))
+        return chain
+
+    @property
+    def costs(self) -> CostTracker:
+        """Totals by model, provider, agent, run and project: ``client.costs.summary()``."""
+        return self.meter.tracker
+
+    def sink_failures(self) -> dict[str, int]:
+        """How often the request log, OpenTelemetry or a hook failed, by cause. Such a
+        failure never changes a call's outcome; the first of each cause is a warning."""
+        return self._sinks.snapshot()
+
+    @property
+    def stats(self) -> Stats | None:
+        """Latency and outcome statistics (with ENABLE_METRICS): ``client.stats.summary()``."""
+        return self.meter.stats
+
+    async def guard(self, plan: CallPlan) -> Guard:
+        """Admit one attempt: budget pre-flight, circuit breaker, rate limiter."""
+        request = plan.request
+        meter = self.meter
+        if meter.prices.needs_catalog(request.provider, request.model):
+            await meter.warm(request.provider, request.model)
+        budget = None
+        if meter.checks_spend:  # skip the coroutine on the common path: no cap, no budget
+            budget = await meter.preflight(
+                request,
+                plan.context,
+                plan.provider.default_max_tokens,
+                plan.deadline - self.clock.now(),
+                plan.prompt_tokens(),
+            )
+        try:
+            guard = await self.resilience.enter(
+                request, plan.deadline, plan.provider.default_max_tokens, plan.prompt_tokens()
+            )
+        except BaseException:
+            if budget is not None:
+                budget.release()
+            raise
+        guard.meter, guard.ledger, guard.budget = self.meter, plan.ledger, budget
+        return guard
+
+    # ------------------------------------------------------------ calls
+
+    async def chat(
+        self, model: str | None, messages: Sequence[Message], **options: Unpack[CallOptions]
+    ) -> Response:
+        """One complete reply. Options: temperature, top_p, max_tokens, stop, seed, user,
+        tools, tool_choice, response_format, extra, context, timeout_ms, max_retries."""
+        return await self._chat(model, messages, None, dict(options))
+
+    async def _chat(
+        self,
+        model: str | None,
+        messages: Sequence[Message],
+        validate: Callable[[Response], None] | None,
+        options: dict[str, Any],
+    ) -> Response:
+        """``chat``, with an optional check of the reply that runs before it is logged."""
+        mode = self._cache_mode(options)
+        chain = self.plan_chain(model, messages, **options)
+        first = chain[0]
+        if mode == "use":
+            cache = self.response_cache()
+            hit = await cache.lookup(first.request, first.deadline)
+            if hit is None:
+                key, flight = cache.lead(first.request)
+                if flight is None:  # this call leads: identical ones wait for its answer
+                    answer: Response | None = None
+                    try:
+                        answer = await self._call(chain, validate, mode)
+                        return answer
+                    finally:
+                        cache.land(key, answer)
+                hit = await cache.follow(flight, first.deadline)
+            if hit is not None:
+                return self._serve_hit(first, hit, validate)
+        return await self._call(chain, validate, mode)
+
+    async def _call(
+        self,
+        chain: list[CallPlan],
+        validate: Callable[[Response], None] | None,
+        mode: CacheMode,
+    ) -> Response:
+        """The chain, its record, and the cache store of its answer (under the call's
+        span when tracing is set up: it is current while the call runs)."""
+        token = self.meter.open_span(chain[0]) if self.meter.traced else None
+        try:
+            return await self._call_chain(chain, validate, mode)
+        finally:
+            if token is not None:
+                self.meter.close_span(token)
+
+    async def _call_chain(
+        self,
+        chain: list[CallPlan],
+        validate: Callable[[Response], None] | None,
+        mode: CacheMode,
+    ) -> Response:
+        trying = [chain[0]]  # the plan running now, for the record of a cancelled call
+
+        async def run(plan: CallPlan) -> tuple[Response, int]:
+            trying[0] = plan
+            result = await run_attempts(self.clock, plan, lambda: self._complete(plan))
+            if result[0].finish_reason == "content_filter" and self._filter_falls_back(plan, chain):
+                raise ContentFilterError(
+                    f"{plan.request.model_id} refused the request (finish_reason content_filter)",
+                    provider=plan.request.provider,
+                    model=plan.request.model,
+                    attempt=result[1],
+                )
+            return result
+
+        try:
+            if len(chain) == 1:  # no fallbacks configured: skip the chain's bookkeeping
+                (response, attempts), plan, fallback = await run(chain[0]), chain[0], None
+            else:
+                (response, attempts), plan, fallback = await with_fallbacks(
+                    chain, run, self.settings, self.clock
+                )
+        except LLMError as error:
+            self.meter.finish(
+                chain[0],
+                self._plan_of(chain, error),
+                error=error,
+                latency_ms=(self.clock.now() - chain[0].started) * 1000.0,
+            )
+            raise
+        except BaseException:  # cancelled (or interrupted): still one record, with its spend
+            self.meter.finish(
+                chain[0],
+                trying[0],
+                abandoned="cancelled",
+                latency_ms=(self.clock.now() - chain[0].started) * 1000.0,
+            )
+            raise
+        response.attempts = attempts
+        response.latency_ms = (self.clock.now() - plan.started) * 1000.0
+        response.context = plan.context
+        response.provider = response.provider or plan.request.provider
+        response.model = response.model or plan.request.model
+        response.fallback = fallback
+        if validate is not None:
+            validate(response)
+        self.meter.finish(chain[0], plan, response=response, latency_ms=response.latency_ms)
+        if (
+            mode != "bypass"
+            and plan is chain[0]
+            and (response.validation or {}).get("status", "pass") == "pass"
+        ):
+            await self.response_cache().store(plan.request, response, plan.deadline)
+        return response
+
+    # ------------------------------------------------------------ response cache
+
+    def _cache_mode(self, options: dict[str, Any]) -> CacheMode:
+        mode = options.pop("cache", None)
+        if mode is None:
+            return "use" if self.settings.enable_cache else "bypass"
+        if mode not in ("use", "bypass", "refresh"):
+            raise InvalidRequestError(f"cache={mode!r} must be 'use', 'bypass' or 'refresh'")
+        return mode  # type: ignore[no-any-return]
+
+    def response_cache(self) -> ResponseCache:
+        """The response cache, opened on first use (CACHE_* settings)."""
+        if self._cache is None:
+            from .._cache.response import ResponseCache
+
+            s = self.settings
+            backend = cache_backend(s)
+            self._cache = ResponseCache(backend, s.cache_ttl_ms / 1000.0, self.clock)
+        return self._cache
+
+    def _serve_hit(
+        self, plan: CallPlan, hit: Response, validate: Callable[[Response], None] | None
+    ) -> Response:
+        """A cached answer: no provider call, no cost; the cost it saved is counted."""
+        hit.context = plan.context
+        hit.latency_ms = (self.clock.now() - plan.started) * 1000.0
+        if validate is not None:
+            validate(hit)
+        self.meter.finish_hit(plan, hit)
+        return hit
+
+    # ------------------------------------------------------------ agent calls
+
+    async def chat_with_tools(
+        self,
+        model: str | None,
+        messages: Sequence[Message],
+        tools: Sequence[Any],
+        handlers: Mapping[str, Callable[..., Any]] | None = None,
+        max_iterations: int = 10,
+        on_max_iterations: OnLimit = "error",
+        tool_timeout: float | None = 30.0,
+        **options: Unpack[LoopOptions],
+    ) -> ToolRunResult:
+        """Call the model, run the tools it asks for (in parallel, sync handlers in a
+        thread, each under ``tool_timeout`` seconds), send the results back, and repeat
+        until it answers without tools. ``tools``: ``sl.Tool``s, typed functions, or
+        ``ToolSpec``s with ``handlers`` by name. Tool failures go back to the model as
+        error results. After ``max_iterations`` turns: ``ToolLoopError``, or with
+        ``on_max_iterations="answer"`` one more turn with tools disabled."""
+        from .._agents.loop import chat_with_tools
+
+        return await chat_with_tools(
+            self,
+            model,
+            messages,
+            tools,
+            handlers,
+            max_iterations,
+            on_max_iterations,
+            tool_timeout,
+            dict(options),
+        )
+
+    def stream_with_tools(
+        self,
+        model: str | None,
+        messages: Sequence[Message],
+        tools: Sequence[Any],
+        handlers: Mapping[str, Callable[..., Any]] | None = None,
+        max_iterations: int = 10,
+        on_max_iterations: OnLimit = "error",
+        tool_timeout: float | None = 30.0,
+        **options: Unpack[LoopOptions],
+    ) -> ToolStream:
+        """``chat_with_tools`` as a stream: ``async for event in ...`` yields every turn's
+        stream events and a ``ToolExecution`` per tool run; ``.result`` at the end."""
+        from .._agents.loop import ToolStream
+        from .._agents.tools import as_tools
+
+        table = as_tools(tools, handlers, tool_timeout)
+        return ToolStream(
+            self, model, messages, table, max_iterations, on_max_iterations, dict(options)
+        )
+
+    async def chat_json(
+        self,
+        model: str | None,
+        messages: Sequence[Message],
+        schema: Any,
+        max_repairs: int = 2,
+        **options: Unpack[CallOptions],
+    ) -> Any:
+        """A reply parsed and validated against ``schema`` (a pydantic model class, which
+        is returned as an instance, or a JSON Schema dict). Uses the provider's native
+        structured output; invalid output is sent back with its errors up to
+        ``max_repairs`` times, then ``StructuredOutputError``."""
+        from .._agents.loop import chat_json
+
+        value, _ = await chat_json(self, model, messages, schema, max_repairs, dict(options))
+        return value
+
+    async def chat_json_response(
+        self,
+        model: str | None,
+        messages: Sequence[Message],
+        schema: Any,
+        max_repairs: int = 2,
+        **options: Unpack[CallOptions],
+    ) -> tuple[Any, Response]:
+        """``chat_json`` that also returns the Response (usage, cost, ``validation``)."""
+        from .._agents.loop import chat_json
+
+        return await chat_json(self, model, messages, schema, max_repairs, dict(options))
+
+    @staticmethod
+    def _plan_of(chain: list[CallPlan], error: LLMError) -> CallPlan:
+        """The plan of the model that raised ``error`` (the last one tried)."""
+        for plan in reversed(chain):
+            if plan.request.provider == error.provider and plan.request.model == error.model:
+                return plan
+        return chain[0]
+
+    def _filter_falls_back(self, plan: CallPlan, chain: list[CallPlan]) -> bool:
+        return self.settings.fallback_on_content_filter and plan is not chain[-1]
+
+    async def _complete(self, plan: CallPlan) -> Response:
+        guard = await self.guard(plan)
+        token = current_dispatch.set(guard.dispatch)
+        try:  # Guard.run, inlined: this is the path of every call
+            response = await plan.provider.complete(plan.request)
+        except LLMError as error:
+            await guard.fail(error)
+            raise
+        except BaseException:
+            guard.abandon()
+            raise
+        finally:
+            current_dispatch.reset(token)
+        await guard.succeed(response)
+        return response
+
+    def stream(
+        self, model: str | None, messages: Sequence[Message], **options: Unpack[CallOptions]
+    ) -> ChatStream:
+        """A streamed reply: ``async with client.stream(...) as s: async for ev in s: ...``.
+        Same options as ``chat``. Bad input raises here, before anything is sent."""
+        opts: dict[str, Any] = dict(options)
+        mode = self._cache_mode(opts)
+        return ChatStream(self, self.plan_chain(model, messages, stream=True, **opts), mode)
+
+    async def predicted_wait(
+        self, model: str | None, messages: Sequence[Message], max_tokens: int | None = None
+    ) -> float:
+        """Seconds a call like this would wait for the rate limiter if sent now."""
+        plan = self.plan(model, messages, max_tokens=max_tokens)
+        limiter = self.resilience.limiters.get(plan.request.provider, plan.request.model)
+        tokens = self.resilience.estimate(
+            plan.request, plan.provider.default_max_tokens, plan.prompt_tokens()
+        )
+        if isinstance(limiter, RateLimiter):
+            return limiter.predicted_wait(tokens)
+        return await limiter.predicted_wait(tokens)
+
+    async def fleet_costs(self) -> dict[str, Any]:
+        """Every process's totals from Redis (same shape as ``costs.summary()``);
+        this process's queued counters are written first."""
+        counters = self.meter.shared_costs
+        if counters is None:
+            raise ConfigError("fleet_costs needs shared state: set STEADYLLM_REDIS_URL")
+        await counters.flush()
+        return await counters.summary()
+
+
+__all__ = ["CallOptions", "CallPlan", "Client", "LoopOptions"]

@@ -1,0 +1,96 @@
+"""What one call is, once resolved: its options, and the plan each attempt follows.
+
+``Client.plan`` turns a model name, messages and options into a ``CallPlan``
+(the checked ``Request``, the provider, the context, the one total deadline,
+the retry policy and the ledger of usage and cost); a fallback chain is a list
+of plans sharing a deadline and a ledger.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypedDict
+
+from .._core.context import Context
+from .._core.types import CacheMode, Message, Request, ToolChoice, ToolSpec
+from .._metering.meter import Ledger
+from .._resilience.retry import RetryPolicy
+from ..providers import Provider
+
+
+class LoopOptions(TypedDict, total=False):
+    """Keyword options of every model turn of ``chat_with_tools`` and ``chat_json``."""
+
+    temperature: float | None
+    top_p: float | None
+    max_tokens: int | None
+    stop: str | Sequence[str] | None
+    seed: int | None
+    user: str | None
+    response_format: dict[str, Any] | None
+    extra: dict[str, Any] | None
+    context: Context | None
+    timeout_ms: int | None
+    max_retries: int | None
+    #: Response cache for this call: "use", "bypass" or "refresh" (default from ENABLE_LLM_CACHE).
+    cache: CacheMode | None
+
+
+class CallOptions(LoopOptions, total=False):
+    """Keyword options accepted by ``chat`` and ``stream``."""
+
+    tools: Sequence[ToolSpec] | None
+    tool_choice: ToolChoice | None
+
+
+@dataclass(slots=True)
+class CallPlan:
+    """Everything one call needs, resolved before the first attempt."""
+
+    request: Request
+    provider: Provider
+    context: Context | None
+    deadline: float
+    timeout_s: float
+    retry: RetryPolicy
+    started: float
+    #: Usage and cost of every attempt of the call, shared by all plans of a chain.
+    ledger: Ledger = field(default_factory=Ledger)
+    #: The prompt estimate, computed once per call (every plan of a chain sends the
+    #: same messages and tools); -1 until first asked for.
+    prompt_estimate: int = -1
+
+    def prompt_tokens(self) -> int:
+        """The upper estimate of what the provider reads (``estimate_request_tokens``)."""
+        if self.prompt_estimate < 0:
+            from .._metering.tokens import estimate_request_tokens
+
+            self.prompt_estimate = estimate_request_tokens(self.request)
+        return self.prompt_estimate
+
+
+def as_list(messages: object) -> list[Message]:
+    """A list copy; anything else (a bare string, say) is left for the validator to reject."""
+    if type(messages) is list:
+        return list(messages)
+    if isinstance(messages, str | bytes) or not isinstance(messages, Sequence):
+        return messages  # type: ignore[return-value]
+    return list(messages)
+
+
+def timeout_seconds(timeout_ms: int | None, default_ms: int) -> float:
+    value = default_ms if timeout_ms is None else timeout_ms
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)  # NaN would switch the deadline off, inf never ends
+        or value <= 0
+    ):
+        from .._core.errors import InvalidRequestError
+
+        raise InvalidRequestError(
+            f"timeout_ms={timeout_ms!r} must be a positive, finite number of milliseconds"
+        )
+    return float(value) / 1000.0

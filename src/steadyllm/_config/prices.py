@@ -1,0 +1,103 @@
+"""The ``prices`` setting: per-model rates in USD per million tokens, and the
+cost of a usage at those rates. Parsed here, with the rest of the settings, so
+a bad table fails when the settings load; the price book that also consults
+the genai-prices catalog is ``_metering.prices``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .._core.errors import ConfigError
+from .._core.types import Usage
+
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    """USD per million tokens, with optional cliff tiers ``((threshold, price), ...)``."""
+
+    base: float
+    tiers: tuple[tuple[int, float], ...] = ()
+
+    def at(self, prompt_tokens: int) -> float:
+        price = self.base
+        for threshold, tier_price in self.tiers:
+            if prompt_tokens > threshold:
+                price = tier_price
+        return price
+
+
+@dataclass(frozen=True, slots=True)
+class ModelPrice:
+    input: Rate
+    output: Rate
+    cache_read: Rate | None = None
+    cache_write: Rate | None = None
+    #: Where the price came from: "override: KEY" or "genai-prices X.Y.Z (model ID)".
+    source: str = ""
+
+    def cost(self, usage: Usage) -> float:
+        prompt = usage.prompt_tokens
+        read = usage.cached_tokens
+        write = usage.cache_write_tokens
+        fresh = max(0, prompt - read - write)
+        in_rate = self.input.at(prompt)
+        total = fresh * in_rate
+        total += read * (self.cache_read.at(prompt) if self.cache_read else in_rate)
+        total += write * (self.cache_write.at(prompt) if self.cache_write else in_rate)
+        total += usage.completion_tokens * self.output.at(prompt)
+        return total / 1_000_000
+
+    def estimate(self, prompt_tokens: int, max_output_tokens: int) -> float:
+        """The most a call can cost: its prompt uncached plus every allowed output token."""
+        return self.cost(Usage(prompt_tokens=prompt_tokens, completion_tokens=max_output_tokens))
+
+    def to_dict(self) -> dict[str, Any]:
+        def rate(r: Rate | None) -> Any:
+            return None if r is None else {"base": r.base, "tiers": [list(t) for t in r.tiers]}
+
+        return {
+            "input": rate(self.input),
+            "output": rate(self.output),
+            "cache_read": rate(self.cache_read),
+            "cache_write": rate(self.cache_write),
+            "source": self.source,
+            "unit": "USD per million tokens",
+        }
+
+
+def parse_prices(raw: Any, where: str) -> dict[str, ModelPrice]:
+    """``{"provider:model" or "model": {"input": 0.15, "output": 0.6, "cache_read": ...}}``."""
+    if not isinstance(raw, Mapping):
+        raise ConfigError(
+            f"invalid prices in {where}: expected tables of input/output USD per MTok"
+        )
+    out: dict[str, ModelPrice] = {}
+    for key, table in raw.items():
+        if isinstance(table, ModelPrice):
+            out[str(key)] = table
+            continue
+        fields = {"input", "output", "cache_read", "cache_write"}
+        ok = (
+            isinstance(table, Mapping)
+            and {"input", "output"} <= set(table) <= fields
+            and all(
+                isinstance(v, int | float) and not isinstance(v, bool) and v >= 0
+                for v in table.values()
+            )
+        )
+        if not ok:
+            raise ConfigError(
+                f"invalid price for {key!r} in {where}: give input and output (and optionally "
+                "cache_read, cache_write) as USD per million tokens, "
+                "e.g. {input = 0.15, output = 0.6}"
+            )
+        out[str(key)] = ModelPrice(
+            Rate(float(table["input"])),
+            Rate(float(table["output"])),
+            Rate(float(table["cache_read"])) if "cache_read" in table else None,
+            Rate(float(table["cache_write"])) if "cache_write" in table else None,
+            source=f"override: {key}",
+        )
+    return out

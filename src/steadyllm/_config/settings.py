@@ -1,0 +1,454 @@
+"""Settings: from code, then environment (and ``.env``), then ``steadyllm.toml``.
+
+Every setting is declared once in ``_settings_table.SETTINGS`` (name, variable, type, default,
+range, meaning); parsing, validation, the README table and the CLI all read
+that table, so they cannot drift apart. A bad value raises ``ConfigError``
+naming the setting, where it came from, and what is accepted.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from .._core.errors import ConfigError
+from .._core.redact import redact, register_secret, register_url_credentials
+from .prices import parse_prices
+from .table import LOG_LEVELS, SETTINGS, SPECS_BY_NAME, SettingSpec
+
+_TRUE = frozenset(("1", "true", "yes", "on"))
+_FALSE = frozenset(("0", "false", "no", "off"))
+
+
+class Secret:
+    """A secret string that never shows itself in repr, str or logs."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+        register_secret(value)
+
+    def get(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __reduce__(self) -> tuple[type[Secret], tuple[str]]:
+        return (Secret, (self._value,))
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Resolved settings; build with ``Settings.load()``. Secrets are ``Secret``s."""
+
+    provider: str | None = None
+    default_model: str | None = None
+    timeout_ms: int = 30_000
+    max_retries: int = 3
+    rate_limit_per_minute: int | None = None
+    circuit_breaker_failure_threshold: int = 5
+    circuit_breaker_reset_timeout_ms: int = 60_000
+    enable_cache: bool = False
+    cache_ttl_ms: int = 3_600_000
+    max_cost_per_request_usd: float | None = None
+    alert_cost_threshold_usd: float | None = None
+    log_level: str = "INFO"
+    log_to_file: bool = False
+    log_file_path: str = "./logs/llm.jsonl"
+    log_close_timeout_ms: int = 5_000
+    log_to_console: bool = False
+    enable_metrics: bool = False
+    openai_api_key: Secret | None = None
+    openai_base_url: str | None = None
+    anthropic_api_key: Secret | None = None
+    anthropic_base_url: str | None = None
+    azure_openai_api_key: Secret | None = None
+    azure_openai_endpoint: str | None = None
+    azure_openai_api_version: str = "2024-10-21"
+    connect_timeout_ms: int = 10_000
+    first_token_timeout_ms: int | None = None
+    stream_idle_timeout_ms: int = 30_000
+    max_header_bytes: int = 65_536
+    max_body_bytes: int = 256 << 20
+    max_event_bytes: int = 16 << 20
+    anthropic_api_version: str = "2023-06-01"
+    azure_openai_ad_token: Secret | None = None
+    openrouter_api_key: Secret | None = None
+    openrouter_base_url: str = "https://openrouter.ai/api/v1"
+    vllm_base_url: str = "http://localhost:8000/v1"
+    vllm_api_key: Secret | None = None
+    ollama_base_url: str = "http://localhost:11434/v1"
+    llamacpp_base_url: str = "http://localhost:8080/v1"
+    lmstudio_base_url: str = "http://localhost:1234/v1"
+    compatible_base_url: str | None = None
+    compatible_api_key: Secret | None = None
+    retry_base_delay_ms: int = 500
+    retry_max_delay_ms: int = 8_000
+    tokens_per_minute: int | None = None
+    requests_per_day: int | None = None
+    tokens_per_day: int | None = None
+    rate_limit_scope: str = "model"
+    rate_limit_refund_unused: bool = False
+    rate_limit_margin_ms: int = 1_000
+    budget_usd: float | None = None
+    budget_per_run_usd: float | None = None
+    budget_per_agent_usd: float | None = None
+    log_prompts: bool = False
+    enable_tracing: bool = True
+    trace_content: bool = False
+    recorder_path: str = "./steadyllm.db"
+    price_cache_dir: str = ""
+    cache_backend: str = "sqlite"
+    cache_path: str = "./.steadyllm-cache.db"
+    cache_max_entries: int = 10_000
+    redis_url: Secret | None = None  # a URL may carry a password
+    redis_prefix: str = "steadyllm"
+    redis_timeout_ms: int = 1_000
+    redis_limiter_on_failure: str = "closed"
+    redis_budgets_on_failure: str = "closed"
+    circuit_breaker_failure_rate: float | None = None
+    circuit_breaker_window_ms: int = 60_000
+    circuit_breaker_min_calls: int = 10
+    circuit_breaker_half_open_calls: int = 1
+    circuit_breaker_max_reset_timeout_ms: int = 600_000
+    circuit_breaker_count_rate_limits: bool = False
+    circuit_breaker_scope: str = "model"
+    fallback_on_context_length: bool = False
+    fallback_on_content_filter: bool = False
+    #: Short names for models: ``{"fast": "openai:gpt-4o-mini"}`` (TOML ``[aliases]``).
+    aliases: Mapping[str, str] = field(default_factory=dict)
+    #: Fallback chains: ``{"openai:gpt-4o": ["anthropic:claude-sonnet-4-5", "ollama:llama3"]}``
+    #: (TOML ``[fallbacks]``; a value may also be written ``"a -> b"``).
+    fallbacks: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: Per-model (or per-provider) rate limits: ``{"openai:gpt-4o": {"rpm": 500, "tpm": 30000}}``
+    #: (TOML ``[limits."openai:gpt-4o"]``); they override the LLM_* defaults.
+    limits: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    #: Local prices, USD per million tokens: ``{"openai:gpt-4o-mini": {"input": 0.15,
+    #: "output": 0.6, "cache_read": 0.075}}`` (TOML ``[prices."..."]``); exact key or prefix.
+    prices: Mapping[str, Any] = field(default_factory=dict)
+    #: Where each value came from (``code``, ``env``, ``.env``, ``toml``), for ``steadyllm config``.
+    sources: Mapping[str, str] = field(default_factory=dict, compare=False)
+
+    @classmethod
+    def load(
+        cls,
+        *,
+        env: Mapping[str, str] | None = None,
+        config_file: str | os.PathLike[str] | bool | None = None,
+        dotenv: str | os.PathLike[str] | bool = True,
+        **overrides: Any,
+    ) -> Settings:
+        """Resolve settings: ``overrides`` > environment > ``.env`` > TOML > defaults.
+
+        ``config_file`` defaults to ``$STEADYLLM_CONFIG`` or ``./steadyllm.toml`` if it
+        exists (``False`` to skip); ``dotenv`` to ``./.env`` if it exists (``False`` to skip).
+        """
+        environ = dict(os.environ if env is None else env)
+        values: dict[str, Any] = {}
+        sources: dict[str, str] = {}
+
+        toml_path: str | os.PathLike[str] | None = None
+        if config_file is not False:
+            if config_file is None or config_file is True:
+                toml_path = environ.get("STEADYLLM_CONFIG")
+            else:
+                toml_path = config_file
+            if toml_path is None and Path("steadyllm.toml").is_file():
+                toml_path = "steadyllm.toml"
+        tables: dict[str, Any] = {}
+        if toml_path is not None:
+            table = _read_toml(Path(toml_path))
+            for name, parse_table in TABLES.items():
+                if name in table:
+                    tables[name] = parse_table(table.pop(name), f"[{name}] in {toml_path}")
+                    sources[name] = "toml"
+            for key, raw in table.items():
+                spec = SPECS_BY_NAME.get(key)
+                if spec is None:
+                    raise _unknown(key, f" in {toml_path}")
+                values[key] = _parse(spec, raw, f"{key} in {toml_path}")
+                sources[key] = "toml"
+
+        dotenv_values = _read_dotenv(dotenv)
+        for spec in SETTINGS:
+            for source, mapping in (("env", environ), (".env", dotenv_values)):
+                raw = mapping.get(spec.env)
+                if raw is not None and raw != "":
+                    values[spec.name] = _parse(spec, raw, f"{spec.env} (from {source})")
+                    sources[spec.name] = source
+                    break
+
+        for key, raw in overrides.items():
+            if key in TABLES:
+                parsed_table = TABLES[key](raw, f"Settings.load({key}=...)")
+                tables[key] = {**tables.get(key, {}), **parsed_table}
+                sources[key] = "toml + code" if key in sources else "code"
+                continue
+            spec = SPECS_BY_NAME.get(key)
+            if spec is None:
+                raise _unknown(key, "")
+            values[key] = _parse(spec, raw, key)
+            sources[key] = "code"
+        return cls(**values, **tables, sources=sources)
+
+    def replace(self, **overrides: Any) -> Settings:
+        """A copy with some settings changed, each validated like ``load`` does."""
+        parsed: dict[str, Any] = {}
+        for key, raw in overrides.items():
+            if key in TABLES:
+                parsed[key] = TABLES[key](raw, key)
+                continue
+            spec = SPECS_BY_NAME.get(key)
+            if spec is None:
+                raise _unknown(key, "")
+            parsed[key] = _parse(spec, raw, key)
+        return replace(self, **parsed, sources={**self.sources, **dict.fromkeys(parsed, "code")})
+
+    def __repr__(self) -> str:
+        # Secrets repr themselves masked; redact() also masks a password in a base URL.
+        body = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self) if f.repr)
+        return redact(f"Settings({body})")
+
+    def describe_tables(self) -> list[tuple[str, str, list[tuple[str, str]]]]:
+        """(table, source, [(key, value shown safely)]) for every table of the TOML
+        file, in the order of ``TABLES`` (an empty list when the table is not set)."""
+        out = []
+        for name in TABLES:
+            rows: list[tuple[str, str]] = []
+            for key, value in sorted(getattr(self, name).items()):
+                if isinstance(value, tuple | list):
+                    shown = " -> ".join(str(v) for v in value)
+                elif isinstance(value, Mapping):
+                    shown = ", ".join(f"{k}={v}" for k, v in value.items() if v is not None)
+                else:
+                    shown = str(value)
+                rows.append((key, redact(shown)))
+            out.append((name, self.sources.get(name, "default") if rows else "not set", rows))
+        return out
+
+    def describe(self) -> list[tuple[str, str, str, str]]:
+        """(setting, variable, value shown safely, source) for every setting."""
+        rows = []
+        for spec in SETTINGS:
+            value = getattr(self, spec.name)
+            # redact(): a base URL may carry a password (https://user:pass@host)
+            shown = "(not set)" if value is None else redact(str(value))
+            rows.append((spec.name, spec.env, shown, self.sources.get(spec.name, "default")))
+        return rows
+
+
+def _unknown(key: str, where: str) -> ConfigError:
+    import difflib
+
+    close = difflib.get_close_matches(key, SPECS_BY_NAME, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else "."
+    return ConfigError(
+        f"unknown setting {key!r}{where}{hint} Known settings: "
+        + ", ".join(SPECS_BY_NAME)
+        + ", and the [aliases], [fallbacks], [limits] and [prices] tables"
+    )
+
+
+def _parse(spec: SettingSpec, raw: Any, where: str) -> Any:
+    """Convert and check one value; ``where`` names its origin in the error."""
+    if raw is None:
+        return None
+    if spec.kind == "secret" and isinstance(raw, Secret):
+        return raw
+
+    def bad(reason: str = "") -> ConfigError:
+        shown = "(hidden)" if spec.kind == "secret" else repr(raw)
+        hint = f": {reason}" if reason else ""
+        return ConfigError(f"invalid value {shown} for {where}{hint}; expected {spec.accepted()}")
+
+    text = raw.strip() if isinstance(raw, str) else raw
+    if spec.kind == "bool":
+        if isinstance(text, bool):
+            return text
+        if isinstance(text, str) and text.lower() in _TRUE | _FALSE:
+            return text.lower() in _TRUE
+        raise bad()
+    if spec.kind in ("int", "float"):
+        if isinstance(text, bool):
+            raise bad()
+        try:
+            number: float = int(text) if spec.kind == "int" else float(text)
+        except (TypeError, ValueError):
+            raise bad() from None
+        if spec.kind == "int" and isinstance(text, float) and text != int(text):
+            raise bad("not a whole number")
+        if (
+            number != number
+            or (spec.minimum is not None and number < spec.minimum)
+            or (spec.maximum is not None and number > spec.maximum)
+        ):
+            raise bad("out of range")
+        return number
+    if not isinstance(text, str) or not text:
+        raise bad()
+    if spec.kind == "choice":
+        if text not in spec.choices:
+            raise bad()
+        return text
+    if spec.kind == "level":
+        if text.upper() not in LOG_LEVELS:
+            raise bad()
+        return text.upper()
+    if spec.kind == "url":
+        if not text.startswith(("http://", "https://")) or not _valid_host(text):
+            raise bad()
+        register_url_credentials(text)  # a password in a base URL is a secret
+    if spec.kind == "secret":
+        return Secret(text)
+    return text
+
+
+def _valid_host(url: str) -> bool:
+    """The URL parses and names a host whose labels DNS can carry."""
+    from urllib.parse import urlsplit
+
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:  # an unclosed IPv6 bracket, a bad port
+        return False
+    if not host:
+        return False
+    return ":" in host or (len(host) <= 253 and all(len(p) <= 63 for p in host.split(".")))
+
+
+def _aliases(raw: Any, where: str) -> dict[str, str]:
+    if not isinstance(raw, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) and ":" in v for k, v in raw.items()
+    ):
+        raise ConfigError(
+            f'invalid aliases in {where}: expected a table of name = "provider:model"'
+        )
+    return dict(raw)
+
+
+def _fallbacks(raw: Any, where: str) -> dict[str, tuple[str, ...]]:
+    bad = ConfigError(
+        f'invalid fallbacks in {where}: expected "provider:model" = ["provider:model", ...] '
+        'or "provider:model" = "provider:model -> provider:model"'
+    )
+    if not isinstance(raw, Mapping):
+        raise bad
+    out: dict[str, tuple[str, ...]] = {}
+    for model, chain in raw.items():
+        items = [p.strip() for p in chain.split("->")] if isinstance(chain, str) else chain
+        if (
+            not isinstance(model, str)
+            or not isinstance(items, list | tuple)
+            or not items
+            or not all(isinstance(m, str) and m.strip() for m in items)  # aliases resolve per call
+        ):
+            raise bad
+        out[model] = tuple(items)
+    return out
+
+
+_LIMIT_KEYS = ("rpm", "tpm", "rpd", "tpd")
+
+
+def _limits(raw: Any, where: str) -> dict[str, dict[str, int]]:
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"invalid limits in {where}: expected tables of rpm/tpm/rpd/tpd")
+    out: dict[str, dict[str, int]] = {}
+    for key, table in raw.items():
+        if (
+            not isinstance(table, Mapping)
+            or not table
+            or set(table) - set(_LIMIT_KEYS)
+            or not all(
+                isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in table.values()
+            )
+        ):
+            raise ConfigError(
+                f"invalid limits for {key!r} in {where}: use whole numbers >= 1 for "
+                f"{', '.join(_LIMIT_KEYS)}"
+            )
+        out[str(key)] = dict(table)
+    return out
+
+
+def _prices(raw: Any, where: str) -> dict[str, Any]:
+
+    parse_prices(raw, where)  # validate now; the client builds its price book from the table
+    return dict(raw)
+
+
+TABLES: dict[str, Any] = {
+    "aliases": _aliases,
+    "fallbacks": _fallbacks,
+    "limits": _limits,
+    "prices": _prices,
+}
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    import tomllib  # only when there is a file to read
+
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(
+            f"config file {path} does not exist; create it or unset STEADYLLM_CONFIG"
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+
+
+def _read_dotenv(dotenv: str | os.PathLike[str] | bool) -> dict[str, str]:
+    if dotenv is False:
+        return {}
+    path = Path(".env") if dotenv is True else Path(dotenv)
+    if not path.is_file():
+        if dotenv is not True:
+            raise ConfigError(f".env file {path} does not exist")
+        return {}
+    from dotenv import dotenv_values  # lazy: only when a .env file exists
+
+    return {k: v for k, v in dotenv_values(path).items() if v is not None}
+
+
+def settings_table_markdown() -> str:
+    """The README's settings table, generated from ``SETTINGS``."""
+    lines = [
+        "| variable | setting (code / TOML) | default | accepted | meaning |",
+        "|---|---|---|---|---|",
+    ]
+    for s in SETTINGS:
+        default = (
+            "—"
+            if s.default is None
+            else f"`{str(s.default).lower() if s.kind == 'bool' else s.default}`"
+        )
+        doc = s.doc
+        if s.pending:
+            doc += f" *Parsed and checked now; acted on once {s.pending} lands.*"
+        lines.append(f"| `{s.env}` | `{s.name}` | {default} | {s.accepted()} | {doc} |")
+    return "\n".join(lines)
+
+
+def settings_fields() -> set[str]:
+    return {f.name for f in fields(Settings)} - {
+        "aliases",
+        "fallbacks",
+        "limits",
+        "prices",
+        "sources",
+    }

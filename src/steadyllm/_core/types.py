@@ -1,0 +1,389 @@
+"""Core value types: messages, tools, requests, responses, usage, stream events.
+
+Plain dataclasses with ``slots``: cheap to build on the hot path, no import cost,
+and easy to turn into JSON (``to_dict``). Validation of a whole request lives in
+``_validate.py``; these types only hold data.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeAlias
+
+Role = Literal["system", "user", "assistant", "tool"]
+FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "error"]
+#: Per-call cache behaviour (see docs/cache.md).
+CacheMode = Literal["use", "bypass", "refresh"]
+
+
+# ---------------------------------------------------------------- message parts
+
+
+@dataclass(frozen=True, slots=True)
+class TextPart:
+    text: str
+    type: Literal["text"] = "text"
+
+
+@dataclass(frozen=True, slots=True)
+class ImagePart:
+    """An image given by URL (``https:`` or ``data:``) or by raw bytes plus media type."""
+
+    url: str | None = None
+    data: bytes | None = None
+    media_type: str | None = None
+    detail: Literal["auto", "low", "high"] | None = None
+    type: Literal["image"] = "image"
+
+    def as_data_url(self) -> str:
+        """The image as a URL: the given one, or a ``data:`` URL built from the bytes."""
+        if self.url is not None:
+            return self.url
+        assert self.data is not None  # checked in image()
+        assert self.media_type is not None
+        return f"data:{self.media_type};base64,{base64.b64encode(self.data).decode('ascii')}"
+
+
+Part: TypeAlias = TextPart | ImagePart
+
+
+# ---------------------------------------------------------------- tools
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSpec:
+    """A function the model may call. ``parameters`` is a JSON Schema object."""
+
+    name: str
+    description: str = ""
+    parameters: dict[str, Any] = field(default_factory=lambda: {"type": "object", "properties": {}})
+    strict: bool | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "name": self.name,
+            "description": self.description,
+            "parameters": self.parameters,
+        }
+        if self.strict is not None:
+            out["strict"] = self.strict
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """One call the model asked for. ``arguments`` is the raw JSON text as sent."""
+
+    id: str
+    name: str
+    arguments: str = "{}"
+
+    def parsed_arguments(self) -> Any:
+        """The arguments decoded from JSON; an empty string means ``{}``."""
+        return json.loads(self.arguments) if self.arguments.strip() else {}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "arguments": self.arguments}
+
+
+# ---------------------------------------------------------------- messages
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    role: Role
+    content: tuple[Part, ...] = ()
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+    name: str | None = None
+    is_error: bool = False
+
+    @property
+    def text(self) -> str:
+        """All text parts joined; images are skipped."""
+        return "".join(p.text for p in self.content if isinstance(p, TextPart))
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"role": self.role, "content": [_part_dict(p) for p in self.content]}
+        if self.tool_calls:
+            out["tool_calls"] = [c.to_dict() for c in self.tool_calls]
+        if self.tool_call_id is not None:
+            out["tool_call_id"] = self.tool_call_id
+        if self.name is not None:
+            out["name"] = self.name
+        if self.is_error:
+            out["is_error"] = True
+        return out
+
+
+def _part_dict(part: Part) -> dict[str, Any]:
+    if isinstance(part, TextPart):
+        return {"type": "text", "text": part.text}
+    out: dict[str, Any] = {"type": "image", "url": part.as_data_url()}
+    if part.detail:
+        out["detail"] = part.detail
+    return out
+
+
+def _parts(content: tuple[str | Part, ...]) -> tuple[Part, ...]:
+    return tuple(TextPart(c) if isinstance(c, str) else c for c in content)
+
+
+def system(text: str) -> Message:
+    """A system (instructions) message."""
+    return Message("system", (TextPart(text),))
+
+
+def user(*content: str | Part) -> Message:
+    """A user message from text and image parts: ``user("What is this?", image(url=...))``."""
+    return Message("user", _parts(content))
+
+
+def assistant(text: str = "", tool_calls: list[ToolCall] | tuple[ToolCall, ...] = ()) -> Message:
+    """An assistant turn, possibly with the tool calls it made."""
+    return Message("assistant", (TextPart(text),) if text else (), tool_calls=tuple(tool_calls))
+
+
+def tool_result(tool_call_id: str, content: str | Any, *, is_error: bool = False) -> Message:
+    """The result of a tool call; non-string content is sent as JSON."""
+    text = content if isinstance(content, str) else json.dumps(content, default=str)
+    return Message("tool", (TextPart(text),), tool_call_id=tool_call_id, is_error=is_error)
+
+
+def image(
+    *,
+    url: str | None = None,
+    data: bytes | None = None,
+    media_type: str | None = None,
+    detail: Literal["auto", "low", "high"] | None = None,
+) -> ImagePart:
+    """An image part, from a URL or from bytes plus their media type."""
+    from .errors import InvalidRequestError
+
+    if (url is None) == (data is None):
+        raise InvalidRequestError("image() needs exactly one of url= or data=")
+    if data is not None and not (media_type or "").startswith("image/"):
+        raise InvalidRequestError("image(data=...) needs media_type, e.g. media_type='image/png'")
+    return ImagePart(url=url, data=data, media_type=media_type, detail=detail)
+
+
+# ---------------------------------------------------------------- usage
+
+
+@dataclass(slots=True)
+class Usage:
+    """Token counts, normalised to OpenAI's convention.
+
+    ``prompt_tokens`` includes ``cached_tokens`` (and, for Anthropic, cache
+    writes); ``completion_tokens`` includes ``reasoning_tokens``.
+    ``cost_usd`` is ``None`` when the price is unknown, never a silent 0.
+    """
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    cached_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+    cost_usd: float | None = None
+
+    def __post_init__(self) -> None:
+        if not self.total_tokens:
+            self.total_tokens = self.prompt_tokens + self.completion_tokens
+
+    def __add__(self, other: Usage) -> Usage:
+        cost = None
+        if self.cost_usd is not None or other.cost_usd is not None:
+            cost = (self.cost_usd or 0.0) + (other.cost_usd or 0.0)
+        return Usage(
+            self.prompt_tokens + other.prompt_tokens,
+            self.completion_tokens + other.completion_tokens,
+            self.total_tokens + other.total_tokens,
+            self.cached_tokens + other.cached_tokens,
+            self.cache_write_tokens + other.cache_write_tokens,
+            self.reasoning_tokens + other.reasoning_tokens,
+            cost,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.total_tokens,
+            "cached_tokens": self.cached_tokens,
+            "cache_write_tokens": self.cache_write_tokens,
+            "reasoning_tokens": self.reasoning_tokens,
+            "cost_usd": self.cost_usd,
+        }
+
+
+# ---------------------------------------------------------------- rate limits
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitInfo:
+    """What a provider's rate-limit headers said. Resets are seconds from when the
+    response arrived until the budget is fully replenished."""
+
+    requests_limit: int | None = None
+    requests_remaining: int | None = None
+    requests_reset: float | None = None
+    tokens_limit: int | None = None
+    tokens_remaining: int | None = None
+    tokens_reset: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FallbackInfo:
+    """Why a call was answered by a model other than the one asked for."""
+
+    requested: str
+    #: The error kind that made the last failed model hand over (e.g. "circuit_open").
+    reason: str
+    #: One entry per model that failed: {"model", "kind", "message"}.
+    errors: tuple[dict[str, str], ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"requested": self.requested, "reason": self.reason, "errors": list(self.errors)}
+
+
+# ---------------------------------------------------------------- request and response
+
+ToolChoice: TypeAlias = Literal["auto", "none", "required"] | str
+
+
+@dataclass(slots=True)
+class Request:
+    """One provider-neutral chat request. ``model`` is the provider's own name."""
+
+    provider: str
+    model: str
+    messages: list[Message]
+    tools: list[ToolSpec] = field(default_factory=list)
+    tool_choice: ToolChoice | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    stop: list[str] | None = None
+    seed: int | None = None
+    user: str | None = None
+    #: ``{"type": "json_object"}`` or ``{"type": "json_schema", "name": ..., "schema": {...}}``
+    response_format: dict[str, Any] | None = None
+    #: Provider-specific fields passed through to the request body untouched.
+    extra: dict[str, Any] = field(default_factory=dict)
+    stream: bool = False
+
+    @property
+    def model_id(self) -> str:
+        return f"{self.provider}:{self.model}"
+
+
+@dataclass(slots=True)
+class Response:
+    text: str = ""
+    finish_reason: FinishReason = "stop"
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    model: str = ""
+    provider: str = ""
+    request_id: str | None = None
+    latency_ms: float = 0.0
+    #: Milliseconds from sending to the first streamed event (streams only).
+    ttft_ms: float | None = None
+    cached: bool = False
+    #: How many attempts the call took (1 when it succeeded at once).
+    attempts: int = 1
+    #: Reasoning / thinking text, when the provider returns it.
+    reasoning: str = ""
+    #: Rate-limit budgets from the response headers, when the provider sends them.
+    rate_limit: RateLimitInfo | None = None
+    #: Set when a fallback model answered: which model was asked for, and why it failed.
+    fallback: FallbackInfo | None = None
+    #: Set by chat_json: {"status": "pass" | "fail", "attempt": n, "errors"?: "..."}.
+    validation: dict[str, Any] | None = None
+    #: The provider's raw reply (parsed JSON body, or None for streams and fakes).
+    raw: Any = None
+    context: Any = None
+    #: The whole call's cost over every attempt and fallback (``usage.cost_usd`` is this
+    #: answer's own); None when a price is unknown. Set when the call is booked.
+    total_cost_usd: float | None = None
+    #: Part of ``total_cost_usd`` is an estimate: an attempt reached the provider but
+    #: ended (timed out, cancelled, cut) before the provider reported its usage.
+    cost_estimated: bool = False
+
+    @property
+    def message(self) -> Message:
+        """This reply as an assistant message, to append to the conversation."""
+        return assistant(self.text, self.tool_calls)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "finish_reason": self.finish_reason,
+            "tool_calls": [c.to_dict() for c in self.tool_calls],
+            "usage": self.usage.to_dict(),
+            "model": self.model,
+            "provider": self.provider,
+            "request_id": self.request_id,
+            "latency_ms": self.latency_ms,
+            "ttft_ms": self.ttft_ms,
+            "cached": self.cached,
+            "attempts": self.attempts,
+            "reasoning": self.reasoning,
+            "fallback": self.fallback.to_dict() if self.fallback else None,
+            "total_cost_usd": self.total_cost_usd,
+            "cost_estimated": self.cost_estimated,
+        }
+
+
+# ---------------------------------------------------------------- stream events
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    text: str
+    type: Literal["text"] = "text"
+
+
+@dataclass(frozen=True, slots=True)
+class ReasoningDelta:
+    text: str
+    type: Literal["reasoning"] = "reasoning"
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallDelta:
+    """A fragment of tool call number ``index``: id and name come first, then
+    argument text in pieces that only parse once joined."""
+
+    index: int
+    id: str | None = None
+    name: str | None = None
+    arguments: str = ""
+    type: Literal["tool_call"] = "tool_call"
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    """The last event: the stream finished normally."""
+
+    finish_reason: FinishReason
+    type: Literal["done"] = "done"
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseMeta:
+    """Provider metadata (response id, served model) seen in the stream; not shown to callers."""
+
+    request_id: str | None = None
+    model: str | None = None
+    rate_limit: RateLimitInfo | None = None
+    #: Usage known early (Anthropic's message_start), kept if the stream breaks later.
+    usage: Usage | None = None
+    type: Literal["meta"] = "meta"
+
+
+StreamEvent: TypeAlias = TextDelta | ReasoningDelta | ToolCallDelta | Usage | Done
+ProviderEvent: TypeAlias = StreamEvent | ResponseMeta

@@ -1,0 +1,163 @@
+"""Cheap token estimates, for the fake provider, budgets and rate limits.
+
+Exact counts need the model's tokenizer, which is heavy and provider-specific.
+These estimates reserve budget and rate-limit capacity before a call is sent
+(reconciled with the real usage afterwards), so they must err high: a low
+estimate lets concurrent calls overshoot a budget together.
+
+The bound: ASCII text at three characters per token (English prose runs at
+about four; code and JSON nearer three), and every other character at one
+token per two UTF-8 bytes, which holds for CJK (a character is three bytes
+and one to 1.5 tokens in GPT and Claude tokenizers), Cyrillic, Greek, Arabic
+and emoji. A byte-level BPE token is never shorter than one byte, so no text
+can need more tokens than it has bytes; we stay well under that bound for
+Latin text, where it would triple every reservation. Everything the provider
+reads counts: system text, every message and tool call, images, the tool
+schemas and the ``response_format`` schema.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from .._core.types import ImagePart, Message, TextPart, Usage
+
+if TYPE_CHECKING:
+    from .._core.types import Request, Response, ToolSpec
+
+PER_MESSAGE_OVERHEAD = 4
+#: The most one image costs among common models: Claude's 1.15-megapixel cap
+#: (~1,600 tokens); OpenAI's high detail tops out at 1,445 for tall images.
+IMAGE_TOKENS = 1600
+#: Output tokens assumed for the worst case when a call sets no max_tokens and the
+#: provider has no default of its own (the budget and the limiter both use it).
+DEFAULT_OUTPUT_ESTIMATE = 4096
+
+
+def approximate_text_tokens(text: str) -> int:
+    """The usual four characters per token: what the fake provider reports as usage."""
+    return -(-len(text) // 4) if text else 0
+
+
+def approximate_prompt_tokens(messages: Sequence[Message]) -> int:
+    """The fake provider's prompt usage (four characters per token, images at 765)."""
+    return _prompt_tokens(messages, approximate_text_tokens, 765)
+
+
+def estimate_text_tokens(text: str) -> int:
+    """An upper estimate of the tokens ``text`` takes (see the module docstring)."""
+    if not text:
+        return 0
+    if text.isascii():
+        return -(-len(text) // 3)
+    wide = len(text.encode("utf-8", "surrogatepass"))
+    ascii_chars = sum(1 for c in text if c < "\x80")
+    return -(-ascii_chars // 3) + -(-(wide - ascii_chars) // 2)
+
+
+def estimate_prompt_tokens(messages: Sequence[Message]) -> int:
+    return _prompt_tokens(messages, estimate_text_tokens, IMAGE_TOKENS)
+
+
+def _prompt_tokens(
+    messages: Sequence[Message], text_tokens: Callable[[str], int], image_tokens: int
+) -> int:
+    total = 0
+    for msg in messages:
+        total += PER_MESSAGE_OVERHEAD
+        for part in msg.content:
+            if isinstance(part, TextPart):
+                total += text_tokens(part.text)
+            elif isinstance(part, ImagePart):
+                total += image_tokens
+        for call in msg.tool_calls:
+            total += text_tokens(call.name) + text_tokens(call.arguments)
+    return total
+
+
+def _schema_tokens(schema: Any) -> int:
+    from .._core import fastjson as _json
+
+    try:
+        text = _json.dumps(schema).decode("utf-8", "surrogatepass")
+    except (TypeError, ValueError):
+        text = repr(schema)
+    return estimate_text_tokens(text)
+
+
+def estimate_tool_tokens(tools: Sequence[ToolSpec]) -> int:
+    return sum(
+        PER_MESSAGE_OVERHEAD
+        + estimate_text_tokens(t.name)
+        + estimate_text_tokens(t.description)
+        + _schema_tokens(t.parameters)
+        for t in tools
+    )
+
+
+def estimate_request_tokens(request: Request) -> int:
+    """Everything the provider reads: messages, tool schemas, the response schema."""
+    total = estimate_prompt_tokens(request.messages)
+    if request.tools:
+        total += estimate_tool_tokens(request.tools)
+    if request.response_format:
+        total += _schema_tokens(request.response_format)
+    return total
+
+
+def output_cap(request: Request, default_max_tokens: int | None) -> tuple[int, bool]:
+    """The most output tokens the call can produce, and whether the provider sees
+    that cap (False: assumed here, the provider counts only what it generates)."""
+    if request.max_tokens:
+        return request.max_tokens, True
+    if default_max_tokens:
+        return default_max_tokens, True
+    return DEFAULT_OUTPUT_ESTIMATE, False
+
+
+def lost_attempt_usage(
+    request: Request,
+    cap: int,
+    partial: Response | None,
+    *,
+    stopped_by_us: bool,
+    prompt: int | None = None,
+) -> Usage:
+    """What to book for an attempt that may have reached the provider but ended
+    without its final usage. The prompt is what the provider reported (Anthropic
+    reports it at the start), else the estimate. The output:
+
+    - nothing received, or we stopped reading while the provider was still
+      generating (cancelled, our deadline, a stall we gave up on, the caller left a
+      stream): the whole output cap, because the provider may have generated up to
+      it before it noticed, more than we read;
+    - the provider ended the stream itself (cut, an in-band error): what it sent,
+      i.e. the larger of its reported count and an upper estimate of what arrived.
+
+    Never more than the cap: the provider cannot generate past ``max_tokens``, and
+    the budget reserved exactly that. ``prompt``: the estimate, if already made."""
+    if prompt is None:
+        prompt = estimate_request_tokens(request)
+    if partial is None:
+        return Usage(prompt, cap)
+    got = partial.usage
+    if stopped_by_us:
+        output = cap
+    else:
+        received = (
+            estimate_text_tokens(partial.text)
+            + estimate_text_tokens(partial.reasoning)
+            + sum(
+                estimate_text_tokens(c.name) + estimate_text_tokens(c.arguments)
+                for c in partial.tool_calls
+            )
+        )
+        output = min(cap, max(got.completion_tokens, received))
+    return Usage(
+        got.prompt_tokens or prompt,
+        output,
+        cached_tokens=got.cached_tokens,
+        cache_write_tokens=got.cache_write_tokens,
+        reasoning_tokens=min(got.reasoning_tokens, output),
+    )

@@ -1,0 +1,315 @@
+"""The rate limiter, shared by every process through Redis.
+
+Same buckets, reserve, learning and 429 pause as the in-process limiter
+(``_limiter.py``), kept in one Redis hash per key and changed only by Lua
+scripts. Arrival order is kept by *reserving ahead*: the acquire script runs
+atomically, charges the call at once (a bucket may go below zero) and returns
+how long the caller must wait before sending. The next caller, in whatever
+process, sees the lower level and gets a later slot, so callers are served in
+the order their requests reached Redis, each waiting exactly as long as it
+would have in the in-process queue, and nobody polls. A caller cancelled
+before its slot gives its reservation back if nobody reserved after it (else
+the capacity stays spent: giving it back would let a newcomer be served
+before callers already waiting); one whose slot is past its deadline is
+refused without charging anything.
+
+After the call, one script reconciles the real token usage, adopts the
+provider's ``x-ratelimit-*`` limits and remaining counts, and on a 429
+pauses the key for every process. A sleeper re-reads the pause when it
+wakes. If Redis is unreachable the limiter fails closed (``SharedStateError``,
+retried within the deadline) or, with ``REDIS_LIMITER_ON_FAILURE=open``,
+paces on this process's own limiter; a key with no configured limit (only
+learned ones) always does the latter.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from .._core.clock import Clock
+from .._core.errors import InvalidRequestError, LLMError, RateLimitError
+from .._core.types import RateLimitInfo
+from .._resilience.limiter import _EPSILON, LimiterStats, Limits, RateLimiter, Reservation
+from .state import LUA_NOW, SharedState, SharedStateUnavailableError
+
+#: Idle limiter hashes expire after two days (longer than any bucket's period).
+_TTL_MS = 2 * 86_400_000
+
+_BUCKETS = """
+local function bucket(key, i, now)
+  local name, is_tokens, period = ARGV[i], ARGV[i + 1] == '1', tonumber(ARGV[i + 2])
+  local state = redis.call('HMGET', key, name .. ':cap', name .. ':level', name .. ':at')
+  local cap = tonumber(state[1]) or tonumber(ARGV[i + 3])
+  local level, at = tonumber(state[2]), tonumber(state[3])
+  if cap > 0 then
+    if level == nil then level, at = cap, now end
+    if now > at then level, at = math.min(cap, level + (now - at) * cap / period), now end
+  end
+  return {name = name, tokens = is_tokens, period = period, configured = tonumber(ARGV[i + 3]),
+          cap = cap, level = level, at = at}
+end
+"""
+
+# KEYS[1]: the hash. ARGV: now, tokens, max wait (-1: none), margin, ttl ms, dry run,
+# then per bucket: name, is_tokens, period, configured limit (0: none).
+ACQUIRE = (
+    LUA_NOW
+    + _BUCKETS
+    + """
+local key = KEYS[1]
+local now = script_now(ARGV[1])
+local tokens, max_wait, margin = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local wait = 0
+local blocked = tonumber(redis.call('HGET', key, 'blocked_until') or '0')
+if blocked > now then wait = blocked - now end
+local take = {}
+for i = 7, #ARGV, 4 do
+  local b = bucket(key, i, now)
+  if b.cap > 0 then
+    local cost = 1
+    if b.tokens then cost = tokens end
+    if cost > b.cap then return {'never', b.name, tostring(b.cap)} end
+    local rate = b.cap / b.period
+    local missing = cost + math.min(rate * margin, b.cap - cost) - b.level
+    if missing > 0 and missing / rate > wait then wait = missing / rate end
+    take[#take + 1] = {b.name, b.level - cost, b.at}
+  end
+end
+if max_wait >= 0 and wait > max_wait then return {'late', tostring(wait)} end
+if ARGV[6] == '1' then return {'dry', tostring(wait)} end
+for _, t in ipairs(take) do
+  redis.call('HSET', key, t[1] .. ':level', tostring(t[2]), t[1] .. ':at', tostring(t[3]))
+end
+local seq = redis.call('HINCRBY', key, 'seq', 1)
+redis.call('PEXPIRE', key, ARGV[5])
+return {'ok', tostring(wait), tostring(seq)}
+"""
+)
+
+# ARGV: now, token delta, pause seconds, requests limit, requests remaining, tokens
+# limit, tokens remaining ('' when unknown), requests given back, ttl ms, the
+# acquire number a give-back is for ('' otherwise), buckets.
+SETTLE = (
+    LUA_NOW
+    + _BUCKETS
+    + """
+local key = KEYS[1]
+if ARGV[10] ~= '' and redis.call('HGET', key, 'seq') ~= ARGV[10] then
+  return 0  -- someone reserved after the cancelled caller: its capacity stays spent
+end
+local now = script_now(ARGV[1])
+local delta, pause, give = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[8])
+local heard = {r60 = {tonumber(ARGV[4]), tonumber(ARGV[5])},
+               t60 = {tonumber(ARGV[6]), tonumber(ARGV[7])}}
+for i = 11, #ARGV, 4 do
+  local b = bucket(key, i, now)
+  local h = heard[b.name]
+  if h and h[1] and h[1] > 0 then
+    if b.configured == 0 or h[1] < b.configured then
+      redis.call('HSET', key, b.name .. ':cap', tostring(h[1]))
+      if b.cap == 0 then b.level, b.at = h[1], now end
+      b.cap = h[1]
+      if b.level > b.cap then b.level = b.cap end
+    else
+      redis.call('HDEL', key, b.name .. ':cap')
+      b.cap = b.configured
+    end
+  end
+  if b.cap > 0 then
+    if b.tokens then b.level = math.min(b.cap, b.level - delta)
+    else b.level = math.min(b.cap, b.level + give) end
+    if h and h[2] and h[2] >= 0 and h[2] < b.level then b.level = h[2] end
+    redis.call('HSET', key, b.name .. ':level', tostring(b.level), b.name .. ':at', tostring(b.at))
+  end
+end
+if pause > 0 then
+  local blocked = tonumber(redis.call('HGET', key, 'blocked_until') or '0')
+  if now + pause > blocked then redis.call('HSET', key, 'blocked_until', tostring(now + pause)) end
+end
+redis.call('PEXPIRE', key, ARGV[9])
+return 1
+"""
+)
+
+PAUSE_LEFT = (
+    LUA_NOW
+    + """
+local blocked = tonumber(redis.call('HGET', KEYS[1], 'blocked_until') or '0')
+return tostring(blocked - script_now(ARGV[1]))
+"""
+)
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _opt(value: int | None) -> str:
+    return "" if value is None else str(value)
+
+
+class SharedLimiter:
+    """One key's limiter in Redis, with this process's own limiter as the fail-open fallback."""
+
+    def __init__(self, shared: SharedState, key: str, limits: Limits | None, clock: Clock) -> None:
+        self.shared = shared
+        self.key = key
+        self.clock = clock
+        self.local = RateLimiter(key, limits, clock)
+        self.limits = self.local.limits
+        #: With no configured limit, nothing the user asked for is at stake when Redis
+        #: is down (only limits learned from headers): such a limiter always fails open.
+        self.configured = any(
+            v is not None
+            for v in (self.limits.rpm, self.limits.tpm, self.limits.rpd, self.limits.tpd)
+        )
+        self.stats = LimiterStats()
+        self._hash = shared.key("limiter", key)
+        lim = self.limits
+        self._buckets: list[str] = []
+        for name, is_tokens, period, value in (
+            ("r60", 0, 60, lim.rpm),
+            ("t60", 1, 60, lim.tpm),
+            ("r86400", 0, 86400, lim.rpd),
+            ("t86400", 1, 86400, lim.tpd),
+        ):
+            self._buckets += [name, str(is_tokens), str(period), str(value or 0)]
+
+    async def _acquire_script(self, tokens: int, max_wait: float, dry: bool) -> list[str]:
+        args = [self.shared.now_arg(), tokens, repr(max_wait), repr(self.limits.margin)]
+        result = await self.shared.run(
+            "limiter", ACQUIRE, [self._hash], [*args, _TTL_MS, int(dry), *self._buckets]
+        )
+        return [_text(part) for part in result]
+
+    async def predicted_wait(self, tokens: int) -> float:
+        try:
+            return float((await self._acquire_script(tokens, -1.0, True))[1])
+        except SharedStateUnavailableError:
+            return self.local.predicted_wait(tokens)
+
+    async def acquire(self, tokens: int, deadline: float | None = None) -> Reservation:
+        """Reserve one request and ``tokens`` in Redis, then wait for the slot."""
+        self.local.check_fits(tokens)
+        now = self.clock.now()
+        budget = -1.0 if deadline is None else max(0.0, deadline - now)
+        try:
+            status, *rest = await self._acquire_script(tokens, budget, False)
+        except SharedStateUnavailableError as exc:
+            if self.shared.limiter_fails_open or not self.configured:
+                return await self.local.acquire(tokens, deadline)
+            raise exc.error("the rate limit cannot be checked") from None
+        if status == "never":
+            self.stats.refused += 1
+            raise InvalidRequestError(
+                f"this call needs about {tokens} tokens but the limit for {self.key} "
+                f"({rest[0]}) is {float(rest[1]):.0f}: it can never be sent; "
+                "shorten the prompt or lower max_tokens"
+            )
+        wait = float(rest[0])
+        number = rest[1] if len(rest) > 1 else ""
+        if status == "late":
+            self.stats.refused += 1
+            raise RateLimitError(
+                f"rate limit for {self.key}: this call would wait {wait:.2f}s for capacity "
+                f"but its deadline is {budget:.2f}s away",
+                retryable=True,
+                retry_after=wait,
+            )
+        reservation = Reservation(self, tokens)
+        if wait > _EPSILON:
+            try:
+                await self._wait(now + wait, deadline)
+            except BaseException:
+                reservation.settled = True
+                self.shared.background(self._give_back(tokens, number))
+                raise
+            self.stats.waited += 1
+            self.stats.total_wait += self.clock.now() - now
+            self.stats.max_wait = max(self.stats.max_wait, self.clock.now() - now)
+        self.stats.granted += 1
+        return reservation
+
+    async def _wait(self, until: float, deadline: float | None) -> None:
+        """Sleep to the slot; then honour a 429 pause another caller set meanwhile."""
+        await self.clock.sleep(max(0.0, until - self.clock.now()))
+        try:
+            left = float(
+                _text(
+                    await self.shared.run(
+                        "limiter", PAUSE_LEFT, [self._hash], [self.shared.now_arg()]
+                    )
+                )
+            )
+        except SharedStateUnavailableError as exc:
+            if self.shared.limiter_fails_open or not self.configured:
+                return
+            raise exc.error("the rate limit cannot be checked") from None
+        if left > _EPSILON:
+            now = self.clock.now()
+            if deadline is not None and now + left > deadline:
+                raise RateLimitError(
+                    f"rate limit for {self.key}: paused {left:.2f}s after a 429, past the deadline",
+                    retryable=True,
+                    retry_after=left,
+                )
+            await self.clock.sleep(left)
+
+    async def _give_back(self, tokens: int, number: str) -> None:
+        """A caller cancelled before its slot: its reservation goes back only if nobody
+        reserved after it (``number`` is still the last), so no newcomer can be served
+        before a caller that arrived earlier."""
+        await self._settle_script(-tokens, 0.0, None, give=1, number=number)
+
+    async def _settle_script(
+        self,
+        delta: int,
+        pause: float,
+        info: RateLimitInfo | None,
+        give: int = 0,
+        number: str = "",
+    ) -> None:
+        heard = ["", "", "", ""]
+        if info is not None:
+            heard = [
+                _opt(info.requests_limit),
+                _opt(info.requests_remaining),
+                _opt(info.tokens_limit),
+                _opt(info.tokens_remaining),
+            ]
+        args = [self.shared.now_arg(), delta, repr(pause), *heard, give, _TTL_MS, number]
+        await self.shared.run("limiter", SETTLE, [self._hash], [*args, *self._buckets])
+
+    async def settle(
+        self,
+        reservation: Reservation,
+        used: int | None,
+        info: RateLimitInfo | None,
+        rate_limited: LLMError | None = None,
+    ) -> None:
+        """Reconcile real usage, learn from headers, pause everyone on a 429."""
+        if reservation.settled:
+            return
+        reservation.settled = True
+        delta = 0 if used is None else used - reservation.tokens
+        if delta < 0 and not (reservation.refundable or self.limits.refund_unused):
+            delta = 0
+        pause = 0.0
+        if rate_limited is not None:
+            self.stats.backoffs += 1
+            hint = rate_limited.retry_after
+            pause = hint if hint is not None and 0 < hint < float("inf") else 1.0
+            info = rate_limited.rate_limit
+        if delta == 0 and pause == 0.0 and info is None:
+            return
+        # A failure is counted and warned; a lost correction errs for one window at most.
+        with contextlib.suppress(SharedStateUnavailableError):
+            await self._settle_script(delta, pause, info)
+
+    def release(self, reservation: Reservation) -> None:
+        """The call was abandoned after it may have been sent: nothing to give back."""
+        reservation.settled = True
+
+    def snapshot(self) -> dict[str, object]:
+        return {"shared": True, "key": self._hash, **self.stats.to_dict()}
