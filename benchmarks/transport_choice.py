@@ -76,7 +76,8 @@ async def httpx_client(url: str, n_seq: int, n_conc: int) -> tuple[float, float]
 
 
 async def steadyllm_transport(url: str, n_seq: int, n_conc: int) -> tuple[float, float]:
-    from steadyllm._http.transport import HTTPRequest, HTTPTransport
+    from steadyllm._http.request import HTTPRequest
+    from steadyllm._http.transport import HTTPTransport
 
     transport = HTTPTransport()
 

@@ -83,7 +83,9 @@ def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
     """No test may send a request anywhere but this machine."""
     from urllib.parse import urlsplit
 
-    from steadyllm._http.transport import HTTPRequest, HTTPResponse, HTTPTransport
+    from steadyllm._http.connection import HTTPResponse
+    from steadyllm._http.request import HTTPRequest
+    from steadyllm._http.transport import HTTPTransport
 
     real_send = HTTPTransport.send
 

@@ -9,13 +9,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import steadyllm as sl
-from steadyllm.providers import _anthropic_codec as codec
-from steadyllm.providers.anthropic import AnthropicWire
+from steadyllm.providers._http import HTTPProvider
+from steadyllm.providers.anthropic import CODEC
+from steadyllm.providers.anthropic.decode import decode_error, decode_response
+from steadyllm.providers.anthropic.dialect import DEFAULT_MAX_TOKENS, JSON_TOOL, Dialect
+from steadyllm.providers.anthropic.encode import encode_body
+from steadyllm.providers.anthropic.endpoint import AnthropicEndpoint, auth_headers
+from steadyllm.providers.anthropic.stream import StreamDecoder
 
 from .wire import assemble, fixture, fixture_json, run_stream
 
-V1 = codec.AnthropicOptions()
-V2 = codec.AnthropicOptions(version="2026-10-21")
+V1 = Dialect()
+V2 = Dialect(version="2026-10-21")
 WEATHER = sl.ToolSpec(
     "current_weather",
     "Current conditions for a city",
@@ -48,7 +53,7 @@ def test_encode_matches_the_spec_tool_conversation() -> None:
     )
     expected = fixture_json("anthropic_request_tools.json")
     del expected["stream"]  # we only send stream when streaming
-    assert codec.encode_body(req, V1) == expected
+    assert encode_body(req, V1) == expected
 
 
 def test_encode_merges_turns_images_errors_and_defaults() -> None:
@@ -69,8 +74,8 @@ def test_encode_merges_turns_images_errors_and_defaults() -> None:
         user="user-7",
         stream=True,
     )
-    body = codec.encode_body(req, V1)
-    assert body["system"] == "a\n\nb" and body["max_tokens"] == codec.DEFAULT_MAX_TOKENS
+    body = encode_body(req, V1)
+    assert body["system"] == "a\n\nb" and body["max_tokens"] == DEFAULT_MAX_TOKENS
     assert body["messages"][0]["content"][1] == {
         "type": "image",
         "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw=="},
@@ -96,59 +101,53 @@ def test_encode_merges_turns_images_errors_and_defaults() -> None:
     ],
 )
 def test_tool_choice_mapping(choice: str, expected: dict[str, str]) -> None:
-    assert (
-        codec.encode_body(request(tools=[WEATHER], tool_choice=choice), V1)["tool_choice"]
-        == expected
-    )
+    assert encode_body(request(tools=[WEATHER], tool_choice=choice), V1)["tool_choice"] == expected
 
 
 def test_json_output_uses_a_forced_tool_and_comes_back_as_text() -> None:
     schema = {"type": "object", "properties": {"city": {"type": "string"}}}
     req = request(response_format={"type": "json_schema", "schema": schema})
-    body = codec.encode_body(req, V1)
-    assert body["tool_choice"] == {"type": "tool", "name": codec.JSON_TOOL}
+    body = encode_body(req, V1)
+    assert body["tool_choice"] == {"type": "tool", "name": JSON_TOOL}
     assert body["tools"][-1]["input_schema"] == schema
     reply = {
-        "content": [
-            {"type": "tool_use", "id": "t", "name": codec.JSON_TOOL, "input": {"city": "Lyon"}}
-        ],
+        "content": [{"type": "tool_use", "id": "t", "name": JSON_TOOL, "input": {"city": "Lyon"}}],
         "stop_reason": "tool_use",
         "usage": {"input_tokens": 5, "output_tokens": 3},
     }
-    r = codec.decode_response(req, 200, {}, json.dumps(reply).encode(), V1)
+    r = decode_response(req, 200, {}, json.dumps(reply).encode(), V1)
     assert (
         json.loads(r.text) == {"city": "Lyon"} and r.tool_calls == [] and r.finish_reason == "stop"
     )
-    assert codec.encode_body(request(response_format={"type": "json_object"}), V1)["tools"][0][
+    assert encode_body(request(response_format={"type": "json_object"}), V1)["tools"][0][
         "input_schema"
     ] == {"type": "object"}
 
 
 def test_version_rules() -> None:
-    assert codec.encode_body(request(temperature=0.5, top_p=0.9), V1)["temperature"] == 0.5
+    assert encode_body(request(temperature=0.5, top_p=0.9), V1)["temperature"] == 0.5
     with pytest.raises(sl.InvalidRequestError, match="2026-10-21 does not accept temperature"):
-        codec.encode_body(request(temperature=0.5), V2)
+        encode_body(request(temperature=0.5), V2)
     with pytest.raises(sl.InvalidRequestError, match="out of range for Anthropic"):
-        codec.encode_body(request(temperature=1.5), V1)
+        encode_body(request(temperature=1.5), V1)
     with pytest.raises(sl.InvalidRequestError, match="no seed"):
-        codec.encode_body(request(seed=1), V1)
+        encode_body(request(seed=1), V1)
     with pytest.raises(sl.InvalidRequestError, match="at least one user message"):
-        codec.encode_body(request(messages=[sl.system("only")]), V1)
+        encode_body(request(messages=[sl.system("only")]), V1)
     with pytest.raises(sl.InvalidRequestError, match="not JSON"):
-        codec.encode_body(
+        encode_body(
             request(messages=[sl.user("x"), sl.assistant("", [sl.ToolCall("t", "f", "{bad")])]), V1
         )
-    assert codec.auth_headers("k", "2023-06-01") == {
+    assert auth_headers("k", "2023-06-01") == {
         "x-api-key": "k",
         "anthropic-version": "2023-06-01",
     }
-    assert codec.auth_headers("k", "2026-10-21") == {
+    assert auth_headers("k", "2026-10-21") == {
         "authorization": "Bearer k",
         "anthropic-version": "2026-10-21",
     }
-    built = AnthropicWire(sl.Secret("sk-ant-abcdefghij"), "https://api.anthropic.com/").build(
-        request(stream=True)
-    )
+    endpoint = AnthropicEndpoint(sl.Secret("sk-ant-abcdefghij"), "https://api.anthropic.com/")
+    built = HTTPProvider(endpoint, CODEC, V1)._build(request(stream=True))
     assert (
         built.url == "https://api.anthropic.com/v1/messages"
         and built.headers["accept"] == "text/event-stream"
@@ -156,7 +155,7 @@ def test_version_rules() -> None:
 
 
 def test_decode_the_spec_message_with_cache_usage() -> None:
-    r = codec.decode_response(
+    r = decode_response(
         request(), 200, {"request-id": "req_01"}, fixture("anthropic_message.json"), V1
     )
     assert r.text == "Yes: light drizzle in Lyon, about 11 °C." and r.finish_reason == "stop"
@@ -190,7 +189,7 @@ def test_decode_tool_use_thinking_and_stop_reasons() -> None:
             "output_tokens_details": {"thinking_tokens": 2},
         },
     }
-    r = codec.decode_response(request(), 200, {}, json.dumps(body).encode(), V1)
+    r = decode_response(request(), 200, {}, json.dumps(body).encode(), V1)
     assert r.tool_calls == [sl.ToolCall("toolu_1", "current_weather", '{"city": "Lyon"}')]
     assert (r.reasoning, r.text, r.finish_reason) == ("hmm", "Checking.", "tool_calls")
     assert (r.usage.prompt_tokens, r.usage.cache_write_tokens, r.usage.reasoning_tokens) == (
@@ -204,13 +203,13 @@ def test_decode_tool_use_thinking_and_stop_reasons() -> None:
         ("new_reason", "stop"),
     ]:
         data = json.dumps({"content": [], "stop_reason": stop, "usage": {}}).encode()
-        assert codec.decode_response(request(), 200, {}, data, V1).finish_reason == finish
+        assert decode_response(request(), 200, {}, data, V1).finish_reason == finish
 
 
 @given(st.lists(st.integers(min_value=0, max_value=3000), max_size=12))
 def test_spec_tool_stream_any_chunking(cuts: list[int]) -> None:
     events = run_stream(
-        codec.StreamDecoder(request(), V1, {"request-id": "req_s"}),
+        StreamDecoder(request(), V1, {"request-id": "req_s"}),
         fixture("anthropic_tool_stream.sse"),
         cuts,
     )
@@ -263,7 +262,7 @@ def test_stream_thinking_json_mode_and_unknown_events() -> None:
                 "content_block": {
                     "type": "tool_use",
                     "id": "t",
-                    "name": codec.JSON_TOOL,
+                    "name": JSON_TOOL,
                     "input": {},
                 },
             },
@@ -282,7 +281,7 @@ def test_stream_thinking_json_mode_and_unknown_events() -> None:
         + frame("message_stop", {})
     )
     req = request(response_format={"type": "json_object"})
-    r = assemble(run_stream(codec.StreamDecoder(req, V1, {}), body))
+    r = assemble(run_stream(StreamDecoder(req, V1, {}), body))
     assert (r.reasoning, r.text, r.tool_calls, r.finish_reason) == (
         "let me",
         '{"a": 1}',
@@ -297,19 +296,19 @@ def test_stream_errors_and_truncation() -> None:
         "error", {"error": {"type": "overloaded_error", "message": "Overloaded"}}
     )
     with pytest.raises(sl.OverloadedError, match="overloaded_error") as info:
-        run_stream(codec.StreamDecoder(request(), V1, {}), overloaded)
+        run_stream(StreamDecoder(request(), V1, {}), overloaded)
     assert info.value.retryable and info.value.status is None
     with pytest.raises(sl.StreamInterruptedError, match="before message_stop"):
-        run_stream(codec.StreamDecoder(request(), V1, {}), START)
+        run_stream(StreamDecoder(request(), V1, {}), START)
     with pytest.raises(sl.StreamInterruptedError, match="malformed JSON"):
-        run_stream(codec.StreamDecoder(request(), V1, {}), b"event: ping\ndata: {oops\n\n")
+        run_stream(StreamDecoder(request(), V1, {}), b"event: ping\ndata: {oops\n\n")
     with pytest.raises(sl.StreamInterruptedError, match="not a JSON object"):
-        run_stream(codec.StreamDecoder(request(), V1, {}), b"data: []\n\n")
+        run_stream(StreamDecoder(request(), V1, {}), b"data: []\n\n")
 
 
 def err(status: int, body: object, headers: dict[str, str] | None = None) -> sl.LLMError:
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-    return codec.decode_error(request(), status, headers or {}, raw, V1)
+    return decode_error(request(), status, headers or {}, raw, V1)
 
 
 def anthropic_error(etype: str, message: str = "m", **details: str) -> dict[str, object]:

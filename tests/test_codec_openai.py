@@ -9,12 +9,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import steadyllm as sl
-from steadyllm.providers import _openai_codec as codec
-from steadyllm.providers.openai import AzureWire, OpenAIWire
+from steadyllm._http.request import HTTPRequest
+from steadyllm.providers._http import Endpoint, HTTPProvider
+from steadyllm.providers.openai import CODEC
+from steadyllm.providers.openai.decode import decode_error, decode_response
+from steadyllm.providers.openai.dialect import Dialect
+from steadyllm.providers.openai.encode import encode_body
+from steadyllm.providers.openai.endpoint import AzureEndpoint, OpenAIEndpoint
+from steadyllm.providers.openai.stream import StreamDecoder
 
 from .wire import assemble, fixture, fixture_json, run_stream
 
-OPENAI = codec.Dialect()
+OPENAI = Dialect()
 WEATHER = sl.ToolSpec(
     "current_weather",
     "Current conditions for a city",
@@ -54,7 +60,7 @@ def test_encode_matches_the_spec_tool_conversation() -> None:
     )
     expected = fixture_json("openai_request_tools.json")
     expected["messages"][0]["role"] = "system"  # we send "system"; OpenAI maps it for o-series
-    assert codec.encode_body(req, OPENAI) == expected
+    assert encode_body(req, OPENAI) == expected
 
 
 def test_encode_images_json_schema_stop_seed_user_and_extra() -> None:
@@ -79,7 +85,7 @@ def test_encode_images_json_schema_stop_seed_user_and_extra() -> None:
         tool_choice=None,
         extra={"service_tier": "flex"},
     )
-    body = codec.encode_body(req, OPENAI)
+    body = encode_body(req, OPENAI)
     parts = body["messages"][0]["content"]
     assert parts[0] == {"type": "text", "text": "What is this?"}
     assert parts[1] == {
@@ -93,23 +99,23 @@ def test_encode_images_json_schema_stop_seed_user_and_extra() -> None:
     }
     assert (body["stop"], body["seed"], body["user"], body["top_p"]) == (["END"], 7, "u-1", 0.5)
     assert body["service_tier"] == "flex" and "stream" not in body
-    assert codec.encode_body(request(response_format={"type": "json_object"}), OPENAI)[
+    assert encode_body(request(response_format={"type": "json_object"}), OPENAI)[
         "response_format"
     ] == {"type": "json_object"}
-    named = codec.encode_body(request(tools=[WEATHER], tool_choice="current_weather"), OPENAI)
+    named = encode_body(request(tools=[WEATHER], tool_choice="current_weather"), OPENAI)
     assert named["tool_choice"] == {"type": "function", "function": {"name": "current_weather"}}
 
 
 def test_compatible_servers_use_max_tokens_and_refuse_ignored_options() -> None:
-    ollama = codec.Dialect(
+    ollama = Dialect(
         provider="ollama", max_tokens_field="max_tokens", ignored=frozenset({"tool_choice", "user"})
     )
-    assert codec.encode_body(request(max_tokens=5), ollama)["max_tokens"] == 5
+    assert encode_body(request(max_tokens=5), ollama)["max_tokens"] == 5
     with pytest.raises(sl.InvalidRequestError, match="ollama ignores 'user'"):
-        codec.encode_body(request(user="u"), ollama)
+        encode_body(request(user="u"), ollama)
     with pytest.raises(sl.InvalidRequestError, match="ollama ignores 'tool_choice'"):
-        codec.encode_body(request(tools=[WEATHER], tool_choice="required"), ollama)
-    assert "tool_choice" in codec.encode_body(request(tools=[WEATHER], tool_choice="auto"), ollama)
+        encode_body(request(tools=[WEATHER], tool_choice="required"), ollama)
+    assert "tool_choice" in encode_body(request(tools=[WEATHER], tool_choice="auto"), ollama)
 
 
 def test_decode_the_spec_completion() -> None:
@@ -121,7 +127,7 @@ def test_decode_the_spec_completion() -> None:
         "x-ratelimit-remaining-tokens": "1000",
         "x-ratelimit-reset-tokens": "6m0s",
     }
-    r = codec.decode_response(request(), 200, headers, fixture("openai_completion.json"), OPENAI)
+    r = decode_response(request(), 200, headers, fixture("openai_completion.json"), OPENAI)
     assert r.text == "Yes, light drizzle in Lyon right now, about 11 °C."
     assert (r.finish_reason, r.model, r.request_id) == (
         "stop",
@@ -165,18 +171,18 @@ def test_decode_tool_calls_refusals_and_unknown_finish_reasons() -> None:
             }
         ],
     }
-    r = codec.decode_response(request(), 200, {}, json.dumps(body).encode(), OPENAI)
+    r = decode_response(request(), 200, {}, json.dumps(body).encode(), OPENAI)
     assert r.tool_calls == [sl.ToolCall("call_1", "f", '{"a":1}'), sl.ToolCall("call_2", "g", "{}")]
     assert r.finish_reason == "tool_calls" and r.request_id == "c" and r.usage.total_tokens == 0
     refusal = {
         "choices": [{"finish_reason": "stop", "message": {"content": None, "refusal": "No."}}]
     }
-    r = codec.decode_response(request(), 200, {}, json.dumps(refusal).encode(), OPENAI)
+    r = decode_response(request(), 200, {}, json.dumps(refusal).encode(), OPENAI)
     assert (r.text, r.finish_reason) == ("No.", "content_filter")
     odd = {
         "choices": [{"finish_reason": "eos_token", "message": {"content": "x", "reasoning": "hm"}}]
     }
-    r = codec.decode_response(request(), 200, {}, json.dumps(odd).encode(), OPENAI)
+    r = decode_response(request(), 200, {}, json.dumps(odd).encode(), OPENAI)
     assert (r.finish_reason, r.reasoning) == ("stop", "hm")
 
 
@@ -185,25 +191,25 @@ def test_decode_tool_calls_refusals_and_unknown_finish_reasons() -> None:
 )
 def test_unusable_success_bodies_are_invalid_response(body: bytes) -> None:
     with pytest.raises(sl.InvalidResponseError):
-        codec.decode_response(request(), 200, {}, body, OPENAI)
+        decode_response(request(), 200, {}, body, OPENAI)
 
 
 def test_an_error_inside_a_200_body_is_raised() -> None:
     body = b'{"error": {"message": "upstream died", "code": 502}}'
     with pytest.raises(sl.ServerError, match="upstream died"):
-        codec.decode_response(request(), 200, {}, body, OPENAI)
+        decode_response(request(), 200, {}, body, OPENAI)
     in_choice = (
         b'{"choices": [{"error": {"message": "rate limited", "code": 429}, '
         b'"finish_reason": "error"}]}'
     )
     with pytest.raises(sl.RateLimitError):
-        codec.decode_response(request(), 200, {}, in_choice, OPENAI)
+        decode_response(request(), 200, {}, in_choice, OPENAI)
 
 
 @given(st.lists(st.integers(min_value=0, max_value=3000), max_size=12))
 def test_text_stream_any_chunking(cuts: list[int]) -> None:
     events = run_stream(
-        codec.StreamDecoder(request(), OPENAI, {}), fixture("openai_text_stream.sse"), cuts
+        StreamDecoder(request(), OPENAI, {}), fixture("openai_text_stream.sse"), cuts
     )
     r = assemble(events)
     assert r.text == "Light drizzle." and r.finish_reason == "stop"
@@ -215,7 +221,7 @@ def test_text_stream_any_chunking(cuts: list[int]) -> None:
 @given(st.lists(st.integers(min_value=0, max_value=3000), max_size=12))
 def test_tool_stream_reassembles_parallel_calls(cuts: list[int]) -> None:
     events = run_stream(
-        codec.StreamDecoder(request(), OPENAI, {}), fixture("openai_tool_stream.sse"), cuts
+        StreamDecoder(request(), OPENAI, {}), fixture("openai_tool_stream.sse"), cuts
     )
     r = assemble(events)
     assert r.tool_calls == [
@@ -226,9 +232,7 @@ def test_tool_stream_reassembles_parallel_calls(cuts: list[int]) -> None:
 
 
 def test_azure_first_chunk_with_empty_choices_is_not_usage() -> None:
-    events = run_stream(
-        codec.StreamDecoder(request(), OPENAI, {}), fixture("azure_text_stream.sse")
-    )
+    events = run_stream(StreamDecoder(request(), OPENAI, {}), fixture("azure_text_stream.sse"))
     r = assemble(events)
     assert (
         r.text == "Light drizzle."
@@ -261,7 +265,7 @@ def test_ollama_whole_tool_calls_repeated_ids_and_comments() -> None:
         + chunk({}, "tool_calls")
         + b"data: [DONE]\n\n"
     )
-    r = assemble(run_stream(codec.StreamDecoder(request(), OPENAI, {}), body))
+    r = assemble(run_stream(StreamDecoder(request(), OPENAI, {}), body))
     assert [c.id for c in r.tool_calls] == ["call_abcdefgh", "call_abcdefgh"]
     assert r.tool_calls[1].arguments == '{"x": 1}'
 
@@ -273,25 +277,25 @@ def test_tool_deltas_without_index_and_with_object_arguments() -> None:
         + chunk({"tool_calls": [{"id": "b", "function": {"name": "g", "arguments": {"z": 1}}}]})
         + chunk({}, "tool_calls")
     )
-    r = assemble(run_stream(codec.StreamDecoder(request(), OPENAI, {}), body))
+    r = assemble(run_stream(StreamDecoder(request(), OPENAI, {}), body))
     assert r.tool_calls == [sl.ToolCall("a", "f", '{"k":2}'), sl.ToolCall("b", "g", '{"z": 1}')]
 
 
 def test_stream_endings() -> None:
     finished = chunk({"content": "hi"}) + chunk({}, "length")
-    r = assemble(run_stream(codec.StreamDecoder(request(), OPENAI, {}), finished))  # EOF, no [DONE]
+    r = assemble(run_stream(StreamDecoder(request(), OPENAI, {}), finished))  # EOF, no [DONE]
     assert (r.text, r.finish_reason) == ("hi", "length")
     with pytest.raises(sl.StreamInterruptedError, match="ended before the completion finished"):
-        run_stream(codec.StreamDecoder(request(), OPENAI, {}), chunk({"content": "hi"}))
+        run_stream(StreamDecoder(request(), OPENAI, {}), chunk({"content": "hi"}))
     with pytest.raises(sl.StreamInterruptedError, match=r"\[DONE\] before a finish reason"):
         run_stream(
-            codec.StreamDecoder(request(), OPENAI, {}),
+            StreamDecoder(request(), OPENAI, {}),
             chunk({"content": "hi"}) + b"data: [DONE]\n\n",
         )
     with pytest.raises(sl.StreamInterruptedError, match="malformed JSON"):
-        run_stream(codec.StreamDecoder(request(), OPENAI, {}), b'data: {"choices": [\n\n')
+        run_stream(StreamDecoder(request(), OPENAI, {}), b'data: {"choices": [\n\n')
     with pytest.raises(sl.StreamInterruptedError, match="not a JSON object"):
-        run_stream(codec.StreamDecoder(request(), OPENAI, {}), b"data: 42\n\n")
+        run_stream(StreamDecoder(request(), OPENAI, {}), b"data: 42\n\n")
 
 
 def test_in_band_stream_errors() -> None:
@@ -300,27 +304,27 @@ def test_in_band_stream_errors() -> None:
         + b'data: {"error": {"message": "boom", "type": "InternalServerError", "code": 500}}\n\n'
     )
     with pytest.raises(sl.ServerError, match="boom") as info:
-        run_stream(codec.StreamDecoder(request(), OPENAI, {}), vllm)
+        run_stream(StreamDecoder(request(), OPENAI, {}), vllm)
     assert info.value.status == 500
     openrouter = chunk({"content": "a"}, "error").replace(
         b'"finish_reason": "error"',
         b'"finish_reason": "error", "error": {"message": "upstream", "code": 502}',
     )
     with pytest.raises(sl.ServerError, match="upstream"):
-        run_stream(codec.StreamDecoder(request(), OPENAI, {}), openrouter)
+        run_stream(StreamDecoder(request(), OPENAI, {}), openrouter)
     ollama = b'data: {"error": "model crashed"}\n\n'
     with pytest.raises(sl.ServerError, match="model crashed"):
-        run_stream(codec.StreamDecoder(request(), OPENAI, {}), ollama)
+        run_stream(StreamDecoder(request(), OPENAI, {}), ollama)
 
 
 def err(
     status: int,
     body: object,
     headers: dict[str, str] | None = None,
-    dialect: codec.Dialect = OPENAI,
+    dialect: Dialect = OPENAI,
 ) -> sl.LLMError:
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-    return codec.decode_error(request(), status, headers or {}, raw, dialect)
+    return decode_error(request(), status, headers or {}, raw, dialect)
 
 
 @pytest.mark.parametrize(
@@ -459,7 +463,7 @@ def test_error_details_headers_and_redaction() -> None:
 
 
 def test_azure_errors_and_url_forms() -> None:
-    azure = codec.Dialect(provider="azure", send_model=False, key_variable="AZURE_OPENAI_API_KEY")
+    azure = Dialect(provider="azure", send_model=False, key_variable="AZURE_OPENAI_API_KEY")
     filtered = err(400, fixture_json("azure_content_filter_error.json"), dialect=azure)
     assert isinstance(filtered, sl.ContentFilterError)
     limited = err(
@@ -467,22 +471,15 @@ def test_azure_errors_and_url_forms() -> None:
     )
     assert isinstance(limited, sl.RateLimitError) and limited.retry_after == 6.0
     key = sl.Secret("azure-key-123456")
-    classic = AzureWire(
-        "azure", "https://r.openai.azure.com/", key, azure, api_version="2024-10-21"
-    )
-    built = classic.build(request(model="my-deploy"))
+    classic = AzureEndpoint("https://r.openai.azure.com/", key, api_version="2024-10-21")
+    built = build(classic, azure, request(model="my-deploy"))
     assert built.url == "https://r.openai.azure.com/openai/deployments/my-deploy/chat/completions"
     assert built.params == {"api-version": "2024-10-21"} and built.headers["api-key"] == key.get()
     assert "model" not in json.loads(built.body)
-    v1 = AzureWire(
-        "azure",
-        "https://r.openai.azure.com",
-        None,
-        codec.Dialect(provider="azure"),
-        api_version="v1",
-        ad_token=sl.Secret("entra-token-abcdef"),
+    v1 = AzureEndpoint(
+        "https://r.openai.azure.com", api_version="v1", ad_token=sl.Secret("entra-token-abcdef")
     )
-    built = v1.build(request(model="my-deploy", stream=True))
+    built = build(v1, Dialect(provider="azure"), request(model="my-deploy", stream=True))
     assert built.url == "https://r.openai.azure.com/openai/v1/chat/completions" and not built.params
     assert built.headers["authorization"] == "Bearer entra-token-abcdef"
     assert (
@@ -491,11 +488,18 @@ def test_azure_errors_and_url_forms() -> None:
     )
 
 
-def test_openai_wire_headers() -> None:
-    wire = OpenAIWire("openai", "https://api.openai.com/v1/", sl.Secret("sk-test-abcdef123"))
-    built = wire.build(request(stream=True))
+def build(endpoint: Endpoint, dialect: Dialect, req: sl.Request) -> HTTPRequest:
+    """The HTTP request a provider of ``endpoint`` would send for ``req``."""
+    return HTTPProvider(endpoint, CODEC, dialect)._build(req)
+
+
+def test_openai_endpoint_headers() -> None:
+    endpoint = OpenAIEndpoint(
+        "openai", "https://api.openai.com/v1/", sl.Secret("sk-test-abcdef123")
+    )
+    built = build(endpoint, Dialect(), request(stream=True))
     assert built.url == "https://api.openai.com/v1/chat/completions"
     assert built.headers["authorization"] == "Bearer sk-test-abcdef123"
     assert json.loads(built.body)["stream_options"] == {"include_usage": True}
-    keyless = OpenAIWire("ollama", "http://localhost:11434/v1").build(request())
+    keyless = build(OpenAIEndpoint("ollama", "http://localhost:11434/v1"), Dialect(), request())
     assert "authorization" not in keyless.headers

@@ -18,8 +18,10 @@ from pathlib import Path
 import pytest
 
 import steadyllm as sl
+from steadyllm._http import request as _request
 from steadyllm._http import transport as _transport
-from steadyllm._http.transport import HTTPRequest, HTTPTransport
+from steadyllm._http.request import HTTPRequest
+from steadyllm._http.transport import HTTPTransport
 
 JSON = b'{"ok": true}'
 
@@ -217,11 +219,11 @@ async def test_a_callers_accept_encoding_is_kept() -> None:
 
 
 def test_parsed_urls_are_remembered_within_a_bound() -> None:
-    first = _transport._target("http://127.0.0.1:1/a")
-    assert _transport._target("http://127.0.0.1:1/a") is first
+    first = _request.target_of("http://127.0.0.1:1/a")
+    assert _request.target_of("http://127.0.0.1:1/a") is first
     for i in range(600):
-        _transport._target(f"http://127.0.0.1:1/{i}")
-    assert len(_transport._targets) <= 257
+        _request.target_of(f"http://127.0.0.1:1/{i}")
+    assert len(_request._targets) <= 257
 
 
 async def test_deflate_bodies_are_inflated() -> None:
@@ -300,7 +302,7 @@ async def test_credentials_in_the_url_are_basic_auth_unless_the_caller_authorize
         assert second.header("authorization") == ["Bearer sk-own"]
         await transport.aclose()
     with pytest.raises(sl.ConfigError, match="port") as info:
-        _transport._target("http://user:hunter2@127.0.0.1:x/v1")
+        _request.target_of("http://user:hunter2@127.0.0.1:x/v1")
     assert "hunter2" not in str(info.value)
 
 
@@ -323,7 +325,7 @@ async def test_a_line_break_in_the_url_cannot_add_a_header() -> None:
 )
 def test_bad_urls_are_config_errors(url: str, match: str) -> None:
     with pytest.raises(sl.ConfigError, match=match):
-        _transport._target(url)
+        _request.target_of(url)
 
 
 @pytest.mark.parametrize(

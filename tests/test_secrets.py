@@ -360,7 +360,7 @@ async def test_a_key_echoed_in_the_error_body_or_request_id_is_masked() -> None:
 
 
 def test_the_request_object_repr_masks_credentials() -> None:
-    from steadyllm._http.transport import HTTPRequest
+    from steadyllm._http.request import HTTPRequest
 
     key = KEYS["ANTHROPIC_API_KEY"]
     request = HTTPRequest(
@@ -380,7 +380,8 @@ def test_the_request_object_repr_masks_credentials() -> None:
 
 
 async def test_a_bad_header_error_carries_no_request_bytes_in_its_context() -> None:
-    from steadyllm._http.transport import HTTPRequest, HTTPTransport
+    from steadyllm._http.request import HTTPRequest
+    from steadyllm._http.transport import HTTPTransport
 
     key = KEYS["OPENAI_API_KEY"]
     request = HTTPRequest(
@@ -400,9 +401,9 @@ async def test_a_bad_header_error_carries_no_request_bytes_in_its_context() -> N
     ],
 )
 def test_urls_that_cannot_be_parsed_are_config_errors(url: str, needle: str) -> None:
-    from steadyllm._http import transport as _transport
+    from steadyllm._http import request as _request
 
     with pytest.raises(sl.ConfigError, match=needle):
-        _transport._target(url)
+        _request.target_of(url)
     with pytest.raises(sl.ConfigError, match="compatible_base_url"):
         sl.Settings.load(env={}, dotenv=False, config_file=False, compatible_base_url=url)

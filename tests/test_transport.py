@@ -11,7 +11,8 @@ import pytest
 from aiohttp import web
 
 import steadyllm as sl
-from steadyllm._http.transport import HTTPRequest, HTTPTransport
+from steadyllm._http.request import HTTPRequest
+from steadyllm._http.transport import HTTPTransport
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

@@ -6,7 +6,7 @@ arbitrary SSE, either decodes it into well-typed values or raises an LLMError
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 import steadyllm as sl
 from steadyllm._core.types import Request, Response, Usage
-from steadyllm._http.transport import HTTPRequest
+from steadyllm._http.request import HTTPRequest
 from steadyllm.providers._http import HTTPProvider
 from steadyllm.providers.anthropic import make_anthropic
 from steadyllm.providers.openai import make_azure, make_compatible, make_openai
@@ -166,7 +166,7 @@ class StubTransport:
         pass
 
 
-PROVIDERS = {
+PROVIDERS: dict[str, Callable[[], HTTPProvider[Any]]] = {
     "openai": lambda: make_openai(SETTINGS),
     "azure": lambda: make_azure(SETTINGS),
     "compatible": lambda: make_compatible("compatible", SETTINGS),
@@ -174,7 +174,7 @@ PROVIDERS = {
 }
 
 
-def provider_with(name: str, status: int, body: bytes, ctype: str) -> HTTPProvider:
+def provider_with(name: str, status: int, body: bytes, ctype: str) -> HTTPProvider[Any]:
     provider = PROVIDERS[name]()
     assert isinstance(provider, HTTPProvider)
     provider.transport = StubTransport(StubResponse(status, {"content-type": ctype}, body))  # type: ignore[assignment]

@@ -1,19 +1,23 @@
 """A provider that speaks a wire protocol over the transport.
 
-``HTTPProvider`` is generic: a ``Wire`` (codec plus endpoint: URL, auth and
-body format) says what to send and how to read the reply; the transport
-sends it. Streams are read chunk by chunk through the SSE decoder with two
-timeouts of their own: the first content event must arrive within
-``first_token_timeout``, and after that no gap between events may exceed
-``stream_idle_timeout`` (SSE comments and pings do not reset it). The
+``HTTPProvider`` is generic over a wire family: its ``Codec`` (pure
+functions: the body, the reply, the stream), the server's dialect (what it
+accepts) and an ``Endpoint`` (URL, authentication, headers) say what to send
+and how to read the reply; the transport sends it. Streams are read chunk by
+chunk through the SSE decoder with two timeouts of their own: the first
+content event must arrive within ``first_token_timeout``, and after that no
+gap between events may exceed ``stream_idle_timeout`` (SSE comments and pings
+do not reset it). The
 response is closed in ``finally``, also when the caller stops early.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
+from .._core import fastjson as _json
 from .._core.clock import Clock, SystemClock
 from .._core.errors import (
     InvalidResponseError,
@@ -23,7 +27,9 @@ from .._core.errors import (
     StreamInterruptedError,
 )
 from .._core.types import ProviderEvent, Request, Response, ResponseMeta
-from .._http.transport import HTTPRequest, HTTPResponse, HTTPTransport
+from .._http.connection import HTTPResponse
+from .._http.request import HTTPRequest
+from .._http.transport import HTTPTransport
 from ..sse import MAX_EVENT_BYTES, EventTooLargeError, ServerSentEvent, SSEDecoder
 from ._base import Provider
 from ._common import snippet
@@ -38,6 +44,8 @@ if TYPE_CHECKING:
 TAIL_SECONDS = 1.0
 TAIL_BYTES = 65_536
 SHAPE_ERRORS = (TypeError, AttributeError, KeyError, IndexError, ValueError, OverflowError)
+#: A wire family's dialect: what one server of the family accepts.
+D = TypeVar("D")
 
 
 class StreamState(Protocol):
@@ -48,32 +56,37 @@ class StreamState(Protocol):
     def end(self) -> list[ProviderEvent]: ...
 
 
-class Wire(Protocol):
-    """Codec plus endpoint for one provider: pure, no I/O."""
+class Endpoint(Protocol):
+    """Where and how to send: URL, authentication and headers. Pure, no I/O."""
 
     provider: str
 
-    def build(self, request: Request) -> HTTPRequest: ...
-
-    def decode_response(
-        self, request: Request, status: int, headers: Mapping[str, str], body: bytes
-    ) -> Response: ...
-
-    def decode_error(
-        self, request: Request, status: int, headers: Mapping[str, str], body: bytes
-    ) -> LLMError: ...
-
-    def stream_state(self, request: Request, headers: Mapping[str, str]) -> StreamState: ...
+    def request(self, request: Request, body: bytes) -> HTTPRequest: ...
 
 
-def http_provider(wire: Wire, settings: Settings) -> HTTPProvider:
-    """A provider for ``wire`` with the transport, timeouts and limits of ``settings``."""
+@dataclass(frozen=True, slots=True)
+class Codec(Generic[D]):
+    """A wire family's pure functions, each told the server's dialect ``D``: the body
+    of a request, the response or error of a reply, the decoder of a stream."""
+
+    encode_body: Callable[[Request, D], dict[str, Any]]
+    decode_response: Callable[[Request, int, Mapping[str, str], bytes, D], Response]
+    decode_error: Callable[[Request, int, Mapping[str, str], bytes, D], LLMError]
+    stream: Callable[[Request, D, Mapping[str, str]], StreamState]
+
+
+def http_provider(
+    endpoint: Endpoint, codec: Codec[D], dialect: D, settings: Settings
+) -> HTTPProvider[D]:
+    """A provider for ``endpoint`` with the transport, timeouts and limits of ``settings``."""
 
     def seconds(ms: int | None) -> float | None:
         return None if ms is None else ms / 1000.0
 
     return HTTPProvider(
-        wire,
+        endpoint,
+        codec,
+        dialect,
         transport=HTTPTransport(
             connect_timeout=settings.connect_timeout_ms / 1000.0,
             max_header_bytes=settings.max_header_bytes,
@@ -85,10 +98,14 @@ def http_provider(wire: Wire, settings: Settings) -> HTTPProvider:
     )
 
 
-class HTTPProvider(Provider):
+class HTTPProvider(Provider, Generic[D]):
+    """A provider that speaks ``codec`` in ``dialect`` to ``endpoint`` over the transport."""
+
     def __init__(
         self,
-        wire: Wire,
+        endpoint: Endpoint,
+        codec: Codec[D],
+        dialect: D,
         *,
         transport: HTTPTransport | None = None,
         first_token_timeout: float | None = None,
@@ -97,10 +114,12 @@ class HTTPProvider(Provider):
         max_event_bytes: int = MAX_EVENT_BYTES,
         tail_timeout: float = TAIL_SECONDS,
     ) -> None:
-        self.wire = wire
+        self.endpoint = endpoint
+        self.codec = codec
+        self.dialect = dialect
         self.max_event_bytes = max_event_bytes
         self.tail_timeout = tail_timeout
-        self.name = wire.provider
+        self.name = endpoint.provider
         self.transport = transport if transport is not None else HTTPTransport()
         self.first_token_timeout = first_token_timeout
         self.stream_idle_timeout = stream_idle_timeout
@@ -112,8 +131,12 @@ class HTTPProvider(Provider):
     async def aclose(self) -> None:
         await self.transport.aclose()
 
+    def _build(self, request: Request) -> HTTPRequest:
+        body = _json.dumps(self.codec.encode_body(request, self.dialect))
+        return self.endpoint.request(request, body)
+
     async def complete(self, request: Request) -> Response:
-        response = await self.transport.send(self.wire.build(request))
+        response = await self.transport.send(self._build(request))
         try:
             body = await response.read()
         finally:
@@ -122,8 +145,8 @@ class HTTPProvider(Provider):
         problem: Exception | None = None
         try:
             if status >= 300:
-                raise self.wire.decode_error(request, status, headers, body)
-            return self.wire.decode_response(request, status, headers, body)
+                raise self.codec.decode_error(request, status, headers, body, self.dialect)
+            return self.codec.decode_response(request, status, headers, body, self.dialect)
         except SHAPE_ERRORS as exc:
             problem = exc
         raise self._unexpected(request, problem, body, status)  # outside: no __context__
@@ -147,7 +170,7 @@ class HTTPProvider(Provider):
         scope = self.clock.timeout_at(None if first is None else started + first)
         try:
             async with scope:  # the first-token clock runs from sending, headers included
-                response = await self.transport.send(self.wire.build(request))
+                response = await self.transport.send(self._build(request))
         except TimeoutError:
             if not scope.expired():
                 raise
@@ -159,13 +182,15 @@ class HTTPProvider(Provider):
         try:
             if response.status >= 300:
                 body = await response.read()
-                raise self.wire.decode_error(request, response.status, response.headers, body)
+                raise self.codec.decode_error(
+                    request, response.status, response.headers, body, self.dialect
+                )
             ctype = response.headers.get("content-type", "")
             if "text/event-stream" not in ctype:
                 # Some servers answer a stream request with a JSON error (or a whole
                 # completion) and status 200: read it as an error if it is one.
                 body = await response.read()
-                error = self.wire.decode_error(request, 502, response.headers, body)
+                error = self.codec.decode_error(request, 502, response.headers, body, self.dialect)
                 if "non-JSON" in error.message:
                     raise InvalidResponseError(
                         f"{self.name} answered a stream request with {ctype or 'no content type'} "
@@ -184,7 +209,7 @@ class HTTPProvider(Provider):
         self, request: Request, response: HTTPResponse, started: float
     ) -> AsyncIterator[ProviderEvent]:
         decoder = SSEDecoder(self.max_event_bytes)
-        state = self.wire.stream_state(request, response.headers)
+        state = self.codec.stream(request, self.dialect, response.headers)
         chunks = response.iter_chunks()
         clock = self.clock
         got_content = False

@@ -1,0 +1,214 @@
+"""Messages response and error bodies -> Response and LLMError (spec §2). Pure.
+
+Usage counts cached input separately; it is normalised here so that
+``prompt_tokens`` includes cache reads and writes, as OpenAI's does. The
+forced JSON tool's input is returned as the reply text.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from ..._core import fastjson as _json
+from ..._core.errors import (
+    AuthenticationError,
+    ContextLengthError,
+    InvalidRequestError,
+    LLMError,
+    LLMTimeoutError,
+    NotFoundError,
+    OverloadedError,
+    PermissionDeniedError,
+    QuotaExceededError,
+    RateLimitError,
+    ServerError,
+)
+from ..._core.redact import redact
+from ..._core.types import FinishReason, Request, Response, ToolCall, Usage
+from ..._http.headers import anthropic_rate_limit, retry_after_seconds
+from .._common import obey_should_retry, parse_json, token_count, unparsed_error
+from .dialect import JSON_TOOL, Dialect, _uses_json_tool
+
+_STOP: dict[str, FinishReason] = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "pause_turn": "stop",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "tool_use": "tool_calls",
+    "refusal": "content_filter",
+}
+
+
+_ERROR_TYPES: dict[str, type[LLMError]] = {
+    "invalid_request_error": InvalidRequestError,
+    "authentication_error": AuthenticationError,
+    "billing_error": QuotaExceededError,
+    "permission_error": PermissionDeniedError,
+    "not_found_error": NotFoundError,
+    "request_too_large": InvalidRequestError,
+    "rate_limit_error": RateLimitError,
+    "api_error": ServerError,
+    "timeout_error": LLMTimeoutError,
+    "overloaded_error": OverloadedError,
+}
+
+
+_STATUS: dict[int, type[LLMError]] = {
+    400: InvalidRequestError,
+    401: AuthenticationError,
+    402: QuotaExceededError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    408: LLMTimeoutError,
+    409: ServerError,
+    413: InvalidRequestError,
+    429: RateLimitError,
+    529: OverloadedError,
+}
+
+
+_SPEND_CAPS = frozenset({"enforced_spend_limit_reached", "contract_spend_limit_reached"})
+
+
+def usage_from(data: Any, base: Usage | None = None, model: str = "") -> Usage:
+    """Normalise Anthropic usage: prompt = input + cache writes + cache reads. Fields
+    left out keep their earlier value (``message_delta`` repeats only what changed)."""
+    data = data if isinstance(data, Mapping) else {}
+    old = base or Usage()
+
+    def count(key: str, source: Mapping[str, Any] = data) -> int | None:
+        if source.get(key) is None:
+            return None
+        return token_count(source, key, provider="anthropic", model=model)
+
+    fresh = count("input_tokens")
+    write = count("cache_creation_input_tokens")
+    read = count("cache_read_input_tokens")
+    cache_write = write if write is not None else old.cache_write_tokens
+    cache_read = read if read is not None else old.cached_tokens
+    uncached = (
+        fresh
+        if fresh is not None
+        else old.prompt_tokens - old.cache_write_tokens - old.cached_tokens
+    )
+    output = count("output_tokens")
+    details = data.get("output_tokens_details")
+    thinking = count("thinking_tokens", details) if isinstance(details, Mapping) else None
+    return Usage(
+        prompt_tokens=uncached + cache_write + cache_read,
+        completion_tokens=output if output is not None else old.completion_tokens,
+        cached_tokens=cache_read,
+        cache_write_tokens=cache_write,
+        reasoning_tokens=thinking or old.reasoning_tokens,
+    )
+
+
+def decode_response(
+    request: Request,
+    status: int,
+    headers: Mapping[str, str],
+    body: bytes,
+    options: Dialect,
+) -> Response:
+    data = parse_json(body, provider=options.provider, model=request.model, status=status)
+    if not isinstance(data, dict) or data.get("type") == "error":
+        raise error_from_body(status, headers, data, options, request.model)
+    text: list[str] = []
+    reasoning: list[str] = []
+    calls: list[ToolCall] = []
+    for block in data.get("content") or ():
+        kind = block.get("type") if isinstance(block, dict) else None
+        if kind == "text":
+            text.append(block.get("text", ""))
+        elif kind == "thinking":
+            reasoning.append(block.get("thinking", ""))
+        elif kind == "tool_use":
+            arguments = json.dumps(block.get("input") or {})
+            if _uses_json_tool(request) and block.get("name") == JSON_TOOL:
+                text = [arguments]
+            else:
+                calls.append(
+                    ToolCall(str(block.get("id", "")), str(block.get("name", "")), arguments)
+                )
+    stop = data.get("stop_reason")
+    finish = _STOP.get(stop, "stop") if isinstance(stop, str) else "stop"
+    if _uses_json_tool(request) and finish == "tool_calls" and not calls:
+        finish = "stop"
+    return Response(
+        text="".join(text),
+        finish_reason=finish,
+        tool_calls=calls,
+        usage=usage_from(data.get("usage"), model=request.model),
+        model=str(data.get("model") or request.model),
+        provider=options.provider,
+        request_id=headers.get("request-id") or data.get("id"),
+        reasoning="".join(reasoning),
+        rate_limit=anthropic_rate_limit(headers),
+        raw=data,
+    )
+
+
+def error_from_body(
+    status: int | None, headers: Mapping[str, str], data: Any, options: Dialect, model: str
+) -> LLMError:
+    err = data.get("error") if isinstance(data, dict) else None
+    err = err if isinstance(err, dict) else {}
+    etype = str(err.get("type") or "")
+    message = str(err.get("message") or "no message")
+    details = err.get("details") if isinstance(err.get("details"), dict) else {}
+    code = str((details or {}).get("error_code") or "")
+    cls = (
+        _ERROR_TYPES.get(etype)
+        or (_STATUS.get(status or 0))
+        or (ServerError if status is None or status >= 500 else InvalidRequestError)
+    )
+    if code in _SPEND_CAPS:
+        cls = QuotaExceededError
+    elif cls is InvalidRequestError and message.lower().startswith("prompt is too long"):
+        cls = ContextLengthError
+    hint = {
+        "authentication": " (check ANTHROPIC_API_KEY)",
+        "quota_exceeded": " (billing or spend cap: retrying will not help)",
+        "context_length": " (shorten the prompt or lower max_tokens)",
+    }.get(cls.kind, "")
+    where = f"anthropic returned {status}" if status else "anthropic sent an error event"
+    error = cls(
+        redact(f"{where}: {etype or 'error'}: {message}{hint}"),
+        status=status,
+        provider=options.provider,
+        model=model,
+        request_id=headers.get("request-id")
+        or (data.get("request_id") if isinstance(data, dict) else None),
+        retry_after=retry_after_seconds(headers),
+        body={"error": {"type": etype, "error_code": code or None}},
+    )
+    obey_should_retry(error, headers)
+    error.rate_limit = anthropic_rate_limit(headers)
+    return error
+
+
+def decode_error(
+    request: Request,
+    status: int,
+    headers: Mapping[str, str],
+    body: bytes,
+    options: Dialect,
+) -> LLMError:
+    try:
+        data = _json.loads(body)
+    except ValueError:
+        data = None
+    if isinstance(data, dict) and isinstance(data.get("error"), dict):
+        return error_from_body(status, headers, data, options, request.model)
+    return unparsed_error(
+        _STATUS.get(status) or (ServerError if status >= 500 else InvalidRequestError),
+        provider=options.provider,
+        model=request.model,
+        status=status,
+        headers=headers,
+        body=body,
+        request_id_header="request-id",
+    )

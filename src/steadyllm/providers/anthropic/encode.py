@@ -1,0 +1,154 @@
+"""Request -> Messages JSON body (spec/wire-protocols.md §2). Pure.
+
+The system prompt is a top-level field; content is blocks; tool calls are
+``tool_use`` blocks whose input is a JSON object; tool results are
+``tool_result`` blocks in a user turn; ``max_tokens`` is required; API version
+2026-10-21 forbids sampling parameters. JSON output has no native switch: a
+forced tool carries the schema.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..._core.errors import InvalidRequestError
+from ..._core.types import ImagePart, Message, Request
+from .dialect import JSON_TOOL, Dialect, _uses_json_tool
+
+
+def _image_block(part: ImagePart) -> dict[str, Any]:
+    url = part.as_data_url()
+    if url.startswith("data:"):
+        header, _, data = url.partition(",")
+        media_type = header[5:].split(";", 1)[0]
+        return {
+            "type": "image",
+            "source": {"type": "base64", "media_type": media_type, "data": data},
+        }
+    return {"type": "image", "source": {"type": "url", "url": url}}
+
+
+def encode_messages(messages: list[Message]) -> tuple[str | None, list[dict[str, Any]]]:
+    """(system text, messages) with tool results folded into user turns and
+    consecutive same-role turns merged, as the Messages API expects."""
+    system = [m.text for m in messages if m.role == "system"]
+    out: list[dict[str, Any]] = []
+    for msg in messages:
+        if msg.role == "system":
+            continue
+        blocks: list[dict[str, Any]] = []
+        if msg.role == "tool":
+            result: dict[str, Any] = {
+                "type": "tool_result",
+                "tool_use_id": msg.tool_call_id,
+                "content": msg.text,
+            }
+            if msg.is_error:
+                result["is_error"] = True
+            blocks.append(result)
+            role = "user"
+        else:
+            role = msg.role
+            for part in msg.content:
+                if isinstance(part, ImagePart):
+                    blocks.append(_image_block(part))
+                elif part.text:
+                    blocks.append({"type": "text", "text": part.text})
+            for call in msg.tool_calls:
+                try:
+                    arguments = json.loads(call.arguments) if call.arguments.strip() else {}
+                except ValueError:
+                    raise InvalidRequestError(
+                        f"tool call {call.id!r} has arguments that are not JSON; Anthropic needs "
+                        "an object: pass the assistant reply back unchanged"
+                    ) from None
+                blocks.append(
+                    {"type": "tool_use", "id": call.id, "name": call.name, "input": arguments}
+                )
+        if out and out[-1]["role"] == role:
+            out[-1]["content"].extend(blocks)
+        else:
+            out.append({"role": role, "content": blocks})
+    for turn in out:  # a lone text block is sent as a plain string, as the docs show
+        content = turn["content"]
+        if len(content) == 1 and content[0]["type"] == "text":
+            turn["content"] = content[0]["text"]
+    return ("\n\n".join(system) if system else None), out
+
+
+def encode_body(request: Request, options: Dialect) -> dict[str, Any]:
+    system, messages = encode_messages(request.messages)
+    if not messages:
+        raise InvalidRequestError(
+            "Anthropic needs at least one user message besides the system prompt",
+            provider=options.provider,
+            model=request.model,
+        )
+    body: dict[str, Any] = {
+        "model": request.model,
+        "max_tokens": request.max_tokens or options.default_max_tokens,
+        "messages": messages,
+    }
+    if system:
+        body["system"] = system
+    sampling = {"temperature": request.temperature, "top_p": request.top_p}
+    for name, value in sampling.items():
+        if value is None:
+            continue
+        if options.version != "2023-06-01":
+            raise InvalidRequestError(
+                f"Anthropic API version {options.version} does not accept {name}; remove it "
+                "or set ANTHROPIC_API_VERSION=2023-06-01",
+                provider=options.provider,
+                model=request.model,
+            )
+        if name == "temperature" and value > 1.0:
+            raise InvalidRequestError(
+                f"temperature={value} is out of range for Anthropic; use 0 to 1",
+                provider=options.provider,
+                model=request.model,
+            )
+        body[name] = value
+    if request.stop:
+        body["stop_sequences"] = request.stop
+    if request.user:
+        body["metadata"] = {"user_id": request.user}
+    if request.seed is not None:
+        raise InvalidRequestError(
+            "Anthropic has no seed parameter; remove seed from the call",
+            provider=options.provider,
+            model=request.model,
+        )
+    tools: list[dict[str, Any]] = [
+        {"name": t.name, "description": t.description, "input_schema": t.parameters}
+        for t in request.tools
+    ]
+    if _uses_json_tool(request):
+        fmt = request.response_format or {}
+        schema = fmt.get("schema") if fmt.get("type") == "json_schema" else {"type": "object"}
+        tools.append(
+            {
+                "name": JSON_TOOL,
+                "description": "Reply by calling this tool with the answer as its input.",
+                "input_schema": schema,
+            }
+        )
+        body["tool_choice"] = {"type": "tool", "name": JSON_TOOL}
+    elif request.tool_choice is not None:
+        choice = request.tool_choice
+        body["tool_choice"] = (
+            {"type": "auto"}
+            if choice == "auto"
+            else {"type": "none"}
+            if choice == "none"
+            else {"type": "any"}
+            if choice == "required"
+            else {"type": "tool", "name": choice}
+        )
+    if tools:
+        body["tools"] = tools
+    if request.stream:
+        body["stream"] = True
+    body.update(request.extra)
+    return body

@@ -1,0 +1,269 @@
+"""Chat Completions response and error bodies -> Response and LLMError
+(spec/wire-protocols.md §1, §4). Pure.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from ..._core import fastjson as _json
+from ..._core.errors import (
+    AuthenticationError,
+    ContentFilterError,
+    ContextLengthError,
+    InvalidRequestError,
+    InvalidResponseError,
+    LLMError,
+    LLMTimeoutError,
+    NotFoundError,
+    OverloadedError,
+    PermissionDeniedError,
+    QuotaExceededError,
+    RateLimitError,
+    ServerError,
+)
+from ..._core.redact import redact
+from ..._core.types import FinishReason, Request, Response, ToolCall, Usage
+from ..._http.headers import openai_rate_limit, retry_after_seconds
+from .._common import (
+    MAX_TOKENS_PER_CALL,
+    obey_should_retry,
+    parse_json,
+    snippet,
+    text_of,
+    token_count,
+    unparsed_error,
+)
+from .dialect import Dialect
+
+_FINISH: dict[str, FinishReason] = {
+    "stop": "stop",
+    "length": "length",
+    "tool_calls": "tool_calls",
+    "function_call": "tool_calls",
+    "content_filter": "content_filter",
+    "error": "error",
+}
+
+
+_QUOTA_CODES = frozenset(
+    {
+        "insufficient_quota",
+        "credit_balance_exhausted",
+        "organization_spend_limit_exceeded",
+        "project_spend_limit_exceeded",
+        "organization_usage_limit_exceeded",
+        "billing_hard_limit_reached",
+    }
+)
+
+
+def normalize_finish(value: Any) -> FinishReason:
+    """Known reasons map to ours; any other string means "finished" (servers invent their own)."""
+    return _FINISH.get(value, "stop") if isinstance(value, str) else "stop"
+
+
+def usage_from(data: Any, provider: str = "openai", model: str = "") -> Usage | None:
+    if not isinstance(data, dict):  # parsed JSON: an object is a dict
+        return None
+    prompt = data.get("prompt_tokens_details")
+    completion = data.get("completion_tokens_details")
+    prompt = prompt if isinstance(prompt, dict) else {}
+    completion = completion if isinstance(completion, dict) else {}
+    values = (
+        data.get("prompt_tokens"),
+        data.get("completion_tokens"),
+        data.get("total_tokens"),
+        prompt.get("cached_tokens"),
+        prompt.get("cache_write_tokens"),
+        completion.get("reasoning_tokens"),
+    )
+    if all(v is None or (type(v) is int and 0 <= v <= MAX_TOKENS_PER_CALL) for v in values):
+        return Usage(*(v or 0 for v in values))  # the usual case: checked in one pass
+    where = {"provider": provider, "model": model}
+    return Usage(
+        prompt_tokens=token_count(data, "prompt_tokens", **where),
+        completion_tokens=token_count(data, "completion_tokens", **where),
+        total_tokens=token_count(data, "total_tokens", **where),
+        cached_tokens=token_count(prompt, "cached_tokens", **where),
+        cache_write_tokens=token_count(prompt, "cache_write_tokens", **where),
+        reasoning_tokens=token_count(completion, "reasoning_tokens", **where),
+    )
+
+
+def decode_response(
+    request: Request, status: int, headers: Mapping[str, str], body: bytes, dialect: Dialect
+) -> Response:
+    data = parse_json(body, provider=dialect.provider, model=request.model, status=status)
+    if not isinstance(data, dict):
+        raise InvalidResponseError(
+            f"{dialect.provider} sent JSON that is not an object: {snippet(body)}",
+            provider=dialect.provider,
+            model=request.model,
+            status=status,
+        )
+    if data.get("error"):  # an error inside a 200 (OpenRouter): classify it by its own code
+        raise error_from_body(None, headers, data, dialect, request.model)
+    choices = data.get("choices")
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        raise InvalidResponseError(
+            f"{dialect.provider} sent a completion with no choices: {snippet(body)}",
+            provider=dialect.provider,
+            model=request.model,
+            status=status,
+        )
+    choice = choices[0]
+    if choice.get("error"):
+        raise error_from_body(None, headers, choice, dialect, request.model)
+    message = choice.get("message") or {}
+    if not isinstance(message, dict):
+        raise InvalidResponseError(
+            f"{dialect.provider} sent a message that is not an object: {snippet(body)}",
+            provider=dialect.provider,
+            model=request.model,
+            status=status,
+        )
+    where = {"provider": dialect.provider, "model": request.model}
+    text = message.get("content")
+    if type(text) is not str:  # null, or a list of parts (compatible servers); else an error
+        text = text_of(text, "the message content", **where)
+    finish = normalize_finish(choice.get("finish_reason"))
+    if not text and message.get("refusal"):
+        text, finish = text_of(message["refusal"], "a refusal", **where), "content_filter"
+    reasoning = message.get("reasoning") or message.get("reasoning_content")
+    calls = [
+        ToolCall(
+            str(c.get("id") or f"call_{i}"),
+            str((c.get("function") or {}).get("name") or ""),
+            _arguments_text((c.get("function") or {}).get("arguments")),
+        )
+        for i, c in enumerate(message.get("tool_calls") or ())
+        if isinstance(c, dict)
+    ]
+    return Response(
+        text=text,
+        finish_reason=finish,
+        tool_calls=calls,
+        usage=usage_from(data.get("usage"), **where) or Usage(),
+        model=str(data.get("model") or request.model),
+        provider=dialect.provider,
+        request_id=headers.get("x-request-id") or _opt_text(data.get("id")),
+        reasoning=reasoning
+        if type(reasoning) is str
+        else text_of(reasoning, "the reasoning", **where),
+        rate_limit=openai_rate_limit(headers),
+        raw=data,
+    )
+
+
+def _opt_text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _arguments_text(value: Any) -> str:
+    if value is None or value == "":
+        return "{}"
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+_HINTS = {
+    "authentication": "check {key}",
+    "permission": "this key has no access to the model or resource",
+    "not_found": "check the model or deployment name",
+    "quota_exceeded": "add credit or raise the spend limit; retrying will not help",
+    "context_length": "shorten the prompt or lower max_tokens",
+}
+
+
+def error_from_body(
+    status: int | None,
+    headers: Mapping[str, str],
+    data: Any,
+    dialect: Dialect,
+    model: str,
+) -> LLMError:
+    """Classify an error response (or an in-band error object) into an LLMError."""
+    err: Any = data.get("error") if isinstance(data, dict) else None
+    if isinstance(err, str):  # Ollama's native {"error": "..."}
+        err = {"message": err}
+    if not isinstance(err, dict):
+        err = data if isinstance(data, dict) and data.get("object") == "error" else {}
+        if not err and isinstance(data, dict) and "detail" in data:  # FastAPI servers
+            err = {
+                "message": data["detail"]
+                if isinstance(data["detail"], str)
+                else json.dumps(data["detail"])
+            }
+    message = str(err.get("message") or "no message")
+    code = err.get("code")
+    kind_code = str(code) if code is not None else ""
+    etype = str(err.get("type") or "")
+    if status is None and isinstance(code, int):
+        status = code  # in-band errors from vLLM / OpenRouter carry the status as code
+    cls = _classify(status, kind_code, etype, message)
+    hint = _HINTS.get(cls.kind, "").format(key=dialect.key_variable)
+    where = (
+        f"{dialect.provider} returned {status}" if status else f"{dialect.provider} sent an error"
+    )
+    error = cls(
+        redact(f"{where}: {message}" + (f" ({hint})" if hint else "")),
+        status=status,
+        provider=dialect.provider,
+        model=model,
+        request_id=headers.get("x-request-id") or headers.get("apim-request-id"),
+        retry_after=retry_after_seconds(headers),
+        body={"error": {k: err.get(k) for k in ("type", "code", "param") if k in err}},
+    )
+    obey_should_retry(error, headers)
+    error.rate_limit = openai_rate_limit(headers)
+    if error.retry_after is None and cls.kind == "rate_limit" and error.rate_limit is not None:
+        resets = [r for r in (error.rate_limit.requests_reset, error.rate_limit.tokens_reset) if r]
+        error.retry_after = min(resets) if resets else None
+    return error
+
+
+def _classify(status: int | None, code: str, etype: str, message: str) -> type[LLMError]:
+    lowered = message.lower()
+    if code in _QUOTA_CODES or etype == "insufficient_quota" or status == 402:
+        return QuotaExceededError
+    if code == "context_length_exceeded" or "maximum context length" in lowered:
+        return ContextLengthError
+    if code == "content_filter" or etype == "content_filter":
+        return ContentFilterError
+    if status == 429 or code == "rate_limit_exceeded":
+        return RateLimitError
+    if status == 401 or code == "invalid_api_key":
+        return AuthenticationError
+    if status == 403:
+        return PermissionDeniedError
+    if status == 404 or code == "model_not_found":
+        return NotFoundError
+    if status == 408:
+        return LLMTimeoutError
+    if status == 529 or "overloaded" in lowered:
+        return OverloadedError
+    if status is None or status >= 500 or status == 409:
+        return ServerError  # 409 is a lock timeout: retried, like the SDKs do
+    return InvalidRequestError
+
+
+def decode_error(
+    request: Request, status: int, headers: Mapping[str, str], body: bytes, dialect: Dialect
+) -> LLMError:
+    try:
+        data = _json.loads(body)
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        return unparsed_error(
+            _classify(status, "", "", ""),
+            provider=dialect.provider,
+            model=request.model,
+            status=status,
+            headers=headers,
+            body=body,
+            request_id_header="x-request-id",
+        )
+    return error_from_body(status, headers, data, dialect, request.model)

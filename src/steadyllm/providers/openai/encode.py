@@ -1,0 +1,97 @@
+"""Request -> Chat Completions JSON body (spec/wire-protocols.md §1). Pure."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..._core.errors import InvalidRequestError
+from ..._core.types import ImagePart, Message, Request
+from .dialect import Dialect
+
+
+def encode_message(msg: Message) -> dict[str, Any]:
+    if msg.role == "tool":
+        return {"role": "tool", "tool_call_id": msg.tool_call_id, "content": msg.text}
+    out: dict[str, Any] = {"role": msg.role}
+    if msg.role == "user" and any(isinstance(p, ImagePart) for p in msg.content):
+        parts: list[dict[str, Any]] = []
+        for part in msg.content:
+            if isinstance(part, ImagePart):
+                image: dict[str, Any] = {"url": part.as_data_url()}
+                if part.detail:
+                    image["detail"] = part.detail
+                parts.append({"type": "image_url", "image_url": image})
+            else:
+                parts.append({"type": "text", "text": part.text})
+        out["content"] = parts
+    elif msg.role == "assistant" and msg.tool_calls:
+        out["content"] = msg.text or None
+        out["tool_calls"] = [
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+            for c in msg.tool_calls
+        ]
+    else:
+        out["content"] = msg.text
+    if msg.name:
+        out["name"] = msg.name
+    return out
+
+
+def encode_body(request: Request, dialect: Dialect) -> dict[str, Any]:
+    """The JSON body for ``POST /chat/completions``."""
+    _check_supported(request, dialect)
+    body: dict[str, Any] = {}
+    if dialect.send_model:
+        body["model"] = request.model
+    body["messages"] = [encode_message(m) for m in request.messages]
+    if request.tools:
+        body["tools"] = [{"type": "function", "function": t.to_dict()} for t in request.tools]
+    if request.tool_choice is not None:
+        choice = request.tool_choice
+        body["tool_choice"] = (
+            choice
+            if choice in ("auto", "none", "required")
+            else {"type": "function", "function": {"name": choice}}
+        )
+    if request.max_tokens is not None:
+        body[dialect.max_tokens_field] = request.max_tokens
+    for name in ("temperature", "top_p", "seed", "user"):
+        value = getattr(request, name)
+        if value is not None:
+            body[name] = value
+    if request.stop:
+        body["stop"] = request.stop
+    fmt = request.response_format
+    if fmt is not None:
+        if fmt["type"] == "json_schema":
+            schema: dict[str, Any] = {"name": fmt.get("name", "output"), "schema": fmt["schema"]}
+            if fmt.get("strict") is not None:
+                schema["strict"] = fmt["strict"]
+            body["response_format"] = {"type": "json_schema", "json_schema": schema}
+        else:
+            body["response_format"] = {"type": "json_object"}
+    if request.stream:
+        body["stream"] = True
+        body["stream_options"] = {"include_usage": True}
+    body.update(request.extra)
+    return body
+
+
+def _check_supported(request: Request, dialect: Dialect) -> None:
+    used = {
+        "tool_choice": request.tool_choice is not None and request.tool_choice != "auto",
+        "user": request.user is not None,
+        "seed": request.seed is not None,
+        "response_format": request.response_format is not None,
+        "tools": bool(request.tools),
+        "stop": bool(request.stop),
+        **dict.fromkeys(request.extra, True),
+    }
+    for option in sorted(dialect.ignored):
+        if used.get(option):
+            raise InvalidRequestError(
+                f"{dialect.provider} ignores {option!r}, so sending it would have no effect; "
+                "remove it from the call",
+                provider=dialect.provider,
+                model=request.model,
+            )

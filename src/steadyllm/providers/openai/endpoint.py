@@ -1,0 +1,67 @@
+"""Where and how to send a Chat Completions request: URL and authentication.
+
+api.openai.com and compatible servers take ``POST {base_url}/chat/completions``
+with a Bearer key (optional for local servers); Azure takes ``api-key`` (or an
+Entra token) and either the v1 URL or the classic deployment URL plus
+``api-version``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from ..._config.settings import Secret
+from ..._core.types import Request
+from ..._http.request import HTTPRequest
+
+OPENAI_BASE_URL = "https://api.openai.com/v1"
+
+
+def _base_headers(request: Request, extra: Mapping[str, str]) -> dict[str, str]:
+    headers = {"content-type": "application/json", **extra}
+    if request.stream:
+        headers["accept"] = "text/event-stream"
+    return headers
+
+
+@dataclass(slots=True)
+class OpenAIEndpoint:
+    """``POST {base_url}/chat/completions`` with a Bearer key (optional for local servers)."""
+
+    provider: str
+    base_url: str
+    api_key: Secret | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    def request(self, request: Request, body: bytes) -> HTTPRequest:
+        headers = _base_headers(request, self.headers)
+        if self.api_key is not None:
+            headers["authorization"] = f"Bearer {self.api_key.get()}"
+        return HTTPRequest("POST", self.base_url.rstrip("/") + "/chat/completions", headers, body)
+
+
+@dataclass(slots=True)
+class AzureEndpoint:
+    """Azure OpenAI: the model name is the deployment. ``api_version="v1"`` uses
+    ``{endpoint}/openai/v1/chat/completions`` (model in the body); any dated version
+    uses ``{endpoint}/openai/deployments/{deployment}/chat/completions?api-version=``."""
+
+    base_url: str
+    api_key: Secret | None = None
+    api_version: str = "2024-10-21"
+    ad_token: Secret | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    provider: str = "azure"
+
+    def request(self, request: Request, body: bytes) -> HTTPRequest:
+        headers = _base_headers(request, self.headers)
+        if self.ad_token is not None:
+            headers["authorization"] = f"Bearer {self.ad_token.get()}"
+        elif self.api_key is not None:
+            headers["api-key"] = self.api_key.get()
+        root = self.base_url.rstrip("/")
+        if self.api_version == "v1":
+            return HTTPRequest("POST", f"{root}/openai/v1/chat/completions", headers, body)
+        url = f"{root}/openai/deployments/{request.model}/chat/completions"
+        return HTTPRequest("POST", url, headers, body, params={"api-version": self.api_version})
