@@ -6,7 +6,10 @@ from pathlib import Path
 
 from steadyllm._config.settings import settings_table_markdown
 
-MARK = "<!-- generated from steadyllm/_settings_table.py SETTINGS; a test checks it matches -->\n"
+MARK = (
+    "<!-- generated from the settings fields (steadyllm/_config/specs_*.py); "
+    "a test checks it matches -->\n"
+)
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 text = README.read_text()

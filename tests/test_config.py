@@ -5,8 +5,7 @@ from pathlib import Path
 import pytest
 
 import steadyllm as sl
-from steadyllm._config.settings import settings_fields, settings_table_markdown
-from steadyllm._config.table import SETTINGS
+from steadyllm._config.settings import SETTINGS, settings_fields, settings_table_markdown
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -255,3 +254,28 @@ def test_every_variable_a_message_names_is_a_setting() -> None:
                         unknown[name] = f"{path.relative_to(package)}:{node.lineno}"
     assert unknown == {}, f"names that are not settings: {unknown}"
     assert "LLM_CONNECT_TIMEOUT_MS" in envs
+
+
+def test_a_setting_whose_type_names_no_kind_must_say_it() -> None:
+    from dataclasses import dataclass
+
+    from steadyllm._config.spec import setting, specs_of
+
+    @dataclass(frozen=True)
+    class Odd:
+        ratio: complex = setting("ODD_RATIO", 0j, "A type settings cannot parse.")
+
+    with pytest.raises(TypeError, match="needs kind="):
+        specs_of(Odd)
+
+
+def test_each_setting_default_is_the_field_default() -> None:
+    """Written once: the table's default is the dataclass field's own default."""
+    from dataclasses import fields
+
+    defaults = {f.name: f.default for f in fields(sl.Settings)}
+    assert all(spec.default == defaults[spec.name] for spec in SETTINGS)
+    assert sl.Settings().timeout_ms == SPECS["timeout_ms"].default == 30_000
+
+
+SPECS = {spec.name: spec for spec in SETTINGS}

@@ -24,8 +24,7 @@ if _typing.TYPE_CHECKING:
     from ._client.stream import ChatStream
     from ._client.sync import SyncChatStream, SyncClient
     from ._config.routing import ModelRef, parse_model
-    from ._config.settings import Secret, Settings
-    from ._config.table import SETTINGS
+    from ._config.settings import SETTINGS, Secret, Settings
     from ._core.clock import Clock, FakeClock, SystemClock
     from ._core.context import Context, context, current_context
     from ._core.errors import (
@@ -88,7 +87,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "._agents.loop": ("ToolRunResult", "ToolStream"),
     "._client.client": ("CallOptions", "Client", "LoopOptions"),
     "._core.clock": ("Clock", "FakeClock", "SystemClock"),
-    "._config.settings": ("Secret", "Settings"),
+    "._config.settings": ("SETTINGS", "Secret", "Settings"),
     "._core.context": ("Context", "context", "current_context"),
     "._core.errors": (
         "AuthenticationError",
@@ -117,7 +116,6 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "._flows.recorder": ("JSONLRecorder", "Recorder", "SQLiteRecorder", "StepRecord"),
     "._resilience.retry": ("RetryPolicy",),
     "._config.routing": ("ModelRef", "parse_model"),
-    "._config.table": ("SETTINGS",),
     "._client.stream": ("ChatStream",),
     "._client.sync": ("SyncChatStream", "SyncClient"),
     "._agents.tools": ("Tool", "ToolExecution", "tool"),

@@ -1,8 +1,9 @@
 """Settings: from code, then environment (and ``.env``), then ``steadyllm.toml``.
 
-Every setting is declared once in ``_settings_table.SETTINGS`` (name, variable, type, default,
-range, meaning); parsing, validation, the README table and the CLI all read
-that table, so they cannot drift apart. A bad value raises ``ConfigError``
+Every setting is declared once, as a field of a ``specs_*`` dataclass (type,
+variable, default, range, meaning); ``SETTINGS`` reads them back, and parsing,
+validation, the README table and the CLI all use it, so they cannot drift
+apart. A bad value raises ``ConfigError``
 naming the setting, where it came from, and what is accepted.
 """
 
@@ -15,119 +16,24 @@ from pathlib import Path
 from typing import Any
 
 from .._core.errors import ConfigError
-from .._core.redact import redact, register_secret, register_url_credentials
+from .._core.redact import redact, register_url_credentials
 from .prices import parse_prices
-from .table import LOG_LEVELS, SETTINGS, SPECS_BY_NAME, SettingSpec
+from .secret import Secret as Secret
+from .spec import LOG_LEVELS, SettingSpec, specs_of
+from .specs_state import _State
 
 _TRUE = frozenset(("1", "true", "yes", "on"))
 _FALSE = frozenset(("0", "false", "no", "off"))
 
 
-class Secret:
-    """A secret string that never shows itself in repr, str or logs."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-        register_secret(value)
-
-    def get(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('********')"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
-
-    def __reduce__(self) -> tuple[type[Secret], tuple[str]]:
-        return (Secret, (self._value,))
-
-
 @dataclass(frozen=True, slots=True)
-class Settings:
-    """Resolved settings; build with ``Settings.load()``. Secrets are ``Secret``s."""
+class Settings(_State):
+    """Resolved settings; build with ``Settings.load()``. Secrets are ``Secret``s.
 
-    provider: str | None = None
-    default_model: str | None = None
-    timeout_ms: int = 30_000
-    max_retries: int = 3
-    rate_limit_per_minute: int | None = None
-    circuit_breaker_failure_threshold: int = 5
-    circuit_breaker_reset_timeout_ms: int = 60_000
-    enable_cache: bool = False
-    cache_ttl_ms: int = 3_600_000
-    max_cost_per_request_usd: float | None = None
-    alert_cost_threshold_usd: float | None = None
-    log_level: str = "INFO"
-    log_to_file: bool = False
-    log_file_path: str = "./logs/llm.jsonl"
-    log_close_timeout_ms: int = 5_000
-    log_to_console: bool = False
-    enable_metrics: bool = False
-    openai_api_key: Secret | None = None
-    openai_base_url: str | None = None
-    anthropic_api_key: Secret | None = None
-    anthropic_base_url: str | None = None
-    azure_openai_api_key: Secret | None = None
-    azure_openai_endpoint: str | None = None
-    azure_openai_api_version: str = "2024-10-21"
-    connect_timeout_ms: int = 10_000
-    first_token_timeout_ms: int | None = None
-    stream_idle_timeout_ms: int = 30_000
-    max_header_bytes: int = 65_536
-    max_body_bytes: int = 256 << 20
-    max_event_bytes: int = 16 << 20
-    anthropic_api_version: str = "2023-06-01"
-    azure_openai_ad_token: Secret | None = None
-    openrouter_api_key: Secret | None = None
-    openrouter_base_url: str = "https://openrouter.ai/api/v1"
-    vllm_base_url: str = "http://localhost:8000/v1"
-    vllm_api_key: Secret | None = None
-    ollama_base_url: str = "http://localhost:11434/v1"
-    llamacpp_base_url: str = "http://localhost:8080/v1"
-    lmstudio_base_url: str = "http://localhost:1234/v1"
-    compatible_base_url: str | None = None
-    compatible_api_key: Secret | None = None
-    retry_base_delay_ms: int = 500
-    retry_max_delay_ms: int = 8_000
-    tokens_per_minute: int | None = None
-    requests_per_day: int | None = None
-    tokens_per_day: int | None = None
-    rate_limit_scope: str = "model"
-    rate_limit_refund_unused: bool = False
-    rate_limit_margin_ms: int = 1_000
-    budget_usd: float | None = None
-    budget_per_run_usd: float | None = None
-    budget_per_agent_usd: float | None = None
-    log_prompts: bool = False
-    enable_tracing: bool = True
-    trace_content: bool = False
-    recorder_path: str = "./steadyllm.db"
-    price_cache_dir: str = ""
-    cache_backend: str = "sqlite"
-    cache_path: str = "./.steadyllm-cache.db"
-    cache_max_entries: int = 10_000
-    redis_url: Secret | None = None  # a URL may carry a password
-    redis_prefix: str = "steadyllm"
-    redis_timeout_ms: int = 1_000
-    redis_limiter_on_failure: str = "closed"
-    redis_budgets_on_failure: str = "closed"
-    circuit_breaker_failure_rate: float | None = None
-    circuit_breaker_window_ms: int = 60_000
-    circuit_breaker_min_calls: int = 10
-    circuit_breaker_half_open_calls: int = 1
-    circuit_breaker_max_reset_timeout_ms: int = 600_000
-    circuit_breaker_count_rate_limits: bool = False
-    circuit_breaker_scope: str = "model"
-    fallback_on_context_length: bool = False
-    fallback_on_content_filter: bool = False
+    Each setting is a field declared once in a ``specs_*`` module (the chain of
+    bases: calls, providers, resilience, metering, state); the tables below are
+    ``steadyllm.toml`` tables, not settings."""
+
     #: Short names for models: ``{"fast": "openai:gpt-4o-mini"}`` (TOML ``[aliases]``).
     aliases: Mapping[str, str] = field(default_factory=dict)
     #: Fallback chains: ``{"openai:gpt-4o": ["anthropic:claude-sonnet-4-5", "ollama:llama3"]}``
@@ -248,6 +154,11 @@ class Settings:
             shown = "(not set)" if value is None else redact(str(value))
             rows.append((spec.name, spec.env, shown, self.sources.get(spec.name, "default")))
         return rows
+
+
+#: Every setting, in declaration order: the one table the rest reads.
+SETTINGS = specs_of(Settings)
+SPECS_BY_NAME = {s.name: s for s in SETTINGS}
 
 
 def _unknown(key: str, where: str) -> ConfigError:
@@ -437,10 +348,7 @@ def settings_table_markdown() -> str:
             if s.default is None
             else f"`{str(s.default).lower() if s.kind == 'bool' else s.default}`"
         )
-        doc = s.doc
-        if s.pending:
-            doc += f" *Parsed and checked now; acted on once {s.pending} lands.*"
-        lines.append(f"| `{s.env}` | `{s.name}` | {default} | {s.accepted()} | {doc} |")
+        lines.append(f"| `{s.env}` | `{s.name}` | {default} | {s.accepted()} | {s.doc} |")
     return "\n".join(lines)
 
 

@@ -1,0 +1,120 @@
+"""Providers: keys, base URLs and API versions of each provider.
+
+Each setting is written once, here: its type (the annotation), variable,
+default, meaning and range; ``Settings`` and the README table derive from it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .spec import setting
+from .specs_calls import _Calls
+
+if TYPE_CHECKING:
+    from .secret import Secret
+
+
+@dataclass(frozen=True, slots=True)
+class _Providers(_Calls):
+    openai_api_key: Secret | None = setting(
+        "OPENAI_API_KEY",
+        None,
+        "OpenAI API key.",
+    )
+    openai_base_url: str | None = setting(
+        "OPENAI_BASE_URL",
+        None,
+        "OpenAI API base URL (default https://api.openai.com/v1).",
+        kind="url",
+    )
+    anthropic_api_key: Secret | None = setting(
+        "ANTHROPIC_API_KEY",
+        None,
+        "Anthropic API key.",
+    )
+    anthropic_base_url: str | None = setting(
+        "ANTHROPIC_BASE_URL",
+        None,
+        "Anthropic API base URL (default https://api.anthropic.com).",
+        kind="url",
+    )
+    anthropic_api_version: str = setting(
+        "ANTHROPIC_API_VERSION",
+        "2023-06-01",
+        "`anthropic-version` header: 2023-06-01 (x-api-key) or 2026-10-21 (Bearer, no "
+        "sampling parameters).",
+    )
+    azure_openai_api_key: Secret | None = setting(
+        "AZURE_OPENAI_API_KEY",
+        None,
+        "Azure OpenAI key (sent as `api-key`).",
+    )
+    azure_openai_endpoint: str | None = setting(
+        "AZURE_OPENAI_ENDPOINT",
+        None,
+        "Azure resource endpoint, e.g. https://NAME.openai.azure.com.",
+        kind="url",
+    )
+    azure_openai_api_version: str = setting(
+        "AZURE_OPENAI_API_VERSION",
+        "2024-10-21",
+        "Azure `api-version` for deployment URLs.",
+    )
+    azure_openai_ad_token: Secret | None = setting(
+        "AZURE_OPENAI_AD_TOKEN",
+        None,
+        "Microsoft Entra ID token for Azure (sent as Bearer instead of `api-key`).",
+    )
+    openrouter_api_key: Secret | None = setting(
+        "OPENROUTER_API_KEY",
+        None,
+        "OpenRouter API key.",
+    )
+    openrouter_base_url: str = setting(
+        "OPENROUTER_BASE_URL",
+        "https://openrouter.ai/api/v1",
+        "OpenRouter base URL.",
+        kind="url",
+    )
+    vllm_base_url: str = setting(
+        "VLLM_BASE_URL",
+        "http://localhost:8000/v1",
+        "vLLM server base URL.",
+        kind="url",
+    )
+    vllm_api_key: Secret | None = setting(
+        "VLLM_API_KEY",
+        None,
+        "Key for a vLLM server started with --api-key.",
+    )
+    ollama_base_url: str = setting(
+        "OLLAMA_BASE_URL",
+        "http://localhost:11434/v1",
+        "Ollama's OpenAI-compatible base URL.",
+        kind="url",
+    )
+    llamacpp_base_url: str = setting(
+        "LLAMACPP_BASE_URL",
+        "http://localhost:8080/v1",
+        "llama.cpp server base URL.",
+        kind="url",
+    )
+    lmstudio_base_url: str = setting(
+        "LMSTUDIO_BASE_URL",
+        "http://localhost:1234/v1",
+        "LM Studio server base URL.",
+        kind="url",
+    )
+    compatible_base_url: str | None = setting(
+        "COMPATIBLE_BASE_URL",
+        None,
+        "Base URL for `compatible:MODEL`, any other OpenAI-compatible server.",
+        kind="url",
+    )
+    compatible_api_key: Secret | None = setting(
+        "COMPATIBLE_API_KEY",
+        None,
+        "Key for `compatible:MODEL`, if the server wants one.",
+    )
