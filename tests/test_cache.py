@@ -194,7 +194,7 @@ async def test_a_failing_backend_fails_open(caplog: pytest.LogCaptureFixture) ->
             return None
 
     c, _ = client()
-    c._cache = ResponseCache(Broken(), 60)
+    c._pipeline._cache = ResponseCache(Broken(), 60)
     with caplog.at_level(logging.WARNING, logger="steadyllm"):
         assert (await c.chat("fake:m", [sl.user("x")])).text == "x"
     assert "treated as a miss" in caplog.text and "not stored" in caplog.text
@@ -283,7 +283,9 @@ async def test_a_hung_redis_behind_the_cache_is_a_miss_within_the_deadline(
         settings = sl.Settings.load(env={}, dotenv=False, enable_cache=True)
         async with sl.Client(settings, providers={"fake": fake}) as c:
             # Only the cache talks to the hung server (shared limits stay in-process).
-            c._cache = ResponseCache(RedisCache(f"redis://127.0.0.1:{port}/0"), 60, c.clock)
+            c._pipeline._cache = ResponseCache(
+                RedisCache(f"redis://127.0.0.1:{port}/0"), 60, c.clock
+            )
             with caplog.at_level(logging.WARNING, logger="steadyllm"):
                 reply = await c.chat("fake:m", [sl.user("x")], timeout_ms=400)
         assert reply.text == "answered"

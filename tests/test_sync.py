@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import inspect
 import threading
+from typing import Any
 
 import pytest
 
@@ -32,10 +33,44 @@ def test_sync_and_async_clients_expose_the_same_calls() -> None:
     sync_only = {"close", "client"}
     with sl.SyncClient() as sync_client:
         assert public(sl.Client()) - async_only == public(sync_client) - sync_only
-    for name in ("chat", "stream"):
-        a = inspect.signature(getattr(sl.Client, name))
-        s = inspect.signature(getattr(sl.SyncClient, name))
-        assert list(a.parameters) == list(s.parameters), name
+    for name in [*sorted(public(sl.SyncClient) - sync_only), "__init__"]:
+        a, b = getattr(sl.Client, name, None), getattr(sl.SyncClient, name)
+        if a is None or isinstance(a, property) or not callable(a):
+            continue  # an attribute of the instance, or a property: no signature
+        assert same_signature(a, b), name
+
+
+#: The async types and their sync twins, as annotations spell them.
+TWINS = {
+    "Client": "SyncClient",
+    "ChatStream": "SyncChatStream",
+    "ToolStream": "SyncToolStream",
+}
+
+
+def same_signature(async_fn: Any, sync_fn: Any) -> bool:
+    """Parameters (names, kinds, defaults, annotations) and return type agree, with
+    each async type read as its sync twin."""
+    a, b = inspect.signature(async_fn), inspect.signature(sync_fn)
+    twin = TWINS.get(str(a.return_annotation), str(a.return_annotation))
+    if twin != str(b.return_annotation):
+        raise AssertionError(f"returns {a.return_annotation} vs {b.return_annotation}")
+    mine = [(p.name, p.kind, p.default, str(p.annotation)) for p in a.parameters.values()]
+    theirs = [(p.name, p.kind, p.default, str(p.annotation)) for p in b.parameters.values()]
+    if mine != theirs:
+        raise AssertionError(f"{mine} != {theirs}")
+    return True
+
+
+def test_the_signature_check_sees_a_difference() -> None:
+    class A:
+        async def chat(self, model: str, *, timeout_ms: int = 1) -> int: ...
+
+    class B:
+        def chat(self, model: str, *, timeout_ms: int = 2) -> int: ...
+
+    with pytest.raises(AssertionError):
+        same_signature(A.chat, B.chat)
 
 
 async def run_async() -> list[object]:

@@ -1,7 +1,9 @@
 """The calls agent code makes: a tool-calling loop, and JSON output that validates.
 
-Both are built on ``Client.chat`` (or ``stream``), so every model turn gets the
-full pipeline: retries, breakers, limits, fallbacks, budgets, costs and logs.
+Both drive model turns through ``Turns``, the narrow interface the client hands
+them (one turn, complete or streamed, through the whole pipeline), so every
+turn gets retries, breakers, limits, fallbacks, budgets, costs and logs, and
+this layer never sees the client itself.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -19,11 +21,32 @@ from .._core.types import Message, Response, StreamEvent, ToolCall, Usage, tool_
 from .tools import Tool, ToolExecution, as_tools, check_schema, parse_arguments, result_text
 
 if TYPE_CHECKING:
-    from .._client.client import Client
+    from .._client.stream import ChatStream
+    from .._core.clock import Clock
     from .._metering.otel import Telemetry
 
 logger = get_logger("steadyllm")
 OnLimit = Literal["error", "answer"]
+Validate = Callable[[Response], None]
+ChatTurn = Callable[
+    [str | None, Sequence[Message], Validate | None, dict[str, Any]], Awaitable[Response]
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Turns:
+    """What the tool loop and structured output need of a client, and no more."""
+
+    #: One complete turn: ``chat(model, messages, validate, options)`` (``validate``
+    #: checks the reply before it is logged; options as for ``Client.chat``).
+    chat: ChatTurn
+    #: One streamed turn: ``stream(model, messages, options)``.
+    stream: Callable[[str | None, Sequence[Message], dict[str, Any]], ChatStream]
+    clock: Clock
+    #: The deadline of a call that sets no ``timeout_ms`` (LLM_TIMEOUT_MS).
+    timeout_ms: int
+    #: The OpenTelemetry recorder, once tracing is set up.
+    telemetry: Callable[[], Telemetry | None]
 
 
 @dataclass
@@ -122,7 +145,7 @@ def check_iterations(max_iterations: object) -> None:
 
 
 async def tool_loop(
-    client: Client,
+    turns: Turns,
     model: str | None,
     history: list[Message],
     table: Mapping[str, Tool],
@@ -138,7 +161,7 @@ async def tool_loop(
     ``max_iterations`` turns with tool calls: ``ToolLoopError``, or with
     ``on_max_iterations="answer"`` one more turn with tools disabled."""
     specs = [t.spec for t in table.values()]
-    telemetry = client.meter.telemetry()
+    telemetry = turns.telemetry()
     context = options.get("context")
     agent = getattr(context, "agent", None) or str(model or "agent")
     attributes = {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": agent}
@@ -147,14 +170,16 @@ async def tool_loop(
             final = iteration > max_iterations
             if final and on_max_iterations == "error":
                 raise _limit_error(max_iterations, result)
-            extra: dict[str, Any] = {"tool_choice": "none"} if final else {}
+            turn: dict[str, Any] = {**options, "tools": specs}
+            if final:
+                turn["tool_choice"] = "none"
             if stream:
-                async with client.stream(model, history, tools=specs, **options, **extra) as s:
+                async with turns.stream(model, history, turn) as s:
                     async for event in s:
                         yield event
                 response = s.response
             else:
-                response = await client.chat(model, history, tools=specs, **options, **extra)
+                response = await turns.chat(model, history, None, turn)
             result.response, result.iterations = response, min(iteration, max_iterations)
             result.usage = result.usage + response.usage
             if final or not response.tool_calls:
@@ -168,7 +193,7 @@ async def tool_loop(
 
 
 async def chat_with_tools(
-    client: Client,
+    turns: Turns,
     model: str | None,
     messages: Sequence[Message],
     tools: Sequence[Any],
@@ -183,7 +208,7 @@ async def chat_with_tools(
     history = list(messages)
     result = ToolRunResult(Response(), messages=history)
     loop = tool_loop(
-        client,
+        turns,
         model,
         history,
         table,
@@ -207,7 +232,7 @@ class ToolStream:
 
     def __init__(
         self,
-        client: Client,
+        turns: Turns,
         model: str | None,
         messages: Sequence[Message],
         table: Mapping[str, Tool],
@@ -220,7 +245,7 @@ class ToolStream:
         self._result = ToolRunResult(Response(), messages=self._history)
         self._finished = False
         self._loop = tool_loop(
-            client,
+            turns,
             model,
             self._history,
             table,
@@ -294,7 +319,7 @@ def _problems(exc: Exception) -> str:
 
 
 async def chat_json(
-    client: Client,
+    turns: Turns,
     model: str | None,
     messages: Sequence[Message],
     schema: Any,
@@ -309,8 +334,8 @@ async def chat_json(
     # what is left of it (an invalid value is refused by the first attempt's plan).
     total_ms = options.get("timeout_ms")
     if total_ms is None:
-        total_ms = client.settings.timeout_ms
-    clock, started = client.clock, client.clock.now()
+        total_ms = turns.timeout_ms
+    clock, started = turns.clock, turns.clock.now()
     response = Response()
     for attempt in range(1, max_repairs + 2):
         outcome: dict[str, Any] = {}
@@ -339,7 +364,7 @@ async def chat_json(
                 box["error"] = _problems(exc)
                 response.validation = {"status": "fail", "attempt": attempt, "errors": box["error"]}
 
-        response = await client._chat(model, history, validate, {**options, "response_format": fmt})
+        response = await turns.chat(model, history, validate, {**options, "response_format": fmt})
         if "value" in outcome:
             return outcome["value"], response
         last_raw, last_errors = response.text, outcome["error"]

@@ -1,9 +1,10 @@
-"""The async Client: routes a call to its provider and runs the attempt loop.
+"""The async Client: composes the layers and plans each call.
 
 One call: resolve the model (alias, ``provider:model``) → build and check the
-Request → under one total deadline, attempt → on a retryable error wait
-(server hint or jittered back-off, never past the deadline) and attempt again.
-Streams share this loop until their first event reaches the caller.
+Request → the fallback chain under one total deadline → the pipeline
+(``pipeline.py``): cache, admission, attempts with retries, one record, the
+cache store. Streams, the tool loops and structured output go through the
+same pipeline.
 """
 
 from __future__ import annotations
@@ -17,25 +18,23 @@ from .._config.routing import parse_model
 from .._config.settings import Settings
 from .._core.clock import Clock, SystemClock
 from .._core.context import Context, effective_context
-from .._core.dispatch import current as current_dispatch
-from .._core.errors import ConfigError, ContentFilterError, InvalidRequestError, LLMError
+from .._core.errors import ConfigError, InvalidRequestError, LLMError
 from .._core.redact import get_logger
 from .._core.sinks import SinkFailures
 from .._core.types import CacheMode, Message, Request, Response, ToolChoice, ToolSpec
 from .._metering.costs import CostTracker
 from .._metering.observe import Stats
-from .._resilience.attempts import run_attempts, with_fallbacks
 from .._resilience.breaker import BreakerPolicy
-from .._resilience.guard import Guard
 from .._resilience.limiter import RateLimiter
 from .._resilience.retry import RetryPolicy
 from ..providers import Provider, build_provider
-from .compose import cache_backend, compose
+from .compose import compose
+from .pipeline import Pipeline
 from .plan import CallOptions, CallPlan, LoopOptions, as_list, timeout_seconds
 from .stream import ChatStream
 
 if TYPE_CHECKING:
-    from .._agents.loop import OnLimit, ToolRunResult, ToolStream
+    from .._agents.loop import OnLimit, ToolRunResult, ToolStream, Turns
     from .._cache.response import ResponseCache
     from .._shared.state import SharedState
 
@@ -91,7 +90,8 @@ class Client:
         self.resilience = parts.resilience
         #: Prices, cost tracker, budgets, request log and statistics.
         self.meter = parts.meter
-        self._cache: ResponseCache | None = None
+        #: Admission, the attempt loop, the record and the cache of every call.
+        self._pipeline = Pipeline(s, self.clock, self.meter, self.resilience)
         self._providers: dict[str, Provider] = {}
         for name, provider in (providers or {}).items():
             provider.attach(self.clock)
@@ -134,8 +134,7 @@ class Client:
         await self.meter.aclose()
         if self.shared is not None:
             await self.shared.aclose()
-        if self._cache is not None:
-            await self._cache.aclose()
+        await self._pipeline.aclose()
         providers, self._providers = list(self._providers.values()), {}
         for provider in providers:
             await provider.aclose()
@@ -252,32 +251,6 @@ class Client:
         """Latency and outcome statistics (with ENABLE_METRICS): ``client.stats.summary()``."""
         return self.meter.stats
 
-    async def guard(self, plan: CallPlan) -> Guard:
-        """Admit one attempt: budget pre-flight, circuit breaker, rate limiter."""
-        request = plan.request
-        meter = self.meter
-        if meter.prices.needs_catalog(request.provider, request.model):
-            await meter.warm(request.provider, request.model)
-        budget = None
-        if meter.checks_spend:  # skip the coroutine on the common path: no cap, no budget
-            budget = await meter.preflight(
-                request,
-                plan.context,
-                plan.provider.default_max_tokens,
-                plan.deadline - self.clock.now(),
-                plan.prompt_tokens(),
-            )
-        try:
-            guard = await self.resilience.enter(
-                request, plan.deadline, plan.provider.default_max_tokens, plan.prompt_tokens()
-            )
-        except BaseException:
-            if budget is not None:
-                budget.release()
-            raise
-        guard.meter, guard.ledger, guard.budget = self.meter, plan.ledger, budget
-        return guard
-
     # ------------------------------------------------------------ calls
 
     async def chat(
@@ -297,100 +270,7 @@ class Client:
         """``chat``, with an optional check of the reply that runs before it is logged."""
         mode = self._cache_mode(options)
         chain = self.plan_chain(model, messages, **options)
-        first = chain[0]
-        if mode == "use":
-            cache = self.response_cache()
-            hit = await cache.lookup(first.request, first.deadline)
-            if hit is None:
-                key, flight = cache.lead(first.request)
-                if flight is None:  # this call leads: identical ones wait for its answer
-                    answer: Response | None = None
-                    try:
-                        answer = await self._call(chain, validate, mode)
-                        return answer
-                    finally:
-                        cache.land(key, answer)
-                hit = await cache.follow(flight, first.deadline)
-            if hit is not None:
-                return self._serve_hit(first, hit, validate)
-        return await self._call(chain, validate, mode)
-
-    async def _call(
-        self,
-        chain: list[CallPlan],
-        validate: Callable[[Response], None] | None,
-        mode: CacheMode,
-    ) -> Response:
-        """The chain, its record, and the cache store of its answer (under the call's
-        span when tracing is set up: it is current while the call runs)."""
-        token = self.meter.open_span(chain[0]) if self.meter.traced else None
-        try:
-            return await self._call_chain(chain, validate, mode)
-        finally:
-            if token is not None:
-                self.meter.close_span(token)
-
-    async def _call_chain(
-        self,
-        chain: list[CallPlan],
-        validate: Callable[[Response], None] | None,
-        mode: CacheMode,
-    ) -> Response:
-        trying = [chain[0]]  # the plan running now, for the record of a cancelled call
-
-        async def run(plan: CallPlan) -> tuple[Response, int]:
-            trying[0] = plan
-            result = await run_attempts(self.clock, plan, lambda: self._complete(plan))
-            if result[0].finish_reason == "content_filter" and self._filter_falls_back(plan, chain):
-                raise ContentFilterError(
-                    f"{plan.request.model_id} refused the request (finish_reason content_filter)",
-                    provider=plan.request.provider,
-                    model=plan.request.model,
-                    attempt=result[1],
-                )
-            return result
-
-        try:
-            if len(chain) == 1:  # no fallbacks configured: skip the chain's bookkeeping
-                (response, attempts), plan, fallback = await run(chain[0]), chain[0], None
-            else:
-                (response, attempts), plan, fallback = await with_fallbacks(
-                    chain, run, self.settings, self.clock
-                )
-        except LLMError as error:
-            self.meter.finish(
-                chain[0],
-                self._plan_of(chain, error),
-                error=error,
-                latency_ms=(self.clock.now() - chain[0].started) * 1000.0,
-            )
-            raise
-        except BaseException:  # cancelled (or interrupted): still one record, with its spend
-            self.meter.finish(
-                chain[0],
-                trying[0],
-                abandoned="cancelled",
-                latency_ms=(self.clock.now() - chain[0].started) * 1000.0,
-            )
-            raise
-        response.attempts = attempts
-        response.latency_ms = (self.clock.now() - plan.started) * 1000.0
-        response.context = plan.context
-        response.provider = response.provider or plan.request.provider
-        response.model = response.model or plan.request.model
-        response.fallback = fallback
-        if validate is not None:
-            validate(response)
-        self.meter.finish(chain[0], plan, response=response, latency_ms=response.latency_ms)
-        if (
-            mode != "bypass"
-            and plan is chain[0]
-            and (response.validation or {}).get("status", "pass") == "pass"
-        ):
-            await self.response_cache().store(plan.request, response, plan.deadline)
-        return response
-
-    # ------------------------------------------------------------ response cache
+        return await self._pipeline.chat(chain, validate, mode)
 
     def _cache_mode(self, options: dict[str, Any]) -> CacheMode:
         mode = options.pop("cache", None)
@@ -402,24 +282,7 @@ class Client:
 
     def response_cache(self) -> ResponseCache:
         """The response cache, opened on first use (CACHE_* settings)."""
-        if self._cache is None:
-            from .._cache.response import ResponseCache
-
-            s = self.settings
-            backend = cache_backend(s)
-            self._cache = ResponseCache(backend, s.cache_ttl_ms / 1000.0, self.clock)
-        return self._cache
-
-    def _serve_hit(
-        self, plan: CallPlan, hit: Response, validate: Callable[[Response], None] | None
-    ) -> Response:
-        """A cached answer: no provider call, no cost; the cost it saved is counted."""
-        hit.context = plan.context
-        hit.latency_ms = (self.clock.now() - plan.started) * 1000.0
-        if validate is not None:
-            validate(hit)
-        self.meter.finish_hit(plan, hit)
-        return hit
+        return self._pipeline.cache()
 
     # ------------------------------------------------------------ agent calls
 
@@ -443,7 +306,7 @@ class Client:
         from .._agents.loop import chat_with_tools
 
         return await chat_with_tools(
-            self,
+            self._turns(),
             model,
             messages,
             tools,
@@ -472,7 +335,7 @@ class Client:
 
         table = as_tools(tools, handlers, tool_timeout)
         return ToolStream(
-            self, model, messages, table, max_iterations, on_max_iterations, dict(options)
+            self._turns(), model, messages, table, max_iterations, on_max_iterations, dict(options)
         )
 
     async def chat_json(
@@ -489,7 +352,9 @@ class Client:
         ``max_repairs`` times, then ``StructuredOutputError``."""
         from .._agents.loop import chat_json
 
-        value, _ = await chat_json(self, model, messages, schema, max_repairs, dict(options))
+        value, _ = await chat_json(
+            self._turns(), model, messages, schema, max_repairs, dict(options)
+        )
         return value
 
     async def chat_json_response(
@@ -503,43 +368,29 @@ class Client:
         """``chat_json`` that also returns the Response (usage, cost, ``validation``)."""
         from .._agents.loop import chat_json
 
-        return await chat_json(self, model, messages, schema, max_repairs, dict(options))
-
-    @staticmethod
-    def _plan_of(chain: list[CallPlan], error: LLMError) -> CallPlan:
-        """The plan of the model that raised ``error`` (the last one tried)."""
-        for plan in reversed(chain):
-            if plan.request.provider == error.provider and plan.request.model == error.model:
-                return plan
-        return chain[0]
-
-    def _filter_falls_back(self, plan: CallPlan, chain: list[CallPlan]) -> bool:
-        return self.settings.fallback_on_content_filter and plan is not chain[-1]
-
-    async def _complete(self, plan: CallPlan) -> Response:
-        guard = await self.guard(plan)
-        token = current_dispatch.set(guard.dispatch)
-        try:  # Guard.run, inlined: this is the path of every call
-            response = await plan.provider.complete(plan.request)
-        except LLMError as error:
-            await guard.fail(error)
-            raise
-        except BaseException:
-            guard.abandon()
-            raise
-        finally:
-            current_dispatch.reset(token)
-        await guard.succeed(response)
-        return response
+        return await chat_json(self._turns(), model, messages, schema, max_repairs, dict(options))
 
     def stream(
         self, model: str | None, messages: Sequence[Message], **options: Unpack[CallOptions]
     ) -> ChatStream:
         """A streamed reply: ``async with client.stream(...) as s: async for ev in s: ...``.
         Same options as ``chat``. Bad input raises here, before anything is sent."""
-        opts: dict[str, Any] = dict(options)
-        mode = self._cache_mode(opts)
-        return ChatStream(self, self.plan_chain(model, messages, stream=True, **opts), mode)
+        return self._stream(model, messages, dict(options))
+
+    def _stream(
+        self, model: str | None, messages: Sequence[Message], options: dict[str, Any]
+    ) -> ChatStream:
+        mode = self._cache_mode(options)
+        chain = self.plan_chain(model, messages, stream=True, **options)
+        return ChatStream(self._pipeline, chain, mode)
+
+    def _turns(self) -> Turns:
+        """The narrow interface the tool loop and structured output drive turns through."""
+        from .._agents.loop import Turns
+
+        return Turns(
+            self._chat, self._stream, self.clock, self.settings.timeout_ms, self.meter.telemetry
+        )
 
     async def predicted_wait(
         self, model: str | None, messages: Sequence[Message], max_tokens: int | None = None

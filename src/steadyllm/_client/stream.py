@@ -14,20 +14,30 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 from .._core.errors import LLMError, StreamInterruptedError
-from .._core.types import Done, FallbackInfo, ProviderEvent, Response, ResponseMeta, StreamEvent
+from .._core.types import (
+    CacheMode,
+    Done,
+    FallbackInfo,
+    ProviderEvent,
+    Response,
+    ResponseMeta,
+    StreamEvent,
+)
 from .._resilience.attempts import deadline_error, run_attempts, with_fallbacks
 from .assemble import StreamAssembler
 
 if TYPE_CHECKING:
     from .._resilience.guard import Guard
-    from .client import Client
+    from .pipeline import Pipeline
     from .plan import CallPlan
 
 
 class ChatStream:
-    def __init__(self, client: Client, chain: list[CallPlan], cache: str = "bypass") -> None:
-        self._client = client
-        self._cache_mode = cache
+    def __init__(
+        self, pipeline: Pipeline, chain: list[CallPlan], cache: CacheMode = "bypass"
+    ) -> None:
+        self._pipeline = pipeline
+        self._cache_mode: CacheMode = cache
         self._hit: Response | None = None
         self._chain = chain
         self._plan = chain[0]
@@ -50,7 +60,7 @@ class ChatStream:
     async def __aenter__(self) -> ChatStream:
         if self._cache_mode == "use":
             first = self._chain[0]
-            cache = self._client.response_cache()
+            cache = self._pipeline.cache()
             hit = await cache.lookup(first.request, first.deadline)
             if hit is None:  # an identical call in flight: wait for its answer instead
                 key, flight = cache.lead(first.request)
@@ -66,15 +76,15 @@ class ChatStream:
 
         async def run(plan: CallPlan) -> tuple[StreamEvent, int]:
             self._plan = plan
-            return await run_attempts(self._client.clock, plan, self._open)
+            return await run_attempts(self._pipeline.clock, plan, self._open)
 
-        meter = self._client.meter
+        meter = self._pipeline.meter
         if meter.traced:  # opened now, ended when the stream ends (not current: the
             meter.open_span(self._chain[0], current=False)  # caller's loop runs between)
 
         try:
             (self._first, self._attempts), _, self._fallback = await with_fallbacks(
-                self._chain, run, self._client.settings, self._client.clock
+                self._chain, run, self._pipeline.settings, self._pipeline.clock
             )
         except LLMError as error:
             await self._close_iterator()
@@ -98,27 +108,26 @@ class ChatStream:
             return
         self._recorded = True
         if self._flight is not None:  # followers get a complete answer, or call themselves
-            self._client.response_cache().land(self._flight, response)
+            self._pipeline.cache().land(self._flight, response)
             self._flight = None
-        self._client.meter.finish(
-            self._chain[0],
+        self._pipeline.record(
+            self._chain,
             self._plan,
             response=response,
             error=error,
-            stream=True,
             abandoned=abandoned,
-            latency_ms=(self._client.clock.now() - self._plan.started) * 1000.0,
+            stream=True,
         )
 
     async def _open(self) -> StreamEvent:
         """One attempt: pass the guard, start the provider stream, pull its first visible event."""
         await self._close_iterator()
         self._assembler = StreamAssembler()
-        guard = self._guard = await self._client.guard(self._plan)
+        guard = self._guard = await self._pipeline.admit(self._plan)
         return await guard.run(self._first_event())
 
     async def _first_event(self) -> StreamEvent:
-        self._attempt_started = self._client.clock.now()
+        self._attempt_started = self._pipeline.clock.now()
         self._iterator = self._plan.provider.stream(self._plan.request)
         return await self._first_visible(self._iterator)
 
@@ -138,13 +147,13 @@ class ChatStream:
                 raise
             self._assembler.add(event)
             if not isinstance(event, ResponseMeta):
-                self._ttft_ms = (self._client.clock.now() - self._attempt_started) * 1000.0
+                self._ttft_ms = (self._pipeline.clock.now() - self._attempt_started) * 1000.0
                 return event
 
     async def __aexit__(self, *exc: object) -> None:
         if self._hit is not None and not self._recorded:  # a replay left early: still a hit
             self._recorded = True
-            self._client.meter.finish_hit(self._plan, self._hit, stream=True)
+            self._pipeline.serve_hit(self._plan, self._hit, stream=True)
         partial = self.partial() if not self._recorded and self._attempts else None
         if self._guard is not None and not self._guard.settled:
             # The caller left early: no verdict on the provider; what it sent is booked.
@@ -170,7 +179,7 @@ class ChatStream:
             return await self._deliver(event)
         if self._finished or self._iterator is None:
             raise StopAsyncIteration
-        clock, plan = self._client.clock, self._plan
+        clock, plan = self._pipeline.clock, self._plan
         scope = clock.timeout_at(plan.deadline)
         try:
             async with scope:
@@ -225,7 +234,7 @@ class ChatStream:
             self._response.fallback = self._fallback
             if self._hit is not None:
                 self._recorded = True
-                self._client.meter.finish_hit(self._plan, self._response, stream=True)
+                self._pipeline.serve_hit(self._plan, self._response, stream=True)
                 return event
             if self._guard is not None:
                 await self._guard.succeed(self._response)
@@ -233,16 +242,9 @@ class ChatStream:
         return event
 
     async def _store(self) -> None:
-        """Keep a finished stream's answer for the cache (not a replay, not a fallback's)."""
-        if (
-            self._cache_mode != "bypass"
-            and self._hit is None
-            and self._response is not None
-            and self._plan is self._chain[0]
-        ):
-            await self._client.response_cache().store(
-                self._plan.request, self._response, self._plan.deadline
-            )
+        """Keep a finished stream's answer for the cache (not a replay)."""
+        if self._hit is None and self._response is not None:
+            await self._pipeline.keep(self._chain, self._plan, self._response, self._cache_mode)
 
     def _tag(self, error: LLMError) -> LLMError:
         return error.locate(self._plan.request.provider, self._plan.request.model, self._attempts)
@@ -257,10 +259,7 @@ class ChatStream:
         )
 
     def _finish(self, response: Response) -> Response:
-        response.attempts = self._attempts
-        response.latency_ms = (self._client.clock.now() - self._plan.started) * 1000.0
-        response.ttft_ms = self._ttft_ms
-        response.context = self._plan.context
+        self._pipeline.stamp(self._plan, response, self._attempts).ttft_ms = self._ttft_ms
         return response
 
     # ------------------------------------------------------------ results
