@@ -10,7 +10,8 @@ import aiohttp
 import pytest
 
 import steadyllm as sl
-from steadyllm._cli.main import build_parser, main
+from steadyllm._cli.main import main
+from steadyllm._cli.parser import build_parser
 
 
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:

@@ -64,10 +64,12 @@ def same_signature(async_fn: Any, sync_fn: Any) -> bool:
 
 def test_the_signature_check_sees_a_difference() -> None:
     class A:
-        async def chat(self, model: str, *, timeout_ms: int = 1) -> int: ...
+        async def chat(self, model: str, *, timeout_ms: int = 1) -> int:
+            return timeout_ms
 
     class B:
-        def chat(self, model: str, *, timeout_ms: int = 2) -> int: ...
+        def chat(self, model: str, *, timeout_ms: int = 2) -> int:
+            return timeout_ms
 
     with pytest.raises(AssertionError):
         same_signature(A.chat, B.chat)

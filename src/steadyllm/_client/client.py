@@ -18,19 +18,27 @@ from .._config.routing import parse_model
 from .._config.settings import Settings
 from .._core.clock import Clock, SystemClock
 from .._core.context import Context, effective_context
-from .._core.errors import ConfigError, InvalidRequestError, LLMError
+from .._core.errors import ConfigError, LLMError
 from .._core.redact import get_logger
 from .._core.sinks import SinkFailures
-from .._core.types import CacheMode, Message, Request, Response, ToolChoice, ToolSpec
+from .._core.types import Message, Request, Response, ToolChoice, ToolSpec
 from .._metering.costs import CostTracker
 from .._metering.observe import Stats
 from .._resilience.breaker import BreakerPolicy
-from .._resilience.limiter import RateLimiter
 from .._resilience.retry import RetryPolicy
 from ..providers import Provider, build_provider
 from .compose import compose
 from .pipeline import Pipeline
-from .plan import CallOptions, CallPlan, LoopOptions, as_list, timeout_seconds
+from .plan import (
+    CallOptions,
+    CallPlan,
+    LoopOptions,
+    as_list,
+    cache_mode,
+    check_options,
+    timeout_seconds,
+    with_retries,
+)
 from .stream import ChatStream
 
 if TYPE_CHECKING:
@@ -173,19 +181,7 @@ class Client:
         """Resolve and check one call without sending it (bad input fails here)."""
         if self._closed:
             raise LLMError("this client is closed; create a new one", retryable=False)
-        if context is not None and not isinstance(context, Context):
-            raise InvalidRequestError(
-                f"context must be an sl.Context, not {type(context).__name__}; "
-                "e.g. context=sl.Context(run_id='r1')"
-            )
-        if max_retries is not None and (
-            isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0
-        ):
-            raise InvalidRequestError(
-                f"max_retries={max_retries!r} must be a whole number of at least 0"
-            )
-        if extra is not None and not isinstance(extra, dict):
-            raise InvalidRequestError(f"extra must be a dict, not {type(extra).__name__}")
+        check_options(context, max_retries, extra)
         s = self.settings
         ref = parse_model(
             model, aliases=s.aliases, default_provider=s.provider, default_model=s.default_model
@@ -208,11 +204,7 @@ class Client:
         )
         check_request(request)
         timeout_s = timeout_seconds(timeout_ms, s.timeout_ms)
-        retry = self.retry
-        if max_retries is not None:
-            retry = RetryPolicy(
-                max_retries, retry.base_delay, retry.max_delay, retry.max_retry_after, retry.random
-            )
+        retry = self.retry if max_retries is None else with_retries(self.retry, max_retries)
         provider = self.provider(ref.provider)
         now = self.clock.now()
         return CallPlan(
@@ -268,17 +260,9 @@ class Client:
         options: dict[str, Any],
     ) -> Response:
         """``chat``, with an optional check of the reply that runs before it is logged."""
-        mode = self._cache_mode(options)
+        mode = cache_mode(options, self.settings.enable_cache)
         chain = self.plan_chain(model, messages, **options)
         return await self._pipeline.chat(chain, validate, mode)
-
-    def _cache_mode(self, options: dict[str, Any]) -> CacheMode:
-        mode = options.pop("cache", None)
-        if mode is None:
-            return "use" if self.settings.enable_cache else "bypass"
-        if mode not in ("use", "bypass", "refresh"):
-            raise InvalidRequestError(f"cache={mode!r} must be 'use', 'bypass' or 'refresh'")
-        return mode  # type: ignore[no-any-return]
 
     def response_cache(self) -> ResponseCache:
         """The response cache, opened on first use (CACHE_* settings)."""
@@ -380,7 +364,7 @@ class Client:
     def _stream(
         self, model: str | None, messages: Sequence[Message], options: dict[str, Any]
     ) -> ChatStream:
-        mode = self._cache_mode(options)
+        mode = cache_mode(options, self.settings.enable_cache)
         chain = self.plan_chain(model, messages, stream=True, **options)
         return ChatStream(self._pipeline, chain, mode)
 
@@ -396,14 +380,9 @@ class Client:
         self, model: str | None, messages: Sequence[Message], max_tokens: int | None = None
     ) -> float:
         """Seconds a call like this would wait for the rate limiter if sent now."""
-        plan = self.plan(model, messages, max_tokens=max_tokens)
-        limiter = self.resilience.limiters.get(plan.request.provider, plan.request.model)
-        tokens = self.resilience.estimate(
-            plan.request, plan.provider.default_max_tokens, plan.prompt_tokens()
+        return await self._pipeline.predicted_wait(
+            self.plan(model, messages, max_tokens=max_tokens)
         )
-        if isinstance(limiter, RateLimiter):
-            return limiter.predicted_wait(tokens)
-        return await limiter.predicted_wait(tokens)
 
     async def fleet_costs(self) -> dict[str, Any]:
         """Every process's totals from Redis (same shape as ``costs.summary()``);

@@ -23,6 +23,7 @@ from .._core.types import CacheMode, FallbackInfo, Response
 from .._metering.meter import Meter
 from .._resilience.attempts import run_attempts, with_fallbacks
 from .._resilience.guard import Guard, Resilience
+from .._resilience.limiter import RateLimiter
 from .compose import cache_backend
 
 if TYPE_CHECKING:
@@ -101,6 +102,16 @@ class Pipeline:
             current_dispatch.reset(token)
         await guard.succeed(response)
         return response
+
+    async def predicted_wait(self, plan: CallPlan) -> float:
+        """Seconds the rate limiter would hold ``plan`` if it were sent now."""
+        limiter = self.resilience.limiters.get(plan.request.provider, plan.request.model)
+        tokens = self.resilience.estimate(
+            plan.request, plan.provider.default_max_tokens, plan.prompt_tokens()
+        )
+        if isinstance(limiter, RateLimiter):
+            return limiter.predicted_wait(tokens)
+        return await limiter.predicted_wait(tokens)
 
     # ------------------------------------------------------------ finishing
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
 from .._core.context import Context
+from .._core.errors import InvalidRequestError
 from .._core.types import CacheMode, Message, Request, ToolChoice, ToolSpec
 from .._metering.meter import Ledger
 from .._resilience.retry import RetryPolicy
@@ -88,9 +89,41 @@ def timeout_seconds(timeout_ms: int | None, default_ms: int) -> float:
         or not math.isfinite(value)  # NaN would switch the deadline off, inf never ends
         or value <= 0
     ):
-        from .._core.errors import InvalidRequestError
-
         raise InvalidRequestError(
             f"timeout_ms={timeout_ms!r} must be a positive, finite number of milliseconds"
         )
     return float(value) / 1000.0
+
+
+def check_options(context: Any, max_retries: Any, extra: Any) -> None:
+    """The options a type checker cannot vouch for, checked before anything is built."""
+    if context is not None and not isinstance(context, Context):
+        raise InvalidRequestError(
+            f"context must be an sl.Context, not {type(context).__name__}; "
+            "e.g. context=sl.Context(run_id='r1')"
+        )
+    if max_retries is not None and (
+        isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0
+    ):
+        raise InvalidRequestError(
+            f"max_retries={max_retries!r} must be a whole number of at least 0"
+        )
+    if extra is not None and not isinstance(extra, dict):
+        raise InvalidRequestError(f"extra must be a dict, not {type(extra).__name__}")
+
+
+def with_retries(policy: RetryPolicy, max_retries: int) -> RetryPolicy:
+    """``policy`` with another number of retries (a call's ``max_retries``)."""
+    return RetryPolicy(
+        max_retries, policy.base_delay, policy.max_delay, policy.max_retry_after, policy.random
+    )
+
+
+def cache_mode(options: dict[str, Any], enabled: bool) -> CacheMode:
+    """The call's ``cache`` option (taken out of ``options``), or the default."""
+    mode = options.pop("cache", None)
+    if mode is None:
+        return "use" if enabled else "bypass"
+    if mode not in ("use", "bypass", "refresh"):
+        raise InvalidRequestError(f"cache={mode!r} must be 'use', 'bypass' or 'refresh'")
+    return mode  # type: ignore[no-any-return]

@@ -11,7 +11,6 @@ updates the tracker and the statistics, and fires the alert once.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import sys
 import time
 from collections.abc import Callable
@@ -21,14 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 from .._config.prices import parse_prices
 from .._config.settings import Settings
-from .._core import fastjson as _json
 from .._core.errors import BudgetExceededError, ConfigError, LLMError
 from .._core.sinks import SinkFailures
 from .._core.types import Request, Response, Usage
 from .costs import BudgetReservation, Budgets, CostAlert, CostTracker, Spend
-from .observe import RequestLog, Stats, call_logger, configure_logging, sha256, timestamp
+from .observe import RequestLog, Stats, call_logger, configure_logging
 from .otel import Telemetry
 from .prices import PriceBook, cache_dir
+from .record import call_record
 from .tokens import estimate_request_tokens, output_cap
 
 if TYPE_CHECKING:
@@ -262,66 +261,18 @@ class Meter:
         saved_usd: float | None,
     ) -> None:
         """The call's record to the log, statistics, OpenTelemetry and the console."""
-        ctx = plan.context
         request = plan.request
         ok = error is None and not abandoned
-        cached = response is not None and response.cached
         telemetry = self.telemetry()
         console = call_logger.isEnabledFor(20)
         if self.log is None and self.stats is None and telemetry is None and not console:
             return  # nothing reads the record: skip the hashing on the hot path
-        record: dict[str, Any] = {
-            "schema": SCHEMA_VERSION,
-            "timestamp": timestamp(),
-            "run_id": ctx.run_id if ctx else None,
-            "project_id": ctx.project_id if ctx else None,
-            "agent": ctx.agent if ctx else None,
-            "operation": ctx.operation if ctx else None,
-            "provider": request.provider,
-            "model": request.model,
-            "requested_model": first.request.model_id,
-            "prompt_version": (ctx.metadata.get("prompt_version") if ctx else None),
-            "temperature": request.temperature,
-            "max_tokens": request.max_tokens,
-            "stream": stream,
-            "prompt_sha256": hashlib.sha256(
-                _json.dumps([m.to_dict() for m in request.messages], sort_keys=True, default=str)
-            ).hexdigest(),
-            "response_sha256": sha256(response.text) if response is not None else None,
-            "latency_ms": round(latency_ms, 3),
-            "ttft_ms": response.ttft_ms if response is not None else None,
-            "prompt_tokens": ledger.usage.prompt_tokens,
-            "completion_tokens": ledger.usage.completion_tokens,
-            "total_tokens": ledger.usage.total_tokens,
-            "cached_tokens": ledger.usage.cached_tokens,
-            "reasoning_tokens": ledger.usage.reasoning_tokens,
-            "cost_usd": ledger.cost_usd,
-            "cost_estimated": ledger.estimated,
-            "estimated_cost_usd": ledger.estimated_cost,
-            "success": ok,
-            "finish_reason": response.finish_reason if response is not None else None,
-            "error_kind": error.kind if error is not None else abandoned,
-            "error_message": error.message if error is not None else None,
-            "attempts": (
-                response.attempts if response is not None else error.attempt if error else 1
-            ),
-            "fallback_reason": response.fallback.reason
-            if response is not None and response.fallback
-            else None,
-            "cache_hit": bool(response.cached) if response is not None else False,
-            "validation_status": (response.validation or {}).get("status") if response else None,
-            "validation_attempt": (response.validation or {}).get("attempt") if response else None,
-            "request_id": response.request_id
-            if response is not None
-            else (error.request_id if error else None),
-            "metadata": dict(ctx.metadata) if ctx else {},
-        }
+        record = call_record(
+            plan, first, ledger, response, error, stream, abandoned, latency_ms, saved_usd
+        )
         if self.settings.log_prompts:
             record["prompt"] = [m.to_dict() for m in request.messages]
             record["response"] = response.text if response is not None else None
-        if cached:
-            record["cost_usd"] = 0.0
-            record["saved_usd"] = saved_usd
         sinks = self.sinks
         if self.log is not None:
             sinks.call("the request log", self.log.write, record)
@@ -410,7 +361,3 @@ class Meter:
             await self.shared_costs.aclose()
         if self.log is not None:  # waits for the disk: off the loop
             await asyncio.to_thread(self.log.close)
-
-
-#: 2: the time field is ``timestamp`` (it was ``ts`` in schema 1).
-SCHEMA_VERSION = 2

@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any
 from .._config.settings import Settings
 from ._behavior import FAULTS, Behavior, BehaviorError
 from ._limits import RateLimits
-from ._server import EmulatorState, RecordedRequest, build_app
+from ._server import build_app
+from ._state import EmulatorState, RecordedRequest
 
 if TYPE_CHECKING:
     from aiohttp import web

@@ -1,96 +1,21 @@
-"""The emulator's HTTP server: routes, request checks, replies and faults."""
+"""The emulator's HTTP server: routes, request checks, replies (faults: ``_faults``)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import math
-import time
 import uuid
-from collections import deque
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ._behavior import Behavior, BehaviorError
-from ._limits import RateLimits
-from ._render import AnthropicRender, OpenAIRender, Quiet, Reply, sse
+from ._faults import mid_stream_fault, pre_response_fault
+from ._render import AnthropicRender, OpenAIRender, Quiet, Reply
+from ._state import EmulatorState, RecordedRequest, last_user_text, prompt_tokens
 
 if TYPE_CHECKING:
     from aiohttp import web
-
-_MAX_HANG_S = 600.0  # a hang ends eventually, so a forgotten emulator cannot pin a client forever
-
-
-@dataclass
-class RecordedRequest:
-    """One request as the emulator received it."""
-
-    api: str  # "openai", "azure" or "anthropic"
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]
-    body: Any
-    at: float = field(default_factory=time.time)
-
-
-def _strings(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, list):
-        return [s for item in value for s in _strings(item)]
-    if isinstance(value, dict):
-        return [s for k in ("content", "text", "system") if k in value for s in _strings(value[k])]
-    return []
-
-
-def prompt_tokens(body: dict[str, Any]) -> int:
-    messages = body.get("messages") or []
-    texts = _strings(messages) + _strings(body.get("system") or [])
-    return sum(-(-len(t) // 4) for t in texts) + 4 * len(messages)
-
-
-def last_user_text(body: dict[str, Any]) -> str:
-    for message in reversed(body.get("messages") or []):
-        if isinstance(message, dict) and message.get("role") == "user":
-            content = message.get("content")
-            if isinstance(content, str):
-                return content
-            return "".join(
-                b.get("text", "")
-                for b in content or []
-                if isinstance(b, dict) and b.get("type") == "text"
-            )
-    return ""
-
-
-class EmulatorState:
-    """Everything the handlers share: the script queue, limits and the request log."""
-
-    def __init__(
-        self, script: list[Behavior], limits: RateLimits | None, api_keys: set[str] | None
-    ) -> None:
-        self.queue: deque[Behavior] = deque()
-        self.push(script)
-        self.limits = limits
-        self.api_keys = api_keys
-        self.requests: list[RecordedRequest] = []
-
-    def push(self, behaviors: list[Behavior]) -> None:
-        for behavior in behaviors:
-            self.queue.extend([behavior] * behavior.times)
-
-    def next_behavior(self, request: web.Request, api: str, model: str) -> Behavior:
-        """The header's behaviour, else the first queued one meant for this request."""
-        header = request.headers.get("x-emulator-behavior")
-        if header:
-            return Behavior.from_json(header)
-        for index, behavior in enumerate(self.queue):
-            if behavior.matches(api, model):
-                del self.queue[index]
-                return behavior
-        return Behavior()
 
 
 def _json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> web.Response:
@@ -151,7 +76,7 @@ class Handler:
             headers.update(self.limit_headers(verdict.headers))
             if not verdict.allowed:
                 return self.rate_limited(verdict.wait, headers)
-        early = await self.pre_response_fault(behavior, headers)
+        early = await pre_response_fault(self, behavior, headers)
         if early is not None:
             return early
         if behavior.fault == "drop" and not body.get("stream") and request.transport is not None:
@@ -315,65 +240,6 @@ class Handler:
             headers,
         )
 
-    async def pre_response_fault(
-        self, b: Behavior, headers: dict[str, str]
-    ) -> web.StreamResponse | None:
-        from aiohttp import web
-
-        if b.retry_after is not None:
-            headers["retry-after"] = f"{b.retry_after:g}"
-        if b.retry_after_ms is not None:
-            headers["retry-after-ms"] = f"{b.retry_after_ms:g}"
-        if b.should_retry is not None:
-            headers["x-should-retry"] = "true" if b.should_retry else "false"
-        fault = b.fault
-        if fault == "hang":
-            await asyncio.sleep(min(_MAX_HANG_S, (b.hang_ms or math.inf) / 1000.0))
-            return None
-        if fault == "html":
-            status = b.status or 502
-            page = (
-                f"<html><head><title>{status} Bad Gateway</title></head><body><center>"
-                f"<h1>{status} Bad Gateway</h1></center><hr><center>nginx</center></body></html>"
-            )
-            return web.Response(status=status, text=page, content_type="text/html", headers=headers)
-        simple = {
-            "status": (b.status or 500, "The server had an error while processing your request."),
-            "rate_limit": (
-                429,
-                "Rate limit reached for requests per min (RPM). Please try again in 1s.",
-            ),
-            "quota": (
-                429,
-                "You exceeded your current quota, please check your plan and billing details.",
-            ),
-            "overloaded": (529 if self.api == "anthropic" else 503, "Overloaded"),
-            "context_length": (
-                400,
-                "This model's maximum context length is 128000 tokens. "
-                "However, your messages resulted in 210000 tokens."
-                if self.api != "anthropic"
-                else "prompt is too long: 210000 tokens > 200000 maximum",
-            ),
-            "auth": (401, "Incorrect API key provided: sk-emu***123."),
-        }
-        if fault == "rate_limit":
-            headers.setdefault("retry-after", "1")
-            headers.setdefault("x-ratelimit-remaining-requests", "0")
-            headers.setdefault("x-ratelimit-reset-requests", "1s")
-        if fault == "content_filter" and self.api == "azure":
-            return self.error(
-                400,
-                "content_filter",
-                "The response was filtered due to the prompt "
-                "triggering Azure OpenAI's content management policy.",
-                headers,
-            )
-        if fault in simple:
-            status, message = simple[fault]
-            return self.error(status, fault, b.message or message, headers)
-        return None
-
     # -------------------------------------------------------------- streaming
 
     async def stream(
@@ -409,7 +275,7 @@ class Handler:
             counts = frame is not None and not isinstance(frame, Quiet)
             if mid_stream and sent == b.after_chunks and (counts or frame is None):
                 mid_stream = False
-                if await self.mid_stream_fault(request, response, b):
+                if await mid_stream_fault(self, request, response, b):
                     return response
             if frame is None:
                 break
@@ -423,34 +289,6 @@ class Handler:
             await response.write(tail_frame)
         await response.write_eof()
         return response
-
-    async def mid_stream_fault(
-        self, request: web.Request, response: web.StreamResponse, b: Behavior
-    ) -> bool:
-        """Inject a fault into a started stream; True when the stream is over."""
-        if b.fault == "stall":
-            end = time.monotonic() + min(_MAX_HANG_S, (b.stall_ms or math.inf) / 1000.0)
-            while (left := end - time.monotonic()) > 0:
-                await asyncio.sleep(min(left, 0.05) if b.comments else left)
-                if b.comments:  # keep-alives during the stall must not count as progress
-                    await response.write(b": keep-alive\n\n")
-                    if self.api == "anthropic":
-                        await response.write(sse({"type": "ping"}, "ping"))
-            return False
-        if b.fault == "malformed":
-            await response.write(sse('{"choices": [{"delta": {"content": "oops'))
-            await response.write_eof()
-            return True
-        if b.fault == "error_event":
-            await response.write(self.render.error_event(b.message or "Overloaded", b.error_type))
-            if self.api != "anthropic" and not b.no_done:
-                await response.write(b"data: [DONE]\n\n")  # vLLM sends [DONE] after an error
-            await response.write_eof()
-            return True
-        # drop: close the socket without ending the chunked body
-        if request.transport is not None:
-            request.transport.close()
-        return True
 
 
 def _bearer(request: web.Request) -> str | None:

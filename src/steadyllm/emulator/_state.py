@@ -1,0 +1,88 @@
+"""What the emulator remembers: every request it received, the scripted
+behaviours still to play, and its rate-limit buckets; and the prompt reading
+(token count, last user text) that rate limits and echo replies use.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ._behavior import Behavior
+from ._limits import RateLimits
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+
+@dataclass
+class RecordedRequest:
+    """One request as the emulator received it."""
+
+    api: str  # "openai", "azure" or "anthropic"
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: Any
+    at: float = field(default_factory=time.time)
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [s for item in value for s in _strings(item)]
+    if isinstance(value, dict):
+        return [s for k in ("content", "text", "system") if k in value for s in _strings(value[k])]
+    return []
+
+
+def prompt_tokens(body: dict[str, Any]) -> int:
+    messages = body.get("messages") or []
+    texts = _strings(messages) + _strings(body.get("system") or [])
+    return sum(-(-len(t) // 4) for t in texts) + 4 * len(messages)
+
+
+def last_user_text(body: dict[str, Any]) -> str:
+    for message in reversed(body.get("messages") or []):
+        if isinstance(message, dict) and message.get("role") == "user":
+            content = message.get("content")
+            if isinstance(content, str):
+                return content
+            return "".join(
+                b.get("text", "")
+                for b in content or []
+                if isinstance(b, dict) and b.get("type") == "text"
+            )
+    return ""
+
+
+class EmulatorState:
+    """Everything the handlers share: the script queue, limits and the request log."""
+
+    def __init__(
+        self, script: list[Behavior], limits: RateLimits | None, api_keys: set[str] | None
+    ) -> None:
+        self.queue: deque[Behavior] = deque()
+        self.push(script)
+        self.limits = limits
+        self.api_keys = api_keys
+        self.requests: list[RecordedRequest] = []
+
+    def push(self, behaviors: list[Behavior]) -> None:
+        for behavior in behaviors:
+            self.queue.extend([behavior] * behavior.times)
+
+    def next_behavior(self, request: web.Request, api: str, model: str) -> Behavior:
+        """The header's behaviour, else the first queued one meant for this request."""
+        header = request.headers.get("x-emulator-behavior")
+        if header:
+            return Behavior.from_json(header)
+        for index, behavior in enumerate(self.queue):
+            if behavior.matches(api, model):
+                del self.queue[index]
+                return behavior
+        return Behavior()
