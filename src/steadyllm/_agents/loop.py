@@ -1,7 +1,8 @@
-"""The calls agent code makes: a tool-calling loop, and JSON output that validates.
+"""The tool-calling loop, in both forms (``chat_with_tools`` and the streaming
+``ToolStream``).
 
-Both drive model turns through ``Turns``, the narrow interface the client hands
-them (one turn, complete or streamed, through the whole pipeline), so every
+It drives model turns through ``Turns``, the narrow interface the client hands
+it (one turn, complete or streamed, through the whole pipeline), so every
 turn gets retries, breakers, limits, fallbacks, budgets, costs and logs, and
 this layer never sees the client itself.
 """
@@ -10,24 +11,30 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from .._core.errors import StructuredOutputError, ToolLoopError
+from .._core.errors import ToolLoopError
 from .._core.redact import get_logger
-from .._core.types import Message, Response, StreamEvent, ToolCall, Usage, tool_result, user
-from .tools import Tool, ToolExecution, as_tools, check_schema, parse_arguments, result_text
+from .._core.types import Message, Response, StreamEvent, ToolCall, Usage, tool_result
+from .tools import Tool, ToolExecution, as_tools, parse_arguments, result_text
 
 if TYPE_CHECKING:
     from .._client.stream import ChatStream
     from .._core.clock import Clock
     from .._metering.otel import Telemetry
 
+
 logger = get_logger("steadyllm")
+
+
 OnLimit = Literal["error", "answer"]
+
+
 Validate = Callable[[Response], None]
+
+
 ChatTurn = Callable[
     [str | None, Sequence[Message], Validate | None, dict[str, Any]], Awaitable[Response]
 ]
@@ -144,6 +151,25 @@ def check_iterations(max_iterations: object) -> None:
         raise InvalidRequestError(f"max_iterations={max_iterations!r} must be at least 1")
 
 
+async def _model_turn(
+    turns: Turns,
+    model: str | None,
+    history: list[Message],
+    options: dict[str, Any],
+    answer: list[Response],
+    *,
+    stream: bool,
+) -> AsyncGenerator[StreamEvent, None]:
+    """One model turn: its stream events (``stream``), then its response in ``answer``."""
+    if not stream:
+        answer.append(await turns.chat(model, history, None, options))
+        return
+    async with turns.stream(model, history, options) as s:
+        async for event in s:
+            yield event
+    answer.append(s.response)
+
+
 async def tool_loop(
     turns: Turns,
     model: str | None,
@@ -173,13 +199,13 @@ async def tool_loop(
             turn: dict[str, Any] = {**options, "tools": specs}
             if final:
                 turn["tool_choice"] = "none"
-            if stream:
-                async with turns.stream(model, history, turn) as s:
-                    async for event in s:
-                        yield event
-                response = s.response
-            else:
-                response = await turns.chat(model, history, None, turn)
+            answer: list[Response] = []
+            # aclosing: a loop left early closes the turn's stream now, not at collection.
+            turn_events = _model_turn(turns, model, history, turn, answer, stream=stream)
+            async with contextlib.aclosing(turn_events) as events:
+                async for event in events:
+                    yield event
+            response = answer[0]
             result.response, result.iterations = response, min(iteration, max_iterations)
             result.usage = result.usage + response.usage
             if final or not response.tool_calls:
@@ -281,113 +307,3 @@ class ToolStream:
         except StopAsyncIteration:
             self._finished = True
             raise
-
-
-# ------------------------------------------------------------------ structured output
-
-
-def _schema_of(schema: Any) -> tuple[str, dict[str, Any], Callable[[str], Any]]:
-    """(name, JSON Schema, parse) for a pydantic model class or a JSON Schema dict."""
-    if isinstance(schema, dict):
-
-        def parse_dict(text: str) -> Any:
-            value = json.loads(text)
-            check_schema(value, schema)
-            return value
-
-        return str(schema.get("title") or "output"), schema, parse_dict
-    import pydantic
-
-    if not (isinstance(schema, type) and issubclass(schema, pydantic.BaseModel)):
-        from .._core.errors import InvalidRequestError
-
-        raise InvalidRequestError("schema must be a pydantic model class or a JSON Schema dict")
-
-    def parse_model(text: str) -> Any:
-        return schema.model_validate_json(text)
-
-    return schema.__name__, schema.model_json_schema(), parse_model
-
-
-def _problems(exc: Exception) -> str:
-    errors = getattr(exc, "errors", None)
-    if callable(errors):
-        return "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in errors()
-        )
-    return str(exc)
-
-
-async def chat_json(
-    turns: Turns,
-    model: str | None,
-    messages: Sequence[Message],
-    schema: Any,
-    max_repairs: int,
-    options: dict[str, Any],
-) -> tuple[Any, Response]:
-    name, json_schema, parse = _schema_of(schema)
-    fmt = {"type": "json_schema", "name": name, "schema": json_schema}
-    history = list(messages)
-    last_raw, last_errors = "", ""
-    # timeout_ms is the total over every repair, as for any call: each attempt gets
-    # what is left of it (an invalid value is refused by the first attempt's plan).
-    total_ms = options.get("timeout_ms")
-    if total_ms is None:
-        total_ms = turns.timeout_ms
-    clock, started = turns.clock, turns.clock.now()
-    response = Response()
-    for attempt in range(1, max_repairs + 2):
-        outcome: dict[str, Any] = {}
-        if attempt > 1 and isinstance(total_ms, int | float):
-            left_ms = total_ms - (clock.now() - started) * 1000.0
-            if left_ms <= 0:
-                from .._core.errors import LLMTimeoutError
-
-                raise LLMTimeoutError(
-                    f"chat_json did not get valid JSON for {name} within its total deadline "
-                    f"of {total_ms / 1000.0:g}s ({attempt - 1} attempts; last errors: "
-                    f"{last_errors}); raise timeout_ms or LLM_TIMEOUT_MS",
-                    retryable=False,
-                    provider=response.provider,
-                    model=response.model,
-                )
-            options = {**options, "timeout_ms": left_ms}
-
-        def validate(
-            response: Response, attempt: int = attempt, box: dict[str, Any] = outcome
-        ) -> None:
-            try:
-                box["value"] = parse(_strip_fence(response.text))
-                response.validation = {"status": "pass", "attempt": attempt}
-            except (ValueError, TypeError) as exc:
-                box["error"] = _problems(exc)
-                response.validation = {"status": "fail", "attempt": attempt, "errors": box["error"]}
-
-        response = await turns.chat(model, history, validate, {**options, "response_format": fmt})
-        if "value" in outcome:
-            return outcome["value"], response
-        last_raw, last_errors = response.text, outcome["error"]
-        history += [
-            response.message,
-            user(
-                f"Your reply was not valid: {last_errors}. Reply again with only the JSON value, "
-                "matching the schema exactly."
-            ),
-        ]
-    raise StructuredOutputError(
-        f"no valid JSON for {name} after {max_repairs + 1} attempts: {last_errors}",
-        raw=last_raw,
-        errors=last_errors,
-        provider=response.provider,
-        model=response.model,
-    )
-
-
-def _strip_fence(text: str) -> str:
-    """Models sometimes wrap JSON in a Markdown code fence despite JSON mode."""
-    stripped = text.strip()
-    if stripped.startswith("```") and stripped.endswith("```"):
-        stripped = stripped.split("\n", 1)[1] if "\n" in stripped else ""
-        stripped = stripped.rsplit("```", 1)[0]
-    return stripped.strip()

@@ -1,170 +1,131 @@
-"""Checks on a request before anything is sent: each failure is an
-``InvalidRequestError`` that says what is wrong and how to fix it."""
+"""Structured output: a reply parsed and validated against a schema (a pydantic
+model or a JSON Schema), with invalid replies sent back with their errors up
+to ``max_repairs`` times, all within the call's one total deadline.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from .._core.errors import InvalidRequestError
-from .._core.types import ImagePart, Message, Request, TextPart, ToolSpec
+from .._core.errors import LLMTimeoutError, StructuredOutputError
+from .._core.types import Message, Response, user
+from .loop import Turns, Validate
+from .tools import check_schema
 
-_ROLES = ("system", "user", "assistant", "tool")
+
+def _schema_of(schema: Any) -> tuple[str, dict[str, Any], Callable[[str], Any]]:
+    """(name, JSON Schema, parse) for a pydantic model class or a JSON Schema dict."""
+    if isinstance(schema, dict):
+
+        def parse_dict(text: str) -> Any:
+            value = json.loads(text)
+            check_schema(value, schema)
+            return value
+
+        return str(schema.get("title") or "output"), schema, parse_dict
+    import pydantic
+
+    if not (isinstance(schema, type) and issubclass(schema, pydantic.BaseModel)):
+        from .._core.errors import InvalidRequestError
+
+        raise InvalidRequestError("schema must be a pydantic model class or a JSON Schema dict")
+
+    def parse_model(text: str) -> Any:
+        return schema.model_validate_json(text)
+
+    return schema.__name__, schema.model_json_schema(), parse_model
 
 
-def _check_range(name: str, value: float | None, lo: float, hi: float) -> None:
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, int | float) or not lo <= value <= hi:
-        raise InvalidRequestError(
-            f"{name}={value!r} is out of range; use a number from {lo:g} to {hi:g}"
+def _problems(exc: Exception) -> str:
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        return "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in errors()
         )
+    return str(exc)
 
 
-def _check_text(text: object, where: str) -> None:
-    """Text that can be sent: a str that is valid Unicode (a lone surrogate, e.g. from
-    slicing UTF-16 or a bad decode, would go out as invalid UTF-8)."""
-    if not isinstance(text, str):
-        raise InvalidRequestError(f"{where} has text of type {type(text).__name__}, not str")
-    if text.isascii():
-        return
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise InvalidRequestError(
-            f"{where} contains a lone surrogate {text[exc.start]!r} at character {exc.start}, "
-            "which is not valid Unicode; decode the source text with errors='replace'"
-        ) from None
+def _checker(parse: Callable[[str], Any], attempt: int, outcome: dict[str, Any]) -> Validate:
+    """The check of one attempt's reply: the parsed value, or the errors, in ``outcome``
+    and in the response's ``validation`` (which its log record carries)."""
+
+    def validate(response: Response) -> None:
+        try:
+            outcome["value"] = parse(_strip_fence(response.text))
+            response.validation = {"status": "pass", "attempt": attempt}
+        except (ValueError, TypeError) as exc:
+            outcome["error"] = _problems(exc)
+            response.validation = {"status": "fail", "attempt": attempt, "errors": outcome["error"]}
+
+    return validate
 
 
-def _check_json(value: object, name: str) -> None:
-    """A value the request body can carry exactly: JSON types only, finite numbers."""
-    import json
-
-    try:
-        json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        reason = str(exc).replace(
-            "Out of range float values are not JSON compliant", "NaN or infinity is not valid JSON"
-        )
-        raise InvalidRequestError(
-            f"{name} cannot be sent as JSON ({reason}); use only dicts, lists, strings, "
-            "finite numbers, booleans and None"
-        ) from None
-
-
-def check_messages(messages: object) -> None:
-    if type(messages) is not list and (  # a list (the usual case) skips the ABC check
-        not isinstance(messages, Sequence) or isinstance(messages, str | bytes)
-    ):
-        raise InvalidRequestError("messages must be a list of messages, e.g. [sl.user('Hello')]")
-    if not messages:
-        raise InvalidRequestError("messages is empty; pass at least one, e.g. [sl.user('Hello')]")
-    open_calls: set[str] = set()
-    for i, msg in enumerate(messages):
-        if not isinstance(msg, Message):
-            raise InvalidRequestError(
-                f"messages[{i}] is a {type(msg).__name__}, not a Message; build messages "
-                "with sl.system(), sl.user(), sl.assistant() or sl.tool_result()"
-            )
-        if msg.role not in _ROLES:
-            raise InvalidRequestError(f"messages[{i}] has unknown role {msg.role!r}")
-        for part in msg.content:
-            if not isinstance(part, TextPart | ImagePart):
-                raise InvalidRequestError(f"messages[{i}] has an unsupported part {part!r}")
-            if isinstance(part, TextPart):
-                _check_text(part.text, f"messages[{i}]")
-            elif msg.role != "user":
-                raise InvalidRequestError(
-                    f"messages[{i}] is a {msg.role} message with an image; "
-                    "images go in user messages"
-                )
-        for call in msg.tool_calls:
-            _check_text(call.arguments, f"messages[{i}] tool call {call.name!r}")
-        if msg.role == "assistant":
-            open_calls = {c.id for c in msg.tool_calls}
-        elif msg.role == "tool":
-            if not msg.tool_call_id or msg.tool_call_id not in open_calls:
-                raise InvalidRequestError(
-                    f"messages[{i}] is a tool result for call id {msg.tool_call_id!r}, but the "
-                    "assistant message before it has no tool call with that id; pass the "
-                    "assistant reply (response.message) before its tool results"
-                )
-        else:
-            open_calls = set()
-
-
-def check_tools(tools: Sequence[ToolSpec], tool_choice: str | None) -> None:
-    names: set[str] = set()
-    for tool in tools:
-        if not isinstance(tool, ToolSpec):
-            raise InvalidRequestError(f"tools must be ToolSpec objects, got {type(tool).__name__}")
-        if not tool.name or not tool.name.replace("_", "a").replace("-", "a").isalnum():
-            raise InvalidRequestError(
-                f"tool name {tool.name!r} is invalid; use letters, digits, '_' and '-'"
-            )
-        if tool.name in names:
-            raise InvalidRequestError(f"tool name {tool.name!r} is declared twice")
-        if not isinstance(tool.parameters, dict) or tool.parameters.get("type") != "object":
-            raise InvalidRequestError(
-                f'tool {tool.name!r}: parameters must be a JSON Schema with "type": "object"'
-            )
-        names.add(tool.name)
-    if tool_choice is None or tool_choice in ("auto", "none"):
-        return
-    if not tools:
-        raise InvalidRequestError(f"tool_choice={tool_choice!r} needs tools")
-    if tool_choice != "required" and tool_choice not in names:
-        raise InvalidRequestError(
-            f"tool_choice={tool_choice!r} is neither 'auto', 'none', 'required' nor a "
-            f"declared tool name ({', '.join(sorted(names))})"
-        )
-
-
-def check_request(request: Request) -> None:
-    check_messages(request.messages)
-    check_tools(request.tools, request.tool_choice)
-    _check_range("temperature", request.temperature, 0.0, 2.0)
-    _check_range("top_p", request.top_p, 0.0, 1.0)
-    if request.max_tokens is not None and (
-        isinstance(request.max_tokens, bool)
-        or not isinstance(request.max_tokens, int)
-        or request.max_tokens < 1
-    ):
-        raise InvalidRequestError(
-            f"max_tokens={request.max_tokens!r} must be a whole number of at least 1"
-        )
-    if request.stop is not None and (
-        not isinstance(request.stop, list)
-        or not all(isinstance(s, str) and s for s in request.stop)
-    ):
-        raise InvalidRequestError("stop must be a list of non-empty strings")
-    if request.response_format is not None:
-        if not isinstance(request.response_format, dict):
-            raise InvalidRequestError(
-                "response_format must be a dict, e.g. {'type': 'json_object'}"
-            )
-        check_response_format(request.response_format)
-    if request.seed is not None and (
-        isinstance(request.seed, bool) or not isinstance(request.seed, int)
-    ):
-        raise InvalidRequestError(f"seed={request.seed!r} must be a whole number")
-    if request.user is not None and not isinstance(request.user, str):
-        raise InvalidRequestError(f"user={request.user!r} must be a string")
-    if request.extra:
-        if not all(isinstance(k, str) for k in request.extra):
-            raise InvalidRequestError("extra must be a dict with string keys")
-        _check_json(request.extra, "extra")
-
-
-def check_response_format(fmt: dict[str, Any]) -> None:
-    kind = fmt.get("type")
-    if kind == "json_object":
-        return
-    if kind == "json_schema":
-        if not isinstance(fmt.get("schema"), dict):
-            raise InvalidRequestError("response_format json_schema needs a 'schema' dict")
-        return
-    raise InvalidRequestError(
-        f"response_format type {kind!r} is not supported; use 'json_object' or 'json_schema'"
+def _out_of_time(
+    name: str, total_ms: float, attempts: int, errors: str, last: Response
+) -> LLMTimeoutError:
+    return LLMTimeoutError(
+        f"chat_json did not get valid JSON for {name} within its total deadline "
+        f"of {total_ms / 1000.0:g}s ({attempts} attempts; last errors: "
+        f"{errors}); raise timeout_ms or LLM_TIMEOUT_MS",
+        retryable=False,
+        provider=last.provider,
+        model=last.model,
     )
+
+
+async def chat_json(
+    turns: Turns,
+    model: str | None,
+    messages: Sequence[Message],
+    schema: Any,
+    max_repairs: int,
+    options: dict[str, Any],
+) -> tuple[Any, Response]:
+    name, json_schema, parse = _schema_of(schema)
+    fmt = {"type": "json_schema", "name": name, "schema": json_schema}
+    history = list(messages)
+    last_raw, last_errors = "", ""
+    # timeout_ms is the total over every repair, as for any call: each attempt gets
+    # what is left of it (an invalid value is refused by the first attempt's plan).
+    total_ms = options.get("timeout_ms")
+    if total_ms is None:
+        total_ms = turns.timeout_ms
+    clock, started = turns.clock, turns.clock.now()
+    response = Response()
+    for attempt in range(1, max_repairs + 2):
+        outcome: dict[str, Any] = {}
+        if attempt > 1 and isinstance(total_ms, int | float):
+            left_ms = total_ms - (clock.now() - started) * 1000.0
+            if left_ms <= 0:
+                raise _out_of_time(name, total_ms, attempt - 1, last_errors, response)
+            options = {**options, "timeout_ms": left_ms}
+        validate = _checker(parse, attempt, outcome)
+        response = await turns.chat(model, history, validate, {**options, "response_format": fmt})
+        if "value" in outcome:
+            return outcome["value"], response
+        last_raw, last_errors = response.text, outcome["error"]
+        history += [
+            response.message,
+            user(
+                f"Your reply was not valid: {last_errors}. Reply again with only the JSON value, "
+                "matching the schema exactly."
+            ),
+        ]
+    raise StructuredOutputError(
+        f"no valid JSON for {name} after {max_repairs + 1} attempts: {last_errors}",
+        raw=last_raw,
+        errors=last_errors,
+        provider=response.provider,
+        model=response.model,
+    )
+
+
+def _strip_fence(text: str) -> str:
+    """Models sometimes wrap JSON in a Markdown code fence despite JSON mode."""
+    stripped = text.strip()
+    if stripped.startswith("```") and stripped.endswith("```"):
+        stripped = stripped.split("\n", 1)[1] if "\n" in stripped else ""
+        stripped = stripped.rsplit("```", 1)[0]
+    return stripped.strip()

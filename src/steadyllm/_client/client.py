@@ -13,9 +13,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Unpack
 
-from .._agents.structured import check_request
 from .._config.routing import parse_model
 from .._config.settings import Settings
+from .._core.checks import check_request
 from .._core.clock import Clock, SystemClock
 from .._core.context import Context, effective_context
 from .._core.errors import ConfigError, LLMError
@@ -334,7 +334,7 @@ class Client:
         is returned as an instance, or a JSON Schema dict). Uses the provider's native
         structured output; invalid output is sent back with its errors up to
         ``max_repairs`` times, then ``StructuredOutputError``."""
-        from .._agents.loop import chat_json
+        from .._agents.structured import chat_json
 
         value, _ = await chat_json(
             self._turns(), model, messages, schema, max_repairs, dict(options)
@@ -350,7 +350,7 @@ class Client:
         **options: Unpack[CallOptions],
     ) -> tuple[Any, Response]:
         """``chat_json`` that also returns the Response (usage, cost, ``validation``)."""
-        from .._agents.loop import chat_json
+        from .._agents.structured import chat_json
 
         return await chat_json(self._turns(), model, messages, schema, max_repairs, dict(options))
 

@@ -16,8 +16,6 @@ from .request import HIGH_WATER, MAX_BODY_BYTES, MAX_HEADER_BYTES, MAX_HEADER_LI
 
 if TYPE_CHECKING:
     from .transport import HTTPTransport
-if TYPE_CHECKING:
-    pass
 
 
 class RefusedError(Exception):

@@ -7,15 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote, urlencode, urlsplit
 
 from .._core.errors import ConfigError
 from .._core.redact import redact, register_url_credentials
-
-if TYPE_CHECKING:
-    pass
-
 
 #: Idle connections older than this are closed instead of reused: below the
 #: keep-alive timeout of common servers (uvicorn 5 s is the exception; a
