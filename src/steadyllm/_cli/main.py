@@ -124,27 +124,10 @@ async def _chat(args: argparse.Namespace) -> int:
     messages = ([sl.system(args.system)] if args.system else []) + [sl.user(prompt, *images)]
     async with sl.Client() as client:
         if args.stream and not args.json:
-            async with client.stream(args.model, messages, **options) as stream:
-                async for event in stream:
-                    if isinstance(event, sl.TextDelta):
-                        sys.stdout.write(event.text)
-                        sys.stdout.flush()
-            response = stream.response
-            sys.stdout.write("\n")
+            response = await _print_stream(client.stream(args.model, messages, **options))
         else:
             response = await client.chat(args.model, messages, **options)
-            if args.json:
-                try:
-                    parsed = json.loads(response.text)
-                except ValueError:
-                    raise sl.InvalidResponseError(
-                        f"--json: the reply is not valid JSON: {response.text[:200]!r}",
-                        provider=response.provider,
-                        model=response.model,
-                    ) from None
-                print(json.dumps(parsed, indent=2, ensure_ascii=False))
-            else:
-                print(response.text)
+            print(_as_json(response) if args.json else response.text)
     _report(response)
     return EXIT_OK
 
@@ -158,26 +141,51 @@ async def _conversation(args: argparse.Namespace, options: dict[str, Any]) -> in
     first = args.prompt if args.prompt not in (None, "-") else None
     async with sl.Client() as client:
         while True:
-            if first is not None:
-                line, first = first, None
-            else:
-                try:
-                    line = await asyncio.to_thread(input, "> ")
-                except EOFError:
-                    break
-            if not line.strip():
+            line, first = (first, None) if first is not None else (await _read_turn(), None)
+            if line is None or not line.strip():
                 break
             history.append(sl.user(line, *pending))
             pending = []
-            async with client.stream(args.model, history, **options) as stream:
-                async for event in stream:
-                    if isinstance(event, sl.TextDelta):
-                        sys.stdout.write(event.text)
-                        sys.stdout.flush()
-            sys.stdout.write("\n")
-            history.append(stream.response.message)
-            _report(stream.response)
+            response = await _print_stream(client.stream(args.model, history, **options))
+            history.append(response.message)
+            _report(response)
     return EXIT_OK
+
+
+async def _read_turn() -> str | None:
+    """The next line from the terminal (off the loop); None at the end of input."""
+    try:
+        return await asyncio.to_thread(input, "> ")
+    except EOFError:
+        return None
+
+
+async def _print_stream(stream: Any) -> Any:
+    """Print a stream's text as it arrives; its Response once it is over."""
+    import steadyllm as sl
+
+    async with stream:
+        async for event in stream:
+            if isinstance(event, sl.TextDelta):
+                sys.stdout.write(event.text)
+                sys.stdout.flush()
+    sys.stdout.write("\n")
+    return stream.response
+
+
+def _as_json(response: Any) -> str:
+    """``--json``: the reply, checked and pretty-printed."""
+    import steadyllm as sl
+
+    try:
+        parsed = json.loads(response.text)
+    except ValueError:
+        raise sl.InvalidResponseError(
+            f"--json: the reply is not valid JSON: {response.text[:200]!r}",
+            provider=response.provider,
+            model=response.model,
+        ) from None
+    return json.dumps(parsed, indent=2, ensure_ascii=False)
 
 
 def _report(response: Any) -> None:

@@ -183,14 +183,10 @@ class ChatStream:
         scope = clock.timeout_at(plan.deadline)
         try:
             async with scope:
-                while True:
-                    item = await self._iterator.__anext__()
-                    self._assembler.add(item)
-                    if not isinstance(item, ResponseMeta):
-                        delivered = await self._deliver(item)
-                        if isinstance(delivered, Done):
-                            await self._store()
-                        return delivered
+                delivered = await self._deliver(await self._next_visible(self._iterator))
+            if isinstance(delivered, Done):
+                await self._store()
+            return delivered
         except StopAsyncIteration:
             self._finished = True
             if self._assembler.done:
@@ -213,6 +209,14 @@ class ChatStream:
         except LLMError as error:
             await self._failed(error)
             raise error from None
+
+    async def _next_visible(self, iterator: AsyncIterator[ProviderEvent]) -> StreamEvent:
+        """The provider's next event the caller sees (metadata is only assembled)."""
+        while True:
+            item = await iterator.__anext__()
+            self._assembler.add(item)
+            if not isinstance(item, ResponseMeta):
+                return item
 
     async def _failed(self, error: LLMError) -> None:
         """The stream broke after its first event: a verdict for the breaker, the spend

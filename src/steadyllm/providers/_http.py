@@ -215,14 +215,7 @@ class HTTPProvider(Provider, Generic[D]):
         got_content = False
         last_event = started
         while True:
-            if not got_content and self.first_token_timeout is not None:
-                limit: float | None = started + self.first_token_timeout
-                what = f"no first token within {self.first_token_timeout:g}s"
-            elif self.stream_idle_timeout is not None:
-                limit = last_event + self.stream_idle_timeout
-                what = f"no stream event for {self.stream_idle_timeout:g}s"
-            else:
-                limit, what = None, ""
+            limit, what = self._next_limit(got_content, started, last_event)
             scope = clock.timeout_at(limit)
             try:
                 async with scope:
@@ -266,6 +259,19 @@ class HTTPProvider(Provider, Generic[D]):
         decoder.close()
         for event in self._feed(request, state, None):
             yield event
+
+    def _next_limit(
+        self, got_content: bool, started: float, last_event: float
+    ) -> tuple[float | None, str]:
+        """When the next chunk must arrive, and what it means if it does not: the
+        first-token timer until content came, then the idle timer."""
+        if not got_content and self.first_token_timeout is not None:
+            first = self.first_token_timeout
+            return started + first, f"no first token within {first:g}s"
+        if self.stream_idle_timeout is not None:
+            idle = self.stream_idle_timeout
+            return last_event + idle, f"no stream event for {idle:g}s"
+        return None, ""
 
     async def _drain_tail(self, chunks: AsyncIterator[bytes]) -> None:
         """After the final event: read the rest of the body so the connection can be
