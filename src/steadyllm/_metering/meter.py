@@ -297,19 +297,7 @@ class Meter:
                 ledger.span,
             )
         if console:
-            cost = "n/a" if ledger.cost_usd is None else f"${ledger.cost_usd:.6f}"
-            outcome = "ok" if ok else f"failed ({error.kind if error else '?'})"
-            call_logger.info(
-                "%s %s %d+%d tokens %s %.0fms attempt %s",
-                request.model_id,
-                outcome,
-                ledger.usage.prompt_tokens,
-                ledger.usage.completion_tokens,
-                cost,
-                latency_ms,
-                record["attempts"],
-                extra={"outcome": "ok" if ok else "fail"},
-            )
+            _console_line(request, ledger, error, ok, latency_ms, record["attempts"])
 
     @property
     def traced(self) -> bool:
@@ -361,3 +349,27 @@ class Meter:
             await self.shared_costs.aclose()
         if self.log is not None:  # waits for the disk: off the loop
             await asyncio.to_thread(self.log.close)
+
+
+def _console_line(
+    request: Request,
+    ledger: Ledger,
+    error: LLMError | None,
+    ok: bool,
+    latency_ms: float,
+    attempts: int,
+) -> None:
+    """The human-readable line of a call (LOG_TO_CONSOLE)."""
+    cost = "n/a" if ledger.cost_usd is None else f"${ledger.cost_usd:.6f}"
+    outcome = "ok" if ok else f"failed ({error.kind if error else '?'})"
+    call_logger.info(
+        "%s %s %d+%d tokens %s %.0fms attempt %s",
+        request.model_id,
+        outcome,
+        ledger.usage.prompt_tokens,
+        ledger.usage.completion_tokens,
+        cost,
+        latency_ms,
+        attempts,
+        extra={"outcome": "ok" if ok else "fail"},
+    )

@@ -21,6 +21,7 @@ decides where spans go.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 
@@ -92,35 +93,7 @@ class Telemetry:
         opened: Any = None,
     ) -> None:
         model = record["model"]
-        attributes: dict[str, Any] = {
-            "gen_ai.operation.name": "chat",
-            "gen_ai.provider.name": record["provider"],
-            "gen_ai.system": record["provider"],
-            "gen_ai.request.model": model,
-        }
-        for key, name in (
-            ("temperature", "gen_ai.request.temperature"),
-            ("max_tokens", "gen_ai.request.max_tokens"),
-        ):
-            if record.get(key) is not None:
-                attributes[name] = record[key]
-        if record.get("request_id"):
-            attributes["gen_ai.response.id"] = record["request_id"]
-        if record.get("finish_reason"):
-            attributes["gen_ai.response.finish_reasons"] = [record["finish_reason"]]
-        attributes["gen_ai.response.model"] = model
-        attributes["gen_ai.usage.input_tokens"] = record["prompt_tokens"]
-        attributes["gen_ai.usage.output_tokens"] = record["completion_tokens"]
-        attributes["steadyllm.attempts"] = record["attempts"]
-        attributes["steadyllm.requested_model"] = record["requested_model"]
-        if record.get("cost_usd") is not None:
-            attributes["steadyllm.cost_usd"] = record["cost_usd"]
-        if record.get("run_id"):
-            attributes["steadyllm.run_id"] = record["run_id"]
-        if record.get("agent"):
-            attributes["gen_ai.agent.name"] = record["agent"]
-        if not record["success"]:
-            attributes["error.type"] = record["error_kind"]
+        attributes = _span_attributes(record)
         if opened is not None:  # the span opened when the call started (chat)
             span = opened
             span.update_name(f"chat {model}")
@@ -141,8 +114,17 @@ class Telemetry:
             span.set_attribute("gen_ai.input.messages", _json_text(scrub(inputs)))
             if output is not None:
                 span.set_attribute("gen_ai.output.messages", _json_text([scrub(output)]))
-        parent = self._trace.set_span_in_context(span)
-        for number, (begin, finish, model_id, outcome) in enumerate(attempts or (), 1):
+        self._attempt_spans(self._trace.set_span_in_context(span), attempts or ())
+        if not record["success"]:
+            span.set_status(
+                self._trace.Status(self._trace.StatusCode.ERROR, record.get("error_message") or "")
+            )
+        span.end(end_time=end_ns)
+        self._measure(record, (end_ns - start_ns) / 1e9)
+
+    def _attempt_spans(self, parent: Any, attempts: Sequence[tuple[int, int, str, str]]) -> None:
+        """One child span per attempt, under the call's span (``parent``)."""
+        for number, (begin, finish, model_id, outcome) in enumerate(attempts, 1):
             provider, _, attempt_model = model_id.partition(":")
             child_attributes: dict[str, Any] = {
                 "gen_ai.operation.name": "chat",
@@ -162,11 +144,10 @@ class Telemetry:
             if outcome not in ("ok", "abandoned"):
                 child.set_status(self._trace.Status(self._trace.StatusCode.ERROR, outcome))
             child.end(end_time=finish)
-        if not record["success"]:
-            span.set_status(
-                self._trace.Status(self._trace.StatusCode.ERROR, record.get("error_message") or "")
-            )
-        span.end(end_time=end_ns)
+
+    def _measure(self, record: dict[str, Any], seconds: float) -> None:
+        """The call's duration and token metrics."""
+        model = record["model"]
         common = {
             "gen_ai.operation.name": "chat",
             "gen_ai.provider.name": record["provider"],
@@ -174,6 +155,41 @@ class Telemetry:
         }
         if not record["success"]:
             common["error.type"] = record["error_kind"]
-        self.duration.record((end_ns - start_ns) / 1e9, common)
+        self.duration.record(seconds, common)
         self.tokens.record(record["prompt_tokens"], {**common, "gen_ai.token.type": "input"})
         self.tokens.record(record["completion_tokens"], {**common, "gen_ai.token.type": "output"})
+
+
+def _span_attributes(record: dict[str, Any]) -> dict[str, Any]:
+    """The call span's attributes (GenAI semantic conventions), from its record."""
+    model = record["model"]
+    attributes: dict[str, Any] = {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.provider.name": record["provider"],
+        "gen_ai.system": record["provider"],
+        "gen_ai.request.model": model,
+    }
+    for key, name in (
+        ("temperature", "gen_ai.request.temperature"),
+        ("max_tokens", "gen_ai.request.max_tokens"),
+    ):
+        if record.get(key) is not None:
+            attributes[name] = record[key]
+    if record.get("request_id"):
+        attributes["gen_ai.response.id"] = record["request_id"]
+    if record.get("finish_reason"):
+        attributes["gen_ai.response.finish_reasons"] = [record["finish_reason"]]
+    attributes["gen_ai.response.model"] = model
+    attributes["gen_ai.usage.input_tokens"] = record["prompt_tokens"]
+    attributes["gen_ai.usage.output_tokens"] = record["completion_tokens"]
+    attributes["steadyllm.attempts"] = record["attempts"]
+    attributes["steadyllm.requested_model"] = record["requested_model"]
+    if record.get("cost_usd") is not None:
+        attributes["steadyllm.cost_usd"] = record["cost_usd"]
+    if record.get("run_id"):
+        attributes["steadyllm.run_id"] = record["run_id"]
+    if record.get("agent"):
+        attributes["gen_ai.agent.name"] = record["agent"]
+    if not record["success"]:
+        attributes["error.type"] = record["error_kind"]
+    return attributes
