@@ -104,14 +104,10 @@ class SSEDecoder:
         if not data:
             return []
         if self._start:
-            head = b"".join(self._pending) + data if self._pending else data
-            if len(head) < 3 and _BOM.startswith(head):
-                self._pending, self._pending_size = [head], len(head)
-                return []  # could still be a BOM split across chunks
-            self._start = False
-            self._pending, self._pending_size = [], 0
-            data = head[3:] if head.startswith(_BOM) else head
-        if self._skip_lf and data:
+            data = self._after_bom(data)
+            if not data:
+                return []
+        if self._skip_lf:
             self._skip_lf = False
             if data[0] == 0x0A:
                 data = data[1:]
@@ -132,6 +128,23 @@ class SSEDecoder:
         rest = lines.pop()  # the unterminated rest ("" if the buffer ended a line)
         if rest:
             self._pending, self._pending_size = [rest], len(rest)
+        events = self._read_lines(lines)
+        self._check_size()
+        return events
+
+    def _after_bom(self, data: bytes) -> bytes:
+        """The body's first bytes without a byte-order mark; empty while the first
+        bytes could still be the start of one (a BOM split across chunks)."""
+        head = b"".join(self._pending) + data if self._pending else data
+        if len(head) < 3 and _BOM.startswith(head):
+            self._pending, self._pending_size = [head], len(head)
+            return b""
+        self._start = False
+        self._pending, self._pending_size = [], 0
+        return head[3:] if head.startswith(_BOM) else head
+
+    def _read_lines(self, lines: list[bytes]) -> list[ServerSentEvent]:
+        """Whole lines, in order: fields join the event being built, a blank line ends it."""
         events: list[ServerSentEvent] = []
         for raw in lines:
             if not raw:
@@ -157,7 +170,6 @@ class SSEDecoder:
                     self._last_id = value
             elif name == "retry" and value.isascii() and value.isdigit():
                 self.retry = int(value)
-        self._check_size()
         return events
 
     def _check_size(self) -> None:

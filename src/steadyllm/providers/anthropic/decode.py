@@ -111,11 +111,11 @@ def decode_response(
     status: int,
     headers: Mapping[str, str],
     body: bytes,
-    options: Dialect,
+    dialect: Dialect,
 ) -> Response:
-    data = parse_json(body, provider=options.provider, model=request.model, status=status)
+    data = parse_json(body, provider=dialect.provider, model=request.model, status=status)
     if not isinstance(data, dict) or data.get("type") == "error":
-        raise error_from_body(status, headers, data, options, request.model)
+        raise error_from_body(status, headers, data, dialect, request.model)
     text: list[str] = []
     reasoning: list[str] = []
     calls: list[ToolCall] = []
@@ -143,7 +143,7 @@ def decode_response(
         tool_calls=calls,
         usage=usage_from(data.get("usage"), model=request.model),
         model=str(data.get("model") or request.model),
-        provider=options.provider,
+        provider=dialect.provider,
         request_id=headers.get("request-id") or data.get("id"),
         reasoning="".join(reasoning),
         rate_limit=anthropic_rate_limit(headers),
@@ -152,7 +152,7 @@ def decode_response(
 
 
 def error_from_body(
-    status: int | None, headers: Mapping[str, str], data: Any, options: Dialect, model: str
+    status: int | None, headers: Mapping[str, str], data: Any, dialect: Dialect, model: str
 ) -> LLMError:
     err = data.get("error") if isinstance(data, dict) else None
     err = err if isinstance(err, dict) else {}
@@ -178,7 +178,7 @@ def error_from_body(
     error = cls(
         redact(f"{where}: {etype or 'error'}: {message}{hint}"),
         status=status,
-        provider=options.provider,
+        provider=dialect.provider,
         model=model,
         request_id=headers.get("request-id")
         or (data.get("request_id") if isinstance(data, dict) else None),
@@ -195,17 +195,17 @@ def decode_error(
     status: int,
     headers: Mapping[str, str],
     body: bytes,
-    options: Dialect,
+    dialect: Dialect,
 ) -> LLMError:
     try:
         data = _json.loads(body)
     except ValueError:
         data = None
     if isinstance(data, dict) and isinstance(data.get("error"), dict):
-        return error_from_body(status, headers, data, options, request.model)
+        return error_from_body(status, headers, data, dialect, request.model)
     return unparsed_error(
         _STATUS.get(status) or (ServerError if status >= 500 else InvalidRequestError),
-        provider=options.provider,
+        provider=dialect.provider,
         model=request.model,
         status=status,
         headers=headers,

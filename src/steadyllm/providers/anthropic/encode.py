@@ -77,49 +77,73 @@ def encode_messages(messages: list[Message]) -> tuple[str | None, list[dict[str,
     return ("\n\n".join(system) if system else None), out
 
 
-def encode_body(request: Request, options: Dialect) -> dict[str, Any]:
+def encode_body(request: Request, dialect: Dialect) -> dict[str, Any]:
     system, messages = encode_messages(request.messages)
     if not messages:
         raise InvalidRequestError(
             "Anthropic needs at least one user message besides the system prompt",
-            provider=options.provider,
+            provider=dialect.provider,
+            model=request.model,
+        )
+    if request.seed is not None:
+        raise InvalidRequestError(
+            "Anthropic has no seed parameter; remove seed from the call",
+            provider=dialect.provider,
             model=request.model,
         )
     body: dict[str, Any] = {
         "model": request.model,
-        "max_tokens": request.max_tokens or options.default_max_tokens,
+        "max_tokens": request.max_tokens or dialect.default_max_tokens,
         "messages": messages,
     }
     if system:
         body["system"] = system
-    sampling = {"temperature": request.temperature, "top_p": request.top_p}
-    for name, value in sampling.items():
+    body.update(_sampling(request, dialect))
+    if request.stop:
+        body["stop_sequences"] = request.stop
+    if request.user:
+        body["metadata"] = {"user_id": request.user}
+    tools, choice = _tools(request)
+    if choice is not None:
+        body["tool_choice"] = choice
+    if tools:
+        body["tools"] = tools
+    if request.stream:
+        body["stream"] = True
+    body.update(request.extra)
+    return body
+
+
+def _sampling(request: Request, dialect: Dialect) -> dict[str, float]:
+    """temperature and top_p, which only API version 2023-06-01 accepts."""
+    out: dict[str, float] = {}
+    for name, value in (("temperature", request.temperature), ("top_p", request.top_p)):
         if value is None:
             continue
-        if options.version != "2023-06-01":
+        if dialect.version != "2023-06-01":
             raise InvalidRequestError(
-                f"Anthropic API version {options.version} does not accept {name}; remove it "
+                f"Anthropic API version {dialect.version} does not accept {name}; remove it "
                 "or set ANTHROPIC_API_VERSION=2023-06-01",
-                provider=options.provider,
+                provider=dialect.provider,
                 model=request.model,
             )
         if name == "temperature" and value > 1.0:
             raise InvalidRequestError(
                 f"temperature={value} is out of range for Anthropic; use 0 to 1",
-                provider=options.provider,
+                provider=dialect.provider,
                 model=request.model,
             )
-        body[name] = value
-    if request.stop:
-        body["stop_sequences"] = request.stop
-    if request.user:
-        body["metadata"] = {"user_id": request.user}
-    if request.seed is not None:
-        raise InvalidRequestError(
-            "Anthropic has no seed parameter; remove seed from the call",
-            provider=options.provider,
-            model=request.model,
-        )
+        out[name] = value
+    return out
+
+
+#: steadyllm's tool_choice words → Anthropic's (any other value names a tool).
+_CHOICES = {"auto": {"type": "auto"}, "none": {"type": "none"}, "required": {"type": "any"}}
+
+
+def _tools(request: Request) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """The tools to send (with the forced JSON tool for structured output) and the
+    tool choice."""
     tools: list[dict[str, Any]] = [
         {"name": t.name, "description": t.description, "input_schema": t.parameters}
         for t in request.tools
@@ -134,21 +158,8 @@ def encode_body(request: Request, options: Dialect) -> dict[str, Any]:
                 "input_schema": schema,
             }
         )
-        body["tool_choice"] = {"type": "tool", "name": JSON_TOOL}
-    elif request.tool_choice is not None:
-        choice = request.tool_choice
-        body["tool_choice"] = (
-            {"type": "auto"}
-            if choice == "auto"
-            else {"type": "none"}
-            if choice == "none"
-            else {"type": "any"}
-            if choice == "required"
-            else {"type": "tool", "name": choice}
-        )
-    if tools:
-        body["tools"] = tools
-    if request.stream:
-        body["stream"] = True
-    body.update(request.extra)
-    return body
+        return tools, {"type": "tool", "name": JSON_TOOL}
+    choice = request.tool_choice
+    if choice is None:
+        return tools, None
+    return tools, _CHOICES.get(choice, {"type": "tool", "name": choice})

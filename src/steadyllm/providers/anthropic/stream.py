@@ -29,8 +29,8 @@ class StreamDecoder:
     """Anthropic stream events → ProviderEvents. Content blocks become text,
     reasoning or tool-call deltas (tool index = order of tool_use blocks)."""
 
-    def __init__(self, request: Request, options: Dialect, headers: Mapping[str, str]) -> None:
-        self._options = options
+    def __init__(self, request: Request, dialect: Dialect, headers: Mapping[str, str]) -> None:
+        self._dialect = dialect
         self._model = request.model
         self._json_tool = _uses_json_tool(request)
         self.headers = headers
@@ -78,7 +78,7 @@ class StreamDecoder:
             self.done = True
             return [self._usage, Done(self._stop or "stop")]
         if kind == "error":
-            raise error_from_body(None, self.headers, data, self._options, self._model)
+            raise error_from_body(None, self.headers, data, self._dialect, self._model)
         return []  # ping, content_block_stop, and event types added later
 
     def _block_start(self, data: dict[str, Any]) -> list[ProviderEvent]:
@@ -110,7 +110,7 @@ class StreamDecoder:
             return value
         raise InvalidResponseError(
             f"anthropic sent a tool_use id or name that is not text: {value!r:.60}",
-            provider=self._options.provider,
+            provider=self._dialect.provider,
             model=self._model,
         )
 
@@ -136,6 +136,6 @@ class StreamDecoder:
     def interrupted(self, why: str) -> StreamInterruptedError:
         return StreamInterruptedError(
             f"anthropic stream interrupted: {why}",
-            provider=self._options.provider,
+            provider=self._dialect.provider,
             model=self._model,
         )

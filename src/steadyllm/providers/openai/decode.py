@@ -97,34 +97,7 @@ def decode_response(
     request: Request, status: int, headers: Mapping[str, str], body: bytes, dialect: Dialect
 ) -> Response:
     data = parse_json(body, provider=dialect.provider, model=request.model, status=status)
-    if not isinstance(data, dict):
-        raise InvalidResponseError(
-            f"{dialect.provider} sent JSON that is not an object: {snippet(body)}",
-            provider=dialect.provider,
-            model=request.model,
-            status=status,
-        )
-    if data.get("error"):  # an error inside a 200 (OpenRouter): classify it by its own code
-        raise error_from_body(None, headers, data, dialect, request.model)
-    choices = data.get("choices")
-    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
-        raise InvalidResponseError(
-            f"{dialect.provider} sent a completion with no choices: {snippet(body)}",
-            provider=dialect.provider,
-            model=request.model,
-            status=status,
-        )
-    choice = choices[0]
-    if choice.get("error"):
-        raise error_from_body(None, headers, choice, dialect, request.model)
-    message = choice.get("message") or {}
-    if not isinstance(message, dict):
-        raise InvalidResponseError(
-            f"{dialect.provider} sent a message that is not an object: {snippet(body)}",
-            provider=dialect.provider,
-            model=request.model,
-            status=status,
-        )
+    choice, message = _first_choice(request, status, headers, body, data, dialect)
     where = {"provider": dialect.provider, "model": request.model}
     text = message.get("content")
     if type(text) is not str:  # null, or a list of parts (compatible servers); else an error
@@ -156,6 +129,42 @@ def decode_response(
         rate_limit=openai_rate_limit(headers),
         raw=data,
     )
+
+
+def _first_choice(
+    request: Request,
+    status: int,
+    headers: Mapping[str, str],
+    body: bytes,
+    data: Any,
+    dialect: Dialect,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Choice 0 of a completion and its message, each checked to be an object; an
+    error inside a 200 (OpenRouter puts one in the body or in the choice) is raised
+    as the error its own code names."""
+
+    def invalid(what: str) -> InvalidResponseError:
+        return InvalidResponseError(
+            f"{dialect.provider} sent {what}: {snippet(body)}",
+            provider=dialect.provider,
+            model=request.model,
+            status=status,
+        )
+
+    if not isinstance(data, dict):
+        raise invalid("JSON that is not an object")
+    if data.get("error"):
+        raise error_from_body(None, headers, data, dialect, request.model)
+    choices = data.get("choices")
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        raise invalid("a completion with no choices")
+    choice = choices[0]
+    if choice.get("error"):
+        raise error_from_body(None, headers, choice, dialect, request.model)
+    message = choice.get("message") or {}
+    if not isinstance(message, dict):
+        raise invalid("a message that is not an object")
+    return choice, message
 
 
 def _opt_text(value: Any) -> str | None:
