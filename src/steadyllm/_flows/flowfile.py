@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from dataclasses import fields as dataclass_fields
 from pathlib import Path
@@ -66,7 +66,11 @@ MAX_VALUES = 100_000
 MAX_DEPTH = 64
 
 
-def _plain(node: Any, fail: Any) -> Any:
+#: ``fail(node, message)``: the error for a mistake at ``node``, naming its line.
+Fail = Callable[[Any, str], ConfigError]
+
+
+def _plain(node: Any, fail: Fail) -> Any:
     """The Python value of a YAML node, keys checked to be text."""
     import yaml
 
@@ -87,7 +91,7 @@ def _plain(node: Any, fail: Any) -> Any:
     return convert(node, 0)
 
 
-def _check_size(root: Any, fail: Any) -> None:
+def _check_size(root: Any, fail: Fail) -> None:
     """Refuse a file whose aliases expand it past ``MAX_VALUES`` values (an alias bomb
     is small on disk and exponential once expanded). Sizes are counted per node once."""
     import yaml
@@ -123,18 +127,51 @@ def load_flow(path: str | Path) -> Flow:
     import yaml
 
     path = Path(path)
+    root = _compose(path, _read_text(path))
+
+    def fail(node: Any, message: str) -> ConfigError:
+        return ConfigError(f"{path} line {node.start_mark.line + 1}: {message}")
+
+    if not isinstance(root, yaml.MappingNode):
+        raise ConfigError(f"{path}: a flow file is a mapping with 'flow' and 'steps'")
+    _check_size(root, fail)
+    _check_keys(root, fail, known=("flow", "vars", "steps"), what="a flow has flow, vars and steps")
+    top = {k.value: v for k, v in root.value}
+    if (
+        "steps" not in top
+        or not isinstance(top["steps"], yaml.SequenceNode)
+        or not top["steps"].value
+    ):
+        raise fail(top.get("steps", root), "'steps' must be a non-empty list of steps")
+    variables = _plain(top["vars"], fail) if "vars" in top else {}
+    if not isinstance(variables, dict):
+        raise fail(top["vars"], "'vars' must be a mapping of name: value")
+    steps: list[FlowStep] = []
+    for index, node in enumerate(top["steps"].value, 1):
+        steps.append(_step(node, index, steps, fail))
+    flow_id = _plain(top["flow"], fail) if "flow" in top else path.stem
+    return Flow(str(flow_id), steps, variables)
+
+
+def _read_text(path: Path) -> str:
     try:
         raw = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"cannot read flow file {path}: {exc.strerror}") from None
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
         raise ConfigError(
             f"{path} line {line}: not valid UTF-8 (byte {raw[exc.start]:#04x}); "
             "save the file as UTF-8"
         ) from None
+
+
+def _compose(path: Path, text: str) -> Any:
+    """The YAML node tree, with nesting bounded and every error naming its line."""
+    import yaml
+
     try:
         # The event stream first: it is read without recursion, so nesting too deep
         # for the composer (which recurses) is found here, with its line.
@@ -150,7 +187,7 @@ def load_flow(path: str | Path) -> Flow:
                     )
             elif isinstance(event, yaml.CollectionEndEvent):
                 depth -= 1
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        return yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
         problem = getattr(exc, "problem_mark", None)
         where = f" line {problem.line + 1}" if problem is not None else ""
@@ -158,59 +195,52 @@ def load_flow(path: str | Path) -> Flow:
             f"{path}{where}: not valid YAML: {getattr(exc, 'problem', exc)}"
         ) from None
 
-    def fail(node: Any, message: str) -> ConfigError:
-        return ConfigError(f"{path} line {node.start_mark.line + 1}: {message}")
 
-    if not isinstance(root, yaml.MappingNode):
-        raise ConfigError(f"{path}: a flow file is a mapping with 'flow' and 'steps'")
-    _check_size(root, fail)
-    for key_node, _ in root.value:
+def _check_keys(
+    node: Any,
+    fail: Callable[[Any, str], ConfigError],
+    *,
+    known: tuple[str, ...] = (),
+    what: str = "",
+) -> None:
+    """Every key of a mapping node is plain text (and, with ``known``, one of them)."""
+    import yaml
+
+    for key_node, _ in node.value:
         if not isinstance(key_node, yaml.ScalarNode):
             raise fail(key_node, "a key must be plain text, not a list or a mapping")
-        if key_node.value not in ("flow", "vars", "steps"):
+        if known and key_node.value not in known:
+            raise fail(key_node, f"unknown field {key_node.value!r}; {what}")
+
+
+def _step(node: Any, index: int, steps: list[FlowStep], fail: Fail) -> FlowStep:
+    """Step ``index`` of the file, checked against the steps before it."""
+    import yaml
+
+    if not isinstance(node, yaml.MappingNode):
+        raise fail(node, f"step {index} must be a mapping with id, model and prompt/template")
+    _check_keys(node, fail)
+    fields_ = {k.value: (k, v) for k, v in node.value}
+    step_id = _plain(fields_["id"][1], fail) if "id" in fields_ else None
+    if not isinstance(step_id, str) or not step_id.isidentifier():
+        raise fail(node, f"step {index} needs an id made of letters, digits and _")
+    if any(s.id == step_id for s in steps):
+        raise fail(fields_["id"][1], f"step id {step_id!r} is used twice")
+    known = {f.name for f in dataclass_fields(LLMCallConfig)} | {"id"}
+    for key, (key_node, _) in fields_.items():
+        if key not in known:
             raise fail(
-                key_node, f"unknown field {key_node.value!r}; a flow has flow, vars and steps"
+                key_node,
+                f"step {step_id!r}: unknown field {key!r}; known fields: "
+                + ", ".join(sorted(known)),
             )
-    top = {k.value: v for k, v in root.value}
-    if (
-        "steps" not in top
-        or not isinstance(top["steps"], yaml.SequenceNode)
-        or not top["steps"].value
-    ):
-        raise fail(top.get("steps", root), "'steps' must be a non-empty list of steps")
-    variables = _plain(top["vars"], fail) if "vars" in top else {}
-    if not isinstance(variables, dict):
-        raise fail(top["vars"], "'vars' must be a mapping of name: value")
-    steps: list[FlowStep] = []
-    for index, node in enumerate(top["steps"].value, 1):
-        if not isinstance(node, yaml.MappingNode):
-            raise fail(node, f"step {index} must be a mapping with id, model and prompt/template")
-        for key_node, _ in node.value:
-            if not isinstance(key_node, yaml.ScalarNode):
-                raise fail(key_node, "a key must be plain text, not a list or a mapping")
-        fields_ = {k.value: (k, v) for k, v in node.value}
-        step_id = _plain(fields_["id"][1], fail) if "id" in fields_ else None
-        if not isinstance(step_id, str) or not step_id.isidentifier():
-            raise fail(node, f"step {index} needs an id made of letters, digits and _")
-        if any(s.id == step_id for s in steps):
-            raise fail(fields_["id"][1], f"step id {step_id!r} is used twice")
-        known = {f.name for f in dataclass_fields(LLMCallConfig)} | {"id"}
-        for key, (key_node, _) in fields_.items():
-            if key not in known:
-                raise fail(
-                    key_node,
-                    f"step {step_id!r}: unknown field {key!r}; known fields: "
-                    + ", ".join(sorted(known)),
-                )
-        data = {k: _plain(v, fail) for k, (_, v) in fields_.items() if k != "id"}
-        try:
-            config = LLMCallConfig.from_dict(data, f"step {step_id!r}")
-        except ConfigError as exc:
-            message = exc.message.replace("an ai.llm_call step", f"step {step_id!r}")
-            raise fail(node, message) from None
-        steps.append(FlowStep(step_id, config, node.start_mark.line + 1))
-    flow_id = _plain(top["flow"], fail) if "flow" in top else path.stem
-    return Flow(str(flow_id), steps, variables)
+    data = {k: _plain(v, fail) for k, (_, v) in fields_.items() if k != "id"}
+    try:
+        config = LLMCallConfig.from_dict(data, f"step {step_id!r}")
+    except ConfigError as exc:
+        message = exc.message.replace("an ai.llm_call step", f"step {step_id!r}")
+        raise fail(node, message) from None
+    return FlowStep(step_id, config, node.start_mark.line + 1)
 
 
 async def run_flow(
