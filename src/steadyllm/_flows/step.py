@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
+from .._core.context import Context
 from .._core.errors import ConfigError, LLMError
 from .._core.types import system, user
 from .._metering.observe import timestamp
@@ -169,44 +170,7 @@ async def run_llm_call(
     await recorder.record(record)
     result = StepResult(record)
     try:
-        text = (
-            render(cfg.template, {**dict(cfg.vars), **dict(variables or {})})
-            if cfg.template is not None
-            else str(cfg.prompt)
-        )
-        messages = ([system(cfg.system)] if cfg.system else []) + [user(text)]
-        options: dict[str, Any] = {
-            k: v
-            for k, v in (
-                ("timeout_ms", cfg.timeout_ms),
-                ("max_retries", cfg.max_retries),
-                ("temperature", cfg.temperature),
-                ("top_p", cfg.top_p),
-                ("max_tokens", cfg.max_tokens),
-            )
-            if v is not None
-        }
-        from .._core.context import Context
-
-        options["context"] = Context(run_id=record.run_id, operation=f"{flow_id}/{step_id}")
-        if cfg.json_schema is not None:
-            result.value, response = await client.chat_json_response(
-                cfg.model_ref, messages, dict(cfg.json_schema), **options
-            )
-        else:
-            response = await client.chat(cfg.model_ref, messages, **options)
-        usage = response.usage
-        record.status, record.text = "ok", response.text
-        record.prompt_tokens, record.completion_tokens = (
-            usage.prompt_tokens,
-            usage.completion_tokens,
-        )
-        # The step cost what every attempt cost (a retried timeout is money too).
-        record.total_tokens = usage.total_tokens
-        record.cost_usd = (
-            response.total_cost_usd if response.total_cost_usd is not None else usage.cost_usd
-        )
-        record.latency_ms, record.attempts = response.latency_ms, response.attempts
+        await _call(client, cfg, record, result, flow_id, step_id, variables)
     except (LLMError, ValueError) as exc:  # ConfigError and TemplateError are LLMErrors
         _failed(record, exc)
     except asyncio.CancelledError:
@@ -219,6 +183,51 @@ async def run_llm_call(
         raise
     await _end(recorder, record)
     return result
+
+
+async def _call(
+    client: Client,
+    cfg: LLMCallConfig,
+    record: StepRecord,
+    result: StepResult,
+    flow_id: str,
+    step_id: str,
+    variables: Mapping[str, Any] | None,
+) -> None:
+    """The step's call, its answer and its spend written into ``record``."""
+    text = (
+        render(cfg.template, {**dict(cfg.vars), **dict(variables or {})})
+        if cfg.template is not None
+        else str(cfg.prompt)
+    )
+    messages = ([system(cfg.system)] if cfg.system else []) + [user(text)]
+    options: dict[str, Any] = {
+        k: v
+        for k, v in (
+            ("timeout_ms", cfg.timeout_ms),
+            ("max_retries", cfg.max_retries),
+            ("temperature", cfg.temperature),
+            ("top_p", cfg.top_p),
+            ("max_tokens", cfg.max_tokens),
+        )
+        if v is not None
+    }
+    options["context"] = Context(run_id=record.run_id, operation=f"{flow_id}/{step_id}")
+    if cfg.json_schema is not None:
+        result.value, response = await client.chat_json_response(
+            cfg.model_ref, messages, dict(cfg.json_schema), **options
+        )
+    else:
+        response = await client.chat(cfg.model_ref, messages, **options)
+    usage = response.usage
+    record.status, record.text = "ok", response.text
+    record.prompt_tokens, record.completion_tokens = usage.prompt_tokens, usage.completion_tokens
+    # The step cost what every attempt cost (a retried timeout is money too).
+    record.total_tokens = usage.total_tokens
+    record.cost_usd = (
+        response.total_cost_usd if response.total_cost_usd is not None else usage.cost_usd
+    )
+    record.latency_ms, record.attempts = response.latency_ms, response.attempts
 
 
 def _failed(record: StepRecord, exc: BaseException) -> None:
