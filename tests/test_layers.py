@@ -1,5 +1,7 @@
 """The import-layers contract: every import of steadyllm runs down the layers
-(docs/architecture.md), and no module imports itself back through others.
+(docs/architecture.md), and no module imports itself back through others; and
+the house rules: no module over 400 lines, no function over 60 lines unless it
+is a data table (named below, with why), no nesting deeper than four blocks.
 
 Function-local imports count (a lazy import is still an arrow); imports under
 ``if TYPE_CHECKING:`` do not, since they never run. A new arrow that runs back
@@ -218,4 +220,80 @@ def test_the_checker_sees_a_lazy_upward_import_and_a_cycle(tmp_path: Path) -> No
     ]
     assert cycles(found) == [
         ["steadyllm._client.client", "steadyllm._client.plan", "steadyllm._core.types"]
+    ]
+
+
+# ------------------------------------------------------------------ house rules
+
+MAX_MODULE_LINES = 400
+MAX_FUNCTION_LINES = 60
+MAX_NESTING = 4
+#: Functions allowed past MAX_FUNCTION_LINES because they are declarative.
+DECLARATIVE = {
+    "steadyllm._metering.record.call_record": "a data table: one record field per line",
+}
+_BLOCKS = (ast.If, ast.For, ast.AsyncFor, ast.While, ast.With, ast.AsyncWith, ast.Try, ast.Match)
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+
+
+def nesting(node: ast.AST, depth: int = 0) -> int:
+    """The deepest block nesting inside ``node`` (an ``elif`` is not a level)."""
+    deepest = depth
+    for name, value in ast.iter_fields(node):
+        for child in value if isinstance(value, list) else [value]:
+            if not isinstance(child, ast.AST) or isinstance(child, _SCOPES):
+                continue
+            is_elif = (
+                isinstance(node, ast.If)
+                and name == "orelse"
+                and isinstance(value, list)
+                and len(value) == 1
+                and isinstance(child, ast.If)
+            )
+            level = depth + 1 if isinstance(child, _BLOCKS) and not is_elif else depth
+            deepest = max(deepest, nesting(child, level))
+    return deepest
+
+
+def house_problems(files: Mapping[str, Path]) -> list[str]:
+    problems = []
+    for module, path in files.items():
+        source = path.read_text()
+        lines = source.count("\n")
+        if lines > MAX_MODULE_LINES:
+            problems.append(f"{module}: {lines} lines (at most {MAX_MODULE_LINES})")
+        for node in ast.walk(ast.parse(source)):
+            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            name = f"{module}.{node.name}"
+            length = (node.end_lineno or node.lineno) - node.lineno + 1
+            if length > MAX_FUNCTION_LINES and name not in DECLARATIVE:
+                problems.append(f"{name}: {length} lines (at most {MAX_FUNCTION_LINES})")
+            if (depth := nesting(node)) > MAX_NESTING:
+                problems.append(f"{name}: nested {depth} blocks deep (at most {MAX_NESTING})")
+    return problems
+
+
+def test_the_house_rules_hold() -> None:
+    problems = house_problems(module_files(SRC))
+    assert not problems, "\n".join(problems)
+
+
+def test_the_house_rules_can_fail(tmp_path: Path) -> None:
+    package = tmp_path / "steadyllm"
+    package.mkdir()
+    long_body = "".join(f"    x{i} = {i}\n" for i in range(61))
+    deep = (
+        "def deep(a):\n"
+        + "".join("    " * (i + 1) + "if a:\n" for i in range(5))
+        + ("    " * 6 + "return a\n")
+    )
+    chain = "def chain(a):\n    if a:\n        return 1\n" + "".join(
+        f"    elif a == {i}:\n        return {i}\n" for i in range(5)
+    )
+    (package / "big.py").write_text(f"def long():\n{long_body}\n{deep}\n{chain}" + "\n" * 400)
+    assert house_problems(module_files(tmp_path)) == [
+        "steadyllm.big: 484 lines (at most 400)",
+        "steadyllm.big.long: 62 lines (at most 60)",
+        "steadyllm.big.deep: nested 5 blocks deep (at most 4)",
     ]

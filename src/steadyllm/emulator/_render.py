@@ -140,28 +140,27 @@ class OpenAIRender:
         content = [
             self._chunk(r, {"content": piece}) for piece in split_text(r.text, behavior.chunks)
         ]
+        content += self._tool_chunks(r)
+        return head, content, self._tail(r, behavior, include_usage)
+
+    def _tool_chunks(self, r: Reply) -> list[bytes]:
+        """Each tool call as its first chunk (id, name) and its arguments in thirds."""
+        chunks = []
         for index, (call_id, name, arguments) in enumerate(r.tool_calls):
-            content.append(
-                self._chunk(
-                    r,
-                    {
-                        "tool_calls": [
-                            {
-                                "index": index,
-                                "id": call_id,
-                                "type": "function",
-                                "function": {"name": name, "arguments": ""},
-                            }
-                        ]
-                    },
-                )
-            )
+            first = {
+                "index": index,
+                "id": call_id,
+                "type": "function",
+                "function": {"name": name, "arguments": ""},
+            }
+            chunks.append(self._chunk(r, {"tool_calls": [first]}))
             for piece in _thirds(arguments):
-                content.append(
-                    self._chunk(
-                        r, {"tool_calls": [{"index": index, "function": {"arguments": piece}}]}
-                    )
-                )
+                more = {"index": index, "function": {"arguments": piece}}
+                chunks.append(self._chunk(r, {"tool_calls": [more]}))
+        return chunks
+
+    def _tail(self, r: Reply, behavior: Behavior, include_usage: bool) -> list[bytes]:
+        """The finish chunk, the usage chunk (when asked for) and ``[DONE]``."""
         tail = [self._chunk(r, {}, r.finish)]
         if include_usage:
             tail.append(
@@ -178,7 +177,7 @@ class OpenAIRender:
             )
         if not behavior.no_done:
             tail.append(b"data: [DONE]\n\n")
-        return head, content, tail
+        return tail
 
     def error_body(self, status: int, fault: str | None, message: str) -> dict[str, Any]:
         if self.azure and status == 429 and fault != "quota":
@@ -287,8 +286,24 @@ class AnthropicRender:
                 "message_start",
             )
         ]
+        content = self._text_blocks(r, behavior)
+        content += self._tool_blocks(r, 1 if r.text else 0)
+        tail = [
+            sse(
+                {
+                    "type": "message_delta",
+                    "delta": {"stop_reason": self.stop_reason(r.finish), "stop_sequence": None},
+                    "usage": {"output_tokens": r.completion_tokens},
+                },
+                "message_delta",
+            ),
+            sse({"type": "message_stop"}, "message_stop"),
+        ]
+        return head, content, tail
+
+    def _text_blocks(self, r: Reply, behavior: Behavior) -> list[bytes]:
+        """The text block (index 0): its start, a ping, the deltas, its stop."""
         content: list[bytes] = []
-        index = 0
         if r.text:
             start = {
                 "type": "content_block_start",
@@ -311,7 +326,11 @@ class AnthropicRender:
             content.append(
                 Quiet(sse({"type": "content_block_stop", "index": 0}, "content_block_stop"))
             )
-            index = 1
+        return content
+
+    def _tool_blocks(self, r: Reply, index: int) -> list[bytes]:
+        """A tool_use block per call from ``index`` on, its input JSON in thirds."""
+        content: list[bytes] = []
         for call_id, name, arguments in r.tool_calls:
             content.append(
                 sse(
@@ -344,18 +363,7 @@ class AnthropicRender:
             stop = {"type": "content_block_stop", "index": index}
             content.append(Quiet(sse(stop, "content_block_stop")))
             index += 1
-        tail = [
-            sse(
-                {
-                    "type": "message_delta",
-                    "delta": {"stop_reason": self.stop_reason(r.finish), "stop_sequence": None},
-                    "usage": {"output_tokens": r.completion_tokens},
-                },
-                "message_delta",
-            ),
-            sse({"type": "message_stop"}, "message_stop"),
-        ]
-        return head, content, tail
+        return content
 
     def error_body(self, status: int, fault: str | None, message: str) -> dict[str, Any]:
         etype = {
