@@ -16,10 +16,11 @@ from typing import Any, TypeVar
 import pytest
 
 import steadyllm as sl
+from steadyllm._config.settings import SETTINGS
 
 T = TypeVar("T")
 
-_CONFIG_VARS = {spec.env for spec in sl.SETTINGS} | {"STEADYLLM_CONFIG"}
+_CONFIG_VARS = {spec.env for spec in SETTINGS} | {"STEADYLLM_CONFIG"}
 
 
 @pytest.fixture(autouse=True)

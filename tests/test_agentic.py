@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import threading
 from collections.abc import AsyncIterator
@@ -118,10 +119,10 @@ async def test_sync_handlers_run_off_the_loop_and_handlers_time_out() -> None:
         sl.FakeReply("ok"),
     )
     r = await client.chat_with_tools(
-        "fake:m", [sl.user("x")], tools=[weather, sl.Tool.from_function(hang, timeout=0.05)]
+        "fake:m", [sl.user("x")], tools=[weather, sl.Tool.from_function(hang, timeout_ms=50)]
     )
     assert r.executions[0].result["thread"] != threading.current_thread().name
-    assert r.executions[1].error == "tool hang timed out after 0.05s"
+    assert r.executions[1].error == "tool hang timed out after 50 ms"
 
 
 async def test_raw_schema_tools_with_handlers_and_pydantic_model_tools() -> None:
@@ -278,7 +279,7 @@ async def test_chat_json_with_a_dict_schema() -> None:
     }
     assert "name: expected string" in fake.requests[1].messages[-1].text
     with pytest.raises(sl.InvalidRequestError, match="pydantic model class or a JSON Schema dict"):
-        await client.chat_json("fake:m", [sl.user("x")], schema=int)
+        await client.chat_json("fake:m", [sl.user("x")], schema=int)  # type: ignore[type-var]
 
 
 def test_the_small_schema_checker() -> None:
@@ -397,7 +398,7 @@ async def test_a_streaming_tool_loop_left_early_is_closed_and_booked(tmp_path: P
                 async for _event in loop:
                     break
             # Closed at once, not at garbage collection: no connection, no hold left.
-            transport = client.provider("openai").transport  # type: ignore[attr-defined]
+            transport = client._provider("openai").transport  # type: ignore[attr-defined]
             assert transport.busy_connections == 0
             budget = client.meter.budgets.snapshot()["global"]
             assert budget["reserved"] == 0 and budget["spent"] > 0
@@ -438,3 +439,49 @@ async def test_chat_json_timeout_is_the_total_over_all_repairs() -> None:
                 "fake:m", [sl.user("x")], schema=Plan, max_repairs=5, timeout_ms=10_000
             )
         assert clock.now() <= 10.0 + 1e-6 and len(fake.requests) == 3
+
+
+async def test_chat_json_puts_the_parsed_value_on_the_response() -> None:
+    class City(pydantic.BaseModel):
+        name: str
+
+    client, _ = fake_client(sl.FakeReply('{"name": "Lyon"}'), sl.FakeReply('{"name": "Nice"}'))
+    city = await client.chat_json("fake:m", [sl.user("x")], schema=City)
+    assert isinstance(city, City) and city.name == "Lyon"  # typed as City by the overload
+    value, response = await client.chat_json_response("fake:m", [sl.user("x")], schema=City)
+    assert response.parsed is value and value.name == "Nice"
+
+
+async def test_seconds_spellings_of_tool_timeouts_still_work_with_a_warning() -> None:
+    async def slow() -> str:
+        await asyncio.sleep(5)
+        return "late"
+
+    with pytest.warns(DeprecationWarning, match="timeout_ms"):
+        tool = sl.Tool.from_function(slow, timeout=0.01)
+    assert tool.timeout_ms == 10.0
+    with pytest.warns(DeprecationWarning, match="timeout_ms"):
+        decorated = sl.tool(timeout=None)(slow)
+    assert decorated.timeout_ms is None
+    client, _ = fake_client(
+        sl.FakeReply(tool_calls=[sl.ToolCall("c1", "slow", "{}")]), sl.FakeReply("done")
+    )
+    with pytest.warns(DeprecationWarning, match="tool_timeout_ms"):
+        run = await client.chat_with_tools(
+            "fake:m",
+            [sl.user("x")],
+            tools=[slow],
+            tool_timeout=0.01,  # type: ignore[call-arg]
+        )
+    (execution,) = run.executions
+    assert execution.error == "tool slow timed out after 10 ms" and run.text == "done"
+
+
+def test_options_after_the_messages_are_keyword_only() -> None:
+    for name in ("chat_with_tools", "stream_with_tools", "chat_json", "chat_json_response"):
+        for cls in (sl.Client, sl.SyncClient):
+            parameters = list(inspect.signature(getattr(cls, name)).parameters.values())
+            assert [p.name for p in parameters[:3]] == ["self", "model", "messages"], name
+            assert all(p.kind in (p.KEYWORD_ONLY, p.VAR_KEYWORD) for p in parameters[3:]), (
+                f"{cls.__name__}.{name}"
+            )

@@ -255,7 +255,7 @@ def test_the_prompt_estimate_counts_tools_schemas_and_bounds_cjk() -> None:
 
 async def test_limiter_and_budget_assume_the_same_output_cap(emulator: Emulator) -> None:
     async with sl.Client(priced(emulator, budget_usd=1.0)) as client:
-        plan = client.plan("openai:gpt-4o-mini", [sl.user("hi")])
+        plan = client._plan("openai:gpt-4o-mini", [sl.user("hi")])
         tokens = client.resilience.estimate(plan.request, plan.provider.default_max_tokens)
         assert tokens == estimate_request_tokens(plan.request) + DEFAULT_OUTPUT_ESTIMATE
 
@@ -279,7 +279,7 @@ async def test_cjk_calls_never_overshoot_a_budget(emulator: Emulator) -> None:
 async def test_a_timeout_that_is_not_a_positive_finite_number_is_refused(value: float) -> None:
     async with sl.Client(sl.Settings.load(env={}, dotenv=False, config_file=False)) as client:
         with pytest.raises(sl.InvalidRequestError, match="positive, finite"):
-            client.plan("fake:echo", [sl.user("x")], timeout_ms=value)  # type: ignore[arg-type]
+            client._plan("fake:echo", [sl.user("x")], timeout_ms=value)  # type: ignore[arg-type]
 
 
 # ------------------------------------------------------------------ sinks and hooks

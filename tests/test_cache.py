@@ -170,7 +170,7 @@ async def test_a_cached_answer_is_replayed_as_a_stream_and_streams_are_stored() 
 async def test_a_corrupt_entry_is_a_miss_and_removed(caplog: pytest.LogCaptureFixture) -> None:
     c, fake = client()
     cache = c.response_cache()
-    request = c.plan("fake:m", [sl.user("x")]).request
+    request = c._plan("fake:m", [sl.user("x")]).request
     await cache.backend.set(cache_key(request), b"\x00garbage", ttl=60)
     with caplog.at_level(logging.WARNING, logger="steadyllm"):
         r = await c.chat("fake:m", [sl.user("x")])
@@ -319,7 +319,7 @@ async def test_a_cache_file_that_is_not_a_database_is_a_miss_with_one_warning(
 
 async def test_an_entry_whose_text_is_null_is_corrupt_and_removed() -> None:
     c, fake = client()
-    request = c.plan("fake:m", [sl.user("x")]).request
+    request = c._plan("fake:m", [sl.user("x")]).request
     entry = json.loads(encode(sl.Response(text="was here")))
     entry["text"] = None
     await c.response_cache().backend.set(cache_key(request), json.dumps(entry).encode(), ttl=60)

@@ -186,7 +186,7 @@ async def test_the_deadline_spans_retries(clock: sl.FakeClock) -> None:
 async def test_manual_clock_deadline_with_concurrent_calls() -> None:
     clock = sl.FakeClock(auto_advance=False)
     client, _ = make_client(clock=clock)
-    client.provider("fake").add_script([sl.FakeHang(), sl.FakeReply("fast", latency=1.0)])  # type: ignore[attr-defined]
+    client._provider("fake").add_script([sl.FakeHang(), sl.FakeReply("fast", latency=1.0)])  # type: ignore[attr-defined]
     hung = asyncio.create_task(client.chat("fake:m", [sl.user("a")], timeout_ms=3_000))
     quick = asyncio.create_task(client.chat("fake:m", [sl.user("b")], timeout_ms=3_000))
     await asyncio.sleep(0)

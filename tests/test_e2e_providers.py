@@ -326,7 +326,7 @@ async def test_a_thousand_abandoned_streams_leak_no_connection(emulator: Emulato
                 async for event in s:
                     if isinstance(event, sl.TextDelta):
                         break
-        transport = client.provider("openai").transport  # type: ignore[attr-defined]
+        transport = client._provider("openai").transport  # type: ignore[attr-defined]
         assert transport.busy_connections == 0
         assert transport.open_connections <= transport.max_connections
         # and a normal call still works on the same pool
@@ -338,7 +338,7 @@ async def test_connections_are_reused(emulator: Emulator) -> None:
         for _ in range(20):
             await client.chat("openai:gpt", [sl.user("x")])
             await stream_text(client, "openai:gpt")
-        transport = client.provider("openai").transport  # type: ignore[attr-defined]
+        transport = client._provider("openai").transport  # type: ignore[attr-defined]
         assert transport.open_connections == 1 and transport.busy_connections == 0
 
 

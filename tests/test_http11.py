@@ -740,7 +740,7 @@ def tail_client(server: RawServer) -> sl.Client:
         max_retries=0,
     )
     client = sl.Client(settings)
-    provider = client.provider("openai")
+    provider = client._provider("openai")
     provider.tail_timeout = 0.05  # type: ignore[attr-defined]
     return client
 
@@ -762,5 +762,5 @@ async def test_the_tail_after_the_final_event_never_breaks_a_complete_answer(sha
         async with client.stream("openai:gpt-4o-mini", [sl.user("x")], timeout_ms=3000) as s:
             response = await s.final_response()
         assert response.text == "whole" and response.finish_reason == "stop"
-        transport = client.provider("openai").transport  # type: ignore[attr-defined]
+        transport = client._provider("openai").transport  # type: ignore[attr-defined]
         assert transport.busy_connections == 0 and transport.open_connections == 0

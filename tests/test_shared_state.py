@@ -564,7 +564,7 @@ async def test_a_ticket_from_the_local_fallback_is_settled_locally(
     breaker = a.resilience.breakers.get("fake", "m")
     assert isinstance(breaker, SharedBreaker)
     own_redis.stop()
-    request = a.plan("fake:m", [sl.user("x")]).request
+    request = a._plan("fake:m", [sl.user("x")]).request
     guard = await a.resilience.enter(request, clock.now() + 30.0, None)  # Redis down at admission
     assert guard.ticket.breaker is breaker.local
     own_redis.start()

@@ -24,7 +24,7 @@ if _typing.TYPE_CHECKING:
     from ._client.stream import ChatStream
     from ._client.sync import SyncChatStream, SyncClient
     from ._config.routing import ModelRef, parse_model
-    from ._config.settings import SETTINGS, Secret, Settings
+    from ._config.settings import Secret, Settings
     from ._core.clock import Clock, FakeClock, SystemClock
     from ._core.context import Context, context, current_context
     from ._core.errors import (
@@ -87,7 +87,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "._agents.loop": ("ToolRunResult", "ToolStream"),
     "._client.client": ("CallOptions", "Client", "LoopOptions"),
     "._core.clock": ("Clock", "FakeClock", "SystemClock"),
-    "._config.settings": ("SETTINGS", "Secret", "Settings"),
+    "._config.settings": ("Secret", "Settings"),
     "._core.context": ("Context", "context", "current_context"),
     "._core.errors": (
         "AuthenticationError",
@@ -216,7 +216,6 @@ __all__ = [
     # configuration and routing
     "Settings",
     "Secret",
-    "SETTINGS",
     "ModelRef",
     "parse_model",
     "RetryPolicy",

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from .._core.errors import ToolLoopError
 from .._core.redact import get_logger
 from .._core.types import Message, Response, StreamEvent, ToolCall, Usage, tool_result
-from .tools import Tool, ToolExecution, as_tools, parse_arguments, result_text
+from .tools import Tool, ToolExecution, parse_arguments, result_text
 
 if TYPE_CHECKING:
     from .._client.stream import ChatStream
@@ -222,15 +222,12 @@ async def chat_with_tools(
     turns: Turns,
     model: str | None,
     messages: Sequence[Message],
-    tools: Sequence[Any],
-    handlers: Mapping[str, Callable[..., Any]] | None,
+    table: Mapping[str, Tool],
     max_iterations: int,
     on_max_iterations: OnLimit,
-    tool_timeout: float | None,
     options: dict[str, Any],
 ) -> ToolRunResult:
     check_iterations(max_iterations)
-    table = as_tools(tools, handlers, tool_timeout)
     history = list(messages)
     result = ToolRunResult(Response(), messages=history)
     loop = tool_loop(

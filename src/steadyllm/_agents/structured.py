@@ -104,6 +104,7 @@ async def chat_json(
         validate = _checker(parse, attempt, outcome)
         response = await turns.chat(model, history, validate, {**options, "response_format": fmt})
         if "value" in outcome:
+            response.parsed = outcome["value"]
             return outcome["value"], response
         last_raw, last_errors = response.text, outcome["error"]
         history += [

@@ -15,6 +15,7 @@ import inspect
 import json
 import re
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -88,18 +89,39 @@ def _strip_titles(schema: Any) -> Any:
     return out
 
 
+#: A tool call's longest run unless the tool says otherwise (30 s).
+DEFAULT_TIMEOUT_MS = 30_000.0
+#: "Not given" for the deprecated ``timeout`` (seconds) spellings.
+UNSET: Any = object()
+
+
+def timeout_ms_of(timeout_ms: float | None, timeout: Any, where: str) -> float | None:
+    """The timeout in milliseconds; ``timeout`` in seconds is the old spelling, still
+    accepted with a DeprecationWarning (durations in steadyllm's API are ms)."""
+    if timeout is UNSET:
+        return timeout_ms
+    warnings.warn(
+        f"{where}(timeout=...) in seconds is deprecated; pass timeout_ms=... in milliseconds",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    return None if timeout is None else float(timeout) * 1000.0
+
+
 class Tool:
     def __init__(
         self,
         spec: ToolSpec,
         handler: Handler | None,
         *,
-        timeout: float | None = 30.0,
+        timeout_ms: float | None = DEFAULT_TIMEOUT_MS,
         validate: Callable[[Any], Any] | None = None,
+        timeout: Any = UNSET,
     ) -> None:
         self.spec = spec
         self.handler = handler
-        self.timeout = timeout
+        #: Longest run of one call (None: no limit).
+        self.timeout_ms = timeout_ms_of(timeout_ms, timeout, "Tool")
         if validate is None:  # a raw schema: it must be one the checker can follow
             check_schema_shape(spec.parameters, f"the schema of tool {spec.name!r}")
         #: Checks and converts parsed arguments; raises ValueError with a readable reason.
@@ -122,9 +144,11 @@ class Tool:
         *,
         name: str | None = None,
         description: str | None = None,
-        timeout: float | None = 30.0,
+        timeout_ms: float | None = DEFAULT_TIMEOUT_MS,
+        timeout: Any = UNSET,
     ) -> Tool:
         """A tool whose JSON Schema comes from ``fn``'s typed signature and docstring."""
+        timeout_ms = timeout_ms_of(timeout_ms, timeout, "Tool.from_function")
         import pydantic
 
         summary, param_docs = _doc_parts(fn)
@@ -154,7 +178,7 @@ class Tool:
             except pydantic.ValidationError as exc:
                 raise ValueError(_pydantic_errors(exc)) from None
 
-        return cls(spec, fn, timeout=timeout, validate=validate)
+        return cls(spec, fn, timeout_ms=timeout_ms, validate=validate)
 
     @classmethod
     def from_model(
@@ -164,9 +188,11 @@ class Tool:
         *,
         name: str | None = None,
         description: str | None = None,
-        timeout: float | None = 30.0,
+        timeout_ms: float | None = DEFAULT_TIMEOUT_MS,
+        timeout: Any = UNSET,
     ) -> Tool:
         """A tool whose arguments are a pydantic model; the handler gets the model instance."""
+        timeout_ms = timeout_ms_of(timeout_ms, timeout, "Tool.from_model")
         import pydantic
 
         schema = _strip_titles(model.model_json_schema())
@@ -180,7 +206,7 @@ class Tool:
             except pydantic.ValidationError as exc:
                 raise ValueError(_pydantic_errors(exc)) from None
 
-        return cls(spec, handler, timeout=timeout, validate=validate)
+        return cls(spec, handler, timeout_ms=timeout_ms, validate=validate)
 
     async def run(self, call: ToolCall, arguments: Any, iteration: int) -> ToolExecution:
         """Validate and run one call; never raises (errors become the result)."""
@@ -198,7 +224,8 @@ class Tool:
         if self.handler is None:
             return done(None, f"tool {self.name} has no handler")
         try:
-            async with asyncio.timeout(self.timeout):
+            limit = None if self.timeout_ms is None else self.timeout_ms / 1000.0
+            async with asyncio.timeout(limit):
                 if "__model__" in validated and len(validated) == 1:
                     outcome = self.handler(validated["__model__"])
                 elif inspect.iscoroutinefunction(self.handler):
@@ -208,7 +235,7 @@ class Tool:
                 if inspect.isawaitable(outcome):
                     outcome = await outcome
         except TimeoutError:
-            return done(None, f"tool {self.name} timed out after {self.timeout:g}s")
+            return done(None, f"tool {self.name} timed out after {self.timeout_ms:g} ms")
         except Exception as exc:
             return done(None, f"tool {self.name} failed: {type(exc).__name__}: {exc}")
         execution = done(outcome, None)
@@ -302,18 +329,21 @@ def tool(
     *,
     name: str | None = None,
     description: str | None = None,
-    timeout: float | None = 30.0,
+    timeout_ms: float | None = DEFAULT_TIMEOUT_MS,
+    timeout: Any = UNSET,
 ) -> Any:
-    """Decorator: ``@sl.tool`` or ``@sl.tool(timeout=5)`` turns a typed function into a Tool."""
+    """Decorator: ``@sl.tool`` or ``@sl.tool(timeout_ms=5000)`` turns a typed function
+    into a Tool."""
+    timeout_ms = timeout_ms_of(timeout_ms, timeout, "sl.tool")
 
     def wrap(f: Handler) -> Tool:
-        return Tool.from_function(f, name=name, description=description, timeout=timeout)
+        return Tool.from_function(f, name=name, description=description, timeout_ms=timeout_ms)
 
     return wrap(fn) if fn is not None else wrap
 
 
 def as_tools(
-    tools: Any, handlers: Mapping[str, Handler] | None, timeout: float | None
+    tools: Any, handlers: Mapping[str, Handler] | None, timeout_ms: float | None
 ) -> dict[str, Tool]:
     """Normalise what callers pass: Tools, typed functions, or ToolSpecs plus handlers."""
     out: dict[str, Tool] = {}
@@ -322,9 +352,9 @@ def as_tools(
         if isinstance(item, Tool):
             made = item
         elif isinstance(item, ToolSpec):
-            made = Tool(item, handlers.get(item.name), timeout=timeout)
+            made = Tool(item, handlers.get(item.name), timeout_ms=timeout_ms)
         elif callable(item):
-            made = Tool.from_function(item, timeout=timeout)
+            made = Tool.from_function(item, timeout_ms=timeout_ms)
         else:
             raise ConfigError(
                 f"a tool must be a Tool, a ToolSpec or a typed function, not {item!r}"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Unpack
+from typing import TYPE_CHECKING, Any, TypeVar, Unpack, overload
 
 from .._config.routing import parse_model
 from .._config.settings import Settings
@@ -36,17 +36,22 @@ from .plan import (
     as_list,
     cache_mode,
     check_options,
+    loop_timeout_ms,
     timeout_seconds,
     with_retries,
 )
 from .stream import ChatStream
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from .._agents.loop import OnLimit, ToolRunResult, ToolStream, Turns
     from .._cache.response import ResponseCache
     from .._shared.state import SharedState
 
 logger = get_logger("steadyllm")
+#: A pydantic model class given to ``chat_json``, whose instance it returns.
+M = TypeVar("M", bound="BaseModel")
 
 
 class Client:
@@ -147,7 +152,7 @@ class Client:
         for provider in providers:
             await provider.aclose()
 
-    def provider(self, name: str) -> Provider:
+    def _provider(self, name: str) -> Provider:
         """The provider instance for ``name``, built on first use."""
         found = self._providers.get(name)
         if found is None:
@@ -158,7 +163,7 @@ class Client:
 
     # ------------------------------------------------------------ planning
 
-    def plan(
+    def _plan(
         self,
         model: str | None,
         messages: Sequence[Message],
@@ -205,18 +210,18 @@ class Client:
         check_request(request)
         timeout_s = timeout_seconds(timeout_ms, s.timeout_ms)
         retry = self.retry if max_retries is None else with_retries(self.retry, max_retries)
-        provider = self.provider(ref.provider)
+        provider = self._provider(ref.provider)
         now = self.clock.now()
         return CallPlan(
             request, provider, effective_context(context), now + timeout_s, timeout_s, retry, now
         )
 
-    def plan_chain(
+    def _plan_chain(
         self, model: str | None, messages: Sequence[Message], **options: Any
     ) -> list[CallPlan]:
         """The plan for ``model`` followed by one per fallback model in its configured
         chain, all under one deadline. Every provider in the chain is checked now."""
-        first = self.plan(model, messages, **options)
+        first = self._plan(model, messages, **options)
         chain = [first]
         seen = {first.request.model_id}
         for name in self.settings.fallbacks.get(first.request.model_id, ()):
@@ -225,7 +230,7 @@ class Client:
                 continue
             seen.add(str(ref))
             request = replace(first.request, provider=ref.provider, model=ref.model)
-            chain.append(replace(first, request=request, provider=self.provider(ref.provider)))
+            chain.append(replace(first, request=request, provider=self._provider(ref.provider)))
         return chain
 
     @property
@@ -261,7 +266,7 @@ class Client:
     ) -> Response:
         """``chat``, with an optional check of the reply that runs before it is logged."""
         mode = cache_mode(options, self.settings.enable_cache)
-        chain = self.plan_chain(model, messages, **options)
+        chain = self._plan_chain(model, messages, **options)
         return await self._pipeline.chat(chain, validate, mode)
 
     def response_cache(self) -> ResponseCache:
@@ -274,42 +279,45 @@ class Client:
         self,
         model: str | None,
         messages: Sequence[Message],
+        *,
         tools: Sequence[Any],
         handlers: Mapping[str, Callable[..., Any]] | None = None,
         max_iterations: int = 10,
         on_max_iterations: OnLimit = "error",
-        tool_timeout: float | None = 30.0,
+        tool_timeout_ms: float | None = 30_000,
         **options: Unpack[LoopOptions],
     ) -> ToolRunResult:
         """Call the model, run the tools it asks for (in parallel, sync handlers in a
-        thread, each under ``tool_timeout`` seconds), send the results back, and repeat
+        thread, each under ``tool_timeout_ms``), send the results back, and repeat
         until it answers without tools. ``tools``: ``sl.Tool``s, typed functions, or
         ``ToolSpec``s with ``handlers`` by name. Tool failures go back to the model as
         error results. After ``max_iterations`` turns: ``ToolLoopError``, or with
         ``on_max_iterations="answer"`` one more turn with tools disabled."""
         from .._agents.loop import chat_with_tools
+        from .._agents.tools import as_tools
 
+        opts: dict[str, Any] = dict(options)
+        timeout_ms = loop_timeout_ms(tool_timeout_ms, opts)
         return await chat_with_tools(
             self._turns(),
             model,
             messages,
-            tools,
-            handlers,
+            as_tools(tools, handlers, timeout_ms),
             max_iterations,
             on_max_iterations,
-            tool_timeout,
-            dict(options),
+            opts,
         )
 
     def stream_with_tools(
         self,
         model: str | None,
         messages: Sequence[Message],
+        *,
         tools: Sequence[Any],
         handlers: Mapping[str, Callable[..., Any]] | None = None,
         max_iterations: int = 10,
         on_max_iterations: OnLimit = "error",
-        tool_timeout: float | None = 30.0,
+        tool_timeout_ms: float | None = 30_000,
         **options: Unpack[LoopOptions],
     ) -> ToolStream:
         """``chat_with_tools`` as a stream: ``async for event in ...`` yields every turn's
@@ -317,23 +325,47 @@ class Client:
         from .._agents.loop import ToolStream
         from .._agents.tools import as_tools
 
-        table = as_tools(tools, handlers, tool_timeout)
+        opts: dict[str, Any] = dict(options)
+        table = as_tools(tools, handlers, loop_timeout_ms(tool_timeout_ms, opts))
         return ToolStream(
-            self._turns(), model, messages, table, max_iterations, on_max_iterations, dict(options)
+            self._turns(), model, messages, table, max_iterations, on_max_iterations, opts
         )
+
+    @overload
+    async def chat_json(
+        self,
+        model: str | None,
+        messages: Sequence[Message],
+        *,
+        schema: type[M],
+        max_repairs: int = 2,
+        **options: Unpack[CallOptions],
+    ) -> M: ...
+
+    @overload
+    async def chat_json(
+        self,
+        model: str | None,
+        messages: Sequence[Message],
+        *,
+        schema: dict[str, Any],
+        max_repairs: int = 2,
+        **options: Unpack[CallOptions],
+    ) -> Any: ...
 
     async def chat_json(
         self,
         model: str | None,
         messages: Sequence[Message],
+        *,
         schema: Any,
         max_repairs: int = 2,
         **options: Unpack[CallOptions],
     ) -> Any:
-        """A reply parsed and validated against ``schema`` (a pydantic model class, which
-        is returned as an instance, or a JSON Schema dict). Uses the provider's native
-        structured output; invalid output is sent back with its errors up to
-        ``max_repairs`` times, then ``StructuredOutputError``."""
+        """A reply parsed and validated against ``schema``: a pydantic model class (an
+        instance of it is returned, and typed so) or a JSON Schema dict. Uses the
+        provider's native structured output; invalid output is sent back with its
+        errors up to ``max_repairs`` times, then ``StructuredOutputError``."""
         from .._agents.structured import chat_json
 
         value, _ = await chat_json(
@@ -345,11 +377,13 @@ class Client:
         self,
         model: str | None,
         messages: Sequence[Message],
+        *,
         schema: Any,
         max_repairs: int = 2,
         **options: Unpack[CallOptions],
     ) -> tuple[Any, Response]:
-        """``chat_json`` that also returns the Response (usage, cost, ``validation``)."""
+        """``chat_json`` that also returns the Response (usage, cost, ``validation``;
+        ``response.parsed`` holds the value too)."""
         from .._agents.structured import chat_json
 
         return await chat_json(self._turns(), model, messages, schema, max_repairs, dict(options))
@@ -365,7 +399,7 @@ class Client:
         self, model: str | None, messages: Sequence[Message], options: dict[str, Any]
     ) -> ChatStream:
         mode = cache_mode(options, self.settings.enable_cache)
-        chain = self.plan_chain(model, messages, stream=True, **options)
+        chain = self._plan_chain(model, messages, stream=True, **options)
         return ChatStream(self._pipeline, chain, mode)
 
     def _turns(self) -> Turns:
@@ -381,7 +415,7 @@ class Client:
     ) -> float:
         """Seconds a call like this would wait for the rate limiter if sent now."""
         return await self._pipeline.predicted_wait(
-            self.plan(model, messages, max_tokens=max_tokens)
+            self._plan(model, messages, max_tokens=max_tokens)
         )
 
     async def fleet_costs(self) -> dict[str, Any]:

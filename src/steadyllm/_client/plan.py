@@ -127,3 +127,19 @@ def cache_mode(options: dict[str, Any], enabled: bool) -> CacheMode:
     if mode not in ("use", "bypass", "refresh"):
         raise InvalidRequestError(f"cache={mode!r} must be 'use', 'bypass' or 'refresh'")
     return mode  # type: ignore[no-any-return]
+
+
+def loop_timeout_ms(tool_timeout_ms: float | None, options: dict[str, Any]) -> float | None:
+    """A tool loop's per-tool timeout in ms; ``tool_timeout`` in seconds (taken out of
+    ``options``) is the old spelling, accepted with a DeprecationWarning."""
+    if "tool_timeout" not in options:
+        return tool_timeout_ms
+    import warnings
+
+    seconds = options.pop("tool_timeout")
+    warnings.warn(
+        "tool_timeout= (seconds) is deprecated; pass tool_timeout_ms= (milliseconds)",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    return None if seconds is None else float(seconds) * 1000.0

@@ -14,7 +14,7 @@ import threading
 import weakref
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping, Sequence
 from concurrent.futures import Future
-from typing import TYPE_CHECKING, Any, TypeVar, Unpack
+from typing import TYPE_CHECKING, Any, TypeVar, Unpack, overload
 
 from .._agents.loop import OnLimit, ToolRunResult, ToolStream
 from .._agents.tools import ToolExecution
@@ -34,9 +34,12 @@ from .client import CallOptions, Client, LoopOptions
 from .stream import ChatStream
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from .._shared.state import SharedState
 
 T = TypeVar("T")
+M = TypeVar("M", bound="BaseModel")
 
 
 def _serve(loop: asyncio.AbstractEventLoop) -> None:
@@ -210,11 +213,12 @@ class SyncClient:
         self,
         model: str | None,
         messages: Sequence[Message],
+        *,
         tools: Sequence[Any],
         handlers: Mapping[str, Callable[..., Any]] | None = None,
         max_iterations: int = 10,
         on_max_iterations: OnLimit = "error",
-        tool_timeout: float | None = 30.0,
+        tool_timeout_ms: float | None = 30_000,
         **options: Unpack[LoopOptions],
     ) -> ToolRunResult:
         """Same as ``Client.chat_with_tools`` (handlers run on the client's loop thread,
@@ -224,11 +228,11 @@ class SyncClient:
             self.client.chat_with_tools(
                 model,
                 messages,
-                tools,
-                handlers,
-                max_iterations,
-                on_max_iterations,
-                tool_timeout,
+                tools=tools,
+                handlers=handlers,
+                max_iterations=max_iterations,
+                on_max_iterations=on_max_iterations,
+                tool_timeout_ms=tool_timeout_ms,
                 **options,
             )
         )
@@ -237,11 +241,12 @@ class SyncClient:
         self,
         model: str | None,
         messages: Sequence[Message],
+        *,
         tools: Sequence[Any],
         handlers: Mapping[str, Callable[..., Any]] | None = None,
         max_iterations: int = 10,
         on_max_iterations: OnLimit = "error",
-        tool_timeout: float | None = 30.0,
+        tool_timeout_ms: float | None = 30_000,
         **options: Unpack[LoopOptions],
     ) -> SyncToolStream:
         """Same as ``Client.stream_with_tools``: ``for event in ...``, then ``.result``."""
@@ -251,31 +256,59 @@ class SyncClient:
             self.client.stream_with_tools(
                 model,
                 messages,
-                tools,
-                handlers,
-                max_iterations,
-                on_max_iterations,
-                tool_timeout,
+                tools=tools,
+                handlers=handlers,
+                max_iterations=max_iterations,
+                on_max_iterations=on_max_iterations,
+                tool_timeout_ms=tool_timeout_ms,
                 **options,
             ),
         )
+
+    @overload
+    def chat_json(
+        self,
+        model: str | None,
+        messages: Sequence[Message],
+        *,
+        schema: type[M],
+        max_repairs: int = 2,
+        **options: Unpack[CallOptions],
+    ) -> M: ...
+
+    @overload
+    def chat_json(
+        self,
+        model: str | None,
+        messages: Sequence[Message],
+        *,
+        schema: dict[str, Any],
+        max_repairs: int = 2,
+        **options: Unpack[CallOptions],
+    ) -> Any: ...
 
     def chat_json(
         self,
         model: str | None,
         messages: Sequence[Message],
+        *,
         schema: Any,
         max_repairs: int = 2,
         **options: Unpack[CallOptions],
     ) -> Any:
         """Same as ``Client.chat_json``."""
         options["context"] = effective_context(options.get("context"))
-        return self._run(self.client.chat_json(model, messages, schema, max_repairs, **options))
+        return self._run(
+            self.client.chat_json(
+                model, messages, schema=schema, max_repairs=max_repairs, **options
+            )
+        )
 
     def chat_json_response(
         self,
         model: str | None,
         messages: Sequence[Message],
+        *,
         schema: Any,
         max_repairs: int = 2,
         **options: Unpack[CallOptions],
@@ -283,7 +316,9 @@ class SyncClient:
         """Same as ``Client.chat_json_response``."""
         options["context"] = effective_context(options.get("context"))
         return self._run(
-            self.client.chat_json_response(model, messages, schema, max_repairs, **options)
+            self.client.chat_json_response(
+                model, messages, schema=schema, max_repairs=max_repairs, **options
+            )
         )
 
     def close(self) -> None:

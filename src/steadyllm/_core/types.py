@@ -303,6 +303,9 @@ class Response:
     fallback: FallbackInfo | None = None
     #: Set by chat_json: {"status": "pass" | "fail", "attempt": n, "errors"?: "..."}.
     validation: dict[str, Any] | None = None
+    #: Set by chat_json once the reply validated: the parsed value (a pydantic
+    #: model instance, or the JSON value for a JSON Schema).
+    parsed: Any = None
     #: The provider's raw reply (parsed JSON body, or None for streams and fakes).
     raw: Any = None
     context: Any = None

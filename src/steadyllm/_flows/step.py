@@ -215,7 +215,7 @@ async def _call(
     options["context"] = Context(run_id=record.run_id, operation=f"{flow_id}/{step_id}")
     if cfg.json_schema is not None:
         result.value, response = await client.chat_json_response(
-            cfg.model_ref, messages, dict(cfg.json_schema), **options
+            cfg.model_ref, messages, schema=dict(cfg.json_schema), **options
         )
     else:
         response = await client.chat(cfg.model_ref, messages, **options)
