@@ -59,12 +59,59 @@ async def test_non_retryable_errors_do_not_fall_back_and_the_chain_is_reported()
         },
         fallbacks=CHAIN,
     )
-    with pytest.raises(
-        sl.InvalidRequestError,
-        match=r"after falling back from fake:primary \[overloaded\], "
-        r"fake:secondary \[quota_exceeded\]",
-    ):
+    with pytest.raises(sl.FallbackError) as caught:
         await client.chat("fake:primary", [sl.user("x")])
+    group = caught.value
+    # Every model's error is kept, in the order tried; the last one ended the chain.
+    assert [type(e) for e in group.exceptions] == [
+        sl.OverloadedError,
+        sl.QuotaExceededError,
+        sl.InvalidRequestError,
+    ]
+    assert [e.model for e in group.exceptions] == ["primary", "secondary", "tertiary"]
+    assert group.kind == "invalid_request" and group.retryable is False
+    assert (group.provider, group.model) == ("fake", "tertiary")
+    assert "fake:primary [overloaded], fake:secondary [quota_exceeded]" in str(group)
+    assert isinstance(group, ExceptionGroup) and isinstance(group, sl.LLMError)
+
+
+async def test_a_failed_chain_can_be_picked_apart_with_except_star() -> None:
+    client, _, _ = setup(
+        scripts={
+            "primary": [sl.FakeFault("rate_limit", times=3)],
+            "secondary": [sl.FakeFault("overloaded", times=3)],
+            "tertiary": [sl.FakeFault("rate_limit", times=3)],
+        },
+        fallbacks=CHAIN,
+        max_retries=0,
+    )
+    limited: list[sl.LLMError] = []
+    try:
+        await client.chat("fake:primary", [sl.user("x")])
+    except* sl.RateLimitError as group:
+        limited += [e for e in group.exceptions if isinstance(e, sl.LLMError)]
+    except* sl.OverloadedError:
+        pass
+    assert [e.model for e in limited] == ["primary", "tertiary"]
+
+
+def test_a_fallback_error_pickles_with_every_error() -> None:
+    import pickle
+
+    errors: list[sl.LLMError] = [
+        sl.RateLimitError("slow down", provider="openai", model="a", retry_after=2.0),
+        sl.ServerError("boom", provider="anthropic", model="b", status=500),
+    ]
+    group = sl.FallbackError("every model failed", errors)
+    copy = pickle.loads(pickle.dumps(group))
+    assert [type(e) for e in copy.exceptions] == [sl.RateLimitError, sl.ServerError]
+    assert (copy.message, copy.kind, copy.status, copy.model) == (
+        "every model failed",
+        "server_error",
+        500,
+        "b",
+    )
+    assert copy.last.message == "boom" and copy.retryable is True
 
 
 async def test_context_length_and_content_filter_fall_back_only_when_configured() -> None:

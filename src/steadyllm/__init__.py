@@ -34,6 +34,7 @@ if _typing.TYPE_CHECKING:
         ConfigError,
         ContentFilterError,
         ContextLengthError,
+        FallbackError,
         InvalidRequestError,
         InvalidResponseError,
         LLMConnectionError,
@@ -111,6 +112,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "StreamInterruptedError",
         "StructuredOutputError",
         "ToolLoopError",
+        "FallbackError",
     ),
     "._flows.step": ("LLMCallConfig", "StepResult", "TemplateError", "render", "run_llm_call"),
     "._flows.recorder": ("JSONLRecorder", "Recorder", "SQLiteRecorder", "StepRecord"),
@@ -253,5 +255,6 @@ __all__ = [
     "InvalidResponseError",
     "StructuredOutputError",
     "ToolLoopError",
+    "FallbackError",
     "__version__",
 ]

@@ -24,7 +24,13 @@ can be precise::
     ├── StreamInterruptedError    stream_interrupted              a stream ended early
     ├── InvalidResponseError      invalid_response                unparseable provider reply
     │   └── StructuredOutputError invalid_response                JSON that never validated
-    └── ToolLoopError             tool_loop                       max_iterations reached
+    ├── ToolLoopError             tool_loop                       max_iterations reached
+    └── FallbackError             (the last model's)              every model of a chain failed
+
+``FallbackError`` is also an ``ExceptionGroup`` of each model's error, in the
+order tried: ``except sl.LLMError`` catches it, ``except* sl.RateLimitError``
+picks the models that were rate limited (as pydantic-ai's
+``FallbackExceptionGroup``). A chain of one model raises that model's error.
 
 ``retryable`` is a class default that an instance may override (a 429 with
 ``x-should-retry: false`` is a ``RateLimitError`` that is not retryable).
@@ -37,6 +43,7 @@ first (``steadyllm._core.redact``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar, Literal
 
 ErrorKind = Literal[
@@ -294,6 +301,57 @@ class ToolLoopError(LLMError):
     def __init__(self, message: str, *, result: Any = None, **fields: Any) -> None:
         super().__init__(message, **fields)
         self.result = result
+
+
+class FallbackError(ExceptionGroup, LLMError):
+    """Every model of a fallback chain failed, or one failed in a way that does not
+    fall back after others had: ``exceptions`` holds each model's error in the order
+    tried. The last one decides ``kind``, ``retryable``, ``status`` and the retry
+    hint; ``provider`` and ``model`` are the last model's."""
+
+    exceptions: tuple[LLMError, ...]
+
+    def __new__(cls, message: str, errors: Sequence[LLMError]) -> FallbackError:
+        return super().__new__(cls, message, list(errors))
+
+    def __init__(self, message: str, errors: Sequence[LLMError]) -> None:
+        last = errors[-1]
+        LLMError.__init__(
+            self,
+            message,
+            retryable=last.retryable,
+            status=last.status,
+            provider=last.provider,
+            model=last.model,
+            request_id=last.request_id,
+            retry_after=last.retry_after,
+            attempt=last.attempt,
+        )
+
+    # ExceptionGroup's own ``message`` is read-only; LLMError sets it (and redacts it).
+    @property
+    def message(self) -> str:
+        text: str = self.__dict__.get("_message", "")
+        return text
+
+    @message.setter
+    def message(self, value: str) -> None:
+        self.__dict__["_message"] = value
+
+    @property
+    def kind(self) -> ErrorKind:  # type: ignore[override]
+        return self.exceptions[-1].kind
+
+    @property
+    def last(self) -> LLMError:
+        """The error of the last model tried (what ended the chain)."""
+        return self.exceptions[-1]
+
+    __str__ = LLMError.__str__
+    __repr__ = LLMError.__repr__
+
+    def __reduce__(self) -> Any:
+        return (FallbackError, (self.message, list(self.exceptions)), dict(self.__dict__))
 
 
 ERROR_CLASSES: dict[str, type[LLMError]] = {

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TypeVar
 
-from .._core.errors import LLMError, LLMTimeoutError
+from .._core.errors import FallbackError, LLMError, LLMTimeoutError
 from .._core.redact import get_logger
 from .._core.types import FallbackInfo
 from .guard import falls_back
@@ -41,14 +41,9 @@ async def with_fallbacks(
         except LLMError as error:
             last = index + 1 == len(chain)
             if last or not falls_back(error, settings) or clock.now() >= plan.deadline:
-                if failures:
-                    error.message += (
-                        " (after falling back from "
-                        + ", ".join(f"{e.provider}:{e.model} [{e.kind}]" for e in failures)
-                        + ")"
-                    )
-                    error.args = (error.message,)
-                raise
+                if not failures:
+                    raise
+                raise exhausted([*failures, error]) from None
             failures.append(error)
             plan.ledger.event(
                 "steadyllm.fallback",
@@ -133,4 +128,14 @@ def deadline_error(plan: CallPlan, attempts: int) -> LLMTimeoutError:
         provider=plan.request.provider,
         model=plan.request.model,
         attempt=attempts,
+    )
+
+
+def exhausted(errors: list[LLMError]) -> FallbackError:
+    """The error of a chain in which more than one model failed: every model's error,
+    and a message that names each one and ends with the last."""
+    tried = ", ".join(f"{e.provider}:{e.model} [{e.kind}]" for e in errors)
+    return FallbackError(
+        f"every model of the fallback chain failed ({tried}); the last said: {errors[-1].message}",
+        errors,
     )
