@@ -22,7 +22,8 @@ if _typing.TYPE_CHECKING:
     from ._agents.tools import Tool, ToolExecution, tool
     from ._client.client import CallOptions, Client, LoopOptions
     from ._client.stream import ChatStream
-    from ._client.sync import SyncChatStream, SyncClient
+    from ._client.sync import SyncClient
+    from ._client.sync_streams import SyncChatStream
     from ._config.routing import ModelRef, parse_model
     from ._config.settings import Secret, Settings
     from ._core.clock import Clock, FakeClock, SystemClock
@@ -119,7 +120,8 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "._resilience.retry": ("RetryPolicy",),
     "._config.routing": ("ModelRef", "parse_model"),
     "._client.stream": ("ChatStream",),
-    "._client.sync": ("SyncChatStream", "SyncClient"),
+    "._client.sync": ("SyncClient",),
+    "._client.sync_streams": ("SyncChatStream",),
     "._agents.tools": ("Tool", "ToolExecution", "tool"),
     "._core.types": (
         "Done",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, TypeVar, Unpack, overload
+from typing import TYPE_CHECKING, Any, Unpack
 
 from .._config.routing import parse_model
 from .._config.settings import Settings
@@ -27,6 +27,7 @@ from .._metering.observe import Stats
 from .._resilience.breaker import BreakerPolicy
 from .._resilience.retry import RetryPolicy
 from ..providers import Provider, build_provider
+from .agent_calls import AgentCalls
 from .compose import compose
 from .pipeline import Pipeline
 from .plan import (
@@ -36,25 +37,20 @@ from .plan import (
     as_list,
     cache_mode,
     check_options,
-    loop_timeout_ms,
     timeout_seconds,
     with_retries,
 )
 from .stream import ChatStream
 
 if TYPE_CHECKING:
-    from pydantic import BaseModel
-
-    from .._agents.loop import OnLimit, ToolRunResult, ToolStream, Turns
+    from .._agents.loop import Turns
     from .._cache.response import ResponseCache
     from .._shared.state import SharedState
 
 logger = get_logger("steadyllm")
-#: A pydantic model class given to ``chat_json``, whose instance it returns.
-M = TypeVar("M", bound="BaseModel")
 
 
-class Client:
+class Client(AgentCalls):
     """The async entry point. ``Client()`` reads its settings from the environment,
     ``.env`` and ``steadyllm.toml`` (as ``AsyncOpenAI()`` reads ``OPENAI_API_KEY``);
     ``Client(settings)`` uses exactly those, and ``Client(env=False)`` only defaults."""
@@ -272,121 +268,6 @@ class Client:
     def response_cache(self) -> ResponseCache:
         """The response cache, opened on first use (CACHE_* settings)."""
         return self._pipeline.cache()
-
-    # ------------------------------------------------------------ agent calls
-
-    async def chat_with_tools(
-        self,
-        model: str | None,
-        messages: Sequence[Message],
-        *,
-        tools: Sequence[Any],
-        handlers: Mapping[str, Callable[..., Any]] | None = None,
-        max_iterations: int = 10,
-        on_max_iterations: OnLimit = "error",
-        tool_timeout_ms: float | None = 30_000,
-        **options: Unpack[LoopOptions],
-    ) -> ToolRunResult:
-        """Call the model, run the tools it asks for (in parallel, sync handlers in a
-        thread, each under ``tool_timeout_ms``), send the results back, and repeat
-        until it answers without tools. ``tools``: ``sl.Tool``s, typed functions, or
-        ``ToolSpec``s with ``handlers`` by name. Tool failures go back to the model as
-        error results. After ``max_iterations`` turns: ``ToolLoopError``, or with
-        ``on_max_iterations="answer"`` one more turn with tools disabled."""
-        from .._agents.loop import chat_with_tools
-        from .._agents.tools import as_tools
-
-        opts: dict[str, Any] = dict(options)
-        timeout_ms = loop_timeout_ms(tool_timeout_ms, opts)
-        return await chat_with_tools(
-            self._turns(),
-            model,
-            messages,
-            as_tools(tools, handlers, timeout_ms),
-            max_iterations,
-            on_max_iterations,
-            opts,
-        )
-
-    def stream_with_tools(
-        self,
-        model: str | None,
-        messages: Sequence[Message],
-        *,
-        tools: Sequence[Any],
-        handlers: Mapping[str, Callable[..., Any]] | None = None,
-        max_iterations: int = 10,
-        on_max_iterations: OnLimit = "error",
-        tool_timeout_ms: float | None = 30_000,
-        **options: Unpack[LoopOptions],
-    ) -> ToolStream:
-        """``chat_with_tools`` as a stream: ``async for event in ...`` yields every turn's
-        stream events and a ``ToolExecution`` per tool run; ``.result`` at the end."""
-        from .._agents.loop import ToolStream
-        from .._agents.tools import as_tools
-
-        opts: dict[str, Any] = dict(options)
-        table = as_tools(tools, handlers, loop_timeout_ms(tool_timeout_ms, opts))
-        return ToolStream(
-            self._turns(), model, messages, table, max_iterations, on_max_iterations, opts
-        )
-
-    @overload
-    async def chat_json(
-        self,
-        model: str | None,
-        messages: Sequence[Message],
-        *,
-        schema: type[M],
-        max_repairs: int = 2,
-        **options: Unpack[CallOptions],
-    ) -> M: ...
-
-    @overload
-    async def chat_json(
-        self,
-        model: str | None,
-        messages: Sequence[Message],
-        *,
-        schema: dict[str, Any],
-        max_repairs: int = 2,
-        **options: Unpack[CallOptions],
-    ) -> Any: ...
-
-    async def chat_json(
-        self,
-        model: str | None,
-        messages: Sequence[Message],
-        *,
-        schema: Any,
-        max_repairs: int = 2,
-        **options: Unpack[CallOptions],
-    ) -> Any:
-        """A reply parsed and validated against ``schema``: a pydantic model class (an
-        instance of it is returned, and typed so) or a JSON Schema dict. Uses the
-        provider's native structured output; invalid output is sent back with its
-        errors up to ``max_repairs`` times, then ``StructuredOutputError``."""
-        from .._agents.structured import chat_json
-
-        value, _ = await chat_json(
-            self._turns(), model, messages, schema, max_repairs, dict(options)
-        )
-        return value
-
-    async def chat_json_response(
-        self,
-        model: str | None,
-        messages: Sequence[Message],
-        *,
-        schema: Any,
-        max_repairs: int = 2,
-        **options: Unpack[CallOptions],
-    ) -> tuple[Any, Response]:
-        """``chat_json`` that also returns the Response (usage, cost, ``validation``;
-        ``response.parsed`` holds the value too)."""
-        from .._agents.structured import chat_json
-
-        return await chat_json(self._turns(), model, messages, schema, max_repairs, dict(options))
 
     def stream(
         self, model: str | None, messages: Sequence[Message], **options: Unpack[CallOptions]

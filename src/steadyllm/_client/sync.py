@@ -12,17 +12,16 @@ import asyncio
 import os
 import threading
 import weakref
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, TypeVar, Unpack, overload
 
-from .._agents.loop import OnLimit, ToolRunResult, ToolStream
-from .._agents.tools import ToolExecution
+from .._agents.loop import OnLimit, ToolRunResult
 from .._cache.response import ResponseCache
 from .._config.settings import Settings
 from .._core.clock import Clock
 from .._core.context import effective_context
-from .._core.types import Message, Response, StreamEvent
+from .._core.types import Message, Response
 from .._metering.costs import CostTracker
 from .._metering.meter import Meter
 from .._metering.observe import Stats
@@ -31,7 +30,7 @@ from .._resilience.guard import Resilience
 from .._resilience.retry import RetryPolicy
 from ..providers import Provider
 from .client import CallOptions, Client, LoopOptions
-from .stream import ChatStream
+from .sync_streams import SyncChatStream, SyncToolStream
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -335,70 +334,3 @@ class SyncClient:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-class SyncChatStream:
-    def __init__(self, owner: SyncClient, stream: ChatStream) -> None:
-        self._owner = owner
-        self._stream = stream
-
-    def __enter__(self) -> SyncChatStream:
-        self._owner._run(self._stream.__aenter__())
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._owner._run(self._stream.__aexit__(*exc))
-
-    def __iter__(self) -> Iterator[StreamEvent]:
-        return self
-
-    def __next__(self) -> StreamEvent:
-        try:
-            return self._owner._run(self._stream.__anext__())
-        except StopAsyncIteration:
-            raise StopIteration from None
-
-    @property
-    def response(self) -> Response:
-        return self._stream.response
-
-    def partial(self) -> Response:
-        return self._stream.partial()
-
-    def final_response(self) -> Response:
-        return self._owner._run(self._stream.final_response())
-
-
-class SyncToolStream:
-    """``with client.stream_with_tools(...) as s: for event in s``; leaving the ``with``
-    early closes the turn's stream at once."""
-
-    def __init__(self, owner: SyncClient, stream: ToolStream) -> None:
-        self._owner = owner
-        self._stream = stream
-
-    def __enter__(self) -> SyncToolStream:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._owner._run(self._stream.aclose())
-
-    def __iter__(self) -> Iterator[StreamEvent | ToolExecution]:
-        return self
-
-    def __next__(self) -> StreamEvent | ToolExecution:
-        try:
-            return self._owner._run(_anext(self._stream))
-        except StopAsyncIteration:
-            raise StopIteration from None
-
-    @property
-    def result(self) -> ToolRunResult:
-        return self._stream.result
-
-
-async def _anext(iterator: AsyncIterator[T]) -> T:
-    return await iterator.__anext__()
