@@ -38,7 +38,7 @@ echo "redis-server on 127.0.0.1:$REDIS_PORT"
 echo "== pytest"
 set +e
 "$BIN/python" -m pytest --cov=steadyllm --cov-report=term-missing:skip-covered \
-    --cov-fail-under=90 "$@"
+    --cov-fail-under=95 "$@"
 status=$?
 set -e
 if [ "$status" -eq 5 ]; then
