@@ -219,8 +219,8 @@ async def main():
         texts = [(await client.chat("fake:m", [sl.user("x" * 100_000)], timeout_ms=3000)).text
                  for _ in range(5)]
         answered = time.monotonic() - started
-        stuck = client.meter.log._writer._writing
     closed = time.monotonic() - started - answered
+    stuck = client.meter.log._writer._writing  # lines inside the write(2) that hangs
     print(json.dumps({{"answered": sum(bool(t) for t in texts), "seconds": answered,
                       "close": closed, "stuck": stuck, "failures": client.sink_failures()}}))
 asyncio.run(main())
