@@ -76,15 +76,19 @@ class Pipeline:
                 plan.prompt_tokens(),
             )
         try:
-            guard = await self.resilience.enter(
-                request, plan.deadline, plan.provider.default_max_tokens, plan.prompt_tokens()
+            return await self.resilience.enter(
+                request,
+                plan.deadline,
+                plan.provider.default_max_tokens,
+                plan.prompt_tokens(),
+                meter=meter,
+                ledger=plan.ledger,
+                budget=budget,
             )
         except BaseException:
             if budget is not None:
                 budget.release()
             raise
-        guard.meter, guard.ledger, guard.budget = meter, plan.ledger, budget
-        return guard
 
     async def complete(self, plan: CallPlan) -> Response:
         """One attempt of a complete (not streamed) call, judged by its guard."""

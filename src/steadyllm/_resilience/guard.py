@@ -56,7 +56,7 @@ class Guard:
     #: Knows the breaker (local, shared, or the shared one's local fallback) that issued it.
     ticket: Ticket
     reservation: Reservation
-    #: Set by the client: prices the attempt's usage into the call's ledger and budgets.
+    #: Prices the attempt's usage into the call's ledger and settles its budget hold.
     meter: Meter | None = None
     ledger: Ledger | None = None
     budget: BudgetReservation | SharedHold | None = None
@@ -270,7 +270,13 @@ class Resilience:
         deadline: float,
         default_max_tokens: int | None,
         prompt_tokens: int | None = None,
+        *,
+        meter: Meter | None = None,
+        ledger: Ledger | None = None,
+        budget: BudgetReservation | SharedHold | None = None,
     ) -> Guard:
+        """Admit one attempt (breaker, then limiter); the guard books it into
+        ``ledger`` through ``meter`` and settles ``budget`` (the pre-flight's hold)."""
         breaker = self.breakers.get(request.provider, request.model)
         now = self.clock.now()
         ticket = await breaker.admit(now, deadline - now)
@@ -290,6 +296,9 @@ class Resilience:
             self.clock,
             ticket,
             reservation,
+            meter,
+            ledger,
+            budget,
             request=request,
             output_cap=cap,
             prompt_tokens=prompt,
