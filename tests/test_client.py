@@ -112,7 +112,7 @@ async def test_retryable_faults_are_retried_with_the_server_hint(clock: sl.FakeC
 
 
 async def test_backoff_is_used_when_there_is_no_hint(clock: sl.FakeClock) -> None:
-    retry = sl.RetryPolicy(max_retries=3, base_delay=1.0, max_delay=8.0, random=lambda: 0.5)
+    retry = sl.RetryPolicy(max_retries=3, base_delay_ms=1000, max_delay_ms=8000, random=lambda: 0.5)
     fake = sl.FakeProvider([sl.FakeFault("server_error", times=3), sl.FakeReply("ok")])
     client = sl.Client(providers={"fake": fake}, clock=clock, retry=retry)
     r = await client.chat("fake:m", [sl.user("x")])
@@ -175,7 +175,7 @@ async def test_the_deadline_spans_retries(clock: sl.FakeClock) -> None:
     client, fake = make_client(
         *[sl.FakeFault("server_error", latency=4.0)] * 5, clock=clock, max_retries=5
     )
-    client.retry = sl.RetryPolicy(5, base_delay=0.5, max_delay=0.5, random=lambda: 1.0)
+    client.retry = sl.RetryPolicy(5, base_delay_ms=500, max_delay_ms=500, random=lambda: 1.0)
     with pytest.raises(sl.LLMError) as info:
         await client.chat("fake:m", [sl.user("x")], timeout_ms=10_000)
     assert clock.now() <= 10.0

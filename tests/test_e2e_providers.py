@@ -12,7 +12,7 @@ import pytest
 import steadyllm as sl
 from steadyllm.emulator import Behavior, Emulator
 
-FAST_RETRY = sl.RetryPolicy(max_retries=2, base_delay=0.01, max_delay=0.02)
+FAST_RETRY = sl.RetryPolicy(max_retries=2, base_delay_ms=10, max_delay_ms=20)
 WEATHER = sl.ToolSpec(
     "current_weather",
     "Current conditions",

@@ -10,7 +10,7 @@ def policy(**kw: object) -> sl.RetryPolicy:
 
 
 def test_full_jitter_backoff_grows_exponentially_up_to_the_cap() -> None:
-    p = policy(base_delay=0.5, max_delay=4.0)
+    p = policy(base_delay_ms=500, max_delay_ms=4000)
     assert [p.backoff(n) for n in range(6)] == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
     low = sl.RetryPolicy(random=lambda: 0.0)
     assert low.backoff(3) == 0.0
@@ -26,7 +26,7 @@ def test_only_retryable_errors_within_the_budget_are_retried() -> None:
 
 
 def test_server_hint_wins_but_not_past_the_cap_or_the_deadline() -> None:
-    p = policy(max_retry_after=60.0)
+    p = policy(max_retry_after_ms=60000)
     assert p.next_delay(sl.RateLimitError("x", retry_after=7.0), 0, None) == 7.0
     assert p.next_delay(sl.RateLimitError("x", retry_after=0.0), 1, None) == 1.0  # <=0: back-off
     assert p.next_delay(sl.RateLimitError("x", retry_after=61.0), 0, None) is None
@@ -38,9 +38,20 @@ def test_server_hint_wins_but_not_past_the_cap_or_the_deadline() -> None:
     ("kw", "message"),
     [
         ({"max_retries": -1}, "max_retries=-1"),
-        ({"base_delay": 2.0, "max_delay": 1.0}, "base_delay <= max_delay"),
+        ({"base_delay_ms": 2000, "max_delay_ms": 1000}, "base_delay_ms <= max_delay_ms"),
     ],
 )
 def test_invalid_policies_fail_at_construction(kw: dict[str, float], message: str) -> None:
     with pytest.raises(sl.ConfigError, match=message):
         sl.RetryPolicy(**kw)  # type: ignore[arg-type]
+
+
+def test_seconds_spellings_still_work_with_a_warning() -> None:
+    with pytest.warns(DeprecationWarning, match="in seconds is deprecated"):
+        old = sl.RetryPolicy(base_delay=0.25, max_delay=2.0, random=lambda: 1.0)
+    assert (old.base_delay_ms, old.max_delay_ms) == (250.0, 2000.0)
+    assert old == sl.RetryPolicy(base_delay_ms=250, max_delay_ms=2000)
+    assert [old.backoff(n) for n in range(4)] == [0.25, 0.5, 1.0, 2.0]  # seconds, the clock's
+    with pytest.raises(TypeError, match="unexpected keyword argument 'delay'"):
+        sl.RetryPolicy(delay=1.0)
+    assert old.with_retries(0).max_retries == 0 and old.with_retries(0).base_delay_ms == 250

@@ -32,7 +32,9 @@ def client(base_url: str, **extra: Any) -> sl.Client:
     settings = sl.Settings.load(
         env={}, dotenv=False, openai_api_key="sk-transport-test", openai_base_url=base_url, **extra
     )
-    return sl.Client(settings, retry=sl.RetryPolicy(max_retries=1, base_delay=0.01, max_delay=0.01))
+    return sl.Client(
+        settings, retry=sl.RetryPolicy(max_retries=1, base_delay_ms=10, max_delay_ms=10)
+    )
 
 
 @pytest.fixture

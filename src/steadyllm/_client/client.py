@@ -38,7 +38,6 @@ from .plan import (
     cache_mode,
     check_options,
     timeout_seconds,
-    with_retries,
 )
 from .stream import ChatStream
 
@@ -77,8 +76,8 @@ class Client(AgentCalls):
             if retry is not None
             else RetryPolicy(
                 s.max_retries,
-                s.retry_base_delay_ms / 1000.0,
-                max(s.retry_max_delay_ms, s.retry_base_delay_ms) / 1000.0,
+                s.retry_base_delay_ms,
+                max(s.retry_max_delay_ms, s.retry_base_delay_ms),
             )
         )
         #: Failures of the request log, exporters and hooks (counted, never raised).
@@ -205,7 +204,7 @@ class Client(AgentCalls):
         )
         check_request(request)
         timeout_s = timeout_seconds(timeout_ms, s.timeout_ms)
-        retry = self.retry if max_retries is None else with_retries(self.retry, max_retries)
+        retry = self.retry if max_retries is None else self.retry.with_retries(max_retries)
         provider = self._provider(ref.provider)
         now = self.clock.now()
         return CallPlan(

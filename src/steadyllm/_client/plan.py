@@ -112,13 +112,6 @@ def check_options(context: Any, max_retries: Any, extra: Any) -> None:
         raise InvalidRequestError(f"extra must be a dict, not {type(extra).__name__}")
 
 
-def with_retries(policy: RetryPolicy, max_retries: int) -> RetryPolicy:
-    """``policy`` with another number of retries (a call's ``max_retries``)."""
-    return RetryPolicy(
-        max_retries, policy.base_delay, policy.max_delay, policy.max_retry_after, policy.random
-    )
-
-
 def cache_mode(options: dict[str, Any], enabled: bool) -> CacheMode:
     """The call's ``cache`` option (taken out of ``options``), or the default."""
     mode = options.pop("cache", None)

@@ -8,34 +8,78 @@ once instead of sleeping into a timeout.
 
 from __future__ import annotations
 
-import random
+import random as _random
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .._core.errors import ConfigError, LLMError
 
+#: The seconds spellings of the delays (before durations became milliseconds).
+_SECONDS = {
+    "base_delay": "base_delay_ms",
+    "max_delay": "max_delay_ms",
+    "max_retry_after": "max_retry_after_ms",
+}
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(frozen=True, slots=True, init=False)
 class RetryPolicy:
-    max_retries: int = 3
-    base_delay: float = 0.5
-    max_delay: float = 8.0
-    #: A server hint longer than this is not honoured: the error goes to the caller.
-    max_retry_after: float = 120.0
-    random: Callable[[], float] = field(default=random.random, compare=False)
+    """How a call retries. Delays are milliseconds, as everywhere in steadyllm's API
+    (``base_delay=``, ``max_delay=`` and ``max_retry_after=`` in seconds still work,
+    with a DeprecationWarning); the decisions below answer in seconds, the clock's unit."""
 
-    def __post_init__(self) -> None:
+    max_retries: int
+    base_delay_ms: float
+    max_delay_ms: float
+    #: A server hint longer than this is not honoured: the error goes to the caller.
+    max_retry_after_ms: float
+    random: Callable[[], float] = field(compare=False)
+
+    def __init__(
+        self,
+        max_retries: int = 3,
+        base_delay_ms: float = 500.0,
+        max_delay_ms: float = 8_000.0,
+        max_retry_after_ms: float = 120_000.0,
+        random: Callable[[], float] = _random.random,
+        **seconds: float,
+    ) -> None:
+        given = {"base_delay_ms": base_delay_ms, "max_delay_ms": max_delay_ms}
+        given["max_retry_after_ms"] = max_retry_after_ms
+        for old, value in seconds.items():
+            if old not in _SECONDS:
+                raise TypeError(f"RetryPolicy() got an unexpected keyword argument {old!r}")
+            warnings.warn(
+                f"RetryPolicy({old}=...) in seconds is deprecated; "
+                f"pass {_SECONDS[old]}=... in milliseconds",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            given[_SECONDS[old]] = value * 1000.0
+        object.__setattr__(self, "max_retries", max_retries)
+        for name, value in given.items():
+            object.__setattr__(self, name, float(value))
+        object.__setattr__(self, "random", random)
         if self.max_retries < 0:
             raise ConfigError(f"max_retries={self.max_retries} must be 0 or more")
-        if self.base_delay < 0 or self.max_delay < self.base_delay:
+        if self.base_delay_ms < 0 or self.max_delay_ms < self.base_delay_ms:
             raise ConfigError(
-                f"retry delays must satisfy 0 <= base_delay <= max_delay "
-                f"(got base_delay={self.base_delay}, max_delay={self.max_delay})"
+                f"retry delays must satisfy 0 <= base_delay_ms <= max_delay_ms "
+                f"(got base_delay_ms={self.base_delay_ms:g}, "
+                f"max_delay_ms={self.max_delay_ms:g})"
             )
+
+    def with_retries(self, max_retries: int) -> RetryPolicy:
+        """This policy with another number of retries (a call's ``max_retries``)."""
+        return RetryPolicy(
+            max_retries, self.base_delay_ms, self.max_delay_ms, self.max_retry_after_ms, self.random
+        )
 
     def backoff(self, retries_done: int) -> float:
         """Full-jitter back-off before retry number ``retries_done + 1``."""
-        ceiling = min(self.max_delay, self.base_delay * (2.0 ** min(retries_done, 32)))
+        base, cap = self.base_delay_ms / 1000.0, self.max_delay_ms / 1000.0
+        ceiling = min(cap, base * (2.0 ** min(retries_done, 32)))
         return ceiling * self.random()
 
     def next_delay(
@@ -45,7 +89,7 @@ class RetryPolicy:
         if not error.retryable or retries_done >= self.max_retries:
             return None
         hint = error.retry_after
-        if hint is not None and hint > self.max_retry_after:
+        if hint is not None and hint > self.max_retry_after_ms / 1000.0:
             return None
         delay = hint if hint is not None and hint > 0 else self.backoff(retries_done)
         if time_left is not None and delay >= time_left:
