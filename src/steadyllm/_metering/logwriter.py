@@ -3,9 +3,10 @@
 A call's log line is serialized on the caller's thread and handed over here; a
 thread of this writer puts it in the file. A slow, full or hung disk (an NFS
 mount that stopped answering, a pipe nobody reads) then delays only the writer,
-never a call past its deadline nor the event loop. Lines queued together go out
-in one ``write(2)`` with ``O_APPEND`` (whole lines only, so processes sharing the
-file never interleave). What cannot be written is counted through ``on_error``:
+never a call past its deadline nor the event loop. Every ``INTERVAL_S`` the
+writer takes the lines gathered and writes them in one ``write(2)`` with
+``O_APPEND`` (whole lines only, so processes sharing the file never
+interleave); a call never wakes it. What cannot be written is counted through ``on_error``:
 a failed write, a backlog past ``max_pending`` lines, lines still queued when a
 bounded ``close`` gives up. ``close`` (and, for a client never closed, the
 interpreter's exit) waits for the queue to drain.
