@@ -25,7 +25,8 @@ demo: $(VENV)/.installed-base
 test: $(VENV)/.installed-dev
 	VENV=$(VENV) scripts/run-tests.sh
 
-## bench: steadyllm vs raw aiohttp, raw httpx and the openai SDK against a fixed local server;
+## bench: steadyllm (in-process and Redis-shared) vs raw aiohttp, raw httpx and the openai SDK
+## against a fixed local server;
 ## prints a table with ratios, writes benchmarks/results.json, appends to benchmarks/RESULTS.md
 bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/bench.py --record

@@ -1,7 +1,10 @@
 """steadyllm against the raw HTTP clients and the openai SDK, side by side (`make bench`).
 
-Starts benchmarks/fixed_server.py on loopback pinned to core 1, then runs each
-client in a fresh process pinned to core 0 (benchmarks/bench_client.py), and
+Starts benchmarks/fixed_server.py on loopback pinned to core 1 (and, when
+redis-server is installed, a throw-away Redis there too, for the "steadyllm
+Redis-shared" row: the default configuration with STEADYLLM_REDIS_URL set),
+then runs each client in a fresh process pinned to core 0
+(benchmarks/bench_client.py), and
 measures `import` time in fresh interpreters. Prints a markdown table with
 ratios to raw aiohttp computed within this run, writes the figures as JSON
 (benchmarks/results.json), and with --record appends the table to
@@ -22,19 +25,53 @@ import socket
 import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-CLIENTS = ["raw aiohttp", "raw httpx", "openai SDK", "steadyllm default", "steadyllm minimal"]
+CLIENTS = [
+    "raw aiohttp",
+    "raw httpx",
+    "openai SDK",
+    "steadyllm default",
+    "steadyllm minimal",
+    "steadyllm Redis-shared",
+]
 MODULES = {
     "raw aiohttp": "aiohttp",
     "raw httpx": "httpx",
     "openai SDK": "openai",
     "steadyllm default": "steadyllm",
     "steadyllm minimal": "steadyllm",
+    "steadyllm Redis-shared": "steadyllm",
 }
+SHARED = "steadyllm Redis-shared"
 LEAK_CHECKED = ("raw aiohttp", "steadyllm default")
+
+
+def start_redis() -> subprocess.Popen[bytes] | None:
+    """A throw-away redis-server on a free loopback port, on the server's core (1);
+    its URL goes to the clients in BENCH_REDIS_URL. None without redis-server."""
+    import shutil
+
+    binary = shutil.which("redis-server")
+    if binary is None:
+        return None
+    port = free_port()
+    redis = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        preexec_fn=lambda: pin(1),
+    )
+    for _ in range(200):  # until it accepts connections
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    os.environ["BENCH_REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
+    return redis
 
 
 def free_port() -> int:
@@ -168,6 +205,15 @@ def targets(rows: list[dict[str, Any]]) -> list[tuple[str, bool, str]]:
         ),
         ("import steadyllm (ms)", float(default["import_ms"]), 60.0, True),
     ]
+    if SHARED in by:  # issue 14's target for shared state
+        checks.append(
+            (
+                "calls/s at 64, Redis-shared vs default",
+                ratio(by[SHARED], default, "calls_per_s_64"),
+                0.6,
+                False,
+            )
+        )
     if "rss_growth_mib" in default:
         checks.append(("RSS growth over the leak run (MiB)", default["rss_growth_mib"], 5.0, True))
     return [
@@ -193,6 +239,7 @@ def main() -> None:
         text=True,
         preexec_fn=lambda: pin(1),
     )
+    redis = start_redis()
     try:
         assert server.stdout is not None and server.stdout.readline().strip() == "ready"
         base = f"http://127.0.0.1:{port}/v1"
@@ -201,6 +248,9 @@ def main() -> None:
         bare = bare_interpreter_ms(runs)
         rows = []
         for name in CLIENTS:
+            if name == SHARED and redis is None:
+                print("redis-server not found: no Redis-shared row", file=sys.stderr)
+                continue
             leak = 0 if args.quick or name not in LEAK_CHECKED else args.leak_calls
             row = run_client(name, base, server.pid, leak)
             row["import_ms"] = import_ms(MODULES[name], runs)
@@ -214,6 +264,9 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait()
+        if redis is not None:
+            redis.terminate()
+            redis.wait()
     verdicts = targets(rows)
     report = table(rows)
     report += (

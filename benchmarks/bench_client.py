@@ -101,7 +101,7 @@ async def openai_sdk(base: str) -> AsyncIterator[tuple[Call, Stream]]:
         yield call, stream
 
 
-def steadyllm_factory(default: bool) -> Callable[[str], Any]:
+def steadyllm_factory(default: bool, shared: bool = False) -> Callable[[str], Any]:
     @asynccontextmanager
     async def steadyllm_client(base: str) -> AsyncIterator[tuple[Call, Stream]]:
         import steadyllm as sl
@@ -119,6 +119,8 @@ def steadyllm_factory(default: bool) -> Callable[[str], Any]:
             }
         else:
             options |= {"max_retries": 0, "enable_tracing": False}
+        if shared:  # the same, with limiter, breaker and cost counters in Redis
+            options["redis_url"] = os.environ["BENCH_REDIS_URL"]
         settings = sl.Settings.load(env={}, dotenv=False, config_file=False, **options)
         async with sl.Client(settings) as client:
             messages = [sl.user(MESSAGES[0]["content"])]
@@ -145,6 +147,7 @@ CLIENTS = {
     "openai SDK": openai_sdk,
     "steadyllm default": steadyllm_factory(True),
     "steadyllm minimal": steadyllm_factory(False),
+    "steadyllm Redis-shared": steadyllm_factory(True, shared=True),
 }
 
 
