@@ -15,13 +15,13 @@ import inspect
 import json
 import re
 import time
-import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from .._core.errors import ConfigError
 from .._core.types import ToolCall, ToolSpec
+from .._core.units import ms_from_seconds
 
 Handler = Callable[..., Any]
 
@@ -100,12 +100,7 @@ def timeout_ms_of(timeout_ms: float | None, timeout: Any, where: str) -> float |
     accepted with a DeprecationWarning (durations in steadyllm's API are ms)."""
     if timeout is UNSET:
         return timeout_ms
-    warnings.warn(
-        f"{where}(timeout=...) in seconds is deprecated; pass timeout_ms=... in milliseconds",
-        DeprecationWarning,
-        stacklevel=3,
-    )
-    return None if timeout is None else float(timeout) * 1000.0
+    return ms_from_seconds(timeout, where, "timeout", "timeout_ms", stacklevel=3)
 
 
 class Tool:

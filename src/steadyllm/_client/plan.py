@@ -16,6 +16,7 @@ from typing import Any, TypedDict
 from .._core.context import Context
 from .._core.errors import InvalidRequestError
 from .._core.types import CacheMode, Message, Request, ToolChoice, ToolSpec
+from .._core.units import ms_from_seconds
 from .._metering.meter import Ledger
 from .._resilience.retry import RetryPolicy
 from ..providers import Provider
@@ -127,12 +128,7 @@ def loop_timeout_ms(tool_timeout_ms: float | None, options: dict[str, Any]) -> f
     ``options``) is the old spelling, accepted with a DeprecationWarning."""
     if "tool_timeout" not in options:
         return tool_timeout_ms
-    import warnings
-
     seconds = options.pop("tool_timeout")
-    warnings.warn(
-        "tool_timeout= (seconds) is deprecated; pass tool_timeout_ms= (milliseconds)",
-        DeprecationWarning,
-        stacklevel=3,
+    return ms_from_seconds(
+        seconds, "the tool loop", "tool_timeout", "tool_timeout_ms", stacklevel=3
     )
-    return None if seconds is None else float(seconds) * 1000.0

@@ -1,9 +1,9 @@
 """What happened: the JSONL request log, console lines, and latency statistics.
 
-One record per call (not per attempt), schema version ``SCHEMA``; every value
+One record per call (not per attempt; its fields: ``record.py``); every value
 that came from outside (error messages, ids, labels, metadata, prompts and
 replies) passes through the redactor, and lines reach an unbuffered
-append-only file from a background writer (``_logwriter``) in whole-line
+append-only file from a background writer (``logwriter``) in whole-line
 writes, so several processes may share the file and a hung disk never holds a
 call. The console handler is installed only when asked for
 (``LOG_TO_CONSOLE``); otherwise the library logger has no handlers.
@@ -28,7 +28,6 @@ from .._core.errors import ConfigError
 from .._core.redact import RedactingFilter, get_logger, redact, scrub
 from .logwriter import AppendWriter, ErrorSink
 
-SCHEMA = 2
 call_logger = get_logger("steadyllm.calls")
 
 

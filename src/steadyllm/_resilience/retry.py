@@ -9,11 +9,11 @@ once instead of sleeping into a timeout.
 from __future__ import annotations
 
 import random as _random
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .._core.errors import ConfigError, LLMError
+from .._core.units import ms_from_seconds
 
 #: The seconds spellings of the delays (before durations became milliseconds).
 _SECONDS = {
@@ -50,13 +50,8 @@ class RetryPolicy:
         for old, value in seconds.items():
             if old not in _SECONDS:
                 raise TypeError(f"RetryPolicy() got an unexpected keyword argument {old!r}")
-            warnings.warn(
-                f"RetryPolicy({old}=...) in seconds is deprecated; "
-                f"pass {_SECONDS[old]}=... in milliseconds",
-                DeprecationWarning,
-                stacklevel=2,
-            )
-            given[_SECONDS[old]] = value * 1000.0
+            ms = ms_from_seconds(value, "RetryPolicy", old, _SECONDS[old], stacklevel=2)
+            given[_SECONDS[old]] = 0.0 if ms is None else ms
         object.__setattr__(self, "max_retries", max_retries)
         for name, value in given.items():
             object.__setattr__(self, name, float(value))
