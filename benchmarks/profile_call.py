@@ -5,7 +5,8 @@ once, so what remains is steadyllm: planning, the guard, encoding, decoding,
 accounting and the log. Prints the CPU per call (best of five rounds of
 10,000 calls) and the cProfile table of the functions that cost the most.
 
-Run: python benchmarks/profile_call.py [minimal|default] [--top N]
+Run: python benchmarks/profile_call.py [minimal|default|shared] [--top N]
+(shared: the default with state in the Redis at $BENCH_REDIS_URL)
 """
 
 from __future__ import annotations
@@ -61,6 +62,8 @@ async def main(kind: str, top: int) -> None:
             "log_to_file": True,
             "log_file_path": log,
         }
+        if kind == "shared":  # the same, with limiter, breaker and costs in Redis
+            extra["redis_url"] = os.environ["BENCH_REDIS_URL"]
     settings = sl.Settings.load(
         env={},
         dotenv=False,
@@ -86,12 +89,12 @@ async def main(kind: str, top: int) -> None:
         for _ in range(10_000):
             await client.chat(model, messages)
         profile.disable()
-        pstats.Stats(profile).sort_stats("tottime").print_stats("steadyllm", top)
+        pstats.Stats(profile).sort_stats("tottime").print_stats(top)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("kind", nargs="?", choices=("minimal", "default"), default="default")
+    parser.add_argument("kind", nargs="?", choices=("minimal", "default", "shared"), default="default")
     parser.add_argument("--top", type=int, default=25, help="rows of the profile to print")
     args = parser.parse_args()
     asyncio.run(main(args.kind, args.top))

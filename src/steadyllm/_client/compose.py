@@ -57,6 +57,7 @@ def compose(
             ),
             Meter(settings, on_cost_alert=on_cost_alert, sinks=sinks),
         )
+    from .._shared.attempt import SharedGate
     from .._shared.breaker import SharedBreaker
     from .._shared.budgets import SharedBudgets, SharedCosts
     from .._shared.limiter import SharedLimiter
@@ -77,6 +78,7 @@ def compose(
         on_circuit_change=on_circuit_change,
         breakers=partial(SharedBreaker, shared),
         limiters=partial(SharedLimiter, shared),
+        gate=SharedGate(shared),
         sinks=sinks,
     )
     meter = Meter(

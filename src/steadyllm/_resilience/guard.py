@@ -11,6 +11,7 @@ limiter for the whole key), or abandonment (cancelled: no verdict).
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -23,9 +24,10 @@ from .._core.dispatch import current as current_dispatch
 from .._core.errors import LLMError
 from .._core.redact import get_logger
 from .._core.sinks import SinkFailures
-from .._core.types import Request, Response, Usage
+from .._core.types import RateLimitInfo, Request, Response, Usage
 from .._metering.tokens import estimate_request_tokens, lost_attempt_usage, output_cap
 from .breaker import BreakerBoard, BreakerFactory, BreakerPolicy, CircuitBreaker, State, Ticket
+from .gate import Gate
 from .limiter import LimiterBoard, LimiterFactory, Limits, RateLimiter, Reservation
 
 if TYPE_CHECKING:
@@ -56,6 +58,8 @@ class Guard:
     #: Knows the breaker (local, shared, or the shared one's local fallback) that issued it.
     ticket: Ticket
     reservation: Reservation
+    #: Settles the ticket and the reservation (one Redis call with shared state).
+    gate: Gate
     #: Prices the attempt's usage into the call's ledger and settles its budget hold.
     meter: Meter | None = None
     ledger: Ledger | None = None
@@ -105,18 +109,12 @@ class Guard:
 
     async def succeed(self, response: Response) -> None:
         self._span("ok")
-        await self.ticket.breaker.record(self.ticket, None, self.clock.now())
         used = response.usage.total_tokens
-        await self.reservation.limiter.settle(
-            self.reservation, used if used > 0 else None, response.rate_limit
-        )
         cost = self._price(response.usage, estimated=False)
-        if self.budget is not None:
-            await self.budget.finish(cost)
+        await self._settle(None, used if used > 0 else None, response.rate_limit, cost)
 
     async def fail(self, error: LLMError) -> None:
         self._span(error.kind)
-        await self.ticket.breaker.record(self.ticket, error, self.clock.now())
         partial = error.partial if isinstance(error.partial, Response) else None
         usage: Usage | None = None
         estimated = False
@@ -127,17 +125,27 @@ class Guard:
             estimated = usage is not None
         if usage is None:  # the provider answered with an error: what it reported, if anything
             usage = partial.usage if partial is not None else Usage()
-        await self.reservation.limiter.settle(
-            self.reservation,
-            usage.total_tokens if usage.total_tokens > 0 else None,
-            error.rate_limit,
-            error if error.kind == "rate_limit" else None,
-        )
         cost = self._price(usage, estimated) if usage.total_tokens else None
         if partial is not None and usage.total_tokens:
             partial.usage = usage  # spend of a broken stream is still counted
-        if self.budget is not None:
-            await self.budget.finish(cost)
+        used = usage.total_tokens if usage.total_tokens > 0 else None
+        await self._settle(error, used, error.rate_limit, cost)
+
+    async def _settle(
+        self,
+        error: LLMError | None,
+        used: int | None,
+        info: RateLimitInfo | None,
+        cost: float | None,
+    ) -> None:
+        """Breaker, limiter and budget at once: with shared state their scripts leave
+        for Redis together, in one round trip."""
+        now = self.clock.now()
+        settle = self.gate.settle(self.ticket, self.reservation, error, used, info, now)
+        if self.budget is None:
+            await settle
+        else:
+            await asyncio.gather(settle, self.budget.finish(cost))
 
     def abandon(self, partial: Response | None = None) -> None:
         """No verdict on the provider (cancelled, our deadline, the caller left); the
@@ -220,11 +228,14 @@ class Resilience:
         on_circuit_change: Listener | None = None,
         breakers: BreakerFactory = CircuitBreaker,
         limiters: LimiterFactory = RateLimiter,
+        gate: Gate | None = None,
         sinks: SinkFailures | None = None,
     ) -> None:
-        """``breakers`` and ``limiters`` build each key's breaker and limiter:
-        in-process by default, the Redis-shared ones when the client injects them."""
+        """``breakers`` and ``limiters`` build each key's breaker and limiter, and
+        ``gate`` admits and settles an attempt through them: in-process by default,
+        the Redis-shared ones when the client injects them."""
         self.clock = clock
+        self.gate = gate if gate is not None else Gate()
         self._listener = on_circuit_change
         self.sinks = sinks if sinks is not None else SinkFailures()
         self.breakers = BreakerBoard(
@@ -278,16 +289,12 @@ class Resilience:
         """Admit one attempt (breaker, then limiter); the guard books it into
         ``ledger`` through ``meter`` and settles ``budget`` (the pre-flight's hold)."""
         breaker = self.breakers.get(request.provider, request.model)
-        now = self.clock.now()
-        ticket = await breaker.admit(now, deadline - now)
         limiter = self.limiters.get(request.provider, request.model)
         cap, seen = output_cap(request, default_max_tokens)
         prompt = estimate_request_tokens(request) if prompt_tokens is None else prompt_tokens
-        try:
-            reservation = await limiter.acquire(prompt + cap, deadline)
-        except BaseException:
-            ticket.breaker.release(ticket)
-            raise
+        ticket, reservation = await self.gate.admit(
+            breaker, limiter, prompt + cap, deadline, self.clock.now()
+        )
         # A cap the provider never sees is not charged by it: give back what goes unused.
         reservation.refundable = not seen
         return Guard(
@@ -296,6 +303,7 @@ class Resilience:
             self.clock,
             ticket,
             reservation,
+            self.gate,
             meter,
             ledger,
             budget,

@@ -31,108 +31,117 @@ from .._resilience.breaker import (
     Ticket,
     circuit_open,
 )
+from .batch import Packed
 from .state import LUA_NOW, SharedState, SharedStateUnavailableError
 
-_DAY_MS = 86_400_000
+# Each script is a Lua function over the ARGV table ``A`` from index ``b + 1``, so the
+# attempt scripts (``_shared/attempt.py``) can run it together with the limiter's in
+# one call; ALLOW and RECORD below run one alone.
 
-# KEYS: hash, probes. ARGV: now, ticket id, lease seconds, half-open calls.
-ALLOW = (
-    LUA_NOW
-    + """
-local key, probes = KEYS[1], KEYS[2]
-local now = script_now(ARGV[1])
-local state = redis.call('HGET', key, 'state') or 'closed'
-local reopen = tonumber(redis.call('HGET', key, 'reopen_at') or '0')
-local changed = ''
-if state == 'open' and now >= reopen then
-  changed, state = 'open', 'half_open'
-  redis.call('HSET', key, 'state', state)
-  redis.call('DEL', probes)
-end
-if state == 'closed' then return {'ok', '0', state, changed} end
-if state == 'half_open' then
-  redis.call('ZREMRANGEBYSCORE', probes, '-inf', now)
-  if redis.call('ZCARD', probes) < tonumber(ARGV[4]) then
-    redis.call('ZADD', probes, now + tonumber(ARGV[3]), ARGV[2])
-    redis.call('PEXPIRE', probes, 86400000)
-    return {'probe', '0', state, changed}
+# A[b+1]: ticket id, A[b+2]: lease seconds, A[b+3]: half-open calls.
+ALLOW_FN = """
+local function breaker_allow(key, probes, now, A, b)
+  local state = redis.call('HGET', key, 'state') or 'closed'
+  local reopen = tonumber(redis.call('HGET', key, 'reopen_at') or '0')
+  local changed = ''
+  if state == 'open' and now >= reopen then
+    changed, state = 'open', 'half_open'
+    redis.call('HSET', key, 'state', state)
+    redis.call('DEL', probes)
   end
-end
-return {'open', tostring(math.max(0, reopen - now)), state, changed}
-"""
-)
-
-# KEYS: hash, probes, window slots. ARGV: now, ticket id, probe, outcome
-# (ok|fail|neutral), threshold, rate ('' = count rule only), window, min calls,
-# reset timeout, max reset timeout, backoff, server hint, slots per window.
-# The failure-rate window is counted in slots, as the local breaker counts it: a
-# hash of at most two fields per slot ("c:<slot>" calls, "f:<slot>" failures), so
-# its memory is bounded however many calls a second go through.
-RECORD = (
-    LUA_NOW
-    + """
-local key, probes, slots = KEYS[1], KEYS[2], KEYS[3]
-local now = script_now(ARGV[1])
-local id, probe, outcome = ARGV[2], ARGV[3] == '1', ARGV[4]
-if probe then redis.call('ZREM', probes, id) end
-local state = redis.call('HGET', key, 'state') or 'closed'
-if outcome == 'neutral' then return {state, ''} end
-local window, track = tonumber(ARGV[7]), ARGV[6] ~= ''
-local reset, max_reset, backoff = tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])
-local n, failed = 0, 0
-if track then
-  local count = tonumber(ARGV[13])
-  local slot = math.floor(now / (window / count))
-  redis.call('HINCRBY', slots, 'c:' .. slot, 1)
-  if outcome == 'fail' then redis.call('HINCRBY', slots, 'f:' .. slot, 1) end
-  local fields = redis.call('HGETALL', slots)
-  for i = 1, #fields, 2 do
-    local at = tonumber(string.sub(fields[i], 3))
-    if at <= slot - count then
-      redis.call('HDEL', slots, fields[i])
-    elseif string.sub(fields[i], 1, 1) == 'c' then
-      n = n + tonumber(fields[i + 1])
-    else
-      failed = failed + tonumber(fields[i + 1])
+  if state == 'closed' then return {'ok', '0', state, changed} end
+  if state == 'half_open' then
+    redis.call('ZREMRANGEBYSCORE', probes, '-inf', now)
+    if redis.call('ZCARD', probes) < tonumber(A[b + 3]) then
+      redis.call('ZADD', probes, now + tonumber(A[b + 2]), A[b + 1])
+      redis.call('PEXPIRE', probes, 86400000)
+      return {'probe', '0', state, changed}
     end
   end
-  redis.call('PEXPIRE', slots, math.ceil(window * 1000) + 1000)
+  return {'open', tostring(math.max(0, reopen - now)), state, changed}
 end
-local old = state
-if outcome == 'ok' then
-  redis.call('HSET', key, 'consecutive', 0)
-  if probe then
-    state = 'closed'
-    redis.call('HSET', key, 'state', state, 'timeout', tostring(reset))
-    redis.call('DEL', slots)
-  end
-else
-  local consecutive = redis.call('HINCRBY', key, 'consecutive', 1)
-  local timeout = tonumber(redis.call('HGET', key, 'timeout') or ARGV[9])
-  local trip = false
-  if probe then
-    timeout = math.min(timeout * backoff, max_reset)
-    redis.call('HSET', key, 'timeout', tostring(timeout))
-    trip = true
-  elseif state == 'closed' then
-    if consecutive >= tonumber(ARGV[5]) then
-      trip = true
-    elseif track then
-      if n >= tonumber(ARGV[8]) and failed / n >= tonumber(ARGV[6]) then
-        trip = true
+"""
+
+#: The number of ARGV entries ``breaker_record`` reads.
+RECORD_ARGS = 12
+
+# A[b+1]: ticket id, b+2: probe, b+3: outcome (ok|fail|neutral), b+4: server hint,
+# then the policy: b+5 threshold, b+6 rate ('' = count rule only), b+7 window,
+# b+8 min calls, b+9 reset timeout, b+10 max reset timeout, b+11 backoff, b+12 slots
+# per window. The failure-rate window is counted in slots, as the local breaker
+# counts it: a hash of at most two fields per slot ("c:<slot>" calls, "f:<slot>"
+# failures), so its memory is bounded however many calls a second go through.
+RECORD_FN = """
+local function breaker_record(key, probes, slots, now, A, b)
+  local id, probe, outcome = A[b + 1], A[b + 2] == '1', A[b + 3]
+  if probe then redis.call('ZREM', probes, id) end
+  local state = redis.call('HGET', key, 'state') or 'closed'
+  if outcome == 'neutral' then return {state, ''} end
+  local window, track = tonumber(A[b + 7]), A[b + 6] ~= ''
+  local reset, max_reset, backoff = tonumber(A[b + 9]), tonumber(A[b + 10]), tonumber(A[b + 11])
+  local n, failed = 0, 0
+  if track then
+    local count = tonumber(A[b + 12])
+    local slot = math.floor(now / (window / count))
+    redis.call('HINCRBY', slots, 'c:' .. slot, 1)
+    if outcome == 'fail' then redis.call('HINCRBY', slots, 'f:' .. slot, 1) end
+    local fields = redis.call('HGETALL', slots)
+    for i = 1, #fields, 2 do
+      local at = tonumber(string.sub(fields[i], 3))
+      if at <= slot - count then
+        redis.call('HDEL', slots, fields[i])
+      elseif string.sub(fields[i], 1, 1) == 'c' then
+        n = n + tonumber(fields[i + 1])
+      else
+        failed = failed + tonumber(fields[i + 1])
       end
     end
+    redis.call('PEXPIRE', slots, math.ceil(window * 1000) + 1000)
   end
-  if trip then
-    state = 'open'
-    local reopen = now + math.max(timeout, tonumber(ARGV[12]))
-    redis.call('HSET', key, 'state', state, 'reopen_at', tostring(reopen), 'consecutive', 0)
+  local old = state
+  if outcome == 'ok' then
+    redis.call('HSET', key, 'consecutive', 0)
+    if probe then
+      state = 'closed'
+      redis.call('HSET', key, 'state', state, 'timeout', tostring(reset))
+      redis.call('DEL', slots)
+    end
+  else
+    local consecutive = redis.call('HINCRBY', key, 'consecutive', 1)
+    local timeout = tonumber(redis.call('HGET', key, 'timeout') or A[b + 9])
+    local trip = false
+    if probe then
+      timeout = math.min(timeout * backoff, max_reset)
+      redis.call('HSET', key, 'timeout', tostring(timeout))
+      trip = true
+    elseif state == 'closed' then
+      if consecutive >= tonumber(A[b + 5]) then
+        trip = true
+      elseif track then
+        if n >= tonumber(A[b + 8]) and failed / n >= tonumber(A[b + 6]) then
+          trip = true
+        end
+      end
+    end
+    if trip then
+      state = 'open'
+      local reopen = now + math.max(timeout, tonumber(A[b + 4]))
+      redis.call('HSET', key, 'state', state, 'reopen_at', tostring(reopen), 'consecutive', 0)
+    end
   end
+  redis.call('PEXPIRE', key, 86400000)
+  if old ~= state then return {state, old} end
+  return {state, ''}
 end
-redis.call('PEXPIRE', key, 86400000)
-if old ~= state then return {state, old} end
-return {state, ''}
 """
+
+# KEYS: hash, probes. ARGV: now, then ALLOW_FN's.
+ALLOW = LUA_NOW + ALLOW_FN + "return breaker_allow(KEYS[1], KEYS[2], script_now(ARGV[1]), ARGV, 1)"
+# KEYS: hash, probes, window slots. ARGV: now, then RECORD_FN's.
+RECORD = (
+    LUA_NOW
+    + RECORD_FN
+    + "return breaker_record(KEYS[1], KEYS[2], KEYS[3], script_now(ARGV[1]), ARGV, 1)"
 )
 
 
@@ -156,29 +165,31 @@ class SharedBreaker:
         self.reopen_at = 0.0
         self.stats = BreakerStats()
         base = shared.key("breaker", key)
-        self._keys = [base, f"{base}:probes", f"{base}:slots"]
+        #: The hash, the half-open probes, the failure-rate window.
+        self.keys = [base, f"{base}:probes", f"{base}:slots"]
+        p = policy
+        self._policy_args = Packed(
+            p.failure_threshold,
+            "" if p.failure_rate is None else repr(p.failure_rate),
+            repr(p.window),
+            p.min_calls,
+            repr(p.reset_timeout),
+            repr(p.max_reset_timeout),
+            repr(p.backoff),
+            WINDOW_SLOTS,
+        )
 
     def _saw(self, state: str, old: str) -> None:
         self.state = state  # type: ignore[assignment]
         if old and old != state and self.on_change is not None:
             self.on_change(self.key, old, state)  # type: ignore[arg-type]
 
-    async def admit(self, now: float, lease: float) -> Ticket:
-        ticket_id = uuid.uuid4().hex
-        try:
-            raw = await self.shared.run(
-                "breaker",
-                ALLOW,
-                self._keys[:2],
-                [
-                    self.shared.now_arg(),
-                    ticket_id,
-                    repr(max(lease, 1.0)),
-                    self.policy.half_open_calls,
-                ],
-            )
-        except SharedStateUnavailableError:
-            return await self.local.admit(now, lease)
+    def allow_args(self, ticket_id: str, lease: float) -> list[Any]:
+        """ALLOW_FN's arguments."""
+        return [ticket_id, repr(max(lease, 1.0)), self.policy.half_open_calls]
+
+    def admitted(self, raw: list[Any], ticket_id: str, now: float) -> Ticket:
+        """The ticket ALLOW_FN's reply grants, or ``CircuitOpenError``."""
         status, wait, state, changed = (_text(part) for part in raw)
         self._saw(state, changed)
         if status == "open":
@@ -188,9 +199,21 @@ class SharedBreaker:
         self.stats.calls += 1
         return Ticket(self, probe=status == "probe", id=ticket_id)
 
-    async def record(self, ticket: Ticket, error: LLMError | None, now: float) -> None:
+    async def admit(self, now: float, lease: float) -> Ticket:
+        ticket_id = uuid.uuid4().hex
+        args = [self.shared.now_arg(), *self.allow_args(ticket_id, lease)]
+        try:
+            raw = await self.shared.run("breaker", ALLOW, self.keys[:2], args)
+        except SharedStateUnavailableError:
+            return await self.local.admit(now, lease)
+        return self.admitted(raw, ticket_id, now)
+
+    def record_args(self, ticket: Ticket, error: LLMError | None) -> list[Any] | None:
+        """Settle ``ticket`` in this process's counters and return RECORD_FN's
+        arguments, or None when Redis has nothing to learn (settled already, or a
+        neutral outcome of a call that was not a probe)."""
         if ticket.settled:
-            return
+            return None
         ticket.settled = True
         if error is None:
             outcome = "ok"
@@ -201,34 +224,35 @@ class SharedBreaker:
         else:
             outcome = "neutral"
         if outcome == "neutral" and not ticket.probe:
-            return
-        p = self.policy
+            return None
         hint = error.retry_after if error is not None and error.retry_after else 0.0
-        args = [
-            self.shared.now_arg(),
-            ticket.id,
-            int(ticket.probe),
-            outcome,
-            p.failure_threshold,
-            "" if p.failure_rate is None else repr(p.failure_rate),
-            repr(p.window),
-            p.min_calls,
-            repr(p.reset_timeout),
-            repr(p.max_reset_timeout),
-            repr(p.backoff),
-            repr(hint if 0 < hint < float("inf") else 0.0),
-            WINDOW_SLOTS,
-        ]
-        try:
-            state, old = (
-                _text(part) for part in await self.shared.run("breaker", RECORD, self._keys, args)
-            )
-        except SharedStateUnavailableError:
-            await self.local.record(Ticket(self.local, probe=False), error, now)
-            return
+        hint = hint if 0 < hint < float("inf") else 0.0
+        return [ticket.id, int(ticket.probe), outcome, repr(hint), self._policy_args]
+
+    def recorded(self, raw: list[Any]) -> None:
+        """Take in RECORD_FN's reply: the state after the outcome, and the one before
+        if it changed."""
+        state, old = (_text(part) for part in raw)
         if state == "open" and old:
             self.stats.opened += 1
         self._saw(state, old)
+
+    async def record_locally(self, error: LLMError | None, now: float) -> None:
+        """Redis could not take the outcome: this process's own breaker does."""
+        await self.local.record(Ticket(self.local, probe=False), error, now)
+
+    async def record(self, ticket: Ticket, error: LLMError | None, now: float) -> None:
+        args = self.record_args(ticket, error)
+        if args is None:
+            return
+        try:
+            raw = await self.shared.run(
+                "breaker", RECORD, self.keys, [self.shared.now_arg(), *args]
+            )
+        except SharedStateUnavailableError:
+            await self.record_locally(error, now)
+            return
+        self.recorded(raw)
 
     def release(self, ticket: Ticket) -> None:
         """No verdict (cancelled, or the caller's own fault): hand back a probe's lease."""
@@ -239,10 +263,9 @@ class SharedBreaker:
             self.shared.background(self._release_probe(ticket.id))
 
     async def _release_probe(self, ticket_id: str) -> None:
-        args = [self.shared.now_arg(), ticket_id, 1, "neutral", 1, "", "1", 1, "1", "1", "1", "0"]
-        args.append(WINDOW_SLOTS)
+        args = [self.shared.now_arg(), ticket_id, 1, "neutral", "0", self._policy_args]
         with contextlib.suppress(SharedStateUnavailableError):  # else the lease expires on its own
-            await self.shared.run("breaker", RECORD, self._keys, args)
+            await self.shared.run("breaker", RECORD, self.keys, args)
 
     def snapshot(self) -> dict[str, object]:
         return {

@@ -31,106 +31,116 @@ from .._core.clock import Clock
 from .._core.errors import InvalidRequestError, LLMError, RateLimitError
 from .._core.types import RateLimitInfo
 from .._resilience.limiter import _EPSILON, LimiterStats, Limits, RateLimiter, Reservation
+from .batch import Packed
 from .state import LUA_NOW, SharedState, SharedStateUnavailableError
 
 #: Idle limiter hashes expire after two days (longer than any bucket's period).
 _TTL_MS = 2 * 86_400_000
 
+# As the breaker's: each script is a Lua function over the ARGV table ``A`` from
+# index ``b + 1``; the buckets come last (four entries each, to the end of ARGV), so
+# the limiter's part always ends an attempt script.
 _BUCKETS = """
-local function bucket(key, i, now)
-  local name, is_tokens, period = ARGV[i], ARGV[i + 1] == '1', tonumber(ARGV[i + 2])
+local function bucket(key, A, i, now)
+  local name, is_tokens, period = A[i], A[i + 1] == '1', tonumber(A[i + 2])
   local state = redis.call('HMGET', key, name .. ':cap', name .. ':level', name .. ':at')
-  local cap = tonumber(state[1]) or tonumber(ARGV[i + 3])
+  local cap = tonumber(state[1]) or tonumber(A[i + 3])
   local level, at = tonumber(state[2]), tonumber(state[3])
   if cap > 0 then
     if level == nil then level, at = cap, now end
     if now > at then level, at = math.min(cap, level + (now - at) * cap / period), now end
   end
-  return {name = name, tokens = is_tokens, period = period, configured = tonumber(ARGV[i + 3]),
+  return {name = name, tokens = is_tokens, period = period, configured = tonumber(A[i + 3]),
           cap = cap, level = level, at = at}
 end
 """
 
-# KEYS[1]: the hash. ARGV: now, tokens, max wait (-1: none), margin, ttl ms, dry run,
+# A[b+1]: tokens, b+2: max wait (-1: none), b+3: margin, b+4: ttl ms, b+5: dry run,
 # then per bucket: name, is_tokens, period, configured limit (0: none).
-ACQUIRE = (
-    LUA_NOW
-    + _BUCKETS
+ACQUIRE_FN = (
+    _BUCKETS
     + """
-local key = KEYS[1]
-local now = script_now(ARGV[1])
-local tokens, max_wait, margin = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local wait = 0
-local blocked = tonumber(redis.call('HGET', key, 'blocked_until') or '0')
-if blocked > now then wait = blocked - now end
-local take = {}
-for i = 7, #ARGV, 4 do
-  local b = bucket(key, i, now)
-  if b.cap > 0 then
-    local cost = 1
-    if b.tokens then cost = tokens end
-    if cost > b.cap then return {'never', b.name, tostring(b.cap)} end
-    local rate = b.cap / b.period
-    local missing = cost + math.min(rate * margin, b.cap - cost) - b.level
-    if missing > 0 and missing / rate > wait then wait = missing / rate end
-    take[#take + 1] = {b.name, b.level - cost, b.at}
+local function limiter_acquire(key, now, A, b)
+  local tokens, max_wait, margin = tonumber(A[b + 1]), tonumber(A[b + 2]), tonumber(A[b + 3])
+  local wait = 0
+  local blocked = tonumber(redis.call('HGET', key, 'blocked_until') or '0')
+  if blocked > now then wait = blocked - now end
+  local take = {}
+  for i = b + 6, #A, 4 do
+    local bk = bucket(key, A, i, now)
+    if bk.cap > 0 then
+      local cost = 1
+      if bk.tokens then cost = tokens end
+      if cost > bk.cap then return {'never', bk.name, tostring(bk.cap)} end
+      local rate = bk.cap / bk.period
+      local missing = cost + math.min(rate * margin, bk.cap - cost) - bk.level
+      if missing > 0 and missing / rate > wait then wait = missing / rate end
+      take[#take + 1] = {bk.name, bk.level - cost, bk.at}
+    end
   end
+  if max_wait >= 0 and wait > max_wait then return {'late', tostring(wait)} end
+  if A[b + 5] == '1' then return {'dry', tostring(wait)} end
+  for _, t in ipairs(take) do
+    redis.call('HSET', key, t[1] .. ':level', tostring(t[2]), t[1] .. ':at', tostring(t[3]))
+  end
+  local seq = redis.call('HINCRBY', key, 'seq', 1)
+  redis.call('PEXPIRE', key, A[b + 4])
+  return {'ok', tostring(wait), tostring(seq)}
 end
-if max_wait >= 0 and wait > max_wait then return {'late', tostring(wait)} end
-if ARGV[6] == '1' then return {'dry', tostring(wait)} end
-for _, t in ipairs(take) do
-  redis.call('HSET', key, t[1] .. ':level', tostring(t[2]), t[1] .. ':at', tostring(t[3]))
-end
-local seq = redis.call('HINCRBY', key, 'seq', 1)
-redis.call('PEXPIRE', key, ARGV[5])
-return {'ok', tostring(wait), tostring(seq)}
 """
 )
 
-# ARGV: now, token delta, pause seconds, requests limit, requests remaining, tokens
-# limit, tokens remaining ('' when unknown), requests given back, ttl ms, the
-# acquire number a give-back is for ('' otherwise), buckets.
-SETTLE = (
-    LUA_NOW
-    + _BUCKETS
+# A[b+1]: token delta, b+2: pause seconds, b+3..b+6: requests limit, requests
+# remaining, tokens limit, tokens remaining ('' when unknown), b+7: requests given
+# back, b+8: ttl ms, b+9: the acquire number a give-back is for ('' otherwise), then
+# the buckets.
+SETTLE_FN = (
+    _BUCKETS
     + """
-local key = KEYS[1]
-if ARGV[10] ~= '' and redis.call('HGET', key, 'seq') ~= ARGV[10] then
-  return 0  -- someone reserved after the cancelled caller: its capacity stays spent
-end
-local now = script_now(ARGV[1])
-local delta, pause, give = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[8])
-local heard = {r60 = {tonumber(ARGV[4]), tonumber(ARGV[5])},
-               t60 = {tonumber(ARGV[6]), tonumber(ARGV[7])}}
-for i = 11, #ARGV, 4 do
-  local b = bucket(key, i, now)
-  local h = heard[b.name]
-  if h and h[1] and h[1] > 0 then
-    if b.configured == 0 or h[1] < b.configured then
-      redis.call('HSET', key, b.name .. ':cap', tostring(h[1]))
-      if b.cap == 0 then b.level, b.at = h[1], now end
-      b.cap = h[1]
-      if b.level > b.cap then b.level = b.cap end
-    else
-      redis.call('HDEL', key, b.name .. ':cap')
-      b.cap = b.configured
+local function limiter_settle(key, now, A, b)
+  if A[b + 9] ~= '' and redis.call('HGET', key, 'seq') ~= A[b + 9] then
+    return 0  -- someone reserved after the cancelled caller: its capacity stays spent
+  end
+  local delta, pause, give = tonumber(A[b + 1]), tonumber(A[b + 2]), tonumber(A[b + 7])
+  local heard = {r60 = {tonumber(A[b + 3]), tonumber(A[b + 4])},
+                 t60 = {tonumber(A[b + 5]), tonumber(A[b + 6])}}
+  for i = b + 10, #A, 4 do
+    local bk = bucket(key, A, i, now)
+    local h = heard[bk.name]
+    if h and h[1] and h[1] > 0 then
+      if bk.configured == 0 or h[1] < bk.configured then
+        redis.call('HSET', key, bk.name .. ':cap', tostring(h[1]))
+        if bk.cap == 0 then bk.level, bk.at = h[1], now end
+        bk.cap = h[1]
+        if bk.level > bk.cap then bk.level = bk.cap end
+      else
+        redis.call('HDEL', key, bk.name .. ':cap')
+        bk.cap = bk.configured
+      end
+    end
+    if bk.cap > 0 then
+      if bk.tokens then bk.level = math.min(bk.cap, bk.level - delta)
+      else bk.level = math.min(bk.cap, bk.level + give) end
+      if h and h[2] and h[2] >= 0 and h[2] < bk.level then bk.level = h[2] end
+      redis.call('HSET', key, bk.name .. ':level', tostring(bk.level),
+                 bk.name .. ':at', tostring(bk.at))
     end
   end
-  if b.cap > 0 then
-    if b.tokens then b.level = math.min(b.cap, b.level - delta)
-    else b.level = math.min(b.cap, b.level + give) end
-    if h and h[2] and h[2] >= 0 and h[2] < b.level then b.level = h[2] end
-    redis.call('HSET', key, b.name .. ':level', tostring(b.level), b.name .. ':at', tostring(b.at))
+  if pause > 0 then
+    local blocked = tonumber(redis.call('HGET', key, 'blocked_until') or '0')
+    if now + pause > blocked then
+      redis.call('HSET', key, 'blocked_until', tostring(now + pause))
+    end
   end
+  redis.call('PEXPIRE', key, A[b + 8])
+  return 1
 end
-if pause > 0 then
-  local blocked = tonumber(redis.call('HGET', key, 'blocked_until') or '0')
-  if now + pause > blocked then redis.call('HSET', key, 'blocked_until', tostring(now + pause)) end
-end
-redis.call('PEXPIRE', key, ARGV[9])
-return 1
 """
 )
+
+# KEYS[1]: the hash. ARGV: now, then ACQUIRE_FN's or SETTLE_FN's.
+ACQUIRE = LUA_NOW + ACQUIRE_FN + "return limiter_acquire(KEYS[1], script_now(ARGV[1]), ARGV, 1)"
+SETTLE = LUA_NOW + SETTLE_FN + "return limiter_settle(KEYS[1], script_now(ARGV[1]), ARGV, 1)"
 
 PAUSE_LEFT = (
     LUA_NOW
@@ -149,6 +159,21 @@ def _opt(value: int | None) -> str:
     return "" if value is None else str(value)
 
 
+def _settle_args(
+    delta: int, pause: float, info: RateLimitInfo | None, give: int = 0, number: str = ""
+) -> list[Any]:
+    """SETTLE_FN's arguments before the buckets."""
+    heard = ["", "", "", ""]
+    if info is not None:
+        heard = [
+            _opt(info.requests_limit),
+            _opt(info.requests_remaining),
+            _opt(info.tokens_limit),
+            _opt(info.tokens_remaining),
+        ]
+    return [delta, repr(pause), *heard, give, _TTL_MS, number]
+
+
 class SharedLimiter:
     """One key's limiter in Redis, with this process's own limiter as the fail-open fallback."""
 
@@ -165,41 +190,58 @@ class SharedLimiter:
             for v in (self.limits.rpm, self.limits.tpm, self.limits.rpd, self.limits.tpd)
         )
         self.stats = LimiterStats()
-        self._hash = shared.key("limiter", key)
+        self.hash = shared.key("limiter", key)
         lim = self.limits
-        self._buckets: list[str] = []
+        buckets: list[str] = []
         for name, is_tokens, period, value in (
             ("r60", 0, 60, lim.rpm),
             ("t60", 1, 60, lim.tpm),
             ("r86400", 0, 86400, lim.rpd),
             ("t86400", 1, 86400, lim.tpd),
         ):
-            self._buckets += [name, str(is_tokens), str(period), str(value or 0)]
+            buckets += [name, str(is_tokens), str(period), str(value or 0)]
+        self._buckets = Packed(*buckets)
 
-    async def _acquire_script(self, tokens: int, max_wait: float, dry: bool) -> list[str]:
-        args = [self.shared.now_arg(), tokens, repr(max_wait), repr(self.limits.margin)]
-        result = await self.shared.run(
-            "limiter", ACQUIRE, [self._hash], [*args, _TTL_MS, int(dry), *self._buckets]
-        )
-        return [_text(part) for part in result]
+    def acquire_args(self, tokens: int, max_wait: float, dry: bool = False) -> list[Any]:
+        """ACQUIRE_FN's arguments (``max_wait`` -1: no limit)."""
+        margin = repr(self.limits.margin)
+        return [tokens, repr(max_wait), margin, _TTL_MS, int(dry), self._buckets]
 
     async def predicted_wait(self, tokens: int) -> float:
+        args = [self.shared.now_arg(), *self.acquire_args(tokens, -1.0, dry=True)]
         try:
-            return float((await self._acquire_script(tokens, -1.0, True))[1])
+            result = await self.shared.run("limiter", ACQUIRE, [self.hash], args)
         except SharedStateUnavailableError:
             return self.local.predicted_wait(tokens)
+        return float(_text(result[1]))
 
     async def acquire(self, tokens: int, deadline: float | None = None) -> Reservation:
         """Reserve one request and ``tokens`` in Redis, then wait for the slot."""
         self.local.check_fits(tokens)
         now = self.clock.now()
         budget = -1.0 if deadline is None else max(0.0, deadline - now)
+        args = [self.shared.now_arg(), *self.acquire_args(tokens, budget)]
         try:
-            status, *rest = await self._acquire_script(tokens, budget, False)
+            result = await self.shared.run("limiter", ACQUIRE, [self.hash], args)
         except SharedStateUnavailableError as exc:
-            if self.shared.limiter_fails_open or not self.configured:
-                return await self.local.acquire(tokens, deadline)
-            raise exc.error("the rate limit cannot be checked") from None
+            return await self.unavailable(exc, tokens, deadline)
+        return await self.granted(result, tokens, now, deadline)
+
+    async def unavailable(
+        self, exc: SharedStateUnavailableError, tokens: int, deadline: float | None
+    ) -> Reservation:
+        """Redis could not be asked: pace on this process's own limiter (fail open, or
+        nothing configured is at stake), or refuse the call (fail closed)."""
+        if self.shared.limiter_fails_open or not self.configured:
+            return await self.local.acquire(tokens, deadline)
+        raise exc.error("the rate limit cannot be checked") from None
+
+    async def granted(
+        self, result: list[Any], tokens: int, now: float, deadline: float | None
+    ) -> Reservation:
+        """Act on ACQUIRE_FN's reply (asked at ``now``): refuse, or wait for the slot."""
+        status, *rest = (_text(part) for part in result)
+        budget = -1.0 if deadline is None else max(0.0, deadline - now)
         if status == "never":
             self.stats.refused += 1
             raise InvalidRequestError(
@@ -238,7 +280,7 @@ class SharedLimiter:
             left = float(
                 _text(
                     await self.shared.run(
-                        "limiter", PAUSE_LEFT, [self._hash], [self.shared.now_arg()]
+                        "limiter", PAUSE_LEFT, [self.hash], [self.shared.now_arg()]
                     )
                 )
             )
@@ -260,37 +302,23 @@ class SharedLimiter:
         """A caller cancelled before its slot: its reservation goes back only if nobody
         reserved after it (``number`` is still the last), so no newcomer can be served
         before a caller that arrived earlier."""
-        await self._settle_script(-tokens, 0.0, None, give=1, number=number)
+        args = _settle_args(-tokens, 0.0, None, give=1, number=number)
+        await self.shared.run(
+            "limiter", SETTLE, [self.hash], [self.shared.now_arg(), *args, self._buckets]
+        )
 
-    async def _settle_script(
-        self,
-        delta: int,
-        pause: float,
-        info: RateLimitInfo | None,
-        give: int = 0,
-        number: str = "",
-    ) -> None:
-        heard = ["", "", "", ""]
-        if info is not None:
-            heard = [
-                _opt(info.requests_limit),
-                _opt(info.requests_remaining),
-                _opt(info.tokens_limit),
-                _opt(info.tokens_remaining),
-            ]
-        args = [self.shared.now_arg(), delta, repr(pause), *heard, give, _TTL_MS, number]
-        await self.shared.run("limiter", SETTLE, [self._hash], [*args, *self._buckets])
-
-    async def settle(
+    def settle_args(
         self,
         reservation: Reservation,
         used: int | None,
         info: RateLimitInfo | None,
         rate_limited: LLMError | None = None,
-    ) -> None:
-        """Reconcile real usage, learn from headers, pause everyone on a 429."""
+    ) -> list[Any] | None:
+        """Settle ``reservation`` here and return SETTLE_FN's arguments (real usage
+        reconciled, headers learned, a 429's pause for everyone), or None when Redis
+        has nothing to learn."""
         if reservation.settled:
-            return
+            return None
         reservation.settled = True
         delta = 0 if used is None else used - reservation.tokens
         if delta < 0 and not (reservation.refundable or self.limits.refund_unused):
@@ -302,14 +330,26 @@ class SharedLimiter:
             pause = hint if hint is not None and 0 < hint < float("inf") else 1.0
             info = rate_limited.rate_limit
         if delta == 0 and pause == 0.0 and info is None:
+            return None
+        return [*_settle_args(delta, pause, info), self._buckets]
+
+    async def settle(
+        self,
+        reservation: Reservation,
+        used: int | None,
+        info: RateLimitInfo | None,
+        rate_limited: LLMError | None = None,
+    ) -> None:
+        args = self.settle_args(reservation, used, info, rate_limited)
+        if args is None:
             return
         # A failure is counted and warned; a lost correction errs for one window at most.
         with contextlib.suppress(SharedStateUnavailableError):
-            await self._settle_script(delta, pause, info)
+            await self.shared.run("limiter", SETTLE, [self.hash], [self.shared.now_arg(), *args])
 
     def release(self, reservation: Reservation) -> None:
         """The call was abandoned after it may have been sent: nothing to give back."""
         reservation.settled = True
 
     def snapshot(self) -> dict[str, object]:
-        return {"shared": True, "key": self._hash, **self.stats.to_dict()}
+        return {"shared": True, "key": self.hash, **self.stats.to_dict()}

@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 from .._core.clock import Clock, SystemClock
 from .._core.errors import ConfigError, SharedStateError
 from .._core.redact import get_logger
+from .batch import ScriptBatcher
 
 logger = get_logger("steadyllm")
 T = TypeVar("T")
@@ -103,12 +104,13 @@ def _build_client(url: str, timeout: float, max_connections: int) -> Any:
     # (idempotent by id, or only ever more conservative).
     # A bounded pool: hundreds of concurrent calls share a few dozen connections
     # (queueing for one is not an outage) instead of opening one each at once.
+    # No socket timeout: redis-py would arm a timer for every reply it reads; the
+    # batcher bounds a whole round trip instead, and ``read`` a whole report.
     pool = BlockingConnectionPool.from_url(
         url,
         max_connections=max_connections,
         timeout=max(10 * timeout, 5.0),
         socket_connect_timeout=timeout,
-        socket_timeout=timeout,
         retry=Retry(NoBackoff(), 1),
     )
     return Redis(connection_pool=pool)
@@ -154,7 +156,7 @@ class SharedState:
         self._redis: Any = None
         #: Every redis-py error (set once redis-py is imported, off the event loop).
         self.connection_errors: tuple[type[BaseException], ...] = (OSError, TimeoutError)
-        self._scripts: dict[str, Any] = {}
+        self.batcher = ScriptBatcher(self.client, timeout)
         #: Operations that failed, by feature; features whose outage is ongoing.
         self.failures: Counter[str] = Counter()
         self.down: set[str] = set()
@@ -184,18 +186,25 @@ class SharedState:
         """The script's notion of now: the server's clock, unless the client's is fake."""
         return "" if isinstance(self.clock, SystemClock) else repr(self.clock.now())
 
-    async def run(self, feature: str, script: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
-        """Run a Lua script; a connection failure raises ``SharedStateUnavailableError``."""
-        redis = await self.client()
-        runner = self._scripts.get(script)
-        if runner is None:
-            runner = self._scripts[script] = redis.register_script(script)
+    async def run(
+        self,
+        feature: str | tuple[str, ...],
+        script: str,
+        keys: Sequence[str],
+        args: Sequence[Any],
+    ) -> Any:
+        """Run a Lua script (in the next batch to Redis); a connection failure raises
+        ``SharedStateUnavailableError`` for ``feature`` (the first, when one script
+        serves several, and counts against each)."""
+        features = (feature,) if isinstance(feature, str) else feature
         try:
-            result = await runner(keys=list(keys), args=list(args))
+            result = await self.batcher.submit(script, keys, args)
         except self.connection_errors as exc:
-            self.failed(feature, exc)
-            raise SharedStateUnavailableError(feature, exc) from exc
-        self.recovered(feature)
+            for name in features:
+                self.failed(name, exc)
+            raise SharedStateUnavailableError(features[0], exc) from exc
+        for name in features:
+            self.recovered(name)
         return result
 
     async def read(self, feature: str, work: Callable[[Any], Awaitable[T]]) -> T:
@@ -203,7 +212,8 @@ class SharedState:
         ``SharedStateError``."""
         redis = await self.client()
         try:
-            return await work(redis)
+            async with asyncio.timeout(max(10 * self._timeout, 5.0)):
+                return await work(redis)
         except self.connection_errors as exc:
             self.failed(feature, exc)
             raise SharedStateError(
@@ -238,12 +248,15 @@ class SharedState:
         return {
             "prefix": self.prefix,
             "failures": dict(self.failures),
+            "round_trips": self.batcher.round_trips,
+            "script_calls": self.batcher.commands,
             "down": sorted(self.down),
             "limiter_on_failure": "open" if self.limiter_fails_open else "closed",
             "budgets_on_failure": "open" if self.budgets_fail_open else "closed",
         }
 
     async def aclose(self) -> None:
+        await self.batcher.aclose()
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=2.0)
         if self._redis is not None:
