@@ -94,7 +94,9 @@ async def main(kind: str, top: int) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("kind", nargs="?", choices=("minimal", "default", "shared"), default="default")
+    parser.add_argument(
+        "kind", nargs="?", choices=("minimal", "default", "shared"), default="default"
+    )
     parser.add_argument("--top", type=int, default=25, help="rows of the profile to print")
     args = parser.parse_args()
     asyncio.run(main(args.kind, args.top))
