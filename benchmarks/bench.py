@@ -226,6 +226,25 @@ def targets(rows: list[dict[str, Any]]) -> list[tuple[str, bool, str]]:
     ]
 
 
+def fleet_targets(fleet: dict[str, Any] | None) -> list[tuple[str, bool, str]]:
+    """Issue 14's fleet checks: a shared limit holds exactly, and is nearly reached."""
+    if fleet is None:
+        return []
+    done, allowed = fleet["limited_calls"], fleet["allowed_calls"]
+    return [
+        (
+            "fleet under a shared limit: calls over the limit",
+            done <= allowed,
+            f"{done - allowed:+,.0f} (≤ 0)",
+        ),
+        (
+            "fleet under a shared limit: share of the allowed calls completed",
+            done >= 0.9 * allowed,
+            f"{done / allowed:.2f} (≥ 0.90)",
+        ),
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="no leak check, fewer import runs")
@@ -240,6 +259,7 @@ def main() -> None:
         preexec_fn=lambda: pin(1),
     )
     redis = start_redis()
+    shared_fleet: dict[str, Any] | None = None
     try:
         assert server.stdout is not None and server.stdout.readline().strip() == "ready"
         base = f"http://127.0.0.1:{port}/v1"
@@ -261,13 +281,18 @@ def main() -> None:
             )
             rows.append(row)
             print(f"measured {name}", file=sys.stderr, flush=True)
+        if redis is not None:
+            import fleet as fleet_bench
+
+            shared_fleet = fleet_bench.run(base, os.environ["BENCH_REDIS_URL"])
+            print("measured the fleet", file=sys.stderr, flush=True)
     finally:
         server.terminate()
         server.wait()
         if redis is not None:
             redis.terminate()
             redis.wait()
-    verdicts = targets(rows)
+    verdicts = targets(rows) + fleet_targets(shared_fleet)
     report = table(rows)
     report += (
         f"\n\nBare interpreter start-up: {bare:.0f} ms (not included in the import column); "
@@ -275,12 +300,23 @@ def main() -> None:
     )
     shares = ", ".join(f"{r['client']} {r['server_cpu_share']:.0%}" for r in rows)
     report += f"Fixed server's share of its core at 64 concurrent: {shares}.\n\n"
+    if shared_fleet is not None:
+        f = shared_fleet
+        report += (
+            f"Fleet: {f['workers']} processes x 64 concurrent calls sharing one Redis, "
+            f"{f['seconds']:.0f} s each run, on this machine's two cores with the fixed "
+            f"server and Redis: {f['calls_per_s']:,.0f} calls/s in all ({f['errors']} "
+            f"errors); under one shared limit of {f['limit_rpm']:,} requests/min they "
+            f"completed {f['limited_calls']:,} calls of the {f['allowed_calls']:,.0f} the "
+            f"bucket allows ({f['limited_errors']} errors).\n\n"
+        )
     report += "\n".join(
         f"- {'met' if ok else 'NOT met'}: {name}: {detail}" for name, ok, detail in verdicts
     )
     print(report)
     (HERE / "results.json").write_text(
-        json.dumps({"rows": rows, "bare_interpreter_ms": bare}, indent=2) + "\n"
+        json.dumps({"rows": rows, "bare_interpreter_ms": bare, "fleet": shared_fleet}, indent=2)
+        + "\n"
     )
     if args.record:
         machine = (

@@ -550,7 +550,9 @@ async def test_a_counter_batch_resent_after_a_lost_reply_counts_once(
         await a.chat("fake:m", [sl.user("x")])
     costs = a.meter.shared_costs
     assert costs is not None and costs.pending > 0
-    sealed = ("batch-1", dict(costs._open))  # what a writer would seal
+    from steadyllm._shared.costs import _counters
+
+    sealed = ("batch-1", _counters(costs._open))  # what a writer would seal
     costs._open.clear()
     costs._sealed = sealed
     assert await costs.flush() and costs.pending == 0

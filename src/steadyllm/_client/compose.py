@@ -59,7 +59,8 @@ def compose(
         )
     from .._shared.attempt import SharedGate
     from .._shared.breaker import SharedBreaker
-    from .._shared.budgets import SharedBudgets, SharedCosts
+    from .._shared.budgets import SharedBudgets
+    from .._shared.costs import SharedCosts
     from .._shared.limiter import SharedLimiter
     from .._shared.state import SharedState
 

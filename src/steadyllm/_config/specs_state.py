@@ -65,8 +65,9 @@ class _State(_Metering):
     redis_timeout_ms: int = setting(
         "REDIS_TIMEOUT_MS",
         1000,
-        "Connect and reply timeout of each Redis command; past it the server counts as "
-        "unreachable and the feature's failure policy applies.",
+        "Connect timeout, and the limit on each round trip to Redis (one batch of "
+        "script calls); past it the server counts as unreachable and the feature's "
+        "failure policy applies.",
         minimum=1,
         maximum=60_000,
     )

@@ -13,7 +13,7 @@ overshoot it. Both are guarded by a lock: safe from any thread.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -168,8 +168,13 @@ class BudgetReservation:
         self.settled = True
         self.book.settle(self, cost or 0.0, estimated)
 
+    def settle_soon(self, cost: float | None) -> Awaitable[None] | None:
+        """``settle``, with the interface the shared budgets' holds also have (they
+        return the write to Redis to await; settled here at once, nothing to await)."""
+        self.settle(cost)
+        return None
+
     async def finish(self, cost: float | None) -> None:
-        """``settle``, with the interface the shared budgets' holds also have."""
         self.settle(cost)
 
     def release(self, cost: float | None = None) -> None:

@@ -32,7 +32,8 @@ from .tokens import estimate_request_tokens, output_cap
 
 if TYPE_CHECKING:
     from .._client.plan import CallPlan
-    from .._shared.budgets import SharedBudgets, SharedCosts, SharedHold
+    from .._shared.budgets import SharedBudgets, SharedHold
+    from .._shared.costs import SharedCosts
 
 
 @dataclass(slots=True)

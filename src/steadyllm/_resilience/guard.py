@@ -138,14 +138,14 @@ class Guard:
         info: RateLimitInfo | None,
         cost: float | None,
     ) -> None:
-        """Breaker, limiter and budget at once: with shared state their scripts leave
-        for Redis together, in one round trip."""
+        """Budget, breaker and limiter: with shared state their scripts leave for Redis
+        together, in one round trip. The budget is settled before the first await, so
+        a caller cancelled meanwhile cannot leave it to ``abandon`` at no cost."""
+        written = self.budget.settle_soon(cost) if self.budget is not None else None
         now = self.clock.now()
-        settle = self.gate.settle(self.ticket, self.reservation, error, used, info, now)
-        if self.budget is None:
-            await settle
-        else:
-            await asyncio.gather(settle, self.budget.finish(cost))
+        await self.gate.settle(self.ticket, self.reservation, error, used, info, now)
+        if written is not None:
+            await asyncio.shield(written)
 
     def abandon(self, partial: Response | None = None) -> None:
         """No verdict on the provider (cancelled, our deadline, the caller left); the

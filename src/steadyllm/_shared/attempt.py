@@ -22,7 +22,7 @@ from .._resilience.gate import Gate, rate_limited
 from .._resilience.limiter import RateLimiter, Reservation
 from .breaker import ALLOW_FN, RECORD_ARGS, RECORD_FN, SharedBreaker
 from .limiter import ACQUIRE_FN, SETTLE_FN, SharedLimiter
-from .state import LUA_NOW, SharedState, SharedStateUnavailableError
+from .state import LUA_NOW, SharedState, SharedStateUnavailableError, as_text
 
 # KEYS: breaker hash, probes, limiter hash. ARGV: now, ALLOW_FN's 3, ACQUIRE_FN's.
 # Reply: the breaker's 4 fields, then the limiter's (none when the circuit is open).
@@ -98,7 +98,7 @@ class SharedGate(Gate):
                 ticket.breaker.release(ticket)
                 raise
         ticket = breaker.admitted(raw[:4], ticket_id, now)
-        granted = raw[4] in (b"ok", "ok")
+        granted = as_text(raw[4]) == "ok"
         try:
             return ticket, await limiter.granted(raw[4:], tokens, now, deadline)
         except BaseException:

@@ -32,7 +32,7 @@ from .._resilience.breaker import (
     circuit_open,
 )
 from .batch import Packed
-from .state import LUA_NOW, SharedState, SharedStateUnavailableError
+from .state import LUA_NOW, SharedState, SharedStateUnavailableError, as_text
 
 # Each script is a Lua function over the ARGV table ``A`` from index ``b + 1``, so the
 # attempt scripts (``_shared/attempt.py``) can run it together with the limiter's in
@@ -145,10 +145,6 @@ RECORD = (
 )
 
 
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
 class SharedBreaker:
     """One key's circuit in Redis, with this process's own breaker as the fallback."""
 
@@ -190,7 +186,7 @@ class SharedBreaker:
 
     def admitted(self, raw: list[Any], ticket_id: str, now: float) -> Ticket:
         """The ticket ALLOW_FN's reply grants, or ``CircuitOpenError``."""
-        status, wait, state, changed = (_text(part) for part in raw)
+        status, wait, state, changed = (as_text(part) for part in raw)
         self._saw(state, changed)
         if status == "open":
             self.stats.rejected += 1
@@ -232,7 +228,7 @@ class SharedBreaker:
     def recorded(self, raw: list[Any]) -> None:
         """Take in RECORD_FN's reply: the state after the outcome, and the one before
         if it changed."""
-        state, old = (_text(part) for part in raw)
+        state, old = (as_text(part) for part in raw)
         if state == "open" and old:
             self.stats.opened += 1
         self._saw(state, old)

@@ -1,4 +1,4 @@
-"""Budgets and cost counters shared by every process through Redis.
+"""Budgets shared by every process through Redis.
 
 Budgets work as in-process (``_costs.Budgets``): a call reserves its worst
 case in every budget it falls under, atomically across budgets and
@@ -10,40 +10,30 @@ retried or late settle never counts twice. A settle that cannot reach Redis
 is queued and written when Redis answers again (nothing is lost while the
 process lives). Reserving fails closed by default (``SharedStateError``) or,
 with ``REDIS_BUDGETS_ON_FAILURE=open``, against this process's own budgets.
-
-Cost counters (the fleet's totals by model, provider, agent, run and
-project) are summed in memory and written in the background in batches; each
-batch carries an id, so a batch re-sent after a lost reply is not counted
-twice, and memory stays bounded while Redis is away.
+(The fleet's cost counters are in ``costs.py``.)
 """
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from dataclasses import dataclass, field, fields
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
 from typing import Any
 
 from .._core.context import Context
 from .._core.errors import BudgetExceededError
 from .._core.redact import get_logger
 from .._metering.costs import (
-    DIMENSIONS,
     BudgetReservation,
     Budgets,
-    Spend,
-    Totals,
-    accumulate,
-    group_keys,
 )
-from .state import LUA_NOW, RetryingWriter, SharedState, SharedStateUnavailableError
+from .state import LUA_NOW, RetryingWriter, SharedState, SharedStateUnavailableError, as_text
 
 logger = get_logger("steadyllm")
 
 #: Seconds a reservation outlives its call's deadline before it counts as abandoned.
 HOLD_GRACE = 600.0
-#: Settled ids are remembered this long (seconds) so a duplicate settle is a no-op.
-_REMEMBER = 3600
 
 _PRUNE = """
 local function prune(h, z, now)
@@ -123,24 +113,12 @@ return 1
 """
 )
 
-# KEYS: counters hash, this call's id key. ARGV: ttl ms, then (field, increment) pairs.
-ADD_COSTS = """
-if not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[1]) then return 0 end
-for i = 2, #ARGV, 2 do redis.call('HINCRBYFLOAT', KEYS[1], ARGV[i], ARGV[i + 1]) end
-return 1
-"""
-
-
 #: A run's budget is kept this long after its last call; global and agent budgets for ever.
 RUN_BUDGET_TTL_MS = 7 * 86_400_000
 
 
 def _ttl_ms(name: str) -> int:
     return RUN_BUDGET_TTL_MS if name.startswith("run ") else 0
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 @dataclass(slots=True)
@@ -155,14 +133,21 @@ class SharedHold:
     #: Set when Redis was down and the budget fails open: the local reservation.
     local: BudgetReservation | None = None
 
-    async def finish(self, cost: float | None) -> None:
+    def settle_soon(self, cost: float | None) -> Awaitable[None] | None:
+        """Settle at ``cost``: marked settled now, written to Redis by a task (await
+        it for the write; a caller cancelled meanwhile leaves no hold unsettled)."""
         if self.settled:
-            return
+            return None
         self.settled = True
         if self.local is not None:
-            await self.local.finish(cost)
-        # Shielded: a caller cancelled now must not leave the hold to expire unsettled.
-        await asyncio.shield(self.owner.settle(self, cost or 0.0))
+            self.local.settle(cost)
+        return asyncio.ensure_future(self.owner.settle(self, cost or 0.0))
+
+    async def finish(self, cost: float | None) -> None:
+        """``settle_soon``, awaited (shielded: a cancelled caller still settles)."""
+        written = self.settle_soon(cost)
+        if written is not None:
+            await asyncio.shield(written)
 
     def release(self, cost: float | None = None) -> None:
         """The call was abandoned: book ``cost`` (an estimate, or None: nothing was spent)
@@ -223,7 +208,7 @@ class SharedBudgets:
                 raise exc.error("the budget cannot be checked") from None
             hold.local = self.local.reserve(amount, ctx, provider=provider, model=model)
             return hold
-        if _text(result[0]) == "over":
+        if as_text(result[0]) == "over":
             index, spent, reserved = int(result[1]) - 1, float(result[2]), float(result[3])
             name, limit = wanted[index]
             raise BudgetExceededError(
@@ -269,12 +254,12 @@ class SharedBudgets:
 
         async def scan(redis: Any) -> None:
             async for raw_key in redis.scan_iter(match=f"{base}*", count=500):
-                key = _text(raw_key)
+                key = as_text(raw_key)
                 if key.endswith(":held"):
                     continue
                 raw = await redis.hmget(key, "limit", "spent", "reserved", "estimated")
                 limit, spent, reserved, guessed = (
-                    float(_text(v)) if v is not None else 0.0 for v in raw
+                    float(as_text(v)) if v is not None else 0.0 for v in raw
                 )
                 out[key[len(base) :]] = {
                     "limit": limit,
@@ -294,89 +279,5 @@ class SharedBudgets:
                 "the client closed",
                 len(self.pending),
                 lost,
-            )
-        self._writer.cancel()
-
-
-_FIELDS = tuple(f.name for f in fields(Totals))
-
-
-class SharedCosts:
-    """The fleet's cost totals in one Redis hash, written in background batches.
-
-    Increments are summed in memory until the writer takes them: a batch is
-    sealed with an id and written by one script, and re-sent with the same id
-    until Redis confirms it, so it is counted exactly once. Memory stays
-    bounded by the number of distinct counters, however long Redis is away."""
-
-    def __init__(self, shared: SharedState) -> None:
-        self.shared = shared
-        self._open: dict[str, float] = {}
-        self._sealed: tuple[str, dict[str, float]] | None = None
-        self._writer = RetryingWriter(self.flush)
-        self._flushing = asyncio.Lock()
-        self._hash = shared.key("costs")
-
-    @property
-    def pending(self) -> int:
-        """Counters waiting to be written (0 when everything reached Redis)."""
-        return len(self._open) + (len(self._sealed[1]) if self._sealed else 0)
-
-    def add(self, spend: Spend) -> None:
-        totals = Totals()
-        accumulate(totals, spend)  # what one call adds, as the local tracker counts it
-        groups = (("total", ""), *zip(DIMENSIONS, group_keys(spend), strict=True))
-        batch = self._open
-        for name in _FIELDS:
-            value = getattr(totals, name)
-            if value:
-                for dim, key in groups:
-                    counter = f"{dim}\t{key}\t{name}"
-                    batch[counter] = batch.get(counter, 0.0) + value
-        self._writer.kick()
-
-    async def flush(self) -> bool:
-        """Write what has accumulated; True when nothing is left."""
-        async with self._flushing:  # one writer at a time
-            while True:
-                if self._sealed is None:
-                    if not self._open:
-                        return True
-                    self._sealed, self._open = (uuid.uuid4().hex, self._open), {}
-                batch_id, counters = self._sealed
-                args: list[Any] = [_REMEMBER * 1000]
-                for counter, value in counters.items():
-                    args += [counter, repr(value)]
-                keys = [self._hash, self.shared.key("costs", "seen", batch_id)]
-                try:
-                    await self.shared.run("costs", ADD_COSTS, keys, args)
-                except SharedStateUnavailableError:
-                    return False
-                self._sealed = None
-
-    async def summary(self) -> dict[str, Any]:
-        """The fleet's totals, in the shape of ``client.costs.summary()``."""
-        raw = await self.shared.read("costs", lambda redis: redis.hgetall(self._hash))
-        out: dict[str, Any] = {"total": dict.fromkeys(_FIELDS, 0)}
-        for dim in DIMENSIONS:
-            out[f"by_{dim}"] = {}
-        for packed, value in raw.items():
-            dim, key, name = _text(packed).split("\t")
-            number = float(_text(value))
-            group = (
-                out["total"]
-                if dim == "total"
-                else out[f"by_{dim}"].setdefault(key, dict.fromkeys(_FIELDS, 0))
-            )
-            group[name] = number if name.endswith("_usd") else round(number)
-        for dim in DIMENSIONS:
-            out[f"by_{dim}"] = dict(sorted(out[f"by_{dim}"].items()))
-        return out
-
-    async def aclose(self) -> None:
-        if self.pending and not await self.flush():
-            logger.error(
-                "%d cost counters could not be written to Redis before the client closed",
-                self.pending,
             )
         self._writer.cancel()

@@ -32,7 +32,7 @@ from .._core.errors import InvalidRequestError, LLMError, RateLimitError
 from .._core.types import RateLimitInfo
 from .._resilience.limiter import _EPSILON, LimiterStats, Limits, RateLimiter, Reservation
 from .batch import Packed
-from .state import LUA_NOW, SharedState, SharedStateUnavailableError
+from .state import LUA_NOW, SharedState, SharedStateUnavailableError, as_text
 
 #: Idle limiter hashes expire after two days (longer than any bucket's period).
 _TTL_MS = 2 * 86_400_000
@@ -151,10 +151,6 @@ return tostring(blocked - script_now(ARGV[1]))
 )
 
 
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
 def _opt(value: int | None) -> str:
     return "" if value is None else str(value)
 
@@ -213,7 +209,7 @@ class SharedLimiter:
             result = await self.shared.run("limiter", ACQUIRE, [self.hash], args)
         except SharedStateUnavailableError:
             return self.local.predicted_wait(tokens)
-        return float(_text(result[1]))
+        return float(as_text(result[1]))
 
     async def acquire(self, tokens: int, deadline: float | None = None) -> Reservation:
         """Reserve one request and ``tokens`` in Redis, then wait for the slot."""
@@ -240,7 +236,7 @@ class SharedLimiter:
         self, result: list[Any], tokens: int, now: float, deadline: float | None
     ) -> Reservation:
         """Act on ACQUIRE_FN's reply (asked at ``now``): refuse, or wait for the slot."""
-        status, *rest = (_text(part) for part in result)
+        status, *rest = (as_text(part) for part in result)
         budget = -1.0 if deadline is None else max(0.0, deadline - now)
         if status == "never":
             self.stats.refused += 1
@@ -278,7 +274,7 @@ class SharedLimiter:
         await self.clock.sleep(max(0.0, until - self.clock.now()))
         try:
             left = float(
-                _text(
+                as_text(
                     await self.shared.run(
                         "limiter", PAUSE_LEFT, [self.hash], [self.shared.now_arg()]
                     )

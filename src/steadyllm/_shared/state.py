@@ -75,6 +75,11 @@ class SharedStateUnavailableError(Exception):
         )
 
 
+def as_text(value: Any) -> str:
+    """A reply element as text (redis-py gives bytes)."""
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 def _describe(exc: BaseException) -> str:
     """``TypeName: message``, the message redacted (it may quote a URL)."""
     from .._core.redact import redact
