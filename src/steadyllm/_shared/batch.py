@@ -114,19 +114,20 @@ class ScriptBatcher:
         self.commands += len(batch)
         payload = b"".join(pack(b"EVALSHA", c.sha, len(c.keys), *c.keys, *c.args) for c in batch)
         pool = redis.connection_pool
-        conn = await pool.get_connection()
-        try:
-            # A timeout interrupts redis-py mid-reply; it then drops the connection,
-            # so no later batch reads this one's replies.
-            async with asyncio.timeout(self._timeout):
+        # One bound on the whole round trip, a connection's set-up included: a timeout
+        # interrupts redis-py mid-reply, and it then drops the connection, so no later
+        # batch reads this one's replies.
+        async with asyncio.timeout(self._timeout):
+            conn = await pool.get_connection()
+            try:
                 return list(
                     await conn.retry.call_with_retry(
                         lambda: _exchange(conn, payload, len(batch)),
                         lambda _error: conn.disconnect(),
                     )
                 )
-        finally:
-            await pool.release(conn)
+            finally:
+                await pool.release(conn)
 
     async def aclose(self) -> None:
         if self._tasks:
