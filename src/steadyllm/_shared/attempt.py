@@ -13,14 +13,12 @@ to its fail-open or fail-closed policy.
 
 from __future__ import annotations
 
-import uuid
-
 from .._core.errors import LLMError
 from .._core.types import RateLimitInfo
 from .._resilience.breaker import CircuitBreaker, Ticket
 from .._resilience.gate import Gate, rate_limited
 from .._resilience.limiter import RateLimiter, Reservation
-from .breaker import ALLOW_FN, RECORD_ARGS, RECORD_FN, SharedBreaker
+from .breaker import ALLOW_FN, RECORD_ARGS, RECORD_FN, SharedBreaker, new_ticket_id
 from .limiter import ACQUIRE_FN, SETTLE_FN, SharedLimiter
 from .state import LUA_NOW, SharedState, SharedStateUnavailableError, as_text
 
@@ -81,7 +79,7 @@ class SharedGate(Gate):
         if not (isinstance(breaker, SharedBreaker) and isinstance(limiter, SharedLimiter)):
             return await super().admit(breaker, limiter, tokens, deadline, now)
         limiter.local.check_fits(tokens)
-        ticket_id = uuid.uuid4().hex
+        ticket_id = new_ticket_id()
         args = [
             self.shared.now_arg(),
             *breaker.allow_args(ticket_id, deadline - now),

@@ -93,16 +93,18 @@ class ScriptBatcher:
                 raise
 
     async def _execute(self, batch: list[Command]) -> None:
+        from redis.exceptions import NoScriptError  # (imported already by the client)
+
         redis = await self._client()
         replies = await self._pipeline(redis, batch)
-        missing = [c for c, r in zip(batch, replies, strict=True) if _is_noscript(r)]
+        missing = [c for c, r in zip(batch, replies, strict=True) if isinstance(r, NoScriptError)]
         if missing:
             for script in {c.script for c in missing}:
                 await redis.script_load(script)
             for command, reply in zip(missing, await self._pipeline(redis, missing), strict=True):
                 _resolve(command, reply)
         for command, reply in zip(batch, replies, strict=True):
-            if not _is_noscript(reply):
+            if not isinstance(reply, NoScriptError):
                 _resolve(command, reply)
 
     async def _pipeline(self, redis: Any, batch: list[Command]) -> list[Any]:
@@ -183,12 +185,6 @@ def pack(*args: Any) -> bytes:
             count += 1
     parts[0] = b"*%d\r\n" % count
     return b"".join(parts)
-
-
-def _is_noscript(reply: Any) -> bool:
-    from redis.exceptions import NoScriptError  # (imported already by the client)
-
-    return isinstance(reply, NoScriptError)
 
 
 def _resolve(command: Command, reply: Any) -> None:
