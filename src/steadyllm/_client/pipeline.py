@@ -20,6 +20,7 @@ from .._core.clock import Clock
 from .._core.dispatch import current as current_dispatch
 from .._core.errors import ContentFilterError, LLMError
 from .._core.types import CacheMode, FallbackInfo, Response
+from .._metering.attempt import AttemptBook
 from .._metering.meter import Meter
 from .._resilience.attempts import run_attempts, with_fallbacks
 from .._resilience.guard import Guard, Resilience
@@ -61,7 +62,8 @@ class Pipeline:
     # ------------------------------------------------------------ one attempt
 
     async def admit(self, plan: CallPlan) -> Guard:
-        """Admit one attempt: budget pre-flight, circuit breaker, rate limiter."""
+        """Admit one attempt: budget pre-flight and the attempt's book (metering), then
+        circuit breaker and rate limiter (resilience)."""
         request = plan.request
         meter = self.meter
         if meter.prices.needs_catalog(request.provider, request.model):
@@ -75,15 +77,17 @@ class Pipeline:
                 plan.deadline - self.clock.now(),
                 plan.prompt_tokens(),
             )
+        book = AttemptBook.of(
+            request,
+            plan.provider.default_max_tokens,
+            plan.prompt_tokens(),
+            meter=meter,
+            ledger=plan.ledger,
+            budget=budget,
+        )
         try:
             return await self.resilience.enter(
-                request,
-                plan.deadline,
-                plan.provider.default_max_tokens,
-                plan.prompt_tokens(),
-                meter=meter,
-                ledger=plan.ledger,
-                budget=budget,
+                request, plan.deadline, plan.provider.default_max_tokens, book=book
             )
         except BaseException:
             if budget is not None:
