@@ -116,6 +116,7 @@ def _build_client(url: str, timeout: float, max_connections: int) -> Any:
         max_connections=max_connections,
         timeout=max(10 * timeout, 5.0),
         socket_connect_timeout=timeout,
+        socket_timeout=None,  # (redis-py 8 would default to 5 s)
         retry=Retry(NoBackoff(), 1),
     )
     return Redis(connection_pool=pool)
