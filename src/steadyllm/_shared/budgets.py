@@ -141,7 +141,7 @@ class SharedHold:
         self.settled = True
         if self.local is not None:
             self.local.settle(cost)
-        return asyncio.ensure_future(self.owner.settle(self, cost or 0.0))
+        return self.owner.shared.background(self.owner.settle(self, cost or 0.0))
 
     async def finish(self, cost: float | None) -> None:
         """``settle_soon``, awaited (shielded: a cancelled caller still settles)."""

@@ -239,11 +239,14 @@ class SharedState:
             self.down.discard(feature)
             logger.info("Redis reachable again for the shared %s", feature)
 
-    def background(self, work: Coroutine[Any, Any, None]) -> None:
-        """Run clean-up work (a cancelled call's release) without delaying the caller."""
+    def background(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """Run ``work`` (a cancelled call's release, a settlement) as a task held here
+        until it ends, so it finishes even when its caller is gone, and ``aclose``
+        waits for it."""
         task = asyncio.get_running_loop().create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._done)
+        return task
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
