@@ -104,9 +104,11 @@ def _build_client(url: str, timeout: float, max_connections: int) -> Any:
     from redis.asyncio.retry import Retry
     from redis.backoff import NoBackoff
 
-    # One retry on a fresh connection covers the first command after a server
-    # restart (its pooled socket is dead); every script is safe to run twice
-    # (idempotent by id, or only ever more conservative).
+    # One retry on a fresh connection covers the first batch after a server
+    # restart (its pooled socket is dead, so nothing ran). Should a live server
+    # drop the connection after running a batch, the batch runs twice: budgets and
+    # counters are idempotent by id, admissions and failures count twice (more
+    # conservative); only a limiter refund would be credited twice.
     # A bounded pool: hundreds of concurrent calls share a few dozen connections
     # (queueing for one is not an outage) instead of opening one each at once.
     # No socket timeout: redis-py would arm a timer for every reply it reads; the
