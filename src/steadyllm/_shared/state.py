@@ -204,15 +204,16 @@ class SharedState:
         """Run a Lua script (in the next batch to Redis); a connection failure raises
         ``SharedStateUnavailableError`` for ``feature`` (the first, when one script
         serves several, and counts against each)."""
-        features = (feature,) if isinstance(feature, str) else feature
         try:
             result = await self.batcher.submit(script, keys, args)
         except self.connection_errors as exc:
+            features = (feature,) if isinstance(feature, str) else feature
             for name in features:
                 self.failed(name, exc)
             raise SharedStateUnavailableError(features[0], exc) from exc
-        for name in features:
-            self.recovered(name)
+        if self.down:  # (only while an outage is on: the common path skips it)
+            for name in (feature,) if isinstance(feature, str) else feature:
+                self.recovered(name)
         return result
 
     async def read(self, feature: str, work: Callable[[Any], Awaitable[T]]) -> T:
