@@ -24,7 +24,7 @@ from steadyllm._metering.tokens import (
 )
 from steadyllm.emulator import Behavior, Emulator
 
-from .conftest import spawn
+from .conftest import outcomes, spawn
 
 PRICES = {"openai:gpt-4o-mini": {"input": 1.0, "output": 10.0}}  # $ per million tokens
 
@@ -270,7 +270,7 @@ async def test_cjk_calls_never_overshoot_a_budget(emulator: Emulator) -> None:
         tasks = await spawn(
             client.chat("openai:gpt-4o-mini", [sl.user(text)], max_tokens=20) for _ in range(200)
         )
-        results = await asyncio.gather(*tasks, return_exceptions=True)
+        results = await outcomes(tasks)
         assert any(isinstance(r, sl.BudgetExceededError) for r in results)
         assert client.costs.summary()["total"]["cost_usd"] <= 0.01
 

@@ -23,7 +23,7 @@ from aiohttp import web
 
 import steadyllm as sl
 
-from .conftest import spawn
+from .conftest import outcomes, spawn
 
 PRICE_IN, PRICE_OUT = 1.0, 10.0  # $ per million tokens
 LIMIT = 0.05
@@ -189,13 +189,13 @@ async def test_a_thousand_chaotic_calls_are_booked_at_least_as_billed_and_within
 
         canceller = asyncio.create_task(cancel_some())
         await spawn((one(client, n) for n in range(CALLS)), into=tasks)
-        outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+        results = await outcomes(tasks)
         await canceller
         # Every cancellation surfaced as a cancellation: none was swallowed or turned
         # into another error on the way out of the library.
         assert cancels > 0
-        assert sum(isinstance(o, asyncio.CancelledError) for o in outcomes) == cancels
-        assert "budget_exceeded" in outcomes and "stream" in outcomes
+        assert sum(isinstance(o, asyncio.CancelledError) for o in results) == cancels
+        assert "budget_exceeded" in results and "stream" in results
         books = client.costs.summary()["total"]
         budget = client.meter.budgets.snapshot()["global"]
     # Never less than the server billed for what reached it...

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import logging
@@ -27,7 +26,7 @@ from steadyllm._metering.prices import FREE, PriceBook
 from steadyllm._metering.tokens import estimate_text_tokens
 from steadyllm.emulator import Behavior, Emulator
 
-from .conftest import spawn
+from .conftest import outcomes, spawn
 
 
 @pytest.fixture
@@ -220,7 +219,7 @@ async def test_a_thousand_concurrent_calls_never_overshoot_the_budget(emulator: 
         tasks = await spawn(
             client.chat("openai:gpt-4o-mini", [sl.user("x")], max_tokens=100) for _ in range(1000)
         )
-        results = await asyncio.gather(*tasks, return_exceptions=True)
+        results = await outcomes(tasks)
     refused = [r for r in results if isinstance(r, sl.BudgetExceededError)]
     served = [r for r in results if isinstance(r, sl.Response)]
     assert len(refused) + len(served) == 1000 and refused and served
