@@ -199,7 +199,9 @@ def test_decode_tool_use_thinking_and_stop_reasons() -> None:
     )
     for stop, finish in [
         ("max_tokens", "length"),
-        ("refusal", "content_filter"),
+        ("refusal", "refusal"),
+        ("pause_turn", "pause_turn"),
+        ("stop_sequence", "stop"),
         ("new_reason", "stop"),
     ]:
         data = json.dumps({"content": [], "stop_reason": stop, "usage": {}}).encode()

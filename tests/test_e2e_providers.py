@@ -279,10 +279,11 @@ async def test_content_filter_per_provider(emulator: Emulator) -> None:
         emulator.push(Behavior(fault="content_filter"))
         with pytest.raises(sl.ContentFilterError):
             await client.chat("azure:dep", [sl.user("x")])
-        for model in ("openai:gpt-4o", "anthropic:claude"):
+        # Anthropic's answer is its own stop reason, a refusal, not a filter.
+        for model, finish in (("openai:gpt-4o", "content_filter"), ("anthropic:claude", "refusal")):
             emulator.push(Behavior(fault="content_filter", text=""))
             r = await client.chat(model, [sl.user("x")])
-            assert r.finish_reason == "content_filter"
+            assert r.finish_reason == finish
 
 
 async def test_stream_timeouts(emulator: Emulator) -> None:

@@ -13,7 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias
 
 Role = Literal["system", "user", "assistant", "tool"]
-FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "error"]
+#: ``pause_turn``: Anthropic paused a long turn (server tools); send the turn back to
+#: let it continue. ``refusal``: the model declined (Anthropic's ``stop_reason``).
+FinishReason = Literal[
+    "stop", "length", "tool_calls", "content_filter", "error", "pause_turn", "refusal"
+]
 #: Per-call cache behaviour (see docs/cache.md).
 CacheMode = Literal["use", "bypass", "refresh"]
 

@@ -27,7 +27,9 @@ from .dialect import JSON_TOOL, Dialect, _uses_json_tool
 
 class StreamDecoder:
     """Anthropic stream events → ProviderEvents. Content blocks become text,
-    reasoning or tool-call deltas (tool index = order of tool_use blocks)."""
+    reasoning or tool-call deltas (tool index = order of tool_use blocks); the
+    blocks of tools Anthropic runs itself (web search, web fetch, code execution,
+    MCP) are not tool calls for the client."""
 
     def __init__(self, request: Request, dialect: Dialect, headers: Mapping[str, str]) -> None:
         self._dialect = dialect
@@ -125,7 +127,10 @@ class StreamDecoder:
         if dtype == "input_json_delta" and delta.get("partial_json"):
             if kind == "json":
                 return [TextDelta(self._text(delta["partial_json"]))]
-            return [ToolCallDelta(tool_index, arguments=self._text(delta["partial_json"]))]
+            if kind == "tool":
+                return [ToolCallDelta(tool_index, arguments=self._text(delta["partial_json"]))]
+            # A server tool's input (server_tool_use, mcp_tool_use): Anthropic runs it;
+            # it is never a call for the client to make.
         return []
 
     def end(self) -> list[ProviderEvent]:
