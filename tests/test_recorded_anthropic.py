@@ -80,12 +80,14 @@ def test_a_recorded_stream_decodes_the_same_at_any_chunk_boundaries(
     check(assemble(events, "anthropic", MODEL), CASES[name])
 
 
-async def serve_bytes(data: bytes) -> tuple[asyncio.Server, str]:
+async def serve_bytes(data: bytes, seen: list[bytes] | None = None) -> tuple[asyncio.Server, str]:
     """An HTTP/1.1 server on loopback that answers every request with ``data`` as an
-    event stream, written in odd-sized pieces."""
+    event stream, written in odd-sized pieces; each request's head goes to ``seen``."""
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         head = await reader.readuntil(b"\r\n\r\n")
+        if seen is not None:
+            seen.append(head)
         length = next(
             int(line.split(b":", 1)[1])
             for line in head.split(b"\r\n")

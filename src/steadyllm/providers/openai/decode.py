@@ -209,13 +209,21 @@ def error_from_body(
     code = err.get("code")
     kind_code = str(code) if code is not None else ""
     etype = str(err.get("type") or "")
-    if status is None and isinstance(code, int):
-        status = code  # in-band errors from vLLM / OpenRouter carry the status as code
+    in_band = status is None
+    if in_band:
+        # An error inside a 200 stream names its status: Groq as ``status_code``,
+        # vLLM and OpenRouter as an integer ``code``. Without one it counts as a 5xx.
+        carried = err.get("status_code", code)
+        if isinstance(carried, int) and not isinstance(carried, bool) and 400 <= carried < 600:
+            status = carried
     cls = _classify(status, kind_code, etype, message)
     hint = _HINTS.get(cls.kind, "").format(key=dialect.key_variable)
-    where = (
-        f"{dialect.provider} returned {status}" if status else f"{dialect.provider} sent an error"
-    )
+    if not in_band:
+        where = f"{dialect.provider} returned {status}"
+    elif status:
+        where = f"{dialect.provider} sent an error ({status}) inside a 200 response"
+    else:
+        where = f"{dialect.provider} sent an error"
     error = cls(
         redact(f"{where}: {message}" + (f" ({hint})" if hint else "")),
         status=status,

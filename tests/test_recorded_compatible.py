@@ -1,0 +1,81 @@
+"""Real recorded streams from OpenAI-compatible servers (tests/fixtures/recorded/
+SOURCES.md), replayed byte for byte: an error event inside a 200 stream is
+classified by the status it names (Groq's ``status_code``, OpenRouter's integer
+``code``), so a 400 is an ``InvalidRequestError`` that is not retried, not a
+retryable server error."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import steadyllm as sl
+from steadyllm._core.types import Request
+from steadyllm.providers.openai.dialect import Dialect
+from steadyllm.providers.openai.stream import StreamDecoder
+
+from .test_recorded_anthropic import serve_bytes
+from .wire import FIXTURES, run_stream
+
+RECORDED = FIXTURES / "recorded" / "compatible"
+#: file -> words of the error message the server sent.
+CASES = {
+    "groq_tool_use_failed_stream": "did not match schema",
+    "groq_tool_choice_required_stream": "Tool choice is required",
+    "openrouter_stream_error": "Token limit reached",
+}
+
+
+def body(name: str) -> bytes:
+    return (RECORDED / f"{name}.sse").read_bytes()
+
+
+def decode(name: str, cuts: list[int] | None = None) -> sl.LLMError:
+    request = Request(provider="compatible", model="m", messages=[sl.user("x")])
+    with pytest.raises(sl.LLMError) as caught:
+        run_stream(StreamDecoder(request, Dialect(provider="compatible"), {}), body(name), cuts)
+    return caught.value
+
+
+def check(error: sl.LLMError, name: str) -> None:
+    assert isinstance(error, sl.InvalidRequestError), type(error)
+    assert error.status == 400 and not error.retryable
+    assert CASES[name] in str(error) and "inside a 200 response" in str(error)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_an_in_stream_error_is_classified_by_the_status_it_names(name: str) -> None:
+    check(decode(name), name)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.sampled_from(sorted(CASES)), st.lists(st.integers(min_value=0), max_size=12))
+def test_the_same_at_any_chunk_boundaries(name: str, cuts: list[int]) -> None:
+    data = body(name)
+    check(decode(name, [c % (len(data) + 1) for c in cuts]), name)
+
+
+async def drain(client: sl.Client) -> None:
+    async with client.stream("compatible:m", [sl.user("x")]) as stream:
+        async for _ in stream:
+            pass
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+async def test_over_http_the_call_fails_once_without_a_retry(name: str) -> None:
+    seen: list[bytes] = []
+    server, url = await serve_bytes(body(name), seen)
+    settings_ = sl.Settings.load(
+        env={}, dotenv=False, config_file=False, compatible_base_url=url + "/v1", max_retries=3
+    )
+    try:
+        async with sl.Client(settings_) as client:
+            with pytest.raises(sl.InvalidRequestError) as caught:
+                await drain(client)
+        check(caught.value, name)
+        assert len(seen) == 1  # a 400 is not retried, whatever max_retries says
+        assert seen[0].startswith(b"POST /v1/chat/completions")
+    finally:
+        server.close()
+        await server.wait_closed()
