@@ -287,11 +287,10 @@ def test_stream_endings() -> None:
     assert (r.text, r.finish_reason) == ("hi", "length")
     with pytest.raises(sl.StreamInterruptedError, match="ended before the completion finished"):
         run_stream(StreamDecoder(request(), OPENAI, {}), chunk({"content": "hi"}))
-    with pytest.raises(sl.StreamInterruptedError, match=r"\[DONE\] before a finish reason"):
-        run_stream(
-            StreamDecoder(request(), OPENAI, {}),
-            chunk({"content": "hi"}) + b"data: [DONE]\n\n",
-        )
+    # [DONE] without a finish reason: complete, its reason unknown.
+    done = chunk({"content": "hi"}) + b"data: [DONE]\n\n"
+    r = assemble(run_stream(StreamDecoder(request(), OPENAI, {}), done))
+    assert (r.text, r.finish_reason) == ("hi", "unknown")
     with pytest.raises(sl.StreamInterruptedError, match="malformed JSON"):
         run_stream(StreamDecoder(request(), OPENAI, {}), b'data: {"choices": [\n\n')
     with pytest.raises(sl.StreamInterruptedError, match="not a JSON object"):

@@ -2,7 +2,8 @@
 SOURCES.md), replayed byte for byte: an error event inside a 200 stream is
 classified by the status it names (Groq's ``status_code``, OpenRouter's integer
 ``code``), so a 400 is an ``InvalidRequestError`` that is not retried, not a
-retryable server error."""
+retryable server error; and a stream the server ends with ``[DONE]`` is complete
+even when it never names a finish reason (Snowflake Cortex)."""
 
 from __future__ import annotations
 
@@ -76,6 +77,38 @@ async def test_over_http_the_call_fails_once_without_a_retry(name: str) -> None:
         check(caught.value, name)
         assert len(seen) == 1  # a 400 is not retried, whatever max_retries says
         assert seen[0].startswith(b"POST /v1/chat/completions")
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+#: Streams that end with [DONE] and never name a finish reason: text, usage.
+COMPLETE = {
+    "snowflake_no_finish_reason_stream": ("4", 22, 5),
+    "snowflake_thinking_no_finish_reason_stream": ("15 \u00d7 27 = **405**", 45, 73),
+}
+
+
+@pytest.mark.parametrize("name", sorted(COMPLETE))
+async def test_a_stream_ended_by_done_without_a_reason_is_complete(name: str) -> None:
+    text, prompt, completion = COMPLETE[name]
+    server, url = await serve_bytes(body(name))
+    settings_ = sl.Settings.load(
+        env={}, dotenv=False, config_file=False, compatible_base_url=url + "/v1", max_retries=0
+    )
+    try:
+        async with (
+            sl.Client(settings_) as client,
+            client.stream("compatible:m", [sl.user("x")]) as stream,
+        ):
+            async for _ in stream:
+                pass
+        response = stream.response
+        assert response.text.startswith(text) and response.finish_reason == "unknown"
+        assert (response.usage.prompt_tokens, response.usage.completion_tokens) == (
+            prompt,
+            completion,
+        )
     finally:
         server.close()
         await server.wait_closed()

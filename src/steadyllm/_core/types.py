@@ -15,8 +15,9 @@ from typing import Any, Literal, TypeAlias
 Role = Literal["system", "user", "assistant", "tool"]
 #: ``pause_turn``: Anthropic paused a long turn (server tools); send the turn back to
 #: let it continue. ``refusal``: the model declined (Anthropic's ``stop_reason``).
+#: ``unknown``: the stream ended properly (``[DONE]``) but never said why.
 FinishReason = Literal[
-    "stop", "length", "tool_calls", "content_filter", "error", "pause_turn", "refusal"
+    "stop", "length", "tool_calls", "content_filter", "error", "pause_turn", "refusal", "unknown"
 ]
 #: Per-call cache behaviour (see docs/cache.md).
 CacheMode = Literal["use", "bypass", "refresh"]

@@ -43,9 +43,10 @@ class StreamDecoder:
         data = sse.data
         if data.startswith("[DONE]"):
             self.done = True
-            if self.finish is None:
-                raise self.interrupted("the stream sent [DONE] before a finish reason")
-            return [Done(self.finish)]
+            # [DONE] is the server's own end of the stream: complete, even from a
+            # server that never names a finish reason (Snowflake Cortex, some Groq
+            # models); the reason is then unknown, not an interruption.
+            return [Done(self.finish or "unknown")]
         try:
             chunk = _json.loads(data)
         except ValueError:
