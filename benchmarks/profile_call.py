@@ -5,8 +5,10 @@ once, so what remains is steadyllm: planning, the guard, encoding, decoding,
 accounting and the log. Prints the CPU per call (best of five rounds of
 10,000 calls) and the cProfile table of the functions that cost the most.
 
-Run: python benchmarks/profile_call.py [minimal|default|shared] [--top N]
-(shared: the default with state in the Redis at $BENCH_REDIS_URL)
+Run: python benchmarks/profile_call.py [minimal|default|shared|shared-offline] [--top N]
+(shared: the default with state in the Redis at $BENCH_REDIS_URL; shared-offline:
+the same with Redis's replies made up in-process, so what remains of the shared
+overhead is steadyllm's own Python, not redis-py or the network)
 """
 
 from __future__ import annotations
@@ -50,8 +52,26 @@ async def _send(self: Any, request: Any) -> Any:
     return _StubResponse()
 
 
+async def _offline_pipeline(self: Any, redis: Any, batch: list[Any]) -> list[Any]:
+    """In place of ScriptBatcher._pipeline: pack the batch as for the wire, answer
+    each script call as a healthy, idle Redis would."""
+    from steadyllm._shared.attempt import ADMIT, SETTLE
+    from steadyllm._shared.batch import pack
+
+    self.round_trips += 1
+    self.commands += len(batch)
+    b"".join(pack(b"EVALSHA", c.sha, len(c.keys), *c.keys, *c.args) for c in batch)
+    await asyncio.sleep(0)
+    replies = {ADMIT: [b"ok", b"0", b"closed", b"", b"ok", b"0.0", b"1"], SETTLE: [b"closed", b""]}
+    return [replies.get(c.script, 1) for c in batch]
+
+
 async def main(kind: str, top: int) -> None:
     _transport.HTTPTransport.send = _send  # type: ignore[method-assign]
+    if kind == "shared-offline":
+        from steadyllm._shared.batch import ScriptBatcher
+
+        ScriptBatcher._pipeline = _offline_pipeline  # type: ignore[method-assign]
     if kind == "minimal":
         extra: dict[str, Any] = {"max_retries": 0, "enable_tracing": False}
     else:
@@ -62,7 +82,7 @@ async def main(kind: str, top: int) -> None:
             "log_to_file": True,
             "log_file_path": log,
         }
-        if kind == "shared":  # the same, with limiter, breaker and costs in Redis
+        if kind.startswith("shared"):  # the same, with limiter, breaker and costs in Redis
             extra["redis_url"] = os.environ["BENCH_REDIS_URL"]
     settings = sl.Settings.load(
         env={},
@@ -95,7 +115,10 @@ async def main(kind: str, top: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "kind", nargs="?", choices=("minimal", "default", "shared"), default="default"
+        "kind",
+        nargs="?",
+        choices=("minimal", "default", "shared", "shared-offline"),
+        default="default",
     )
     parser.add_argument("--top", type=int, default=25, help="rows of the profile to print")
     args = parser.parse_args()
