@@ -60,7 +60,7 @@ async def _offline_pipeline(self: Any, redis: Any, batch: list[Any]) -> list[Any
 
     self.round_trips += 1
     self.commands += len(batch)
-    b"".join(pack(b"EVALSHA", c.sha, len(c.keys), *c.keys, *c.args) for c in batch)
+    _wire = b"".join(pack(b"EVALSHA", c.sha, len(c.keys), *c.keys, *c.args) for c in batch)
     await asyncio.sleep(0)
     replies = {ADMIT: [b"ok", b"0", b"closed", b"", b"ok", b"0.0", b"1"], SETTLE: [b"closed", b""]}
     return [replies.get(c.script, 1) for c in batch]

@@ -46,6 +46,13 @@ CONTRACT = settings(
 )
 
 
+async def settled(hold: Any, cost: float | None) -> None:
+    """Settle a budget hold (local or shared) at ``cost`` and wait for its write."""
+    written = hold.settle_soon(cost)
+    if written is not None:
+        await written
+
+
 def redis_url_or_skip(backend: str) -> str | None:
     if backend == "local":
         return None
@@ -156,14 +163,14 @@ class BudgetMachine(LoopMachine):
     def succeed(self, h: Hold, share: float) -> None:
         if h.hold is None:
             return
-        self.run(h.hold.finish(h.amount * share))
+        self.run(settled(h.hold, h.amount * share))
         self._settled(h, h.amount * share)
 
     @rule(h=consumes(holds))
     def fail_without_usage(self, h: Hold) -> None:
         if h.hold is None:
             return
-        self.run(h.hold.finish(None))
+        self.run(settled(h.hold, None))
         self._settled(h, 0.0)
 
     @rule(h=consumes(holds), share=st.one_of(st.none(), st.floats(0.0, 1.0)))
@@ -181,8 +188,8 @@ class BudgetMachine(LoopMachine):
         """A retried settlement counts once."""
         if h.hold is None:
             return
-        self.run(h.hold.finish(h.amount * share))
-        self.run(h.hold.finish(h.amount))
+        self.run(settled(h.hold, h.amount * share))
+        self.run(settled(h.hold, h.amount))
         self.run(self.call_then_drain(h.hold.release, h.amount))
         self._settled(h, h.amount * share)
 

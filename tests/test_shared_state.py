@@ -18,6 +18,7 @@ import pytest
 
 import steadyllm as sl
 from steadyllm._core.types import RateLimitInfo
+from steadyllm._metering.attempt import AttemptBook
 from steadyllm._resilience.limiter import RateLimiter
 from steadyllm._shared.breaker import SharedBreaker
 from steadyllm._shared.budgets import SharedHold
@@ -570,14 +571,16 @@ async def test_a_ticket_from_the_local_fallback_is_settled_locally(
     assert isinstance(breaker, SharedBreaker)
     await asyncio.to_thread(own_redis.stop)  # waiting for redis-server to exit: off the loop
     request = a._plan("fake:m", [sl.user("x")]).request
-    guard = await a.resilience.enter(request, clock.now() + 30.0, None)  # Redis down at admission
+    guard = await a.resilience.enter(
+        AttemptBook.of(request, None), clock.now() + 30.0
+    )  # Redis down
     assert guard.ticket.breaker is breaker.local
     own_redis.start()
     await guard.fail(sl.ServerError("boom"))  # Redis is back by the verdict
     assert breaker.local.state == "open"  # the verdict went where the ticket came from
     assert (await breaker.admit(clock.now(), 10.0)).breaker is breaker  # Redis state untouched
     clock.advance(61.0)
-    probe = await a.resilience.enter(request, clock.now() + 30.0, None)
+    probe = await a.resilience.enter(AttemptBook.of(request, None), clock.now() + 30.0)
     assert probe.ticket.breaker is breaker  # Redis answers again: a shared ticket
     local_probe = await breaker.local.admit(clock.now(), 10.0)
     assert local_probe.probe

@@ -86,9 +86,7 @@ class Pipeline:
             budget=budget,
         )
         try:
-            return await self.resilience.enter(
-                request, plan.deadline, plan.provider.default_max_tokens, book=book
-            )
+            return await self.resilience.enter(book, plan.deadline)
         except BaseException:
             if budget is not None:
                 budget.release()

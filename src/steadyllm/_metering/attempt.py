@@ -33,14 +33,14 @@ LOST_KINDS = frozenset({"timeout", "connection", "stream_interrupted", "invalid_
 
 @dataclass(slots=True)
 class AttemptBook:
-    provider: str
-    model: str
-    #: The request and its output cap, for the estimate of an attempt that was lost.
-    request: Request | None = None
-    output_cap: int = 0
+    """The books of one attempt at ``request`` (build it with ``of``)."""
+
+    request: Request
+    #: The output cap the estimate of a lost attempt assumes.
+    output_cap: int
     #: Whether the provider sees the cap (a cap it never sees is not charged by it).
-    cap_sent: bool = True
-    prompt_tokens: int = 0
+    cap_sent: bool
+    prompt_tokens: int
     #: Prices the usage into ``ledger`` (None: nothing is priced, as in a bare guard).
     meter: Meter | None = None
     ledger: Ledger | None = None
@@ -66,9 +66,7 @@ class AttemptBook:
         """The book of one attempt at ``request``, with its output cap and prompt estimate."""
         cap, seen = output_cap(request, default_max_tokens)
         prompt = estimate_request_tokens(request) if prompt_tokens is None else prompt_tokens
-        return cls(
-            request.provider, request.model, request, cap, seen, prompt, meter, ledger, budget
-        )
+        return cls(request, cap, seen, prompt, meter, ledger, budget)
 
     @property
     def tokens(self) -> int:
@@ -78,14 +76,18 @@ class AttemptBook:
     def _span(self, outcome: str) -> None:
         """Remember the attempt for the trace: one child span of the call's span."""
         if self.ledger is not None:
-            self.ledger.attempts.append(
-                (self.started_ns, time.time_ns(), f"{self.provider}:{self.model}", outcome)
-            )
+            name = f"{self.request.provider}:{self.request.model}"
+            self.ledger.attempts.append((self.started_ns, time.time_ns(), name, outcome))
 
     def _price(self, usage: Usage, estimated: bool) -> float | None:
         """Price ``usage`` into the call's ledger (once per attempt)."""
         self.booked = True
-        cost = self.meter.cost(self.provider, self.model, usage) if self.meter is not None else None
+        request = self.request
+        cost = (
+            self.meter.cost(request.provider, request.model, usage)
+            if self.meter is not None
+            else None
+        )
         if self.ledger is not None:
             self.ledger.add(usage, cost, estimated=estimated)
         usage.cost_usd = cost
@@ -94,7 +96,7 @@ class AttemptBook:
     def _lost_usage(self, partial: Response | None, stopped_by_us: bool) -> Usage | None:
         """The usage to book for an attempt that ended without its final usage:
         None when it provably never reached the provider."""
-        if not self.dispatch.may_have_reached or self.request is None:
+        if not self.dispatch.may_have_reached:
             return None
         return lost_attempt_usage(
             self.request,

@@ -174,9 +174,6 @@ class BudgetReservation:
         self.settle(cost)
         return None
 
-    async def finish(self, cost: float | None) -> None:
-        self.settle(cost)
-
     def release(self, cost: float | None = None) -> None:
         """The call was abandoned: book the estimated ``cost`` (None: nothing was spent)."""
         self.settle(cost, estimated=cost is not None)

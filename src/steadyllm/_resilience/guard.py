@@ -195,19 +195,10 @@ class Resilience:
         budget assumes)."""
         return AttemptBook.of(request, default_max_tokens, prompt_tokens).tokens
 
-    async def enter(
-        self,
-        request: Request,
-        deadline: float,
-        default_max_tokens: int | None,
-        prompt_tokens: int | None = None,
-        *,
-        book: AttemptBook | None = None,
-    ) -> Guard:
-        """Admit one attempt (breaker, then limiter) for ``book``'s tokens; without a
-        book the attempt is priced nowhere (a bare guard, as in tests)."""
-        if book is None:
-            book = AttemptBook.of(request, default_max_tokens, prompt_tokens)
+    async def enter(self, book: AttemptBook, deadline: float) -> Guard:
+        """Admit one attempt at ``book.request`` (breaker, then limiter, for the
+        book's tokens); the guard settles both and hands the outcome to the book."""
+        request = book.request
         breaker = self.breakers.get(request.provider, request.model)
         limiter = self.limiters.get(request.provider, request.model)
         ticket, reservation = await self.gate.admit(

@@ -143,12 +143,6 @@ class SharedHold:
             self.local.settle(cost)
         return self.owner.shared.background(self.owner.settle(self, cost or 0.0))
 
-    async def finish(self, cost: float | None) -> None:
-        """``settle_soon``, awaited (shielded: a cancelled caller still settles)."""
-        written = self.settle_soon(cost)
-        if written is not None:
-            await asyncio.shield(written)
-
     def release(self, cost: float | None = None) -> None:
         """The call was abandoned: book ``cost`` (an estimate, or None: nothing was spent)
         in the background, so a cancelled call is never held up."""
