@@ -178,7 +178,8 @@ def test_decode_tool_calls_refusals_and_unknown_finish_reasons() -> None:
         "choices": [{"finish_reason": "stop", "message": {"content": None, "refusal": "No."}}]
     }
     r = decode_response(request(), 200, {}, json.dumps(refusal).encode(), OPENAI)
-    assert (r.text, r.finish_reason) == ("No.", "content_filter")
+    assert (r.text, r.refusal, r.finish_reason) == ("", "No.", "refusal")
+    assert r.message.content == (sl.RefusalPart("No."),)
     odd = {
         "choices": [{"finish_reason": "eos_token", "message": {"content": "x", "reasoning": "hm"}}]
     }

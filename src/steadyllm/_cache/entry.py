@@ -16,6 +16,7 @@ import hashlib
 import json
 from typing import Any
 
+from .._core.parts import part_dict, part_from_dict
 from .._core.types import Request, Response, TextPart, ToolCall, Usage
 
 FORMAT = 1
@@ -31,7 +32,7 @@ def cache_key(request: Request) -> str:
     """SHA-256 of the request's output-relevant content, written canonically."""
     messages = []
     for m in request.messages:
-        text_only = all(isinstance(p, TextPart) for p in m.content)
+        text_only = all(isinstance(p, TextPart) and not p.citations for p in m.content)
         content: Any = m.text if text_only else m.to_dict()["content"]
         messages.append(
             {
@@ -78,6 +79,9 @@ def encode(response: Response) -> bytes:
             "provider": response.provider,
             "request_id": response.request_id,
             "reasoning": response.reasoning,
+            "parts": [part_dict(p) for p in response.parts],
+            "refusal": response.refusal,
+            "stop_sequence": response.stop_sequence,
         },
         separators=(",", ":"),
     ).encode()
@@ -101,6 +105,11 @@ def decode(data: bytes) -> Response | None:
             request_id=raw.get("request_id"),
             reasoning=str(raw.get("reasoning") or ""),
             cached=True,
+            # Entries written before parts were kept have none: the message is then
+            # built from the text, as it was.
+            parts=tuple(part_from_dict(p) for p in raw.get("parts") or ()),
+            refusal=str(raw.get("refusal") or ""),
+            stop_sequence=raw.get("stop_sequence"),
         )
     except (ValueError, TypeError, KeyError):
         return None

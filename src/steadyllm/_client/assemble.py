@@ -3,17 +3,27 @@
 Providers only decode their wire events into ``ProviderEvent``s; this class
 joins text, reassembles tool calls by index (id and name from the first
 fragment that has them, arguments concatenated), keeps the last usage seen,
-and knows whether the stream finished.
+and knows whether the stream finished. The reply's parts are the finished
+blocks (``PartDone``) where the provider streams blocks, else built from the
+text, reasoning, citations and refusal exactly as a whole response's are.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from .._core.parts import reply_parts
 from .._core.types import (
+    Citation,
+    CitationDelta,
     Done,
     FinishReason,
+    Part,
+    PartDone,
     ProviderEvent,
     RateLimitInfo,
     ReasoningDelta,
+    RefusalDelta,
     Response,
     ResponseMeta,
     TextDelta,
@@ -37,12 +47,17 @@ class StreamAssembler:
 
     __slots__ = (
         "_calls",
+        "_citations",
+        "_parts",
         "_reasoning",
+        "_refusal",
         "_text",
         "finish_reason",
         "model",
         "rate_limit",
         "request_id",
+        "stop_details",
+        "stop_sequence",
         "usage",
     )
 
@@ -55,6 +70,11 @@ class StreamAssembler:
         self.request_id: str | None = None
         self.model: str | None = None
         self.rate_limit: RateLimitInfo | None = None
+        self._parts: list[Part] = []
+        self._citations: list[Citation] = []
+        self._refusal: list[str] = []
+        self.stop_sequence: str | None = None
+        self.stop_details: dict[str, Any] | None = None
 
     @property
     def done(self) -> bool:
@@ -79,12 +99,23 @@ class StreamAssembler:
             self.finish_reason = event.finish_reason
         elif isinstance(event, ReasoningDelta):
             self._reasoning.append(event.text)
+        elif isinstance(event, PartDone):
+            self._parts.append(event.part)
+        elif isinstance(event, CitationDelta):
+            self._citations.append(event.citation)
+        elif isinstance(event, RefusalDelta):
+            self._refusal.append(event.text)
         elif isinstance(event, ResponseMeta):
-            self.request_id = self.request_id or event.request_id
-            self.model = self.model or event.model
-            self.rate_limit = self.rate_limit or event.rate_limit
-            if event.usage is not None and self.usage is None:
-                self.usage = event.usage
+            self._meta(event)
+
+    def _meta(self, event: ResponseMeta) -> None:
+        self.request_id = self.request_id or event.request_id
+        self.model = self.model or event.model
+        self.rate_limit = self.rate_limit or event.rate_limit
+        if event.usage is not None and self.usage is None:
+            self.usage = event.usage
+        self.stop_sequence = event.stop_sequence or self.stop_sequence
+        self.stop_details = event.stop_details or self.stop_details
 
     def response(self, *, provider: str, model: str) -> Response:
         calls = [
@@ -92,14 +123,28 @@ class StreamAssembler:
             for _, c in sorted(self._calls.items())
         ]
         finish: FinishReason = self.finish_reason or "error"
+        text, reasoning, refusal = (
+            "".join(self._text),
+            "".join(self._reasoning),
+            "".join(self._refusal),
+        )
+        parts = (
+            tuple(self._parts)
+            if self._parts
+            else reply_parts(reasoning, text, tuple(self._citations), refusal)
+        )
         return Response(
-            text="".join(self._text),
+            text=text,
             finish_reason=finish,
             tool_calls=calls,
             usage=self.usage if self.usage is not None else Usage(),
             model=self.model or model,
             provider=provider,
             request_id=self.request_id,
-            reasoning="".join(self._reasoning),
+            reasoning=reasoning,
             rate_limit=self.rate_limit,
+            parts=parts,
+            refusal=refusal,
+            stop_sequence=self.stop_sequence,
+            stop_details=self.stop_details,
         )

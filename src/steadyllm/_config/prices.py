@@ -36,6 +36,8 @@ class ModelPrice:
     cache_write: Rate | None = None
     #: Where the price came from: "override: KEY" or "genai-prices X.Y.Z (model ID)".
     source: str = ""
+    #: USD per thousand web searches run by the provider (Anthropic's server tool).
+    web_search: float | None = None
 
     def cost(self, usage: Usage) -> float:
         prompt = usage.prompt_tokens
@@ -47,7 +49,8 @@ class ModelPrice:
         total += read * (self.cache_read.at(prompt) if self.cache_read else in_rate)
         total += write * (self.cache_write.at(prompt) if self.cache_write else in_rate)
         total += usage.completion_tokens * self.output.at(prompt)
-        return total / 1_000_000
+        searches = usage.web_search_requests * (self.web_search or 0.0) / 1000
+        return total / 1_000_000 + searches
 
     def estimate(self, prompt_tokens: int, max_output_tokens: int) -> float:
         """The most a call can cost: its prompt uncached plus every allowed output token."""
@@ -62,13 +65,15 @@ class ModelPrice:
             "output": rate(self.output),
             "cache_read": rate(self.cache_read),
             "cache_write": rate(self.cache_write),
+            "web_search": self.web_search,
             "source": self.source,
-            "unit": "USD per million tokens",
+            "unit": "USD per million tokens (web_search: per thousand searches)",
         }
 
 
 def parse_prices(raw: Any, where: str) -> dict[str, ModelPrice]:
-    """``{"provider:model" or "model": {"input": 0.15, "output": 0.6, "cache_read": ...}}``."""
+    """``{"provider:model" or "model": {"input": 0.15, "output": 0.6, "cache_read": ...}}``
+    (``web_search`` is USD per thousand searches)."""
     if not isinstance(raw, Mapping):
         raise ConfigError(
             f"invalid prices in {where}: expected tables of input/output USD per MTok"
@@ -78,7 +83,7 @@ def parse_prices(raw: Any, where: str) -> dict[str, ModelPrice]:
         if isinstance(table, ModelPrice):
             out[str(key)] = table
             continue
-        fields = {"input", "output", "cache_read", "cache_write"}
+        fields = {"input", "output", "cache_read", "cache_write", "web_search"}
         ok = (
             isinstance(table, Mapping)
             and {"input", "output"} <= set(table) <= fields
@@ -90,7 +95,8 @@ def parse_prices(raw: Any, where: str) -> dict[str, ModelPrice]:
         if not ok:
             raise ConfigError(
                 f"invalid price for {key!r} in {where}: give input and output (and optionally "
-                "cache_read, cache_write) as USD per million tokens, "
+                "cache_read, cache_write) as USD per million tokens (web_search: per "
+                "thousand searches), "
                 "e.g. {input = 0.15, output = 0.6}"
             )
         out[str(key)] = ModelPrice(
@@ -99,5 +105,6 @@ def parse_prices(raw: Any, where: str) -> dict[str, ModelPrice]:
             Rate(float(table["cache_read"])) if "cache_read" in table else None,
             Rate(float(table["cache_write"])) if "cache_write" in table else None,
             source=f"override: {key}",
+            web_search=float(table["web_search"]) if "web_search" in table else None,
         )
     return out

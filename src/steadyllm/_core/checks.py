@@ -7,7 +7,18 @@ from collections.abc import Sequence
 from typing import Any
 
 from .errors import InvalidRequestError
-from .types import ImagePart, Message, Request, TextPart, ToolSpec
+from .parts import ASSISTANT_ONLY
+from .types import (
+    ImagePart,
+    Message,
+    Part,
+    Request,
+    TextPart,
+    ThinkingPart,
+    ToolSpec,
+)
+
+_PARTS = (TextPart, ImagePart, *ASSISTANT_ONLY)
 
 _ROLES = ("system", "user", "assistant", "tool")
 
@@ -70,15 +81,7 @@ def check_messages(messages: object) -> None:
         if msg.role not in _ROLES:
             raise InvalidRequestError(f"messages[{i}] has unknown role {msg.role!r}")
         for part in msg.content:
-            if not isinstance(part, TextPart | ImagePart):
-                raise InvalidRequestError(f"messages[{i}] has an unsupported part {part!r}")
-            if isinstance(part, TextPart):
-                _check_text(part.text, f"messages[{i}]")
-            elif msg.role != "user":
-                raise InvalidRequestError(
-                    f"messages[{i}] is a {msg.role} message with an image; "
-                    "images go in user messages"
-                )
+            _check_part(part, msg.role, f"messages[{i}]")
         for call in msg.tool_calls:
             _check_text(call.arguments, f"messages[{i}] tool call {call.name!r}")
         if msg.role == "assistant":
@@ -92,6 +95,22 @@ def check_messages(messages: object) -> None:
                 )
         else:
             open_calls = set()
+
+
+def _check_part(part: Part, role: str, where: str) -> None:
+    if not isinstance(part, _PARTS):
+        raise InvalidRequestError(f"{where} has an unsupported part {part!r}")
+    if isinstance(part, TextPart | ThinkingPart):
+        _check_text(part.text, where)
+    elif isinstance(part, ImagePart) and role != "user":
+        raise InvalidRequestError(
+            f"{where} is a {role} message with an image; images go in user messages"
+        )
+    elif isinstance(part, ASSISTANT_ONLY) and role != "assistant":
+        raise InvalidRequestError(
+            f"{where} is a {role} message with a {part.type} part, which only the model "
+            "writes; send it in the assistant message it came in (response.message)"
+        )
 
 
 def check_tools(tools: Sequence[ToolSpec], tool_choice: str | None) -> None:

@@ -2,57 +2,89 @@
 
 Plain dataclasses with ``slots``: cheap to build on the hot path, no import cost,
 and easy to turn into JSON (``to_dict``). Validation of a whole request lives in
-``_validate.py``; these types only hold data.
+``checks.py``; these types only hold data. Parts (``parts.py``), stream events
+(``events.py``) and usage (``usage.py``) have modules of their own and are
+re-exported here.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias
 
-Role = Literal["system", "user", "assistant", "tool"]
-#: ``pause_turn``: Anthropic paused a long turn (server tools); send the turn back to
-#: let it continue. ``refusal``: the model declined (Anthropic's ``stop_reason``).
-#: ``unknown``: the stream ended properly (``[DONE]``) but never said why.
-FinishReason = Literal[
-    "stop", "length", "tool_calls", "content_filter", "error", "pause_turn", "refusal", "unknown"
+from .events import (
+    CitationDelta,
+    Done,
+    FinishReason,
+    PartDone,
+    ProviderEvent,
+    ReasoningDelta,
+    RefusalDelta,
+    ResponseMeta,
+    StreamEvent,
+    TextDelta,
+    ToolCallDelta,
+)
+from .parts import (
+    Citation,
+    ImagePart,
+    Part,
+    RedactedThinkingPart,
+    RefusalPart,
+    ServerToolPart,
+    TextPart,
+    ThinkingPart,
+    part_dict,
+)
+from .usage import RateLimitInfo, Usage
+
+# Parts, events and usage live in their own modules; every layer imports them from here.
+__all__ = [
+    "CacheMode",
+    "Citation",
+    "CitationDelta",
+    "Done",
+    "FallbackInfo",
+    "FinishReason",
+    "ImagePart",
+    "Message",
+    "Part",
+    "PartDone",
+    "ProviderEvent",
+    "RateLimitInfo",
+    "ReasoningDelta",
+    "RedactedThinkingPart",
+    "RefusalDelta",
+    "RefusalPart",
+    "Request",
+    "Response",
+    "ResponseMeta",
+    "Role",
+    "ServerToolPart",
+    "StreamEvent",
+    "TextDelta",
+    "TextPart",
+    "ThinkingPart",
+    "ToolCall",
+    "ToolCallDelta",
+    "ToolChoice",
+    "ToolSpec",
+    "Usage",
+    "assistant",
+    "image",
+    "system",
+    "tool_result",
+    "user",
 ]
+
+Role = Literal["system", "user", "assistant", "tool"]
 #: Per-call cache behaviour (see docs/cache.md).
 CacheMode = Literal["use", "bypass", "refresh"]
 
 
 # ---------------------------------------------------------------- message parts
-
-
-@dataclass(frozen=True, slots=True)
-class TextPart:
-    text: str
-    type: Literal["text"] = "text"
-
-
-@dataclass(frozen=True, slots=True)
-class ImagePart:
-    """An image given by URL (``https:`` or ``data:``) or by raw bytes plus media type."""
-
-    url: str | None = None
-    data: bytes | None = None
-    media_type: str | None = None
-    detail: Literal["auto", "low", "high"] | None = None
-    type: Literal["image"] = "image"
-
-    def as_data_url(self) -> str:
-        """The image as a URL: the given one, or a ``data:`` URL built from the bytes."""
-        if self.url is not None:
-            return self.url
-        assert self.data is not None  # checked in image()
-        assert self.media_type is not None
-        return f"data:{self.media_type};base64,{base64.b64encode(self.data).decode('ascii')}"
-
-
-Part: TypeAlias = TextPart | ImagePart
-
+# (defined in parts.py, re-exported here: every layer imports its types from this module)
 
 # ---------------------------------------------------------------- tools
 
@@ -107,11 +139,11 @@ class Message:
 
     @property
     def text(self) -> str:
-        """All text parts joined; images are skipped."""
+        """All text parts joined; images, thinking and tool blocks are skipped."""
         return "".join(p.text for p in self.content if isinstance(p, TextPart))
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"role": self.role, "content": [_part_dict(p) for p in self.content]}
+        out: dict[str, Any] = {"role": self.role, "content": [part_dict(p) for p in self.content]}
         if self.tool_calls:
             out["tool_calls"] = [c.to_dict() for c in self.tool_calls]
         if self.tool_call_id is not None:
@@ -121,15 +153,6 @@ class Message:
         if self.is_error:
             out["is_error"] = True
         return out
-
-
-def _part_dict(part: Part) -> dict[str, Any]:
-    if isinstance(part, TextPart):
-        return {"type": "text", "text": part.text}
-    out: dict[str, Any] = {"type": "image", "url": part.as_data_url()}
-    if part.detail:
-        out["detail"] = part.detail
-    return out
 
 
 def _parts(content: tuple[str | Part, ...]) -> tuple[Part, ...]:
@@ -172,72 +195,6 @@ def image(
     if data is not None and not (media_type or "").startswith("image/"):
         raise InvalidRequestError("image(data=...) needs media_type, e.g. media_type='image/png'")
     return ImagePart(url=url, data=data, media_type=media_type, detail=detail)
-
-
-# ---------------------------------------------------------------- usage
-
-
-@dataclass(slots=True)
-class Usage:
-    """Token counts, normalised to OpenAI's convention.
-
-    ``prompt_tokens`` includes ``cached_tokens`` (and, for Anthropic, cache
-    writes); ``completion_tokens`` includes ``reasoning_tokens``.
-    ``cost_usd`` is ``None`` when the price is unknown, never a silent 0.
-    """
-
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    total_tokens: int = 0
-    cached_tokens: int = 0
-    cache_write_tokens: int = 0
-    reasoning_tokens: int = 0
-    cost_usd: float | None = None
-
-    def __post_init__(self) -> None:
-        if not self.total_tokens:
-            self.total_tokens = self.prompt_tokens + self.completion_tokens
-
-    def __add__(self, other: Usage) -> Usage:
-        cost = None
-        if self.cost_usd is not None or other.cost_usd is not None:
-            cost = (self.cost_usd or 0.0) + (other.cost_usd or 0.0)
-        return Usage(
-            self.prompt_tokens + other.prompt_tokens,
-            self.completion_tokens + other.completion_tokens,
-            self.total_tokens + other.total_tokens,
-            self.cached_tokens + other.cached_tokens,
-            self.cache_write_tokens + other.cache_write_tokens,
-            self.reasoning_tokens + other.reasoning_tokens,
-            cost,
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "prompt_tokens": self.prompt_tokens,
-            "completion_tokens": self.completion_tokens,
-            "total_tokens": self.total_tokens,
-            "cached_tokens": self.cached_tokens,
-            "cache_write_tokens": self.cache_write_tokens,
-            "reasoning_tokens": self.reasoning_tokens,
-            "cost_usd": self.cost_usd,
-        }
-
-
-# ---------------------------------------------------------------- rate limits
-
-
-@dataclass(frozen=True, slots=True)
-class RateLimitInfo:
-    """What a provider's rate-limit headers said. Resets are seconds from when the
-    response arrived until the budget is fully replenished."""
-
-    requests_limit: int | None = None
-    requests_remaining: int | None = None
-    requests_reset: float | None = None
-    tokens_limit: int | None = None
-    tokens_remaining: int | None = None
-    tokens_reset: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,11 +277,30 @@ class Response:
     #: Part of ``total_cost_usd`` is an estimate: an attempt reached the provider but
     #: ended (timed out, cancelled, cut) before the provider reported its usage.
     cost_estimated: bool = False
+    #: The reply's parts in the order the provider sent them: thinking (signed),
+    #: text with its citations, server tool blocks, a refusal. Empty for replies
+    #: built by hand; ``message`` then uses ``text``.
+    parts: tuple[Part, ...] = ()
+    #: The model declined: its explanation (OpenAI ``refusal``), never in ``text``.
+    refusal: str = ""
+    #: The stop sequence that ended the reply, when one did.
+    stop_sequence: str | None = None
+    #: The provider's details of why it stopped (Anthropic ``stop_details``: a
+    #: refusal's category and explanation), as sent.
+    stop_details: dict[str, Any] | None = None
 
     @property
     def message(self) -> Message:
-        """This reply as an assistant message, to append to the conversation."""
-        return assistant(self.text, self.tool_calls)
+        """This reply as an assistant message, to append to the conversation: every
+        part kept in order, so thinking and server tool blocks go back unchanged."""
+        if not self.parts:
+            return assistant(self.text, self.tool_calls)
+        return Message("assistant", self.parts, tool_calls=tuple(self.tool_calls))
+
+    @property
+    def citations(self) -> tuple[Citation, ...]:
+        """Every citation of the reply's text, in order."""
+        return tuple(c for p in self.parts if isinstance(p, TextPart) for c in p.citations)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -340,58 +316,10 @@ class Response:
             "cached": self.cached,
             "attempts": self.attempts,
             "reasoning": self.reasoning,
+            "refusal": self.refusal,
+            "stop_sequence": self.stop_sequence,
+            "parts": [part_dict(p) for p in self.parts],
             "fallback": self.fallback.to_dict() if self.fallback else None,
             "total_cost_usd": self.total_cost_usd,
             "cost_estimated": self.cost_estimated,
         }
-
-
-# ---------------------------------------------------------------- stream events
-
-
-@dataclass(frozen=True, slots=True)
-class TextDelta:
-    text: str
-    type: Literal["text"] = "text"
-
-
-@dataclass(frozen=True, slots=True)
-class ReasoningDelta:
-    text: str
-    type: Literal["reasoning"] = "reasoning"
-
-
-@dataclass(frozen=True, slots=True)
-class ToolCallDelta:
-    """A fragment of tool call number ``index``: id and name come first, then
-    argument text in pieces that only parse once joined."""
-
-    index: int
-    id: str | None = None
-    name: str | None = None
-    arguments: str = ""
-    type: Literal["tool_call"] = "tool_call"
-
-
-@dataclass(frozen=True, slots=True)
-class Done:
-    """The last event: the stream finished normally."""
-
-    finish_reason: FinishReason
-    type: Literal["done"] = "done"
-
-
-@dataclass(frozen=True, slots=True)
-class ResponseMeta:
-    """Provider metadata (response id, served model) seen in the stream; not shown to callers."""
-
-    request_id: str | None = None
-    model: str | None = None
-    rate_limit: RateLimitInfo | None = None
-    #: Usage known early (Anthropic's message_start), kept if the stream breaks later.
-    usage: Usage | None = None
-    type: Literal["meta"] = "meta"
-
-
-StreamEvent: TypeAlias = TextDelta | ReasoningDelta | ToolCallDelta | Usage | Done
-ProviderEvent: TypeAlias = StreamEvent | ResponseMeta

@@ -57,6 +57,14 @@ def _from_catalog(price: Any) -> Rate | None:
     return Rate(float(price))
 
 
+def _per_unit(price: Any) -> float | None:
+    """A flat per-unit catalog price (a Decimal), or None when absent or tiered."""
+    try:
+        return None if price is None else float(price)
+    except (TypeError, ValueError):
+        return None
+
+
 def _rate_to_json(rate: Rate | None) -> Any:
     return None if rate is None else [rate.base, [list(t) for t in rate.tiers]]
 
@@ -91,7 +99,7 @@ class CatalogCache:
                 if origin:
                     stat = Path(origin).with_name("data.py").stat()
                     stamp = f"{stat.st_size}-{int(stat.st_mtime)}"
-                    self._path = Path(self.directory) / f"prices-v1-{stamp}.json"
+                    self._path = Path(self.directory) / f"prices-v2-{stamp}.json"
         return self._path if isinstance(self._path, Path) else None
 
     def entries(self) -> dict[str, ModelPrice | None]:
@@ -110,6 +118,7 @@ class CatalogCache:
                             _rate_from_json(value["cache_read"]),
                             _rate_from_json(value["cache_write"]),
                             source=str(value["source"]),
+                            web_search=value.get("web_search"),
                         )
                     )
             except (OSError, ValueError, KeyError, TypeError, AttributeError):
@@ -130,6 +139,7 @@ class CatalogCache:
                 "output": _rate_to_json(p.output),
                 "cache_read": _rate_to_json(p.cache_read),
                 "cache_write": _rate_to_json(p.cache_write),
+                "web_search": p.web_search,
                 "source": p.source,
             }
             for k, p in entries.items()
@@ -250,6 +260,7 @@ class PriceBook:
             _from_catalog(getattr(mp, "cache_read_mtok", None)),
             _from_catalog(getattr(mp, "cache_write_mtok", None)),
             source=f"genai-prices {version('genai-prices')} bundled snapshot ({calc.model.id})",
+            web_search=_per_unit(getattr(mp, "web_searches_kcount", None)),
         )
 
 

@@ -21,7 +21,15 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .._core.types import ImagePart, Message, TextPart, Usage
+from .._core.types import (
+    ImagePart,
+    Message,
+    RefusalPart,
+    ServerToolPart,
+    TextPart,
+    ThinkingPart,
+    Usage,
+)
 
 if TYPE_CHECKING:
     from .._core.types import Request, Response, ToolSpec
@@ -67,10 +75,12 @@ def _prompt_tokens(
     for msg in messages:
         total += PER_MESSAGE_OVERHEAD
         for part in msg.content:
-            if isinstance(part, TextPart):
+            if isinstance(part, TextPart | ThinkingPart | RefusalPart):
                 total += text_tokens(part.text)
             elif isinstance(part, ImagePart):
                 total += image_tokens
+            elif isinstance(part, ServerToolPart):  # sent back verbatim, as JSON
+                total += text_tokens(str(part.block))
         for call in msg.tool_calls:
             total += text_tokens(call.name) + text_tokens(call.arguments)
     return total

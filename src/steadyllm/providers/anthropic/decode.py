@@ -16,6 +16,7 @@ from ..._core.errors import (
     AuthenticationError,
     ContextLengthError,
     InvalidRequestError,
+    InvalidResponseError,
     LLMError,
     LLMTimeoutError,
     NotFoundError,
@@ -25,8 +26,20 @@ from ..._core.errors import (
     RateLimitError,
     ServerError,
 )
+from ..._core.parts import citation_from, server_tool_part
 from ..._core.redact import redact
-from ..._core.types import FinishReason, Request, Response, ToolCall, Usage
+from ..._core.types import (
+    Citation,
+    FinishReason,
+    Part,
+    RedactedThinkingPart,
+    Request,
+    Response,
+    TextPart,
+    ThinkingPart,
+    ToolCall,
+    Usage,
+)
 from ..._http.headers import anthropic_rate_limit, retry_after_seconds
 from .._common import obey_should_retry, parse_json, token_count, unparsed_error
 from .dialect import JSON_TOOL, Dialect, _uses_json_tool
@@ -97,12 +110,15 @@ def usage_from(data: Any, base: Usage | None = None, model: str = "") -> Usage:
     output = count("output_tokens")
     details = data.get("output_tokens_details")
     thinking = count("thinking_tokens", details) if isinstance(details, Mapping) else None
+    server = data.get("server_tool_use")
+    searches = count("web_search_requests", server) if isinstance(server, Mapping) else None
     return Usage(
         prompt_tokens=uncached + cache_write + cache_read,
         completion_tokens=output if output is not None else old.completion_tokens,
         cached_tokens=cache_read,
         cache_write_tokens=cache_write,
         reasoning_tokens=thinking or old.reasoning_tokens,
+        web_search_requests=searches if searches is not None else old.web_search_requests,
     )
 
 
@@ -116,39 +132,85 @@ def decode_response(
     data = parse_json(body, provider=dialect.provider, model=request.model, status=status)
     if not isinstance(data, dict) or data.get("type") == "error":
         raise error_from_body(status, headers, data, dialect, request.model)
-    text: list[str] = []
-    reasoning: list[str] = []
-    calls: list[ToolCall] = []
-    for block in data.get("content") or ():
-        kind = block.get("type") if isinstance(block, dict) else None
-        if kind == "text":
-            text.append(block.get("text", ""))
-        elif kind == "thinking":
-            reasoning.append(block.get("thinking", ""))
-        elif kind == "tool_use":
-            arguments = json.dumps(block.get("input") or {})
-            if _uses_json_tool(request) and block.get("name") == JSON_TOOL:
-                text = [arguments]
-            else:
-                calls.append(
-                    ToolCall(str(block.get("id", "")), str(block.get("name", "")), arguments)
-                )
+    parts, calls = _content(request, data.get("content"), dialect.provider)
     stop = data.get("stop_reason")
     finish = _STOP.get(stop, "stop") if isinstance(stop, str) else "stop"
     if _uses_json_tool(request) and finish == "tool_calls" and not calls:
         finish = "stop"
+    details = data.get("stop_details")
+    sequence = data.get("stop_sequence")
     return Response(
-        text="".join(text),
+        text="".join(p.text for p in parts if isinstance(p, TextPart)),
         finish_reason=finish,
         tool_calls=calls,
         usage=usage_from(data.get("usage"), model=request.model),
         model=str(data.get("model") or request.model),
         provider=dialect.provider,
         request_id=headers.get("request-id") or data.get("id"),
-        reasoning="".join(reasoning),
+        reasoning="".join(p.text for p in parts if isinstance(p, ThinkingPart)),
         rate_limit=anthropic_rate_limit(headers),
         raw=data,
+        parts=tuple(parts),
+        stop_sequence=sequence if isinstance(sequence, str) else None,
+        stop_details=details if isinstance(details, dict) else None,
     )
+
+
+def _content(request: Request, blocks: Any, provider: str) -> tuple[list[Part], list[ToolCall]]:
+    """The reply's parts in order, and its client tool calls. Every block that is not
+    text, thinking or a client tool_use (server tools, MCP, blocks added later) is
+    kept verbatim, to be sent back with the turn."""
+    parts: list[Part] = []
+    calls: list[ToolCall] = []
+    for block in blocks if isinstance(blocks, list) else ():
+        if not isinstance(block, dict):
+            continue
+        kind = block.get("type")
+        if kind == "text":
+            parts.append(TextPart(_field(block, "text", provider), citations_of(block, provider)))
+        elif kind == "thinking":
+            signature = block.get("signature")
+            parts.append(
+                ThinkingPart(
+                    _field(block, "thinking", provider),
+                    signature if isinstance(signature, str) else None,
+                )
+            )
+        elif kind == "redacted_thinking":
+            parts.append(RedactedThinkingPart(_field(block, "data", provider)))
+        elif kind == "tool_use":
+            arguments = json.dumps(block.get("input") or {})
+            if _uses_json_tool(request) and block.get("name") == JSON_TOOL:
+                parts = [p for p in parts if not isinstance(p, TextPart)] + [TextPart(arguments)]
+            else:
+                calls.append(
+                    ToolCall(str(block.get("id", "")), str(block.get("name", "")), arguments)
+                )
+        elif isinstance(kind, str):
+            parts.append(server_tool_part(block))
+    return parts, calls
+
+
+def _field(block: Mapping[str, Any], key: str, provider: str) -> str:
+    value = block.get(key, "")
+    if isinstance(value, str):
+        return value
+    raise InvalidResponseError(
+        f"anthropic sent a {block.get('type')} block whose {key} is not text: {value!r:.60}",
+        provider=provider,
+    )
+
+
+def citations_of(block: Mapping[str, Any], provider: str) -> tuple[Citation, ...]:
+    raw = block.get("citations")
+    if not raw:
+        return ()
+    try:
+        return tuple(citation_from(c) for c in raw)
+    except TypeError as exc:
+        raise InvalidResponseError(
+            f"anthropic sent a text block with malformed citations: {exc}", provider=provider
+        ) from None
 
 
 def error_from_body(

@@ -13,7 +13,16 @@ import json
 from typing import Any
 
 from ..._core.errors import InvalidRequestError
-from ..._core.types import ImagePart, Message, Request
+from ..._core.types import (
+    ImagePart,
+    Message,
+    Part,
+    RedactedThinkingPart,
+    Request,
+    ServerToolPart,
+    TextPart,
+    ThinkingPart,
+)
 from .dialect import JSON_TOOL, Dialect, _uses_json_tool
 
 
@@ -27,6 +36,29 @@ def _image_block(part: ImagePart) -> dict[str, Any]:
             "source": {"type": "base64", "media_type": media_type, "data": data},
         }
     return {"type": "image", "source": {"type": "url", "url": url}}
+
+
+def _block(part: Part) -> dict[str, Any] | None:
+    """A part as a content block, or None for a part Anthropic cannot take back:
+    thinking without a signature (another provider's reasoning) and empty text."""
+    if isinstance(part, ImagePart):
+        return _image_block(part)
+    if isinstance(part, ServerToolPart):
+        return dict(part.block)
+    if isinstance(part, RedactedThinkingPart):
+        return {"type": "redacted_thinking", "data": part.data}
+    if isinstance(part, ThinkingPart):
+        if part.signature is None:
+            return None
+        return {"type": "thinking", "thinking": part.text, "signature": part.signature}
+    if not part.text:
+        return None
+    block: dict[str, Any] = {"type": "text", "text": part.text}
+    if isinstance(part, TextPart):
+        cited = [c.raw for c in part.citations if c.raw and c.type != "url_citation"]
+        if cited:
+            block["citations"] = cited
+    return block
 
 
 def encode_messages(messages: list[Message]) -> tuple[str | None, list[dict[str, Any]]]:
@@ -50,11 +82,7 @@ def encode_messages(messages: list[Message]) -> tuple[str | None, list[dict[str,
             role = "user"
         else:
             role = msg.role
-            for part in msg.content:
-                if isinstance(part, ImagePart):
-                    blocks.append(_image_block(part))
-                elif part.text:
-                    blocks.append({"type": "text", "text": part.text})
+            blocks.extend(b for b in map(_block, msg.content) if b is not None)
             for call in msg.tool_calls:
                 try:
                     arguments = json.loads(call.arguments) if call.arguments.strip() else {}

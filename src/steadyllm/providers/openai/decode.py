@@ -24,8 +24,9 @@ from ..._core.errors import (
     RateLimitError,
     ServerError,
 )
+from ..._core.parts import citation_from, reply_parts
 from ..._core.redact import redact
-from ..._core.types import FinishReason, Request, Response, ToolCall, Usage
+from ..._core.types import Citation, FinishReason, Request, Response, ToolCall, Usage
 from ..._http.headers import openai_rate_limit, retry_after_seconds
 from .._common import (
     MAX_TOKENS_PER_CALL,
@@ -103,9 +104,14 @@ def decode_response(
     if type(text) is not str:  # null, or a list of parts (compatible servers); else an error
         text = text_of(text, "the message content", **where)
     finish = normalize_finish(choice.get("finish_reason"))
-    if not text and message.get("refusal"):
-        text, finish = text_of(message["refusal"], "a refusal", **where), "content_filter"
+    refusal = text_of(message.get("refusal"), "a refusal", **where)
+    if refusal and finish == "stop":
+        finish = "refusal"
     reasoning = message.get("reasoning") or message.get("reasoning_content")
+    reasoning = (
+        reasoning if type(reasoning) is str else text_of(reasoning, "the reasoning", **where)
+    )
+    citations = citations_of(message.get("annotations"), **where)
     calls = [
         ToolCall(
             str(c.get("id") or f"call_{i}"),
@@ -123,12 +129,26 @@ def decode_response(
         model=str(data.get("model") or request.model),
         provider=dialect.provider,
         request_id=headers.get("x-request-id") or _opt_text(data.get("id")),
-        reasoning=reasoning
-        if type(reasoning) is str
-        else text_of(reasoning, "the reasoning", **where),
+        reasoning=reasoning,
         rate_limit=openai_rate_limit(headers),
         raw=data,
+        parts=reply_parts(reasoning, text, citations, refusal),
+        refusal=refusal,
     )
+
+
+def citations_of(annotations: Any, *, provider: str, model: str) -> tuple[Citation, ...]:
+    """The citations among a message's ``annotations`` (OpenAI's url_citation, as
+    OpenRouter sends too); annotations of other kinds are left in ``raw``."""
+    if annotations is None:
+        return ()
+    if not isinstance(annotations, list) or not all(isinstance(a, dict) for a in annotations):
+        raise InvalidResponseError(
+            f"{provider} sent annotations that are not a list of objects: {annotations!r:.80}",
+            provider=provider,
+            model=model,
+        )
+    return tuple(citation_from(a) for a in annotations if a.get("type") == "url_citation")
 
 
 def _first_choice(

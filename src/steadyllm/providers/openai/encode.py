@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..._core.errors import InvalidRequestError
-from ..._core.types import ImagePart, Message, Request
+from ..._core.types import ImagePart, Message, RefusalPart, Request, TextPart
 from .dialect import Dialect
 
 
@@ -21,15 +21,25 @@ def encode_message(msg: Message) -> dict[str, Any]:
                 if part.detail:
                     image["detail"] = part.detail
                 parts.append({"type": "image_url", "image_url": image})
-            else:
+            elif isinstance(part, TextPart):
                 parts.append({"type": "text", "text": part.text})
         out["content"] = parts
-    elif msg.role == "assistant" and msg.tool_calls:
-        out["content"] = msg.text or None
-        out["tool_calls"] = [
-            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
-            for c in msg.tool_calls
-        ]
+    elif msg.role == "assistant":
+        # Thinking and server tool blocks are another provider's: Chat Completions
+        # takes none of them back. A refusal goes back in its own field.
+        refusal = "".join(p.text for p in msg.content if isinstance(p, RefusalPart))
+        out["content"] = msg.text or (None if msg.tool_calls or refusal else "")
+        if refusal:
+            out["refusal"] = refusal
+        if msg.tool_calls:
+            out["tool_calls"] = [
+                {
+                    "id": c.id,
+                    "type": "function",
+                    "function": {"name": c.name, "arguments": c.arguments},
+                }
+                for c in msg.tool_calls
+            ]
     else:
         out["content"] = msg.text
     if msg.name:

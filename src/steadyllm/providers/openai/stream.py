@@ -9,10 +9,12 @@ from typing import Any
 from ..._core import fastjson as _json
 from ..._core.errors import InvalidResponseError, StreamInterruptedError
 from ..._core.types import (
+    CitationDelta,
     Done,
     FinishReason,
     ProviderEvent,
     ReasoningDelta,
+    RefusalDelta,
     Request,
     ResponseMeta,
     TextDelta,
@@ -21,14 +23,23 @@ from ..._core.types import (
 from ..._http.headers import openai_rate_limit
 from ...sse import ServerSentEvent
 from .._common import snippet, text_of
-from .decode import error_from_body, normalize_finish, usage_from
+from .decode import citations_of, error_from_body, normalize_finish, usage_from
 from .dialect import Dialect
 
 
 class StreamDecoder:
     """Turns the SSE events of one completion into ProviderEvents (choice 0)."""
 
-    __slots__ = ("_dialect", "_last_index", "_meta_sent", "_model", "done", "finish", "headers")
+    __slots__ = (
+        "_dialect",
+        "_last_index",
+        "_meta_sent",
+        "_model",
+        "_refused",
+        "done",
+        "finish",
+        "headers",
+    )
 
     def __init__(self, request: Request, dialect: Dialect, headers: Mapping[str, str]) -> None:
         self._dialect = dialect
@@ -38,6 +49,7 @@ class StreamDecoder:
         self.done = False
         self._meta_sent = False
         self._last_index = -1
+        self._refused = False
 
     def feed(self, sse: ServerSentEvent) -> list[ProviderEvent]:
         data = sse.data
@@ -46,7 +58,7 @@ class StreamDecoder:
             # [DONE] is the server's own end of the stream: complete, even from a
             # server that never names a finish reason (Snowflake Cortex, some Groq
             # models); the reason is then unknown, not an interruption.
-            return [Done(self.finish or "unknown")]
+            return [Done(self._finish() or "unknown")]
         try:
             chunk = _json.loads(data)
         except ValueError:
@@ -78,25 +90,35 @@ class StreamDecoder:
             delta = choice.get("delta") or {}
             if not isinstance(delta, dict):
                 raise self.shape(f"a stream delta is {type(delta).__name__}, not an object")
-            where = {"provider": self._dialect.provider, "model": self._model}
-            reasoning = delta.get("reasoning") or delta.get("reasoning_content")
-            if reasoning:
-                events.append(ReasoningDelta(text_of(reasoning, "a reasoning delta", **where)))
-            content = delta.get("content") or delta.get("refusal")
-            if content:
-                events.append(TextDelta(text_of(content, "a content delta", **where)))
-            calls = delta.get("tool_calls") or []
-            if not isinstance(calls, list):
-                raise self.shape("a delta's tool_calls is not a list")
-            for call in calls:
-                if not isinstance(call, dict):
-                    raise self.shape("a tool call delta is not an object")
-                events.append(self._tool_delta(call))
+            events.extend(self._delta(delta))
             if choice.get("finish_reason") is not None:
                 self.finish = normalize_finish(choice["finish_reason"])
         usage = usage_from(chunk.get("usage"), self._dialect.provider, self._model)
         if usage is not None:
             events.append(usage)
+        return events
+
+    def _delta(self, delta: dict[str, Any]) -> list[ProviderEvent]:
+        events: list[ProviderEvent] = []
+        where = {"provider": self._dialect.provider, "model": self._model}
+        reasoning = delta.get("reasoning") or delta.get("reasoning_content")
+        if reasoning:
+            events.append(ReasoningDelta(text_of(reasoning, "a reasoning delta", **where)))
+        content = delta.get("content")
+        if content:
+            events.append(TextDelta(text_of(content, "a content delta", **where)))
+        if delta.get("refusal"):
+            self._refused = True
+            events.append(RefusalDelta(text_of(delta["refusal"], "a refusal delta", **where)))
+        if delta.get("annotations") is not None:
+            events.extend(map(CitationDelta, citations_of(delta["annotations"], **where)))
+        calls = delta.get("tool_calls") or []
+        if not isinstance(calls, list):
+            raise self.shape("a delta's tool_calls is not a list")
+        for call in calls:
+            if not isinstance(call, dict):
+                raise self.shape("a tool call delta is not an object")
+            events.append(self._tool_delta(call))
         return events
 
     def shape(self, why: str) -> InvalidResponseError:
@@ -129,8 +151,14 @@ class StreamDecoder:
         if self.done:
             return []
         if self.finish is not None:
-            return [Done(self.finish)]
+            return [Done(self._finish() or "stop")]
         raise self.interrupted("the stream ended before the completion finished")
+
+    def _finish(self) -> FinishReason | None:
+        """The finish reason, with a refusal named as one (as in a whole response)."""
+        if self._refused and self.finish == "stop":
+            return "refusal"
+        return self.finish
 
     def interrupted(self, why: str) -> StreamInterruptedError:
         return StreamInterruptedError(

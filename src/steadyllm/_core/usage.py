@@ -1,0 +1,76 @@
+"""Token counts and rate-limit budgets: what a provider reports about one call."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+# ---------------------------------------------------------------- usage
+
+
+@dataclass(slots=True)
+class Usage:
+    """Token counts, normalised to OpenAI's convention.
+
+    ``prompt_tokens`` includes ``cached_tokens`` (and, for Anthropic, cache
+    writes); ``completion_tokens`` includes ``reasoning_tokens``.
+    ``cost_usd`` is ``None`` when the price is unknown, never a silent 0.
+    """
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    cached_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+    cost_usd: float | None = None
+    #: Web searches the provider ran for the call (Anthropic's server tool), priced
+    #: per thousand where the price is known.
+    web_search_requests: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.total_tokens:
+            self.total_tokens = self.prompt_tokens + self.completion_tokens
+
+    def __add__(self, other: Usage) -> Usage:
+        cost = None
+        if self.cost_usd is not None or other.cost_usd is not None:
+            cost = (self.cost_usd or 0.0) + (other.cost_usd or 0.0)
+        return Usage(
+            self.prompt_tokens + other.prompt_tokens,
+            self.completion_tokens + other.completion_tokens,
+            self.total_tokens + other.total_tokens,
+            self.cached_tokens + other.cached_tokens,
+            self.cache_write_tokens + other.cache_write_tokens,
+            self.reasoning_tokens + other.reasoning_tokens,
+            cost,
+            self.web_search_requests + other.web_search_requests,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.total_tokens,
+            "cached_tokens": self.cached_tokens,
+            "cache_write_tokens": self.cache_write_tokens,
+            "reasoning_tokens": self.reasoning_tokens,
+            "cost_usd": self.cost_usd,
+            "web_search_requests": self.web_search_requests,
+        }
+
+
+# ---------------------------------------------------------------- rate limits
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitInfo:
+    """What a provider's rate-limit headers said. Resets are seconds from when the
+    response arrived until the budget is fully replenished."""
+
+    requests_limit: int | None = None
+    requests_remaining: int | None = None
+    requests_reset: float | None = None
+    tokens_limit: int | None = None
+    tokens_remaining: int | None = None
+    tokens_reset: float | None = None
