@@ -21,7 +21,7 @@ from .._core.context import Context, effective_context
 from .._core.errors import ConfigError, LLMError
 from .._core.redact import get_logger
 from .._core.sinks import SinkFailures
-from .._core.types import Message, Request, Response, ToolChoice, ToolSpec
+from .._core.types import Message, ReasoningEffort, Request, Response, ToolChoice, ToolSpec
 from .._metering.costs import CostTracker
 from .._metering.observe import Stats
 from .._resilience.breaker import BreakerPolicy
@@ -177,6 +177,8 @@ class Client(AgentCalls):
         context: Context | None = None,
         timeout_ms: int | None = None,
         max_retries: int | None = None,
+        reasoning_effort: ReasoningEffort | None = None,
+        thinking_budget: int | None = None,
     ) -> CallPlan:
         """Resolve and check one call without sending it (bad input fails here)."""
         if self._closed:
@@ -201,6 +203,8 @@ class Client(AgentCalls):
             response_format=response_format,
             extra=dict(extra or {}),
             stream=stream,
+            reasoning_effort=reasoning_effort,
+            thinking_budget=thinking_budget,
         )
         check_request(request)
         timeout_s = timeout_seconds(timeout_ms, s.timeout_ms)
@@ -249,7 +253,8 @@ class Client(AgentCalls):
         self, model: str | None, messages: Sequence[Message], **options: Unpack[CallOptions]
     ) -> Response:
         """One complete reply. Options: temperature, top_p, max_tokens, stop, seed, user,
-        tools, tool_choice, response_format, extra, context, timeout_ms, max_retries."""
+        tools, tool_choice, response_format, reasoning_effort, thinking_budget, extra,
+        context, timeout_ms, max_retries, cache."""
         return await self._chat(model, messages, None, dict(options))
 
     async def _chat(

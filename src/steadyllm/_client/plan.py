@@ -15,7 +15,7 @@ from typing import Any, TypedDict
 
 from .._core.context import Context
 from .._core.errors import InvalidRequestError
-from .._core.types import CacheMode, Message, Request, ToolChoice, ToolSpec
+from .._core.types import CacheMode, Message, ReasoningEffort, Request, ToolChoice, ToolSpec
 from .._core.units import ms_from_seconds
 from .._metering.meter import Ledger
 from .._resilience.retry import RetryPolicy
@@ -38,6 +38,10 @@ class LoopOptions(TypedDict, total=False):
     max_retries: int | None
     #: Response cache for this call: "use", "bypass" or "refresh" (default from ENABLE_LLM_CACHE).
     cache: CacheMode | None
+    #: OpenAI reasoning models: "none", "minimal", "low", "medium", "high", "xhigh".
+    reasoning_effort: ReasoningEffort | None
+    #: Anthropic extended thinking: tokens the model may think for (at least 1024).
+    thinking_budget: int | None
 
 
 class CallOptions(LoopOptions, total=False):

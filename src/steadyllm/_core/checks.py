@@ -170,10 +170,37 @@ def check_request(request: Request) -> None:
         raise InvalidRequestError(f"seed={request.seed!r} must be a whole number")
     if request.user is not None and not isinstance(request.user, str):
         raise InvalidRequestError(f"user={request.user!r} must be a string")
+    _check_reasoning(request)
     if request.extra:
         if not all(isinstance(k, str) for k in request.extra):
             raise InvalidRequestError("extra must be a dict with string keys")
         _check_json(request.extra, "extra")
+
+
+_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
+#: Anthropic's floor for a thinking budget; no provider takes less.
+MIN_THINKING_BUDGET = 1024
+
+
+def _check_reasoning(request: Request) -> None:
+    effort = request.reasoning_effort
+    if effort is not None and effort not in _EFFORTS:
+        raise InvalidRequestError(
+            f"reasoning_effort={effort!r} is not one of {', '.join(map(repr, _EFFORTS))}"
+        )
+    budget = request.thinking_budget
+    if budget is None:
+        return
+    if isinstance(budget, bool) or not isinstance(budget, int) or budget < MIN_THINKING_BUDGET:
+        raise InvalidRequestError(
+            f"thinking_budget={budget!r} must be a whole number of tokens, at least "
+            f"{MIN_THINKING_BUDGET}"
+        )
+    if request.max_tokens is not None and request.max_tokens <= budget:
+        raise InvalidRequestError(
+            f"max_tokens={request.max_tokens} must be more than thinking_budget={budget}: "
+            "the thinking counts toward max_tokens"
+        )
 
 
 def check_response_format(fmt: dict[str, Any]) -> None:

@@ -218,7 +218,7 @@ def citation_from(raw: Any) -> Citation:
         type=kind,
         cited_text=_str(body.get("cited_text")) or "",
         url=_str(body.get("url")),
-        title=_str(body.get("title") or body.get("document_title")),
+        title=_str(body["title"]) if "title" in body else _str(body.get("document_title")),
         document_index=_int(body.get("document_index")),
         start=start,
         end=end,

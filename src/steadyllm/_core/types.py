@@ -56,6 +56,7 @@ __all__ = [
     "ReasoningDelta",
     "RedactedThinkingPart",
     "RefusalDelta",
+    "ReasoningEffort",
     "RefusalPart",
     "Request",
     "Response",
@@ -214,6 +215,7 @@ class FallbackInfo:
 # ---------------------------------------------------------------- request and response
 
 ToolChoice: TypeAlias = Literal["auto", "none", "required"] | str
+ReasoningEffort: TypeAlias = Literal["none", "minimal", "low", "medium", "high", "xhigh"]
 
 
 @dataclass(slots=True)
@@ -236,6 +238,11 @@ class Request:
     #: Provider-specific fields passed through to the request body untouched.
     extra: dict[str, Any] = field(default_factory=dict)
     stream: bool = False
+    #: How hard a reasoning model thinks (OpenAI ``reasoning_effort``).
+    reasoning_effort: ReasoningEffort | None = None
+    #: Tokens the model may spend thinking before it answers (Anthropic extended
+    #: thinking, ``thinking.budget_tokens``).
+    thinking_budget: int | None = None
 
     @property
     def model_id(self) -> str:

@@ -11,7 +11,7 @@ import time
 from typing import TYPE_CHECKING
 
 from ._behavior import Behavior
-from ._render import sse
+from ._frames import sse
 
 if TYPE_CHECKING:
     from aiohttp import web

@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._core.chunking import split_text
+from . import _thinking
 from ._behavior import Behavior
+from ._frames import Quiet, sse
 
 
 @dataclass
@@ -25,16 +27,8 @@ class Reply:
     reasoning_tokens: int
     model: str
     id: str
-
-
-class Quiet(bytes):
-    """A frame that carries no content (block start/stop, ping): chunk counts skip it."""
-
-
-def sse(data: Any, event: str | None = None) -> bytes:
-    payload = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
-    head = f"event: {event}\n" if event else ""
-    return f"{head}data: {payload}\n\n".encode()
+    #: Extended thinking (Anthropic, when the request turns it on).
+    thinking: str = ""
 
 
 def _thirds(text: str) -> list[str]:
@@ -243,7 +237,7 @@ class AnthropicRender:
         )
 
     def message(self, r: Reply) -> dict[str, Any]:
-        content: list[dict[str, Any]] = []
+        content: list[dict[str, Any]] = [_thinking.block(r.thinking)] if r.thinking else []
         if r.text:
             content.append({"type": "text", "text": r.text})
         for call_id, name, arguments in r.tool_calls:
@@ -286,8 +280,10 @@ class AnthropicRender:
                 "message_start",
             )
         ]
-        content = self._text_blocks(r, behavior)
-        content += self._tool_blocks(r, 1 if r.text else 0)
+        first = 1 if r.thinking else 0
+        content = _thinking.frames(r.thinking, 0, behavior.chunks) if r.thinking else []
+        content += self._text_blocks(r, behavior, first)
+        content += self._tool_blocks(r, first + (1 if r.text else 0))
         tail = [
             sse(
                 {
@@ -301,13 +297,13 @@ class AnthropicRender:
         ]
         return head, content, tail
 
-    def _text_blocks(self, r: Reply, behavior: Behavior) -> list[bytes]:
-        """The text block (index 0): its start, a ping, the deltas, its stop."""
+    def _text_blocks(self, r: Reply, behavior: Behavior, index: int) -> list[bytes]:
+        """The text block (at ``index``): its start, a ping, the deltas, its stop."""
         content: list[bytes] = []
         if r.text:
             start = {
                 "type": "content_block_start",
-                "index": 0,
+                "index": index,
                 "content_block": {"type": "text", "text": ""},
             }
             content.append(Quiet(sse(start, "content_block_start")))
@@ -317,14 +313,14 @@ class AnthropicRender:
                     sse(
                         {
                             "type": "content_block_delta",
-                            "index": 0,
+                            "index": index,
                             "delta": {"type": "text_delta", "text": piece},
                         },
                         "content_block_delta",
                     )
                 )
             content.append(
-                Quiet(sse({"type": "content_block_stop", "index": 0}, "content_block_stop"))
+                Quiet(sse({"type": "content_block_stop", "index": index}, "content_block_stop"))
             )
         return content
 

@@ -9,9 +9,11 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from . import _thinking
 from ._behavior import Behavior, BehaviorError
 from ._faults import mid_stream_fault, pre_response_fault
-from ._render import AnthropicRender, OpenAIRender, Quiet, Reply
+from ._frames import Quiet
+from ._render import AnthropicRender, OpenAIRender, Reply
 from ._state import EmulatorState, RecordedRequest, last_user_text, prompt_tokens
 
 if TYPE_CHECKING:
@@ -111,6 +113,9 @@ class Handler:
                         return self.error(400, None, f"{name}: Extra inputs are not permitted")
             if "max_tokens" not in body:
                 return self.error(400, None, "max_tokens: Field required")
+            thinking = _thinking.problem(body)
+            if thinking is not None:
+                return self.error(400, None, thinking)
         elif self.api == "azure":
             if (
                 request.path.startswith("/openai/deployments/")
@@ -198,7 +203,9 @@ class Handler:
         if behavior.fault == "content_filter":
             finish = "content_filter"
         usage = behavior.usage
-        completion = sum(-(-len(t) // 4) for t in [text, *(a for _, _, a in calls)] if t)
+        thought = _thinking.thinking_text(body) if _thinking.enabled(body) else ""
+        pieces = [thought, text, *(a for _, _, a in calls)]
+        completion = sum(-(-len(t) // 4) for t in pieces if t)
         return Reply(
             text=text,
             tool_calls=calls,
@@ -214,6 +221,7 @@ class Handler:
                 if self.api == "anthropic"
                 else f"chatcmpl-{uuid.uuid4().hex[:20]}"
             ),
+            thinking=thought,
         )
 
     # -------------------------------------------------------------- faults

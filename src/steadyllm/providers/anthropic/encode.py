@@ -136,10 +136,43 @@ def encode_body(request: Request, dialect: Dialect) -> dict[str, Any]:
         body["tool_choice"] = choice
     if tools:
         body["tools"] = tools
+    if request.thinking_budget is not None:
+        body["thinking"] = _thinking(request, body)
+    elif request.reasoning_effort is not None:
+        raise InvalidRequestError(
+            "Anthropic takes a thinking budget, not a reasoning effort: pass "
+            "thinking_budget=N (tokens, at least 1024) instead of reasoning_effort",
+            provider=dialect.provider,
+            model=request.model,
+        )
     if request.stream:
         body["stream"] = True
     body.update(request.extra)
     return body
+
+
+def _thinking(request: Request, body: dict[str, Any]) -> dict[str, Any]:
+    """Extended thinking, with the rules Anthropic enforces checked before sending."""
+    budget = request.thinking_budget
+    assert budget is not None
+    why = None
+    if body["max_tokens"] <= budget:
+        why = (
+            f"max_tokens ({body['max_tokens']}) must be more than thinking_budget ({budget}); "
+            "raise max_tokens"
+        )
+    elif _uses_json_tool(request):
+        why = (
+            "structured output on Anthropic forces a tool call, which extended thinking does "
+            "not allow; leave thinking_budget off for chat_json"
+        )
+    elif body.get("tool_choice", {}).get("type") in ("any", "tool"):
+        why = "extended thinking does not allow a forced tool_choice; use 'auto' or 'none'"
+    elif body.get("temperature", 1) != 1 or "top_p" in body:
+        why = "extended thinking takes no temperature (other than 1) or top_p; remove them"
+    if why is not None:
+        raise InvalidRequestError(why, provider="anthropic", model=request.model)
+    return {"type": "enabled", "budget_tokens": budget}
 
 
 def _sampling(request: Request, dialect: Dialect) -> dict[str, float]:

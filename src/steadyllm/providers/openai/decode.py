@@ -81,9 +81,20 @@ def usage_from(data: Any, provider: str = "openai", model: str = "") -> Usage | 
         prompt.get("cache_write_tokens"),
         completion.get("reasoning_tokens"),
     )
-    if all(v is None or (type(v) is int and 0 <= v <= MAX_TOKENS_PER_CALL) for v in values):
-        return Usage(*(v or 0 for v in values))  # the usual case: checked in one pass
     where = {"provider": provider, "model": model}
+    if all(v is None or (type(v) is int and 0 <= v <= MAX_TOKENS_PER_CALL) for v in values):
+        usage = Usage(*(v or 0 for v in values))  # the usual case: checked in one pass
+    else:
+        usage = _checked_usage(data, prompt, completion, where)
+    server = data.get("server_tool_use_details")  # OpenRouter's web search plugin
+    if isinstance(server, dict) and server.get("web_search_requests") is not None:
+        usage.web_search_requests = token_count(server, "web_search_requests", **where)
+    return usage
+
+
+def _checked_usage(
+    data: dict[str, Any], prompt: dict[str, Any], completion: dict[str, Any], where: dict[str, str]
+) -> Usage:
     return Usage(
         prompt_tokens=token_count(data, "prompt_tokens", **where),
         completion_tokens=token_count(data, "completion_tokens", **where),

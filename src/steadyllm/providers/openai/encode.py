@@ -71,6 +71,8 @@ def encode_body(request: Request, dialect: Dialect) -> dict[str, Any]:
             body[name] = value
     if request.stop:
         body["stop"] = request.stop
+    if request.reasoning_effort is not None:
+        body["reasoning_effort"] = request.reasoning_effort
     fmt = request.response_format
     if fmt is not None:
         if fmt["type"] == "json_schema":
@@ -88,7 +90,15 @@ def encode_body(request: Request, dialect: Dialect) -> dict[str, Any]:
 
 
 def _check_supported(request: Request, dialect: Dialect) -> None:
+    if request.thinking_budget is not None:
+        raise InvalidRequestError(
+            f"{dialect.provider} (Chat Completions) takes no thinking budget; use "
+            "reasoning_effort='low' / 'medium' / 'high' for a reasoning model",
+            provider=dialect.provider,
+            model=request.model,
+        )
     used = {
+        "reasoning_effort": request.reasoning_effort is not None,
         "tool_choice": request.tool_choice is not None and request.tool_choice != "auto",
         "user": request.user is not None,
         "seed": request.seed is not None,
