@@ -18,6 +18,19 @@ import pytest
 import steadyllm as sl
 from steadyllm._config.settings import SETTINGS
 
+# The client, the wire providers and the emulator load on first use. Loaded here,
+# once, so that the loop-blocking guard below judges what a call does, not the one
+# import (and, after an edit, the compile) of a module in a test's first step;
+# import cost has its own test (test_import_cost.py) and benchmark.
+for _module in (
+    "steadyllm._client.client",
+    "steadyllm._agents.loop",
+    "steadyllm.providers.openai",
+    "steadyllm.providers.anthropic",
+    "steadyllm.emulator",
+):
+    __import__(_module)
+
 T = TypeVar("T")
 
 _CONFIG_VARS = {spec.env for spec in SETTINGS} | {"STEADYLLM_CONFIG"}

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 import steadyllm as sl
 from steadyllm._core.types import Request
 from steadyllm.providers.anthropic.dialect import Dialect
-from steadyllm.providers.anthropic.encode import encode_body
+from steadyllm.providers.anthropic.encode import encode_body, encode_messages
 from steadyllm.providers.anthropic.stream import StreamDecoder
 
 from .wire import FIXTURES, assemble, run_stream
@@ -213,7 +213,7 @@ def comparable(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
         {"\u2013": "-", "\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"'}
     )
     text = json.dumps(blocks, ensure_ascii=False).translate(ascii_)
-    out = json.loads(text)
+    out: list[dict[str, Any]] = json.loads(text)
     for block in out:
         block.pop("caller", None)
     return out
@@ -274,3 +274,50 @@ async def test_the_paused_turn_resumes_over_http_and_web_searches_are_priced() -
     assert usage.web_search_requests == 10
     tokens = (usage.prompt_tokens * 3 + usage.completion_tokens * 15) / 1_000_000
     assert paused.usage.cost_usd == pytest.approx(tokens + 10 * 10 / 1000)
+
+
+# ------------------------------------------------------------------ the official SDK agrees
+
+anthropic_sdk = pytest.importorskip("anthropic")
+
+
+def sdk_view(block: Any) -> dict[str, Any]:
+    """What both readings must agree on, per block."""
+    data = block if isinstance(block, dict) else block.model_dump(exclude_none=True)
+    kind = data["type"]
+    if kind == "text":
+        return {"type": kind, "text": data["text"], "cites": len(data.get("citations") or ())}
+    if kind == "thinking":
+        return {"type": kind, "thinking": data["thinking"], "signature": data["signature"]}
+    if kind == "redacted_thinking":
+        return {"type": kind, "data": data["data"]}
+    ident = data.get("id") or data.get("tool_use_id")
+    return {"type": kind, "id": ident, "input": data.get("input")}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+async def test_the_anthropic_sdk_reads_the_same_blocks_from_the_same_bytes(name: str) -> None:
+    server, url = await serve_bytes(body(name))
+    try:
+        sdk = anthropic_sdk.AsyncAnthropic(base_url=url, api_key="sk-ant-sdk", max_retries=0)
+        async with (
+            sdk,
+            sdk.messages.stream(
+                model=MODEL, max_tokens=100, messages=[{"role": "user", "content": "x"}]
+            ) as stream,
+        ):
+            final = await stream.get_final_message()
+    finally:
+        server.close()
+        await server.wait_closed()
+    ours = assemble(run_stream(StreamDecoder(request(), Dialect(), {}), body(name)))
+    _, sent = encode_messages([sl.user("x"), ours.message])
+    blocks = (
+        sent[1]["content"]
+        if isinstance(sent[1]["content"], list)
+        else [{"type": "text", "text": sent[1]["content"]}]
+    )
+    assert [sdk_view(b) for b in blocks] == [sdk_view(b) for b in final.content]
+    assert final.stop_reason in ("end_turn", "pause_turn")
+    assert ours.finish_reason == {"end_turn": "stop", "pause_turn": "pause_turn"}[final.stop_reason]
+    assert ours.usage.completion_tokens == final.usage.output_tokens

@@ -226,3 +226,36 @@ async def drain(manager: Any) -> None:
     async with manager as stream:
         async for _ in stream:
             pass
+
+
+async def test_anthropic_sdk_reads_emulated_thinking_and_sends_it_back(emulator: Emulator) -> None:
+    emulator.push(Behavior(tool_calls=TOOL_CALLS[:1]), Behavior(text="Sunny."))
+    thinking: Any = {"type": "enabled", "budget_tokens": 2048}
+    question: Any = {"role": "user", "content": "weather"}
+    async with (
+        anthropic_client(emulator) as client,
+        client.messages.stream(
+            model="claude-emulated",
+            max_tokens=4096,
+            thinking=thinking,
+            tools=ANTHROPIC_TOOLS,
+            messages=[question],
+        ) as stream,
+    ):
+        first = await stream.get_final_message()
+        assert first.content[0].type == "thinking" and first.content[0].signature
+        assert first.content[-1].type == "tool_use"
+        use = first.content[-1]
+        answer: Any = {
+            "role": "user",
+            "content": [{"type": "tool_result", "tool_use_id": use.id, "content": "11C"}],
+        }
+        turn: Any = {"role": "assistant", "content": [b.model_dump() for b in first.content]}
+        done = await client.messages.create(
+            model="claude-emulated",
+            max_tokens=4096,
+            thinking=thinking,
+            tools=ANTHROPIC_TOOLS,
+            messages=[question, turn, answer],
+        )
+    assert done.content[-1].type == "text" and done.content[-1].text == "Sunny."

@@ -123,7 +123,7 @@ def test_thinking_budget_becomes_anthropics_thinking_and_its_rules_are_checked_b
         anthropic_request(thinking_budget=2048, max_tokens=4096), AnthropicDialect()
     )
     assert body["thinking"] == {"type": "enabled", "budget_tokens": 2048}
-    cases = [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"thinking_budget": 2048}, "must be more than thinking_budget"),  # default max_tokens 1024
         (
             {

@@ -12,6 +12,7 @@ from .types import (
     ImagePart,
     Message,
     Part,
+    RefusalPart,
     Request,
     TextPart,
     ThinkingPart,
@@ -100,17 +101,17 @@ def check_messages(messages: object) -> None:
 def _check_part(part: Part, role: str, where: str) -> None:
     if not isinstance(part, _PARTS):
         raise InvalidRequestError(f"{where} has an unsupported part {part!r}")
-    if isinstance(part, TextPart | ThinkingPart):
-        _check_text(part.text, where)
-    elif isinstance(part, ImagePart) and role != "user":
-        raise InvalidRequestError(
-            f"{where} is a {role} message with an image; images go in user messages"
-        )
-    elif isinstance(part, ASSISTANT_ONLY) and role != "assistant":
+    if isinstance(part, ASSISTANT_ONLY) and role != "assistant":
         raise InvalidRequestError(
             f"{where} is a {role} message with a {part.type} part, which only the model "
             "writes; send it in the assistant message it came in (response.message)"
         )
+    if isinstance(part, ImagePart) and role != "user":
+        raise InvalidRequestError(
+            f"{where} is a {role} message with an image; images go in user messages"
+        )
+    if isinstance(part, TextPart | ThinkingPart | RefusalPart):
+        _check_text(part.text, where)
 
 
 def check_tools(tools: Sequence[ToolSpec], tool_choice: str | None) -> None:
