@@ -28,6 +28,8 @@ for _module in (
     "steadyllm.providers.openai",
     "steadyllm.providers.anthropic",
     "steadyllm.emulator",
+    "steadyllm._shared.state",
+    "redis.asyncio",
 ):
     __import__(_module)
 

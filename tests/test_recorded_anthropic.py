@@ -266,10 +266,13 @@ async def test_the_paused_turn_resumes_over_http_and_web_searches_are_priced() -
         server.close()
         await server.wait_closed()
     assert resumed.finish_reason == "stop" and resumed.text and resumed.citations
-    second = json.loads(seen[1].split(b"\r\n\r\n", 1)[1])
-    assert comparable(second["messages"][1]["content"]) == comparable(
-        RESUMED_REQUEST["messages"][1]["content"]
-    )
+
+    def sent_back_as_recorded() -> bool:  # 236 KB of JSON twice: off the loop
+        second = json.loads(seen[1].split(b"\r\n\r\n", 1)[1])
+        recorded = RESUMED_REQUEST["messages"][1]["content"]
+        return comparable(second["messages"][1]["content"]) == comparable(recorded)
+
+    assert await asyncio.to_thread(sent_back_as_recorded)
     usage = paused.usage
     assert usage.web_search_requests == 10
     tokens = (usage.prompt_tokens * 3 + usage.completion_tokens * 15) / 1_000_000
@@ -295,29 +298,31 @@ def sdk_view(block: Any) -> dict[str, Any]:
     return {"type": kind, "id": ident, "input": data.get("input")}
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
-async def test_the_anthropic_sdk_reads_the_same_blocks_from_the_same_bytes(name: str) -> None:
-    server, url = await serve_bytes(body(name))
-    try:
-        sdk = anthropic_sdk.AsyncAnthropic(base_url=url, api_key="sk-ant-sdk", max_retries=0)
-        async with (
-            sdk,
-            sdk.messages.stream(
-                model=MODEL, max_tokens=100, messages=[{"role": "user", "content": "x"}]
-            ) as stream,
-        ):
-            final = await stream.get_final_message()
-    finally:
-        server.close()
-        await server.wait_closed()
+def sdk_and_steadyllm_agree(name: str, url: str) -> None:
+    """The synchronous SDK reading the recording from ``url``, compared with steadyllm
+    decoding the same bytes: run in a thread, as neither is the event loop's work."""
+    with (
+        anthropic_sdk.Anthropic(base_url=url, api_key="sk-ant-sdk", max_retries=0) as sdk,
+        sdk.messages.stream(
+            model=MODEL, max_tokens=100, messages=[{"role": "user", "content": "x"}]
+        ) as stream,
+    ):
+        final = stream.get_final_message()
     ours = assemble(run_stream(StreamDecoder(request(), Dialect(), {}), body(name)))
     _, sent = encode_messages([sl.user("x"), ours.message])
-    blocks = (
-        sent[1]["content"]
-        if isinstance(sent[1]["content"], list)
-        else [{"type": "text", "text": sent[1]["content"]}]
-    )
+    content = sent[1]["content"]
+    blocks = content if isinstance(content, list) else [{"type": "text", "text": content}]
     assert [sdk_view(b) for b in blocks] == [sdk_view(b) for b in final.content]
     assert final.stop_reason in ("end_turn", "pause_turn")
     assert ours.finish_reason == {"end_turn": "stop", "pause_turn": "pause_turn"}[final.stop_reason]
     assert ours.usage.completion_tokens == final.usage.output_tokens
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+async def test_the_anthropic_sdk_reads_the_same_blocks_from_the_same_bytes(name: str) -> None:
+    server, url = await serve_bytes(body(name))
+    try:
+        await asyncio.to_thread(sdk_and_steadyllm_agree, name, url)
+    finally:
+        server.close()
+        await server.wait_closed()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -57,10 +58,11 @@ async def test_a_redis_outage_is_a_miss_and_the_cache_recovers(
     async with sl.Client(settings(url), providers={"fake": fake}, clock=sl.FakeClock()) as client:
         await client.chat("fake:m", [sl.user("x")])
         assert (await client.chat("fake:m", [sl.user("x")])).cached
-        own_redis.stop()
+        await asyncio.to_thread(own_redis.stop)  # waits for the process: off the loop
         down = await client.chat("fake:m", [sl.user("x")])  # fails open: the provider answers
         assert not down.cached and "response cache unavailable" in caplog.text
-        own_redis.start()  # an empty server comes back: redis-py reconnects by itself
+        # An empty server comes back: redis-py reconnects by itself.
+        await asyncio.to_thread(own_redis.start)
         await client.chat("fake:m", [sl.user("x")])
         assert (await client.chat("fake:m", [sl.user("x")])).cached
     assert len(fake.requests) == 3

@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from .._core import fastjson as _json
 from .._core.types import (
     ImagePart,
     Message,
@@ -60,7 +61,7 @@ def estimate_text_tokens(text: str) -> int:
     if text.isascii():
         return -(-len(text) // 3)
     wide = len(text.encode("utf-8", "surrogatepass"))
-    ascii_chars = sum(1 for c in text if c < "\x80")
+    ascii_chars = len(text.encode("ascii", "ignore"))  # in C: a loop here costs ~40 ns/char
     return -(-ascii_chars // 3) + -(-(wide - ascii_chars) // 2)
 
 
@@ -80,15 +81,21 @@ def _prompt_tokens(
             elif isinstance(part, ImagePart):
                 total += image_tokens
             elif isinstance(part, ServerToolPart):  # sent back verbatim, as JSON
-                total += text_tokens(str(part.block))
+                total += _server_block_tokens(part)
         for call in msg.tool_calls:
             total += text_tokens(call.name) + text_tokens(call.arguments)
     return total
 
 
-def _schema_tokens(schema: Any) -> int:
-    from .._core import fastjson as _json
+def _server_block_tokens(part: ServerToolPart) -> int:
+    """A server tool block sent back, counted as its JSON text. No estimate from the
+    request bounds such a call: Anthropic bills every server-side search iteration
+    as input (a recorded paused web-search turn asked one short question and was
+    billed 404,500 input tokens), so budgets reconcile on the reported usage."""
+    return estimate_text_tokens(_json.dumps(part.block).decode())
 
+
+def _schema_tokens(schema: Any) -> int:
     try:
         text = _json.dumps(schema).decode("utf-8", "surrogatepass")
     except (TypeError, ValueError):
