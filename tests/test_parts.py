@@ -277,3 +277,112 @@ def test_an_openai_refusal_is_its_own_field_streamed_or_not(cuts: list[int]) -> 
     for r in (whole, streamed):
         assert (r.text, r.refusal, r.finish_reason) == ("", "I can't help with that.", "refusal")
         assert r.message == sl.Message("assistant", (sl.RefusalPart("I can't help with that."),))
+
+
+# ------------------------------------------------------------------ Anthropic blocks, streamed
+
+from steadyllm.providers.anthropic.stream import StreamDecoder as AnthropicStream  # noqa: E402
+
+
+def sse_events(*events: dict[str, Any]) -> bytes:
+    return b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events)
+
+
+START = {"type": "message_start", "message": {"id": "m", "model": "c", "usage": {}}}
+
+
+def anthropic_stream(data: bytes, cuts: list[int] | None = None) -> sl.Response:
+    request = Request(provider="anthropic", model="c", messages=[sl.user("x")])
+    events = run_stream(AnthropicStream(request, AnthropicDialect(), {}), data, cuts)
+    return assemble(events, "anthropic", "c")
+
+
+def block_start(index: int, block: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "content_block_start", "index": index, "content_block": block}
+
+
+def block_delta(index: int, delta: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "content_block_delta", "index": index, "delta": delta}
+
+
+@given(st.lists(st.integers(min_value=0, max_value=2000), max_size=6))
+def test_streamed_blocks_are_whole_parts_even_without_their_stop_events(cuts: list[int]) -> None:
+    data = sse_events(
+        START,
+        block_start(0, {"type": "thinking", "thinking": "first ", "signature": "sig-at-start"}),
+        block_delta(0, {"type": "thinking_delta", "thinking": "thought"}),
+        {"type": "content_block_stop", "index": 0},
+        block_start(1, {"type": "redacted_thinking", "data": "opaque"}),
+        {"type": "content_block_stop", "index": 1},
+        block_delta(2, {"type": "text_delta", "text": "no start event"}),
+        block_start(3, {"type": "server_tool_use", "id": "s1", "name": "web_search", "input": {}}),
+        block_delta(3, {"type": "input_json_delta", "partial_json": '{"query": '}),
+        block_delta(3, {"type": "input_json_delta", "partial_json": '"q"}'}),
+        {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": "##"}},
+        {"type": "message_stop"},  # blocks 2 and 3 never got their content_block_stop
+    )
+    r = anthropic_stream(data, cuts)
+    assert r.parts[:3] == (
+        sl.ThinkingPart("first thought", "sig-at-start"),
+        sl.RedactedThinkingPart("opaque"),
+        sl.TextPart("no start event"),
+    )
+    (tool,) = r.parts[3:]
+    assert isinstance(tool, sl.ServerToolPart) and tool.input == {"query": "q"}
+    assert r.text == "no start event" and r.stop_sequence == "##" and r.tool_calls == []
+
+
+@pytest.mark.parametrize(
+    ("events", "error"),
+    [
+        (
+            [
+                block_start(0, {"type": "server_tool_use", "id": "s", "name": "w", "input": {}}),
+                block_delta(0, {"type": "input_json_delta", "partial_json": '{"cut'}),
+                {"type": "content_block_stop", "index": 0},
+            ],
+            sl.StreamInterruptedError,
+        ),
+        (
+            [
+                block_start(0, {"type": "text", "text": ""}),
+                block_delta(0, {"type": "citations_delta", "citation": "not an object"}),
+            ],
+            sl.InvalidResponseError,
+        ),
+    ],
+)
+def test_a_malformed_streamed_block_is_a_typed_error(
+    events: list[dict[str, Any]], error: type[sl.LLMError]
+) -> None:
+    with pytest.raises(error):
+        anthropic_stream(sse_events(START, *events, {"type": "message_stop"}))
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"thinking": {"type": "sometimes"}}, "does not match any of the expected tags"),
+        (
+            {
+                "thinking": {"type": "enabled", "budget_tokens": 2048},
+                "tool_choice": {"type": "any"},
+                "tools": [{"name": "f", "input_schema": {"type": "object"}}],
+            },
+            "forces tool use",
+        ),
+    ],
+)
+async def test_the_emulator_refuses_thinking_as_anthropic_does(
+    extra: dict[str, Any], message: str
+) -> None:
+    from steadyllm.emulator import Emulator
+
+    async with Emulator() as emulator:
+        settings = emulator.settings(max_retries=0)
+        async with sl.Client(settings) as client:
+            with pytest.raises(sl.InvalidRequestError, match=message):
+                await client.chat("anthropic:c", [sl.user("x")], max_tokens=4096, extra=extra)
+            off = {"thinking": {"type": "disabled"}}
+            r = await client.chat("anthropic:c", [sl.user("x")], max_tokens=4096, extra=off)
+    assert r.reasoning == "" and not any(isinstance(p, sl.ThinkingPart) for p in r.parts)

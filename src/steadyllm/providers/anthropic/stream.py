@@ -147,11 +147,11 @@ class StreamDecoder:
                 state.text.append(self._text(block["text"]))
                 return [TextDelta(state.text[-1])]
         elif kind == "thinking":
+            if isinstance(block.get("signature"), str) and block["signature"]:
+                state.signature = block["signature"]
             if block.get("thinking"):
                 state.text.append(self._text(block["thinking"]))
                 return [ReasoningDelta(state.text[-1])]
-            if isinstance(block.get("signature"), str) and block["signature"]:
-                state.signature = block["signature"]
         return []
 
     def _block_stop(self, index: Any) -> list[ProviderEvent]:
