@@ -54,6 +54,7 @@ parts: st.SearchStrategy[Part] = st.one_of(
         text,
     ),
     st.just(sl.image(url="https://example.com/a.png", detail="low")),
+    st.builds(sl.CachePoint, st.sampled_from(["5m", "1h"])),
 )
 
 

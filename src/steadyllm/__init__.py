@@ -53,6 +53,7 @@ if _typing.TYPE_CHECKING:
         ToolLoopError,
     )
     from ._core.types import (
+        CachePoint,
         Citation,
         CitationDelta,
         Done,
@@ -75,6 +76,7 @@ if _typing.TYPE_CHECKING:
         ToolSpec,
         Usage,
         assistant,
+        cache_point,
         image,
         system,
         tool_result,
@@ -132,6 +134,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "._client.sync_streams": ("SyncChatStream",),
     "._agents.tools": ("Tool", "ToolExecution", "tool"),
     "._core.types": (
+        "CachePoint",
         "Citation",
         "CitationDelta",
         "Done",
@@ -154,6 +157,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "ToolSpec",
         "Usage",
         "assistant",
+        "cache_point",
         "image",
         "system",
         "tool_result",
@@ -215,6 +219,7 @@ __all__ = [
     "assistant",
     "tool_result",
     "image",
+    "cache_point",
     "Message",
     "TextPart",
     "ImagePart",
@@ -222,6 +227,7 @@ __all__ = [
     "RedactedThinkingPart",
     "ServerToolPart",
     "RefusalPart",
+    "CachePoint",
     "Citation",
     "ToolSpec",
     "ToolCall",

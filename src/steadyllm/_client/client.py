@@ -179,6 +179,7 @@ class Client(AgentCalls):
         max_retries: int | None = None,
         reasoning_effort: ReasoningEffort | None = None,
         thinking_budget: int | None = None,
+        prompt_cache_key: str | None = None,
     ) -> CallPlan:
         """Resolve and check one call without sending it (bad input fails here)."""
         if self._closed:
@@ -205,6 +206,7 @@ class Client(AgentCalls):
             stream=stream,
             reasoning_effort=reasoning_effort,
             thinking_budget=thinking_budget,
+            prompt_cache_key=prompt_cache_key,
         )
         check_request(request)
         timeout_s = timeout_seconds(timeout_ms, s.timeout_ms)
@@ -253,8 +255,8 @@ class Client(AgentCalls):
         self, model: str | None, messages: Sequence[Message], **options: Unpack[CallOptions]
     ) -> Response:
         """One complete reply. Options: temperature, top_p, max_tokens, stop, seed, user,
-        tools, tool_choice, response_format, reasoning_effort, thinking_budget, extra,
-        context, timeout_ms, max_retries, cache."""
+        tools, tool_choice, response_format, reasoning_effort, thinking_budget,
+        prompt_cache_key, extra, context, timeout_ms, max_retries, cache."""
         return await self._chat(model, messages, None, dict(options))
 
     async def _chat(

@@ -42,6 +42,8 @@ class LoopOptions(TypedDict, total=False):
     reasoning_effort: ReasoningEffort | None
     #: Anthropic extended thinking: tokens the model may think for (at least 1024).
     thinking_budget: int | None
+    #: OpenAI: route requests that share a long prefix to the same prompt cache.
+    prompt_cache_key: str | None
 
 
 class CallOptions(LoopOptions, total=False):

@@ -38,6 +38,8 @@ class ModelPrice:
     source: str = ""
     #: USD per thousand web searches run by the provider (Anthropic's server tool).
     web_search: float | None = None
+    #: Cache writes kept for one hour (Anthropic); None: priced as other writes.
+    cache_write_1h: Rate | None = None
 
     def cost(self, usage: Usage) -> float:
         prompt = usage.prompt_tokens
@@ -47,7 +49,10 @@ class ModelPrice:
         in_rate = self.input.at(prompt)
         total = fresh * in_rate
         total += read * (self.cache_read.at(prompt) if self.cache_read else in_rate)
-        total += write * (self.cache_write.at(prompt) if self.cache_write else in_rate)
+        write_rate = self.cache_write.at(prompt) if self.cache_write else in_rate
+        hour = min(usage.cache_write_1h_tokens, write)
+        hour_rate = self.cache_write_1h.at(prompt) if self.cache_write_1h else write_rate
+        total += (write - hour) * write_rate + hour * hour_rate
         total += usage.completion_tokens * self.output.at(prompt)
         searches = usage.web_search_requests * (self.web_search or 0.0) / 1000
         return total / 1_000_000 + searches
@@ -65,6 +70,7 @@ class ModelPrice:
             "output": rate(self.output),
             "cache_read": rate(self.cache_read),
             "cache_write": rate(self.cache_write),
+            "cache_write_1h": rate(self.cache_write_1h),
             "web_search": self.web_search,
             "source": self.source,
             "unit": "USD per million tokens (web_search: per thousand searches)",
@@ -83,7 +89,7 @@ def parse_prices(raw: Any, where: str) -> dict[str, ModelPrice]:
         if isinstance(table, ModelPrice):
             out[str(key)] = table
             continue
-        fields = {"input", "output", "cache_read", "cache_write", "web_search"}
+        fields = {"input", "output", "cache_read", "cache_write", "cache_write_1h", "web_search"}
         ok = (
             isinstance(table, Mapping)
             and {"input", "output"} <= set(table) <= fields
@@ -95,10 +101,11 @@ def parse_prices(raw: Any, where: str) -> dict[str, ModelPrice]:
         if not ok:
             raise ConfigError(
                 f"invalid price for {key!r} in {where}: give input and output (and optionally "
-                "cache_read, cache_write) as USD per million tokens (web_search: per "
-                "thousand searches), "
+                "cache_read, cache_write, cache_write_1h) as USD per million tokens "
+                "(web_search: per thousand searches), "
                 "e.g. {input = 0.15, output = 0.6}"
             )
+        hour = table.get("cache_write_1h")
         out[str(key)] = ModelPrice(
             Rate(float(table["input"])),
             Rate(float(table["output"])),
@@ -106,5 +113,6 @@ def parse_prices(raw: Any, where: str) -> dict[str, ModelPrice]:
             Rate(float(table["cache_write"])) if "cache_write" in table else None,
             source=f"override: {key}",
             web_search=float(table["web_search"]) if "web_search" in table else None,
+            cache_write_1h=Rate(float(hour)) if hour is not None else None,
         )
     return out

@@ -9,6 +9,7 @@ from typing import Any
 from .errors import InvalidRequestError
 from .parts import ASSISTANT_ONLY
 from .types import (
+    CachePoint,
     ImagePart,
     Message,
     Part,
@@ -19,7 +20,7 @@ from .types import (
     ToolSpec,
 )
 
-_PARTS = (TextPart, ImagePart, *ASSISTANT_ONLY)
+_PARTS = (TextPart, ImagePart, CachePoint, *ASSISTANT_ONLY)
 
 _ROLES = ("system", "user", "assistant", "tool")
 
@@ -81,8 +82,15 @@ def check_messages(messages: object) -> None:
             )
         if msg.role not in _ROLES:
             raise InvalidRequestError(f"messages[{i}] has unknown role {msg.role!r}")
-        for part in msg.content:
+        for j, part in enumerate(msg.content):
             _check_part(part, msg.role, f"messages[{i}]")
+            if isinstance(part, CachePoint) and (
+                j == 0 or isinstance(msg.content[j - 1], CachePoint)
+            ):
+                raise InvalidRequestError(
+                    f"messages[{i}] has a cache point with no part before it to cache up to; "
+                    "put sl.cache_point() after the text or image it should cover"
+                )
         for call in msg.tool_calls:
             _check_text(call.arguments, f"messages[{i}] tool call {call.name!r}")
         if msg.role == "assistant":
@@ -112,6 +120,10 @@ def _check_part(part: Part, role: str, where: str) -> None:
         )
     if isinstance(part, TextPart | ThinkingPart | RefusalPart):
         _check_text(part.text, where)
+    elif isinstance(part, CachePoint) and part.ttl not in ("5m", "1h"):
+        raise InvalidRequestError(
+            f"{where} has a cache point with ttl={part.ttl!r}; use '5m' or '1h'"
+        )
 
 
 def check_tools(tools: Sequence[ToolSpec], tool_choice: str | None) -> None:
@@ -172,6 +184,8 @@ def check_request(request: Request) -> None:
     if request.user is not None and not isinstance(request.user, str):
         raise InvalidRequestError(f"user={request.user!r} must be a string")
     _check_reasoning(request)
+    if request.prompt_cache_key is not None and not isinstance(request.prompt_cache_key, str):
+        raise InvalidRequestError(f"prompt_cache_key={request.prompt_cache_key!r} must be a string")
     if request.extra:
         if not all(isinstance(k, str) for k in request.extra):
             raise InvalidRequestError("extra must be a dict with string keys")

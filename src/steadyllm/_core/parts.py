@@ -126,8 +126,25 @@ class RefusalPart:
     type: Literal["refusal"] = "refusal"
 
 
+@dataclass(frozen=True, slots=True)
+class CachePoint:
+    """A prompt-cache breakpoint: everything up to the part before it (tools, system,
+    earlier messages included) is cached by providers that are told where to cache
+    (Anthropic ``cache_control``), for ``ttl`` ("5m" or "1h"). Providers that cache
+    on their own (OpenAI) ignore it."""
+
+    ttl: Literal["5m", "1h"] = "5m"
+    type: Literal["cache_point"] = "cache_point"
+
+
 Part: TypeAlias = (
-    TextPart | ImagePart | ThinkingPart | RedactedThinkingPart | ServerToolPart | RefusalPart
+    TextPart
+    | ImagePart
+    | ThinkingPart
+    | RedactedThinkingPart
+    | ServerToolPart
+    | RefusalPart
+    | CachePoint
 )
 #: The parts only an assistant turn can hold (the model wrote them).
 ASSISTANT_ONLY = (ThinkingPart, RedactedThinkingPart, ServerToolPart, RefusalPart)
@@ -160,6 +177,8 @@ def part_dict(part: Part) -> dict[str, Any]:
         return {"type": "redacted_thinking", "data": part.data}
     if isinstance(part, ServerToolPart):
         return {"type": "server_tool", "block": part.block}
+    if isinstance(part, CachePoint):
+        return {"type": "cache_point", "ttl": part.ttl}
     return {"type": "refusal", "text": part.text}
 
 
@@ -179,6 +198,8 @@ def part_from_dict(data: dict[str, Any]) -> Part:
         return server_tool_part(dict(data["block"]))
     if kind == "refusal":
         return RefusalPart(str(data["text"]))
+    if kind == "cache_point":
+        return CachePoint(data["ttl"])
     raise KeyError(kind)
 
 

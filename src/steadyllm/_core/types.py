@@ -27,6 +27,7 @@ from .events import (
     ToolCallDelta,
 )
 from .parts import (
+    CachePoint,
     Citation,
     ImagePart,
     Part,
@@ -42,6 +43,7 @@ from .usage import RateLimitInfo, Usage
 # Parts, events and usage live in their own modules; every layer imports them from here.
 __all__ = [
     "CacheMode",
+    "CachePoint",
     "Citation",
     "CitationDelta",
     "Done",
@@ -73,6 +75,7 @@ __all__ = [
     "ToolSpec",
     "Usage",
     "assistant",
+    "cache_point",
     "image",
     "system",
     "tool_result",
@@ -160,9 +163,22 @@ def _parts(content: tuple[str | Part, ...]) -> tuple[Part, ...]:
     return tuple(TextPart(c) if isinstance(c, str) else c for c in content)
 
 
-def system(text: str) -> Message:
-    """A system (instructions) message."""
-    return Message("system", (TextPart(text),))
+def system(text: str, *, cache: Literal["5m", "1h"] | None = None) -> Message:
+    """A system (instructions) message; ``cache="5m"`` or ``"1h"`` puts a prompt-cache
+    breakpoint after it (the tools and the system prompt are then cached)."""
+    if cache is None:
+        return Message("system", (TextPart(text),))
+    return Message("system", (TextPart(text), cache_point(cache)))
+
+
+def cache_point(ttl: Literal["5m", "1h"] = "5m") -> CachePoint:
+    """A prompt-cache breakpoint after the part before it:
+    ``sl.user(long_document, sl.cache_point())``."""
+    if ttl not in ("5m", "1h"):
+        from .errors import InvalidRequestError
+
+        raise InvalidRequestError(f"cache_point(ttl={ttl!r}): use '5m' or '1h'")
+    return CachePoint(ttl)
 
 
 def user(*content: str | Part) -> Message:
@@ -243,6 +259,8 @@ class Request:
     #: Tokens the model may spend thinking before it answers (Anthropic extended
     #: thinking, ``thinking.budget_tokens``).
     thinking_budget: int | None = None
+    #: OpenAI ``prompt_cache_key``: requests sharing a key share cached prefixes.
+    prompt_cache_key: str | None = None
 
     @property
     def model_id(self) -> str:

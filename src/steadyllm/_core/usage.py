@@ -27,6 +27,9 @@ class Usage:
     #: Web searches the provider ran for the call (Anthropic's server tool), priced
     #: per thousand where the price is known.
     web_search_requests: int = 0
+    #: The part of ``cache_write_tokens`` written for one hour (Anthropic's 1h TTL),
+    #: billed at its own, higher rate.
+    cache_write_1h_tokens: int = 0
 
     def __post_init__(self) -> None:
         if not self.total_tokens:
@@ -45,6 +48,7 @@ class Usage:
             self.reasoning_tokens + other.reasoning_tokens,
             cost,
             self.web_search_requests + other.web_search_requests,
+            self.cache_write_1h_tokens + other.cache_write_1h_tokens,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -57,6 +61,7 @@ class Usage:
             "reasoning_tokens": self.reasoning_tokens,
             "cost_usd": self.cost_usd,
             "web_search_requests": self.web_search_requests,
+            "cache_write_1h_tokens": self.cache_write_1h_tokens,
         }
 
 

@@ -99,7 +99,7 @@ class CatalogCache:
                 if origin:
                     stat = Path(origin).with_name("data.py").stat()
                     stamp = f"{stat.st_size}-{int(stat.st_mtime)}"
-                    self._path = Path(self.directory) / f"prices-v2-{stamp}.json"
+                    self._path = Path(self.directory) / f"prices-v3-{stamp}.json"
         return self._path if isinstance(self._path, Path) else None
 
     def entries(self) -> dict[str, ModelPrice | None]:
@@ -119,6 +119,7 @@ class CatalogCache:
                             _rate_from_json(value["cache_write"]),
                             source=str(value["source"]),
                             web_search=value.get("web_search"),
+                            cache_write_1h=_rate_from_json(value.get("cache_write_1h")),
                         )
                     )
             except (OSError, ValueError, KeyError, TypeError, AttributeError):
@@ -140,6 +141,7 @@ class CatalogCache:
                 "cache_read": _rate_to_json(p.cache_read),
                 "cache_write": _rate_to_json(p.cache_write),
                 "web_search": p.web_search,
+                "cache_write_1h": _rate_to_json(p.cache_write_1h),
                 "source": p.source,
             }
             for k, p in entries.items()
@@ -261,6 +263,7 @@ class PriceBook:
             _from_catalog(getattr(mp, "cache_write_mtok", None)),
             source=f"genai-prices {version('genai-prices')} bundled snapshot ({calc.model.id})",
             web_search=_per_unit(getattr(mp, "web_searches_kcount", None)),
+            cache_write_1h=_from_catalog(getattr(mp, "cache_write_1h_mtok", None)),
         )
 
 

@@ -151,5 +151,4 @@ class Emulator:
         return self.state.limits.rejected if self.state.limits is not None else 0
 
     def reset(self) -> None:
-        self.state.queue.clear()
-        self.state.requests.clear()
+        self.state.clear()

@@ -29,6 +29,8 @@ class Reply:
     id: str
     #: Extended thinking (Anthropic, when the request turns it on).
     thinking: str = ""
+    #: The part of cache_write_tokens written for an hour (Anthropic).
+    cache_write_1h_tokens: int = 0
 
 
 def _thirds(text: str) -> list[str]:
@@ -223,8 +225,8 @@ class AnthropicRender:
             "cache_creation_input_tokens": r.cache_write_tokens,
             "cache_read_input_tokens": r.cached_tokens,
             "cache_creation": {
-                "ephemeral_5m_input_tokens": r.cache_write_tokens,
-                "ephemeral_1h_input_tokens": 0,
+                "ephemeral_5m_input_tokens": r.cache_write_tokens - r.cache_write_1h_tokens,
+                "ephemeral_1h_input_tokens": r.cache_write_1h_tokens,
             },
             "output_tokens": r.completion_tokens,
             "service_tier": "standard",

@@ -206,14 +206,20 @@ class Handler:
         thought = _thinking.thinking_text(body) if _thinking.enabled(body) else ""
         pieces = [thought, text, *(a for _, _, a in calls)]
         completion = sum(-(-len(t) // 4) for t in pieces if t)
+        cache = self.state.prompt_cache.use(body) if self.api == "anthropic" else None
+        read, write_5m, write_1h = (
+            (cache.read, cache.write_5m, cache.write_1h) if cache else (0, 0, 0)
+        )
+        prompt = max(prompt_tokens(body), read + write_5m + write_1h)
         return Reply(
             text=text,
             tool_calls=calls,
             finish=finish,
-            prompt_tokens=int(usage.get("prompt_tokens", prompt_tokens(body))),
+            prompt_tokens=int(usage.get("prompt_tokens", prompt)),
             completion_tokens=int(usage.get("completion_tokens", completion)),
-            cached_tokens=int(usage.get("cached_tokens", 0)),
-            cache_write_tokens=int(usage.get("cache_write_tokens", 0)),
+            cached_tokens=int(usage.get("cached_tokens", read)),
+            cache_write_tokens=int(usage.get("cache_write_tokens", write_5m + write_1h)),
+            cache_write_1h_tokens=int(usage.get("cache_write_1h_tokens", write_1h)),
             reasoning_tokens=int(usage.get("reasoning_tokens", 0)),
             model=str(body.get("model") or "deployment"),
             id=(
@@ -331,8 +337,7 @@ def build_app(state: EmulatorState) -> web.Application:
         return _json_response(200, [r.__dict__ for r in state.requests])
 
     async def reset(_: web.Request) -> web.Response:
-        state.queue.clear()
-        state.requests.clear()
+        state.clear()
         return _json_response(200, {"ok": True})
 
     async def health(_: web.Request) -> web.Response:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._behavior import Behavior
 from ._limits import RateLimits
+from ._prompt_cache import PromptCache
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -71,6 +72,13 @@ class EmulatorState:
         self.limits = limits
         self.api_keys = api_keys
         self.requests: list[RecordedRequest] = []
+        self.prompt_cache = PromptCache()
+
+    def clear(self) -> None:
+        """Forget the queue, the request log and the prompt cache."""
+        self.queue.clear()
+        self.requests.clear()
+        self.prompt_cache = PromptCache()
 
     def push(self, behaviors: list[Behavior]) -> None:
         for behavior in behaviors:

@@ -110,6 +110,10 @@ def usage_from(data: Any, base: Usage | None = None, model: str = "") -> Usage:
     output = count("output_tokens")
     details = data.get("output_tokens_details")
     thinking = count("thinking_tokens", details) if isinstance(details, Mapping) else None
+    creation = data.get("cache_creation")
+    write_1h = (
+        count("ephemeral_1h_input_tokens", creation) if isinstance(creation, Mapping) else None
+    )
     server = data.get("server_tool_use")
     searches = count("web_search_requests", server) if isinstance(server, Mapping) else None
     return Usage(
@@ -119,6 +123,7 @@ def usage_from(data: Any, base: Usage | None = None, model: str = "") -> Usage:
         cache_write_tokens=cache_write,
         reasoning_tokens=thinking or old.reasoning_tokens,
         web_search_requests=searches if searches is not None else old.web_search_requests,
+        cache_write_1h_tokens=write_1h if write_1h is not None else old.cache_write_1h_tokens,
     )
 
 

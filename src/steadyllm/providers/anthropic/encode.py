@@ -14,6 +14,7 @@ from typing import Any
 
 from ..._core.errors import InvalidRequestError
 from ..._core.types import (
+    CachePoint,
     ImagePart,
     Message,
     Part,
@@ -22,6 +23,7 @@ from ..._core.types import (
     ServerToolPart,
     TextPart,
     ThinkingPart,
+    ToolCall,
 )
 from .dialect import JSON_TOOL, Dialect, _uses_json_tool
 
@@ -51,7 +53,7 @@ def _block(part: Part) -> dict[str, Any] | None:
         if part.signature is None:
             return None
         return {"type": "thinking", "thinking": part.text, "signature": part.signature}
-    if not part.text:
+    if isinstance(part, CachePoint) or not part.text:  # (cache points: see _blocks)
         return None
     block: dict[str, Any] = {"type": "text", "text": part.text}
     if isinstance(part, TextPart):
@@ -61,48 +63,107 @@ def _block(part: Part) -> dict[str, Any] | None:
     return block
 
 
-def encode_messages(messages: list[Message]) -> tuple[str | None, list[dict[str, Any]]]:
-    """(system text, messages) with tool results folded into user turns and
-    consecutive same-role turns merged, as the Messages API expects."""
-    system = [m.text for m in messages if m.role == "system"]
+def _cache_control(point: CachePoint) -> dict[str, str]:
+    return {"type": "ephemeral"} if point.ttl == "5m" else {"type": "ephemeral", "ttl": "1h"}
+
+
+def _blocks(parts: tuple[Part, ...], where: str) -> list[dict[str, Any]]:
+    """Parts as content blocks; a cache point marks the block before it."""
+    blocks: list[dict[str, Any]] = []
+    for part in parts:
+        if isinstance(part, CachePoint):
+            if not blocks:
+                raise InvalidRequestError(
+                    f"{where} has a cache point after parts Anthropic does not take back "
+                    "(unsigned thinking, empty text): move it after a part that is sent"
+                )
+            blocks[-1]["cache_control"] = _cache_control(part)
+            continue
+        block = _block(part)
+        if block is not None:
+            blocks.append(block)
+    return blocks
+
+
+def _tool_use(call: ToolCall) -> dict[str, Any]:
+    try:
+        arguments = json.loads(call.arguments) if call.arguments.strip() else {}
+    except ValueError:
+        raise InvalidRequestError(
+            f"tool call {call.id!r} has arguments that are not JSON; Anthropic needs "
+            "an object: pass the assistant reply back unchanged"
+        ) from None
+    return {"type": "tool_use", "id": call.id, "name": call.name, "input": arguments}
+
+
+def _tool_result(msg: Message) -> dict[str, Any]:
+    result: dict[str, Any] = {
+        "type": "tool_result",
+        "tool_use_id": msg.tool_call_id,
+        "content": msg.text,
+    }
+    if msg.is_error:
+        result["is_error"] = True
+    points = [p for p in msg.content if isinstance(p, CachePoint)]
+    if points:
+        result["cache_control"] = _cache_control(points[-1])
+    return result
+
+
+def _system(messages: list[Message]) -> str | list[dict[str, Any]] | None:
+    """The system prompt: one string, or text blocks when a cache point marks them."""
+    prompts = [m for m in messages if m.role == "system"]
+    if not prompts:
+        return None
+    if not any(isinstance(p, CachePoint) for m in prompts for p in m.content):
+        return "\n\n".join(m.text for m in prompts)
+    return [b for i, m in enumerate(prompts) for b in _blocks(m.content, f"system message {i}")]
+
+
+def encode_messages(
+    messages: list[Message],
+) -> tuple[str | list[dict[str, Any]] | None, list[dict[str, Any]]]:
+    """(system, messages) with tool results folded into user turns and consecutive
+    same-role turns merged, as the Messages API expects."""
     out: list[dict[str, Any]] = []
-    for msg in messages:
+    for i, msg in enumerate(messages):
         if msg.role == "system":
             continue
-        blocks: list[dict[str, Any]] = []
         if msg.role == "tool":
-            result: dict[str, Any] = {
-                "type": "tool_result",
-                "tool_use_id": msg.tool_call_id,
-                "content": msg.text,
-            }
-            if msg.is_error:
-                result["is_error"] = True
-            blocks.append(result)
-            role = "user"
+            role, blocks = "user", [_tool_result(msg)]
         else:
             role = msg.role
-            blocks.extend(b for b in map(_block, msg.content) if b is not None)
-            for call in msg.tool_calls:
-                try:
-                    arguments = json.loads(call.arguments) if call.arguments.strip() else {}
-                except ValueError:
-                    raise InvalidRequestError(
-                        f"tool call {call.id!r} has arguments that are not JSON; Anthropic needs "
-                        "an object: pass the assistant reply back unchanged"
-                    ) from None
-                blocks.append(
-                    {"type": "tool_use", "id": call.id, "name": call.name, "input": arguments}
-                )
+            blocks = _blocks(msg.content, f"messages[{i}]")
+            blocks.extend(_tool_use(call) for call in msg.tool_calls)
         if out and out[-1]["role"] == role:
             out[-1]["content"].extend(blocks)
         else:
             out.append({"role": role, "content": blocks})
-    for turn in out:  # a lone text block is sent as a plain string, as the docs show
+    for turn in out:  # a lone plain text block is sent as a string, as the docs show
         content = turn["content"]
-        if len(content) == 1 and content[0]["type"] == "text":
+        if len(content) == 1 and content[0].keys() == {"type", "text"}:
             turn["content"] = content[0]["text"]
-    return ("\n\n".join(system) if system else None), out
+    system = _system(messages)
+    _check_cache_points(system, out)
+    return system, out
+
+
+def _check_cache_points(system: Any, messages: list[dict[str, Any]]) -> None:
+    """At most four breakpoints, a one-hour one never after a five-minute one."""
+    blocks = [*(system if isinstance(system, list) else ())]
+    for turn in messages:
+        if isinstance(turn["content"], list):
+            blocks.extend(turn["content"])
+    ttls = [b["cache_control"].get("ttl", "5m") for b in blocks if "cache_control" in b]
+    if len(ttls) > 4:
+        raise InvalidRequestError(
+            f"the request has {len(ttls)} cache points; Anthropic allows at most 4"
+        )
+    if "1h" in ttls and "5m" in ttls[: ttls.index("1h")]:
+        raise InvalidRequestError(
+            "a cache point with ttl='1h' comes after one with '5m'; Anthropic needs the "
+            "longer-lived ones first (system before messages)"
+        )
 
 
 def encode_body(request: Request, dialect: Dialect) -> dict[str, Any]:
@@ -142,6 +203,13 @@ def encode_body(request: Request, dialect: Dialect) -> dict[str, Any]:
         raise InvalidRequestError(
             "Anthropic takes a thinking budget, not a reasoning effort: pass "
             "thinking_budget=N (tokens, at least 1024) instead of reasoning_effort",
+            provider=dialect.provider,
+            model=request.model,
+        )
+    if request.prompt_cache_key is not None:
+        raise InvalidRequestError(
+            "Anthropic has no prompt_cache_key; mark what to cache with sl.cache_point() "
+            "(or sl.system(..., cache='5m')) instead",
             provider=dialect.provider,
             model=request.model,
         )

@@ -73,6 +73,8 @@ def encode_body(request: Request, dialect: Dialect) -> dict[str, Any]:
         body["stop"] = request.stop
     if request.reasoning_effort is not None:
         body["reasoning_effort"] = request.reasoning_effort
+    if request.prompt_cache_key is not None:
+        body["prompt_cache_key"] = request.prompt_cache_key
     fmt = request.response_format
     if fmt is not None:
         if fmt["type"] == "json_schema":
@@ -99,6 +101,7 @@ def _check_supported(request: Request, dialect: Dialect) -> None:
         )
     used = {
         "reasoning_effort": request.reasoning_effort is not None,
+        "prompt_cache_key": request.prompt_cache_key is not None,
         "tool_choice": request.tool_choice is not None and request.tool_choice != "auto",
         "user": request.user is not None,
         "seed": request.seed is not None,
