@@ -55,6 +55,9 @@ parts: st.SearchStrategy[Part] = st.one_of(
     ),
     st.just(sl.image(url="https://example.com/a.png", detail="low")),
     st.builds(sl.CachePoint, st.sampled_from(["5m", "1h"])),
+    st.builds(lambda d, c: sl.document(data=d, title="t", citations=c), st.binary(), st.booleans()),
+    st.builds(lambda t: sl.document(text=t), text),
+    st.just(sl.document(url="https://example.com/a.pdf")),
 )
 
 

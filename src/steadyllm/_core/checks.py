@@ -10,6 +10,7 @@ from .errors import InvalidRequestError
 from .parts import ASSISTANT_ONLY
 from .types import (
     CachePoint,
+    DocumentPart,
     ImagePart,
     Message,
     Part,
@@ -20,7 +21,7 @@ from .types import (
     ToolSpec,
 )
 
-_PARTS = (TextPart, ImagePart, CachePoint, *ASSISTANT_ONLY)
+_PARTS = (TextPart, ImagePart, DocumentPart, CachePoint, *ASSISTANT_ONLY)
 
 _ROLES = ("system", "user", "assistant", "tool")
 
@@ -114,10 +115,13 @@ def _check_part(part: Part, role: str, where: str) -> None:
             f"{where} is a {role} message with a {part.type} part, which only the model "
             "writes; send it in the assistant message it came in (response.message)"
         )
-    if isinstance(part, ImagePart) and role != "user":
+    if isinstance(part, ImagePart | DocumentPart) and role != "user":
+        what = "an image" if isinstance(part, ImagePart) else "a document"
         raise InvalidRequestError(
-            f"{where} is a {role} message with an image; images go in user messages"
+            f"{where} is a {role} message with {what}; images and documents go in user messages"
         )
+    if isinstance(part, DocumentPart) and part.text is not None:
+        _check_text(part.text, where)
     if isinstance(part, TextPart | ThinkingPart | RefusalPart):
         _check_text(part.text, where)
     elif isinstance(part, CachePoint) and part.ttl not in ("5m", "1h"):

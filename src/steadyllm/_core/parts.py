@@ -68,6 +68,24 @@ class ImagePart:
 
 
 @dataclass(frozen=True, slots=True)
+class DocumentPart:
+    """A document for the model to read: a PDF (``data`` bytes or a ``url``) or plain
+    text (``text``). ``citations=True`` lets Anthropic cite passages of it."""
+
+    data: bytes | None = None
+    url: str | None = None
+    text: str | None = None
+    media_type: str = "application/pdf"
+    title: str | None = None
+    citations: bool = False
+    type: Literal["document"] = "document"
+
+    def as_base64(self) -> str:
+        assert self.data is not None  # checked in document()
+        return base64.b64encode(self.data).decode("ascii")
+
+
+@dataclass(frozen=True, slots=True)
 class ThinkingPart:
     """The model's reasoning. ``signature`` is Anthropic's proof that the text is the
     model's own; only a signed part is sent back to Anthropic, and no thinking is
@@ -140,6 +158,7 @@ class CachePoint:
 Part: TypeAlias = (
     TextPart
     | ImagePart
+    | DocumentPart
     | ThinkingPart
     | RedactedThinkingPart
     | ServerToolPart
@@ -179,6 +198,16 @@ def part_dict(part: Part) -> dict[str, Any]:
         return {"type": "server_tool", "block": part.block}
     if isinstance(part, CachePoint):
         return {"type": "cache_point", "ttl": part.ttl}
+    if isinstance(part, DocumentPart):
+        doc: dict[str, Any] = {"type": "document", "media_type": part.media_type}
+        if part.data is not None:
+            doc["data"] = part.as_base64()
+        doc.update({k: v for k, v in (("url", part.url), ("text", part.text)) if v is not None})
+        if part.title is not None:
+            doc["title"] = part.title
+        if part.citations:
+            doc["citations"] = True
+        return doc
     return {"type": "refusal", "text": part.text}
 
 
@@ -200,6 +229,16 @@ def part_from_dict(data: dict[str, Any]) -> Part:
         return RefusalPart(str(data["text"]))
     if kind == "cache_point":
         return CachePoint(data["ttl"])
+    if kind == "document":
+        raw = data.get("data")
+        return DocumentPart(
+            data=base64.b64decode(raw) if isinstance(raw, str) else None,
+            url=data.get("url"),
+            text=data.get("text"),
+            media_type=str(data["media_type"]),
+            title=data.get("title"),
+            citations=bool(data.get("citations")),
+        )
     raise KeyError(kind)
 
 

@@ -29,6 +29,7 @@ from .events import (
 from .parts import (
     CachePoint,
     Citation,
+    DocumentPart,
     ImagePart,
     Part,
     RedactedThinkingPart,
@@ -46,6 +47,7 @@ __all__ = [
     "CachePoint",
     "Citation",
     "CitationDelta",
+    "DocumentPart",
     "Done",
     "FallbackInfo",
     "FinishReason",
@@ -76,6 +78,7 @@ __all__ = [
     "Usage",
     "assistant",
     "cache_point",
+    "document",
     "image",
     "system",
     "tool_result",
@@ -195,6 +198,31 @@ def tool_result(tool_call_id: str, content: str | Any, *, is_error: bool = False
     """The result of a tool call; non-string content is sent as JSON."""
     text = content if isinstance(content, str) else json.dumps(content, default=str)
     return Message("tool", (TextPart(text),), tool_call_id=tool_call_id, is_error=is_error)
+
+
+def document(
+    *,
+    data: bytes | None = None,
+    url: str | None = None,
+    text: str | None = None,
+    media_type: str | None = None,
+    title: str | None = None,
+    citations: bool = False,
+) -> DocumentPart:
+    """A document part: a PDF from ``data`` (bytes) or a ``url``, or plain ``text``."""
+    from .errors import InvalidRequestError
+
+    if sum(x is not None for x in (data, url, text)) != 1:
+        raise InvalidRequestError("document() needs exactly one of data=, url= or text=")
+    kind = media_type or ("text/plain" if text is not None else "application/pdf")
+    if kind not in ("application/pdf", "text/plain"):
+        raise InvalidRequestError(
+            f"document(media_type={kind!r}): use 'application/pdf' or 'text/plain' "
+            "(images go in sl.image())"
+        )
+    if text is not None and kind != "text/plain":
+        raise InvalidRequestError("document(text=...) is plain text: leave media_type out")
+    return DocumentPart(data, url, text, kind, title, citations)
 
 
 def image(

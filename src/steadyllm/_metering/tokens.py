@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._core import fastjson as _json
 from .._core.types import (
+    DocumentPart,
     ImagePart,
     Message,
     RefusalPart,
@@ -80,11 +81,27 @@ def _prompt_tokens(
                 total += text_tokens(part.text)
             elif isinstance(part, ImagePart):
                 total += image_tokens
+            elif isinstance(part, DocumentPart):
+                total += _document_tokens(part, text_tokens)
             elif isinstance(part, ServerToolPart):  # sent back verbatim, as JSON
                 total += _server_block_tokens(part)
         for call in msg.tool_calls:
             total += text_tokens(call.name) + text_tokens(call.arguments)
     return total
+
+
+#: A PDF page costs Anthropic 1,500 to 3,000 tokens (read as text and as an image),
+#: and pages vary from a few KB to megabytes: a rough count, reconciled on the
+#: usage the provider reports.
+PDF_BYTES_PER_TOKEN = 4
+
+
+def _document_tokens(part: DocumentPart, text_tokens: Callable[[str], int]) -> int:
+    if part.text is not None:
+        return text_tokens(part.text)
+    if part.data is not None:
+        return -(-len(part.data) // PDF_BYTES_PER_TOKEN)
+    return 3000  # a PDF by URL: its size is unknown until the provider fetches it
 
 
 def _server_block_tokens(part: ServerToolPart) -> int:

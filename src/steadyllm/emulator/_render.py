@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .._core.chunking import split_text
@@ -31,6 +31,8 @@ class Reply:
     thinking: str = ""
     #: The part of cache_write_tokens written for an hour (Anthropic).
     cache_write_1h_tokens: int = 0
+    #: Anthropic citations of the request's documents, on the reply text.
+    citations: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _thirds(text: str) -> list[str]:
@@ -241,7 +243,8 @@ class AnthropicRender:
     def message(self, r: Reply) -> dict[str, Any]:
         content: list[dict[str, Any]] = [_thinking.block(r.thinking)] if r.thinking else []
         if r.text:
-            content.append({"type": "text", "text": r.text})
+            text: dict[str, Any] = {"type": "text", "text": r.text}
+            content.append({**text, "citations": r.citations} if r.citations else text)
         for call_id, name, arguments in r.tool_calls:
             content.append(
                 {
@@ -310,6 +313,10 @@ class AnthropicRender:
             }
             content.append(Quiet(sse(start, "content_block_start")))
             content.append(Quiet(sse({"type": "ping"}, "ping")))
+            for citation in r.citations:
+                delta = {"type": "citations_delta", "citation": citation}
+                event = {"type": "content_block_delta", "index": index, "delta": delta}
+                content.append(Quiet(sse(event, "content_block_delta")))
             for piece in split_text(r.text, behavior.chunks):
                 content.append(
                     sse(

@@ -9,7 +9,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from . import _thinking
+from . import _documents, _thinking
 from ._behavior import Behavior, BehaviorError
 from ._faults import mid_stream_fault, pre_response_fault
 from ._frames import Quiet
@@ -228,6 +228,7 @@ class Handler:
                 else f"chatcmpl-{uuid.uuid4().hex[:20]}"
             ),
             thinking=thought,
+            citations=_documents.citations(body) if self.api == "anthropic" else [],
         )
 
     # -------------------------------------------------------------- faults

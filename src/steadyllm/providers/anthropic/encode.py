@@ -15,6 +15,7 @@ from typing import Any
 from ..._core.errors import InvalidRequestError
 from ..._core.types import (
     CachePoint,
+    DocumentPart,
     ImagePart,
     Message,
     Part,
@@ -40,11 +41,30 @@ def _image_block(part: ImagePart) -> dict[str, Any]:
     return {"type": "image", "source": {"type": "url", "url": url}}
 
 
+def _document_block(part: DocumentPart) -> dict[str, Any]:
+    source: dict[str, Any]
+    if part.url is not None:
+        source = {"type": "url", "url": part.url}
+    elif part.text is not None or part.media_type == "text/plain":
+        text = part.text if part.text is not None else (part.data or b"").decode("utf-8")
+        source = {"type": "text", "media_type": "text/plain", "data": text}
+    else:
+        source = {"type": "base64", "media_type": part.media_type, "data": part.as_base64()}
+    block: dict[str, Any] = {"type": "document", "source": source}
+    if part.title is not None:
+        block["title"] = part.title
+    if part.citations:
+        block["citations"] = {"enabled": True}
+    return block
+
+
 def _block(part: Part) -> dict[str, Any] | None:
     """A part as a content block, or None for a part Anthropic cannot take back:
     thinking without a signature (another provider's reasoning) and empty text."""
     if isinstance(part, ImagePart):
         return _image_block(part)
+    if isinstance(part, DocumentPart):
+        return _document_block(part)
     if isinstance(part, ServerToolPart):
         return dict(part.block)
     if isinstance(part, RedactedThinkingPart):

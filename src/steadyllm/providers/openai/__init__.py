@@ -39,6 +39,7 @@ def make_azure(settings: Settings) -> HTTPProvider[Dialect]:
         provider="azure",
         send_model=settings.azure_openai_api_version == "v1",
         key_variable="AZURE_OPENAI_API_KEY",
+        documents=False,
     )
     endpoint = AzureEndpoint(
         settings.azure_openai_endpoint,
@@ -60,5 +61,6 @@ def make_compatible(name: str, settings: Settings) -> HTTPProvider[Dialect]:
         max_tokens_field="max_tokens",
         ignored=preset.ignored,
         key_variable=preset.key_setting.upper() if preset.key_setting else "its API key",
+        documents=False,
     )
     return http_provider(OpenAIEndpoint(name, base_url, key), CODEC, dialect, settings)

@@ -21,6 +21,8 @@ class Dialect:
     send_model: bool = True
     #: Variable to name in authentication errors.
     key_variable: str = "OPENAI_API_KEY"
+    #: Whether PDF file inputs are accepted (api.openai.com; not assumed elsewhere).
+    documents: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..._core.errors import InvalidRequestError
-from ..._core.types import ImagePart, Message, RefusalPart, Request, TextPart
+from ..._core.types import DocumentPart, ImagePart, Message, RefusalPart, Request, TextPart
 from .dialect import Dialect
 
 
@@ -13,7 +13,7 @@ def encode_message(msg: Message) -> dict[str, Any]:
     if msg.role == "tool":
         return {"role": "tool", "tool_call_id": msg.tool_call_id, "content": msg.text}
     out: dict[str, Any] = {"role": msg.role}
-    if msg.role == "user" and any(isinstance(p, ImagePart) for p in msg.content):
+    if msg.role == "user" and any(isinstance(p, ImagePart | DocumentPart) for p in msg.content):
         parts: list[dict[str, Any]] = []
         for part in msg.content:
             if isinstance(part, ImagePart):
@@ -21,6 +21,8 @@ def encode_message(msg: Message) -> dict[str, Any]:
                 if part.detail:
                     image["detail"] = part.detail
                 parts.append({"type": "image_url", "image_url": image})
+            elif isinstance(part, DocumentPart):
+                parts.append(_file(part))
             elif isinstance(part, TextPart):
                 parts.append({"type": "text", "text": part.text})
         out["content"] = parts
@@ -45,6 +47,36 @@ def encode_message(msg: Message) -> dict[str, Any]:
     if msg.name:
         out["name"] = msg.name
     return out
+
+
+def _file(part: DocumentPart) -> dict[str, Any]:
+    """A PDF as a Chat Completions file input (``_check_supported`` refused the rest)."""
+    return {
+        "type": "file",
+        "file": {
+            "filename": part.title or "document.pdf",
+            "file_data": f"data:application/pdf;base64,{part.as_base64()}",
+        },
+    }
+
+
+def _check_documents(request: Request, dialect: Dialect) -> None:
+    for message in request.messages:
+        for part in message.content:
+            if not isinstance(part, DocumentPart):
+                continue
+            why = None
+            if not dialect.documents:
+                why = f"{dialect.provider} takes no document inputs through Chat Completions"
+            elif part.data is None or part.media_type != "application/pdf":
+                why = (
+                    "Chat Completions takes documents as PDF bytes only (document(data=...)); "
+                    "put plain text in a text part, or download the URL first"
+                )
+            elif part.citations:
+                why = "Chat Completions cannot cite documents; leave citations off"
+            if why is not None:
+                raise InvalidRequestError(why, provider=dialect.provider, model=request.model)
 
 
 def encode_body(request: Request, dialect: Dialect) -> dict[str, Any]:
@@ -92,6 +124,7 @@ def encode_body(request: Request, dialect: Dialect) -> dict[str, Any]:
 
 
 def _check_supported(request: Request, dialect: Dialect) -> None:
+    _check_documents(request, dialect)
     if request.thinking_budget is not None:
         raise InvalidRequestError(
             f"{dialect.provider} (Chat Completions) takes no thinking budget; use "
