@@ -18,6 +18,7 @@ from .._core.types import (
     CitationDelta,
     Done,
     FinishReason,
+    LogprobsDelta,
     Part,
     PartDone,
     ProviderEvent,
@@ -27,6 +28,7 @@ from .._core.types import (
     Response,
     ResponseMeta,
     TextDelta,
+    TokenLogprob,
     ToolCall,
     ToolCallDelta,
     Usage,
@@ -48,6 +50,7 @@ class StreamAssembler:
     __slots__ = (
         "_calls",
         "_citations",
+        "_logprobs",
         "_parts",
         "_reasoning",
         "_refusal",
@@ -56,8 +59,10 @@ class StreamAssembler:
         "model",
         "rate_limit",
         "request_id",
+        "service_tier",
         "stop_details",
         "stop_sequence",
+        "system_fingerprint",
         "usage",
     )
 
@@ -75,6 +80,9 @@ class StreamAssembler:
         self._refusal: list[str] = []
         self.stop_sequence: str | None = None
         self.stop_details: dict[str, Any] | None = None
+        self._logprobs: list[TokenLogprob] | None = None
+        self.system_fingerprint: str | None = None
+        self.service_tier: str | None = None
 
     @property
     def done(self) -> bool:
@@ -105,6 +113,10 @@ class StreamAssembler:
             self._citations.append(event.citation)
         elif isinstance(event, RefusalDelta):
             self._refusal.append(event.text)
+        elif isinstance(event, LogprobsDelta):
+            if self._logprobs is None:
+                self._logprobs = []
+            self._logprobs.extend(event.tokens)
         elif isinstance(event, ResponseMeta):
             self._meta(event)
 
@@ -116,6 +128,8 @@ class StreamAssembler:
             self.usage = event.usage
         self.stop_sequence = event.stop_sequence or self.stop_sequence
         self.stop_details = event.stop_details or self.stop_details
+        self.system_fingerprint = self.system_fingerprint or event.system_fingerprint
+        self.service_tier = self.service_tier or event.service_tier
 
     def response(self, *, provider: str, model: str) -> Response:
         calls = [
@@ -147,4 +161,7 @@ class StreamAssembler:
             refusal=refusal,
             stop_sequence=self.stop_sequence,
             stop_details=self.stop_details,
+            logprobs=tuple(self._logprobs) if self._logprobs is not None else None,
+            system_fingerprint=self.system_fingerprint,
+            service_tier=self.service_tier,
         )

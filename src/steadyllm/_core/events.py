@@ -71,6 +71,24 @@ class PartDone:
 
 
 @dataclass(frozen=True, slots=True)
+class TokenLogprob:
+    """One output token's log probability, and the most likely alternatives
+    (``top``: (token, logprob) pairs) when ``top_logprobs`` was asked for."""
+
+    token: str
+    logprob: float
+    top: tuple[tuple[str, float], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class LogprobsDelta:
+    """Log probabilities of the tokens just streamed (with ``logprobs`` on)."""
+
+    tokens: tuple[TokenLogprob, ...]
+    type: Literal["logprobs"] = "logprobs"
+
+
+@dataclass(frozen=True, slots=True)
 class Done:
     """The last event: the stream finished normally."""
 
@@ -90,6 +108,9 @@ class ResponseMeta:
     #: Why the reply stopped, in detail (Anthropic's message_delta).
     stop_sequence: str | None = None
     stop_details: dict[str, Any] | None = None
+    #: OpenAI's backend configuration and the tier that served the call.
+    system_fingerprint: str | None = None
+    service_tier: str | None = None
     type: Literal["meta"] = "meta"
 
 
@@ -100,6 +121,7 @@ StreamEvent: TypeAlias = (
     | RefusalDelta
     | CitationDelta
     | PartDone
+    | LogprobsDelta
     | Usage
     | Done
 )

@@ -17,6 +17,7 @@ from .events import (
     CitationDelta,
     Done,
     FinishReason,
+    LogprobsDelta,
     PartDone,
     ProviderEvent,
     ReasoningDelta,
@@ -24,6 +25,7 @@ from .events import (
     ResponseMeta,
     StreamEvent,
     TextDelta,
+    TokenLogprob,
     ToolCallDelta,
 )
 from .parts import (
@@ -52,6 +54,7 @@ __all__ = [
     "FallbackInfo",
     "FinishReason",
     "ImagePart",
+    "LogprobsDelta",
     "Message",
     "Part",
     "PartDone",
@@ -71,6 +74,7 @@ __all__ = [
     "TextDelta",
     "TextPart",
     "ThinkingPart",
+    "TokenLogprob",
     "ToolCall",
     "ToolCallDelta",
     "ToolChoice",
@@ -341,6 +345,14 @@ class Response:
     #: The provider's details of why it stopped (Anthropic ``stop_details``: a
     #: refusal's category and explanation), as sent.
     stop_details: dict[str, Any] | None = None
+    #: Per-token log probabilities, when the call asked for them
+    #: (``extra={"logprobs": True, "top_logprobs": 3}`` on OpenAI).
+    logprobs: tuple[TokenLogprob, ...] | None = None
+    #: OpenAI's ``system_fingerprint`` (the backend configuration that answered).
+    system_fingerprint: str | None = None
+    #: The service tier that served the call (``default``, ``flex``, ``priority``;
+    #: Anthropic's ``standard``), as the provider reported it.
+    service_tier: str | None = None
 
     @property
     def message(self) -> Message:
@@ -371,6 +383,8 @@ class Response:
             "reasoning": self.reasoning,
             "refusal": self.refusal,
             "stop_sequence": self.stop_sequence,
+            "system_fingerprint": self.system_fingerprint,
+            "service_tier": self.service_tier,
             "parts": [part_dict(p) for p in self.parts],
             "fallback": self.fallback.to_dict() if self.fallback else None,
             "total_cost_usd": self.total_cost_usd,

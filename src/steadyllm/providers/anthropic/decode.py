@@ -158,7 +158,13 @@ def decode_response(
         parts=tuple(parts),
         stop_sequence=sequence if isinstance(sequence, str) else None,
         stop_details=details if isinstance(details, dict) else None,
+        service_tier=service_tier(data.get("usage")),
     )
+
+
+def service_tier(usage: Any) -> str | None:
+    tier = usage.get("service_tier") if isinstance(usage, Mapping) else None
+    return tier if isinstance(tier, str) and tier else None
 
 
 def _content(request: Request, blocks: Any, provider: str) -> tuple[list[Part], list[ToolCall]]:

@@ -29,7 +29,7 @@ from ..._core.types import (
 from ..._http.headers import anthropic_rate_limit
 from ...sse import ServerSentEvent
 from .._common import snippet, text_of
-from .decode import _STOP, citations_of, error_from_body, usage_from
+from .decode import _STOP, citations_of, error_from_body, service_tier, usage_from
 from .dialect import JSON_TOOL, Dialect, _uses_json_tool
 
 
@@ -87,6 +87,7 @@ class StreamDecoder:
                     message.get("model"),
                     anthropic_rate_limit(self.headers),
                     self._usage,
+                    service_tier=service_tier(message.get("usage")),
                 )
             ]
         if kind == "content_block_start":

@@ -26,7 +26,15 @@ from ..._core.errors import (
 )
 from ..._core.parts import citation_from, reply_parts
 from ..._core.redact import redact
-from ..._core.types import Citation, FinishReason, Request, Response, ToolCall, Usage
+from ..._core.types import (
+    Citation,
+    FinishReason,
+    Request,
+    Response,
+    TokenLogprob,
+    ToolCall,
+    Usage,
+)
 from ..._http.headers import openai_rate_limit, retry_after_seconds
 from .._common import (
     MAX_TOKENS_PER_CALL,
@@ -139,13 +147,39 @@ def decode_response(
         usage=usage_from(data.get("usage"), **where) or Usage(),
         model=str(data.get("model") or request.model),
         provider=dialect.provider,
-        request_id=headers.get("x-request-id") or _opt_text(data.get("id")),
+        request_id=headers.get("x-request-id") or opt_text(data.get("id")),
         reasoning=reasoning,
         rate_limit=openai_rate_limit(headers),
         raw=data,
         parts=reply_parts(reasoning, text, citations, refusal),
         refusal=refusal,
+        logprobs=logprobs_of(choice.get("logprobs"), **where),
+        system_fingerprint=opt_text(data.get("system_fingerprint")),
+        service_tier=opt_text(data.get("service_tier")),
     )
+
+
+def logprobs_of(value: Any, *, provider: str, model: str) -> tuple[TokenLogprob, ...] | None:
+    """A choice's ``logprobs.content`` (and ``refusal``) as TokenLogprobs; None when
+    the call did not ask for them."""
+    if value is None:
+        return None
+    try:
+        entries = [*(value.get("content") or ()), *(value.get("refusal") or ())]
+        return tuple(
+            TokenLogprob(
+                str(e["token"]),
+                float(e["logprob"]),
+                tuple((str(t["token"]), float(t["logprob"])) for t in e.get("top_logprobs") or ()),
+            )
+            for e in entries
+        )
+    except (AttributeError, KeyError, TypeError, ValueError):
+        raise InvalidResponseError(
+            f"{provider} sent logprobs of an unexpected shape: {value!r:.80}",
+            provider=provider,
+            model=model,
+        ) from None
 
 
 def citations_of(annotations: Any, *, provider: str, model: str) -> tuple[Citation, ...]:
@@ -198,7 +232,7 @@ def _first_choice(
     return choice, message
 
 
-def _opt_text(value: Any) -> str | None:
+def opt_text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 

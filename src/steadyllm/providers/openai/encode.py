@@ -125,6 +125,15 @@ def encode_body(request: Request, dialect: Dialect) -> dict[str, Any]:
 
 def _check_supported(request: Request, dialect: Dialect) -> None:
     _check_documents(request, dialect)
+    choices = request.extra.get("n")
+    if choices not in (None, 1):
+        raise InvalidRequestError(
+            f"extra n={choices!r}: steadyllm returns one choice per call, and the other "
+            f"choices would be billed and lost; make {choices} calls instead "
+            "(asyncio.gather)",
+            provider=dialect.provider,
+            model=request.model,
+        )
     if request.thinking_budget is not None:
         raise InvalidRequestError(
             f"{dialect.provider} (Chat Completions) takes no thinking budget; use "

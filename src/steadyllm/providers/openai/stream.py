@@ -12,6 +12,7 @@ from ..._core.types import (
     CitationDelta,
     Done,
     FinishReason,
+    LogprobsDelta,
     ProviderEvent,
     ReasoningDelta,
     RefusalDelta,
@@ -23,7 +24,14 @@ from ..._core.types import (
 from ..._http.headers import openai_rate_limit
 from ...sse import ServerSentEvent
 from .._common import snippet, text_of
-from .decode import citations_of, error_from_body, normalize_finish, usage_from
+from .decode import (
+    citations_of,
+    error_from_body,
+    logprobs_of,
+    normalize_finish,
+    opt_text,
+    usage_from,
+)
 from .dialect import Dialect
 
 
@@ -77,6 +85,8 @@ class StreamDecoder:
                     self.headers.get("x-request-id") or chunk.get("id") or None,
                     chunk.get("model") or None,
                     openai_rate_limit(self.headers),
+                    system_fingerprint=opt_text(chunk.get("system_fingerprint")),
+                    service_tier=opt_text(chunk.get("service_tier")),
                 )
             )
         choices = chunk.get("choices") or []
@@ -91,6 +101,11 @@ class StreamDecoder:
             if not isinstance(delta, dict):
                 raise self.shape(f"a stream delta is {type(delta).__name__}, not an object")
             events.extend(self._delta(delta))
+            if choice.get("logprobs") is not None:
+                where = {"provider": self._dialect.provider, "model": self._model}
+                tokens = logprobs_of(choice["logprobs"], **where)
+                if tokens:
+                    events.append(LogprobsDelta(tokens))
             if choice.get("finish_reason") is not None:
                 self.finish = normalize_finish(choice["finish_reason"])
         usage = usage_from(chunk.get("usage"), self._dialect.provider, self._model)
