@@ -170,6 +170,7 @@ async def serve_bytes(
         for start in range(0, len(reply), 7919):  # a prime: pieces cut events anywhere
             writer.write(reply[start : start + 7919])
             await writer.drain()
+            await asyncio.sleep(0)  # one piece per loop turn, as a network delivers them
         writer.close()
 
     server = await asyncio.start_server(handle, "127.0.0.1", 0)

@@ -37,7 +37,7 @@ CYCLE["self"] = CYCLE
         (
             [sl.Message("assistant", (sl.image(url="https://x/y.png"),))],
             {},
-            "images go in user messages",
+            "an image; images and documents go in user messages",
         ),
         ([sl.Message("robot", ())], {}, "unknown role 'robot'"),  # type: ignore[arg-type]
         (
