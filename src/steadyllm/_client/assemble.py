@@ -52,6 +52,7 @@ class StreamAssembler:
         "_citations",
         "_logprobs",
         "_parts",
+        "_raw",
         "_reasoning",
         "_refusal",
         "_text",
@@ -81,6 +82,7 @@ class StreamAssembler:
         self.stop_sequence: str | None = None
         self.stop_details: dict[str, Any] | None = None
         self._logprobs: list[TokenLogprob] | None = None
+        self._raw: list[dict[str, Any]] | None = None
         self.system_fingerprint: str | None = None
         self.service_tier: str | None = None
 
@@ -121,6 +123,11 @@ class StreamAssembler:
             self._meta(event)
 
     def _meta(self, event: ResponseMeta) -> None:
+        if event.raw is not None:
+            if self._raw is None:
+                self._raw = []
+            self._raw.append(event.raw)
+            return
         self.request_id = self.request_id or event.request_id
         self.model = self.model or event.model
         self.rate_limit = self.rate_limit or event.rate_limit
@@ -164,4 +171,5 @@ class StreamAssembler:
             logprobs=tuple(self._logprobs) if self._logprobs is not None else None,
             system_fingerprint=self.system_fingerprint,
             service_tier=self.service_tier,
+            raw=self._raw,
         )

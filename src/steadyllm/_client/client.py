@@ -180,6 +180,8 @@ class Client(AgentCalls):
         reasoning_effort: ReasoningEffort | None = None,
         thinking_budget: int | None = None,
         prompt_cache_key: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        keep_raw: bool = False,
     ) -> CallPlan:
         """Resolve and check one call without sending it (bad input fails here)."""
         if self._closed:
@@ -207,6 +209,8 @@ class Client(AgentCalls):
             reasoning_effort=reasoning_effort,
             thinking_budget=thinking_budget,
             prompt_cache_key=prompt_cache_key,
+            headers=dict(headers or {}),
+            keep_raw=keep_raw,
         )
         check_request(request)
         timeout_s = timeout_seconds(timeout_ms, s.timeout_ms)
@@ -256,7 +260,8 @@ class Client(AgentCalls):
     ) -> Response:
         """One complete reply. Options: temperature, top_p, max_tokens, stop, seed, user,
         tools, tool_choice, response_format, reasoning_effort, thinking_budget,
-        prompt_cache_key, extra, context, timeout_ms, max_retries, cache."""
+        prompt_cache_key, headers, keep_raw, extra, context, timeout_ms, max_retries,
+        cache."""
         return await self._chat(model, messages, None, dict(options))
 
     async def _chat(

@@ -9,7 +9,7 @@ of plans sharing a deadline and a ledger.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
@@ -44,6 +44,10 @@ class LoopOptions(TypedDict, total=False):
     thinking_budget: int | None
     #: OpenAI: route requests that share a long prefix to the same prompt cache.
     prompt_cache_key: str | None
+    #: Extra HTTP headers for this call (never authentication or framing headers).
+    headers: Mapping[str, str] | None
+    #: Streams: keep the provider's raw events in ``response.raw``.
+    keep_raw: bool
 
 
 class CallOptions(LoopOptions, total=False):

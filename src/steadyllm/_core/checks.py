@@ -188,12 +188,49 @@ def check_request(request: Request) -> None:
     if request.user is not None and not isinstance(request.user, str):
         raise InvalidRequestError(f"user={request.user!r} must be a string")
     _check_reasoning(request)
+    _check_headers(request.headers)
     if request.prompt_cache_key is not None and not isinstance(request.prompt_cache_key, str):
         raise InvalidRequestError(f"prompt_cache_key={request.prompt_cache_key!r} must be a string")
     if request.extra:
         if not all(isinstance(k, str) for k in request.extra):
             raise InvalidRequestError("extra must be a dict with string keys")
         _check_json(request.extra, "extra")
+
+
+#: Headers a call may not set: authentication (configure the key instead, so it is
+#: masked and rotated like the rest) and what the transport frames itself.
+_RESERVED_HEADERS = frozenset(
+    {
+        "authorization",
+        "x-api-key",
+        "api-key",
+        "proxy-authorization",
+        "host",
+        "content-length",
+        "content-type",
+        "transfer-encoding",
+        "connection",
+        "accept-encoding",
+    }
+)
+_TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz")
+
+
+def _check_headers(headers: object) -> None:
+    if not isinstance(headers, dict):
+        raise InvalidRequestError("headers must be a dict of header names to values")
+    for name, value in headers.items():
+        if not isinstance(name, str) or not name or set(name.lower()) - _TOKEN_CHARS:
+            raise InvalidRequestError(f"headers: {name!r} is not a valid HTTP header name")
+        if name.lower() in _RESERVED_HEADERS:
+            raise InvalidRequestError(
+                f"headers: {name!r} is set by steadyllm itself; configure the API key "
+                "(or base URL) instead of sending it per call"
+            )
+        if not isinstance(value, str) or any(c in value for c in "\r\n\0"):
+            raise InvalidRequestError(
+                f"headers: the value of {name!r} must be a string without line breaks"
+            )
 
 
 _EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")

@@ -111,6 +111,8 @@ class ResponseMeta:
     #: OpenAI's backend configuration and the tier that served the call.
     system_fingerprint: str | None = None
     service_tier: str | None = None
+    #: One raw stream event ({"event", "data"}), sent only with ``keep_raw=True``.
+    raw: dict[str, Any] | None = None
     type: Literal["meta"] = "meta"
 
 

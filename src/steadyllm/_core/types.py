@@ -293,6 +293,12 @@ class Request:
     thinking_budget: int | None = None
     #: OpenAI ``prompt_cache_key``: requests sharing a key share cached prefixes.
     prompt_cache_key: str | None = None
+    #: Extra HTTP headers for this call (``anthropic-beta``, a gateway's tags); they
+    #: may not replace authentication or framing headers.
+    headers: dict[str, str] = field(default_factory=dict)
+    #: Keep the provider's raw stream events in ``Response.raw`` (streams only;
+    #: ``chat()`` always keeps the raw JSON body).
+    keep_raw: bool = False
 
     @property
     def model_id(self) -> str:
@@ -325,7 +331,8 @@ class Response:
     #: Set by chat_json once the reply validated: the parsed value (a pydantic
     #: model instance, or the JSON value for a JSON Schema).
     parsed: Any = None
-    #: The provider's raw reply (parsed JSON body, or None for streams and fakes).
+    #: The provider's raw reply: the parsed JSON body for ``chat()``; for a stream
+    #: with ``keep_raw=True``, its events ({"event", "data"}) in order; else None.
     raw: Any = None
     context: Any = None
     #: The whole call's cost over every attempt and fallback (``usage.cost_usd`` is this

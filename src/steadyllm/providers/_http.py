@@ -98,6 +98,16 @@ def http_provider(
     )
 
 
+def raw_event(sse: ServerSentEvent) -> dict[str, Any]:
+    """An SSE event as ``keep_raw`` keeps it: its type and its data (parsed JSON, or
+    the text when it is not JSON, as ``[DONE]``)."""
+    try:
+        data: Any = _json.loads(sse.data)
+    except ValueError:
+        data = sse.data
+    return {"event": sse.event, "data": data}
+
+
 class HTTPProvider(Provider, Generic[D]):
     """A provider that speaks ``codec`` in ``dialect`` to ``endpoint`` over the transport."""
 
@@ -133,7 +143,10 @@ class HTTPProvider(Provider, Generic[D]):
 
     def _build(self, request: Request) -> HTTPRequest:
         body = _json.dumps(self.codec.encode_body(request, self.dialect))
-        return self.endpoint.request(request, body)
+        built = self.endpoint.request(request, body)
+        if request.headers:  # checked with the request: never auth or framing headers
+            built.headers.update({k.lower(): v for k, v in request.headers.items()})
+        return built
 
     async def complete(self, request: Request) -> Response:
         response = await self.transport.send(self._build(request))
@@ -244,6 +257,8 @@ class HTTPProvider(Provider, Generic[D]):
                     retryable=False,
                 ) from None
             for sse in decoded:
+                if request.keep_raw:
+                    yield ResponseMeta(raw=raw_event(sse))
                 events = self._feed(request, state, sse)
                 if not events:
                     continue
