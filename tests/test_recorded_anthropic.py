@@ -58,10 +58,14 @@ def request() -> Request:
 
 
 def recorded_blocks(name: str) -> list[dict[str, Any]]:
-    """The blocks of a recording, read straight from its events (not through
+    return blocks_from_events(body(name))
+
+
+def blocks_from_events(data: bytes) -> list[dict[str, Any]]:
+    """The blocks of a recorded stream, read straight from its events (not through
     steadyllm): each content_block_start's block with its deltas applied."""
     blocks: dict[int, dict[str, Any]] = {}
-    for line in body(name).decode().splitlines():
+    for line in data.decode().splitlines():
         if not line.startswith("data:"):
             continue
         event = json.loads(line[5:])
