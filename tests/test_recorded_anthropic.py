@@ -147,11 +147,15 @@ def test_a_recorded_stream_decodes_the_same_at_any_chunk_boundaries(
 
 
 async def serve_bytes(
-    data: bytes | list[bytes], seen: list[bytes] | None = None
+    data: bytes | list[bytes],
+    seen: list[bytes] | None = None,
+    *,
+    status: int = 200,
+    content_type: str = "text/event-stream; charset=utf-8",
 ) -> tuple[asyncio.Server, str]:
     """An HTTP/1.1 server on loopback that answers every request with ``data`` (or
-    the next of a list of bodies) as an event stream, written in odd-sized pieces;
-    each request (head and body) goes to ``seen``."""
+    the next of a list of bodies), an event stream unless told otherwise, written in
+    odd-sized pieces; each request (head and body) goes to ``seen``."""
     replies = list(data) if isinstance(data, list) else None
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -167,9 +171,9 @@ async def serve_bytes(
         reply = replies.pop(0) if replies is not None else data
         assert isinstance(reply, bytes)
         writer.write(
-            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream; charset=utf-8\r\n"
-            b"request-id: req_recorded\r\nconnection: close\r\n"
-            b"content-length: %d\r\n\r\n" % len(reply)
+            b"HTTP/1.1 %d Recorded\r\ncontent-type: %s\r\n" % (status, content_type.encode())
+            + b"request-id: req_recorded\r\nconnection: close\r\n"
+            + b"content-length: %d\r\n\r\n" % len(reply)
         )
         for start in range(0, len(reply), 7919):  # a prime: pieces cut events anywhere
             writer.write(reply[start : start + 7919])

@@ -12,6 +12,7 @@ streams are the recorded bytes."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 from typing import Any
@@ -69,7 +70,9 @@ def cuts(entry: dict[str, Any], data: bytes) -> list[list[int]]:
 
 
 def openai_dialect(entry: dict[str, Any]) -> OpenAIDialect:
-    return OpenAIDialect() if entry["host"] == "api.openai.com" else OpenAIDialect("compatible")
+    if entry["host"] == "api.openai.com":
+        return OpenAIDialect()
+    return OpenAIDialect("openrouter" if entry["host"] == "openrouter.ai" else "compatible")
 
 
 def chat_request(entry: dict[str, Any], stream: bool = False) -> Request:
@@ -330,3 +333,87 @@ def test_the_sdk_is_the_oracle_for_nearly_all_of_the_corpus() -> None:
         if read is None:
             beyond.append(entry["file"])
     assert len(beyond) <= len(INDEX) // 10, beyond
+
+
+# ------------------------------------------------------------------ over HTTP, priced
+
+
+def settings_for(entry: dict[str, Any], url: str) -> tuple[sl.Settings, str]:
+    """Settings sending the entry's provider to ``url``, and the model to call."""
+    model = str(entry.get("model") or "m")
+    common: Any = {"env": {}, "dotenv": False, "config_file": False, "max_retries": 0}
+    if entry["api"] == "anthropic":
+        options: Any = {"anthropic_api_key": "sk-ant-recorded", "anthropic_base_url": url}
+        return sl.Settings.load(**common, **options), f"anthropic:{model}"
+    if entry["host"] == "api.openai.com":
+        options = {"openai_api_key": "sk-recorded", "openai_base_url": url + "/v1"}
+        return sl.Settings.load(**common, **options), f"openai:{model}"
+    if entry["host"] == "openrouter.ai":  # priced through genai-prices' OpenRouter list
+        options = {"openrouter_api_key": "sk-or-recorded", "openrouter_base_url": url + "/v1"}
+        return sl.Settings.load(**common, **options), f"openrouter:{model}"
+    return sl.Settings.load(**common, compatible_base_url=url + "/v1"), f"compatible:{model}"
+
+
+@pytest.mark.parametrize("entry", INDEX, ids=ids)
+async def test_every_recording_over_http_through_the_client_reads_the_same_and_is_priced(
+    entry: dict[str, Any],
+) -> None:
+    from .test_recorded_anthropic import serve_bytes
+
+    data, status = body(entry), entry["status"]
+    kind = "text/event-stream; charset=utf-8" if entry["stream"] else "application/json"
+    server, url = await serve_bytes(data, status=status, content_type=kind)
+    settings, model = settings_for(entry, url)
+    try:
+        async with sl.Client(settings) as client:
+            got = await call_once(client, model, entry["stream"])
+            price = client.meter.prices.lookup(*model.split(":", 1))
+    finally:
+        server.close()
+        await server.wait_closed()
+    direct = await asyncio.to_thread(read_directly, entry, data)  # off the loop: test work
+    if isinstance(direct, sl.LLMError):
+        assert isinstance(got, type(direct)) and got.retryable == direct.retryable
+        return
+    assert isinstance(got, sl.Response), got
+    assert (got.text, got.finish_reason, got.refusal) == (
+        direct.text,
+        direct.finish_reason,
+        direct.refusal,
+    )
+    assert [c.to_dict() for c in got.tool_calls] == [c.to_dict() for c in direct.tool_calls]
+    assert got.message == direct.message and got.usage.total_tokens == direct.usage.total_tokens
+    expected = None if price is None else price.cost(direct.usage)
+    assert got.usage.cost_usd == pytest.approx(expected)
+    if entry["host"] in ("api.openai.com", "api.anthropic.com", "openrouter.ai") and price:
+        assert expected is not None and (expected > 0 or direct.usage.total_tokens == 0)
+
+
+async def call_once(client: sl.Client, model: str, stream: bool) -> sl.Response | sl.LLMError:
+    try:
+        if not stream:
+            return await client.chat(model, [sl.user("x")])
+        async with client.stream(model, [sl.user("x")]) as s:
+            return await s.final_response()
+    except sl.LLMError as exc:
+        return exc
+
+
+def read_directly(entry: dict[str, Any], data: bytes) -> sl.Response | sl.LLMError:
+    """The entry read by its codec alone (what the SDK checks above agree with)."""
+    try:
+        if entry["api"] == "anthropic":
+            request, dialect_a = anthropic_request(entry, entry["stream"]), AnthropicDialect()
+            if entry["stream"]:
+                return assemble(run_stream(AnthropicStream(request, dialect_a, {}), data))
+            if entry["status"] != 200:
+                return anthropic_decode.decode_error(request, entry["status"], {}, data, dialect_a)
+            return anthropic_decode.decode_response(request, 200, {}, data, dialect_a)
+        request, dialect = chat_request(entry, entry["stream"]), openai_dialect(entry)
+        if entry["stream"]:
+            return assemble(run_stream(OpenAIStream(request, dialect, {}), data))
+        if entry["status"] != 200:
+            return openai_decode.decode_error(request, entry["status"], {}, data, dialect)
+        return openai_decode.decode_response(request, 200, {}, data, dialect)
+    except sl.LLMError as exc:
+        return exc
