@@ -16,6 +16,7 @@ from .._core.parts import reply_parts
 from .._core.types import (
     Citation,
     CitationDelta,
+    ContentFilterResult,
     Done,
     FinishReason,
     LogprobsDelta,
@@ -50,6 +51,7 @@ class StreamAssembler:
     __slots__ = (
         "_calls",
         "_citations",
+        "_content_filter",
         "_logprobs",
         "_parts",
         "_raw",
@@ -83,6 +85,7 @@ class StreamAssembler:
         self.stop_details: dict[str, Any] | None = None
         self._logprobs: list[TokenLogprob] | None = None
         self._raw: list[dict[str, Any]] | None = None
+        self._content_filter: dict[tuple[str, str], ContentFilterResult] = {}
         self.system_fingerprint: str | None = None
         self.service_tier: str | None = None
 
@@ -123,6 +126,8 @@ class StreamAssembler:
             self._meta(event)
 
     def _meta(self, event: ResponseMeta) -> None:
+        for verdict in event.content_filter:  # the latest per (source, category)
+            self._content_filter[verdict.source, verdict.category] = verdict
         if event.raw is not None:
             if self._raw is None:
                 self._raw = []
@@ -172,4 +177,5 @@ class StreamAssembler:
             system_fingerprint=self.system_fingerprint,
             service_tier=self.service_tier,
             raw=self._raw,
+            content_filter=tuple(self._content_filter.values()),
         )

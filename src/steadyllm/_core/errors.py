@@ -44,7 +44,10 @@ first (``steadyllm._core.redact``).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+if TYPE_CHECKING:
+    from .usage import ContentFilterResult
 
 ErrorKind = Literal[
     "rate_limit",
@@ -229,6 +232,16 @@ class ContentFilterError(LLMError):
     """The provider's safety filter blocked the prompt or the completion."""
 
     kind = "content_filter"
+
+    @property
+    def results(self) -> tuple[ContentFilterResult, ...]:
+        """The filter's verdict per category, when the provider sent them (Azure)."""
+        from .usage import content_filter_results
+
+        error = (self.body or {}).get("error") if isinstance(self.body, dict) else None
+        raw = error.get("content_filter_result") if isinstance(error, dict) else None
+        prompt = isinstance(error, dict) and error.get("param") == "prompt"
+        return content_filter_results(raw, "prompt" if prompt else "completion")
 
 
 class ServerError(LLMError):

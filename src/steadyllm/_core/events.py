@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias
 
 from .parts import Citation, Part
-from .usage import RateLimitInfo, Usage
+from .usage import ContentFilterResult, RateLimitInfo, Usage
 
 #: ``pause_turn``: Anthropic paused a long turn (server tools); send the turn back to
 #: let it continue. ``refusal``: the model declined (Anthropic's ``stop_reason``).
@@ -113,6 +113,8 @@ class ResponseMeta:
     service_tier: str | None = None
     #: One raw stream event ({"event", "data"}), sent only with ``keep_raw=True``.
     raw: dict[str, Any] | None = None
+    #: Content filter verdicts seen in this event (Azure OpenAI).
+    content_filter: tuple[ContentFilterResult, ...] = ()
     type: Literal["meta"] = "meta"
 
 

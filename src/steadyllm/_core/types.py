@@ -41,7 +41,7 @@ from .parts import (
     ThinkingPart,
     part_dict,
 )
-from .usage import RateLimitInfo, Usage
+from .usage import ContentFilterResult, RateLimitInfo, Usage
 
 # Parts, events and usage live in their own modules; every layer imports them from here.
 __all__ = [
@@ -49,6 +49,7 @@ __all__ = [
     "CachePoint",
     "Citation",
     "CitationDelta",
+    "ContentFilterResult",
     "DocumentPart",
     "Done",
     "FallbackInfo",
@@ -360,6 +361,8 @@ class Response:
     #: The service tier that served the call (``default``, ``flex``, ``priority``;
     #: Anthropic's ``standard``), as the provider reported it.
     service_tier: str | None = None
+    #: Azure OpenAI's content filter verdicts on the prompt and the completion.
+    content_filter: tuple[ContentFilterResult, ...] = ()
 
     @property
     def message(self) -> Message:

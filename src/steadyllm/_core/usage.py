@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 # ---------------------------------------------------------------- usage
 
@@ -79,3 +79,50 @@ class RateLimitInfo:
     tokens_limit: int | None = None
     tokens_remaining: int | None = None
     tokens_reset: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ContentFilterResult:
+    """One category of a provider's content filter (Azure OpenAI), for the prompt or
+    the completion: whether it filtered, and the severity or detection it found."""
+
+    source: Literal["prompt", "completion"]
+    category: str
+    filtered: bool
+    severity: str | None = None
+    detected: bool | None = None
+
+
+def content_filter_results(
+    raw: Any, source: Literal["prompt", "completion"]
+) -> tuple[ContentFilterResult, ...]:
+    """``{"hate": {"filtered": false, "severity": "safe"}, ...}`` as results; entries
+    of another shape (an ``error`` note, say) are left out."""
+    if not isinstance(raw, dict):
+        return ()
+    out = []
+    for category, value in raw.items():
+        if isinstance(value, dict) and isinstance(value.get("filtered"), bool):
+            severity, detected = value.get("severity"), value.get("detected")
+            out.append(
+                ContentFilterResult(
+                    source,
+                    str(category),
+                    value["filtered"],
+                    severity if isinstance(severity, str) else None,
+                    detected if isinstance(detected, bool) else None,
+                )
+            )
+    return tuple(out)
+
+
+def prompt_filter_results(raw: Any) -> tuple[ContentFilterResult, ...]:
+    """Azure's ``prompt_filter_results``: a list of {prompt_index, content_filter_results}."""
+    if not isinstance(raw, list):
+        return ()
+    return tuple(
+        r
+        for entry in raw
+        if isinstance(entry, dict)
+        for r in content_filter_results(entry.get("content_filter_results"), "prompt")
+    )

@@ -102,17 +102,12 @@ class OpenAIRender:
         return body
 
     def _chunk(self, r: Reply, delta: dict[str, Any], finish: str | None = None) -> bytes:
+        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+        if self.azure and delta.get("content"):  # Azure rates each piece of content
+            choice["content_filter_results"] = self._filter()
+        head = {"id": r.id, "object": "chat.completion.chunk", "created": int(time.time())}
         return sse(
-            {
-                "id": r.id,
-                "object": "chat.completion.chunk",
-                "created": int(time.time()),
-                "model": r.model,
-                "system_fingerprint": "fp_emulator",
-                "choices": [
-                    {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
-                ],
-            }
+            {**head, "model": r.model, "system_fingerprint": "fp_emulator", "choices": [choice]}
         )
 
     def stream(

@@ -35,6 +35,7 @@ from ..._core.types import (
     ToolCall,
     Usage,
 )
+from ..._core.usage import content_filter_results, prompt_filter_results
 from ..._http.headers import openai_rate_limit, retry_after_seconds
 from .._common import (
     MAX_TOKENS_PER_CALL,
@@ -156,6 +157,8 @@ def decode_response(
         logprobs=logprobs_of(choice.get("logprobs"), **where),
         system_fingerprint=opt_text(data.get("system_fingerprint")),
         service_tier=opt_text(data.get("service_tier")),
+        content_filter=prompt_filter_results(data.get("prompt_filter_results"))
+        + content_filter_results(choice.get("content_filter_results"), "completion"),
     )
 
 
@@ -296,7 +299,7 @@ def error_from_body(
         model=model,
         request_id=headers.get("x-request-id") or headers.get("apim-request-id"),
         retry_after=retry_after_seconds(headers),
-        body={"error": {k: err.get(k) for k in ("type", "code", "param") if k in err}},
+        body={"error": _error_body(err)},
     )
     obey_should_retry(error, headers)
     error.rate_limit = openai_rate_limit(headers)
@@ -304,6 +307,16 @@ def error_from_body(
         resets = [r for r in (error.rate_limit.requests_reset, error.rate_limit.tokens_reset) if r]
         error.retry_after = min(resets) if resets else None
     return error
+
+
+def _error_body(err: dict[str, Any]) -> dict[str, Any]:
+    """What an error keeps of the body: type, code, param, and Azure's content filter
+    verdicts (``innererror.content_filter_result``, for ``ContentFilterError.results``)."""
+    out: dict[str, Any] = {k: err.get(k) for k in ("type", "code", "param") if k in err}
+    inner = err.get("innererror")
+    if isinstance(inner, dict) and isinstance(inner.get("content_filter_result"), dict):
+        out["content_filter_result"] = inner["content_filter_result"]
+    return out
 
 
 def _classify(status: int | None, code: str, etype: str, message: str) -> type[LLMError]:

@@ -21,6 +21,7 @@ from ..._core.types import (
     TextDelta,
     ToolCallDelta,
 )
+from ..._core.usage import content_filter_results, prompt_filter_results
 from ..._http.headers import openai_rate_limit
 from ...sse import ServerSentEvent
 from .._common import snippet, text_of
@@ -78,6 +79,9 @@ class StreamDecoder:
         if chunk.get("error"):
             raise error_from_body(None, self.headers, chunk, self._dialect, self._model)
         events: list[ProviderEvent] = []
+        verdicts = prompt_filter_results(chunk.get("prompt_filter_results"))
+        if verdicts:  # Azure's first chunk: no choices, the prompt's verdicts
+            events.append(ResponseMeta(content_filter=verdicts))
         if not self._meta_sent and (chunk.get("id") or chunk.get("model")):
             self._meta_sent = True
             events.append(
@@ -101,6 +105,9 @@ class StreamDecoder:
             if not isinstance(delta, dict):
                 raise self.shape(f"a stream delta is {type(delta).__name__}, not an object")
             events.extend(self._delta(delta))
+            verdicts = content_filter_results(choice.get("content_filter_results"), "completion")
+            if verdicts:
+                events.append(ResponseMeta(content_filter=verdicts))
             if choice.get("logprobs") is not None:
                 where = {"provider": self._dialect.provider, "model": self._model}
                 tokens = logprobs_of(choice["logprobs"], **where)
