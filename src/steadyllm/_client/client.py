@@ -21,7 +21,7 @@ from .._core.context import Context, effective_context
 from .._core.errors import ConfigError, LLMError
 from .._core.redact import get_logger
 from .._core.sinks import SinkFailures
-from .._core.types import Message, ReasoningEffort, Request, Response, ToolChoice, ToolSpec
+from .._core.types import Message, Response
 from .._metering.costs import CostTracker
 from .._metering.observe import Stats
 from .._resilience.breaker import BreakerPolicy
@@ -34,7 +34,8 @@ from .plan import (
     CallOptions,
     CallPlan,
     LoopOptions,
-    as_list,
+    RequestOptions,
+    build_request,
     cache_mode,
     check_options,
     timeout_seconds,
@@ -164,54 +165,20 @@ class Client(AgentCalls):
         messages: Sequence[Message],
         *,
         stream: bool = False,
-        tools: Sequence[ToolSpec] | None = None,
-        tool_choice: ToolChoice | None = None,
-        temperature: float | None = None,
-        top_p: float | None = None,
-        max_tokens: int | None = None,
-        stop: str | Sequence[str] | None = None,
-        seed: int | None = None,
-        user: str | None = None,
-        response_format: dict[str, Any] | None = None,
-        extra: dict[str, Any] | None = None,
         context: Context | None = None,
         timeout_ms: int | None = None,
         max_retries: int | None = None,
-        reasoning_effort: ReasoningEffort | None = None,
-        thinking_budget: int | None = None,
-        prompt_cache_key: str | None = None,
-        headers: Mapping[str, str] | None = None,
-        keep_raw: bool = False,
+        **fields: Unpack[RequestOptions],
     ) -> CallPlan:
         """Resolve and check one call without sending it (bad input fails here)."""
         if self._closed:
             raise LLMError("this client is closed; create a new one", retryable=False)
-        check_options(context, max_retries, extra)
+        check_options(context, max_retries, fields.get("extra"))
         s = self.settings
         ref = parse_model(
             model, aliases=s.aliases, default_provider=s.provider, default_model=s.default_model
         )
-        request = Request(
-            provider=ref.provider,
-            model=ref.model,
-            messages=as_list(messages),
-            tools=list(tools or ()),
-            tool_choice=tool_choice,
-            temperature=temperature,
-            top_p=top_p,
-            max_tokens=max_tokens,
-            stop=[stop] if isinstance(stop, str) else (list(stop) if stop is not None else None),
-            seed=seed,
-            user=user,
-            response_format=response_format,
-            extra=dict(extra or {}),
-            stream=stream,
-            reasoning_effort=reasoning_effort,
-            thinking_budget=thinking_budget,
-            prompt_cache_key=prompt_cache_key,
-            headers=dict(headers or {}),
-            keep_raw=keep_raw,
-        )
+        request = build_request(ref.provider, ref.model, messages, stream, fields)
         check_request(request)
         timeout_s = timeout_seconds(timeout_ms, s.timeout_ms)
         retry = self.retry if max_retries is None else self.retry.with_retries(max_retries)

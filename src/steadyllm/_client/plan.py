@@ -22,8 +22,8 @@ from .._resilience.retry import RetryPolicy
 from ..providers import Provider
 
 
-class LoopOptions(TypedDict, total=False):
-    """Keyword options of every model turn of ``chat_with_tools`` and ``chat_json``."""
+class TurnFields(TypedDict, total=False):
+    """What a model turn asks of the provider (the Request's fields but its tools)."""
 
     temperature: float | None
     top_p: float | None
@@ -33,11 +33,6 @@ class LoopOptions(TypedDict, total=False):
     user: str | None
     response_format: dict[str, Any] | None
     extra: dict[str, Any] | None
-    context: Context | None
-    timeout_ms: int | None
-    max_retries: int | None
-    #: Response cache for this call: "use", "bypass" or "refresh" (default from ENABLE_LLM_CACHE).
-    cache: CacheMode | None
     #: OpenAI reasoning models: "none", "minimal", "low", "medium", "high", "xhigh".
     reasoning_effort: ReasoningEffort | None
     #: Anthropic extended thinking: tokens the model may think for (at least 1024).
@@ -50,11 +45,43 @@ class LoopOptions(TypedDict, total=False):
     keep_raw: bool
 
 
+class RequestOptions(TurnFields, total=False):
+    """Every field of one Request, as ``build_request`` takes them."""
+
+    tools: Sequence[ToolSpec] | None
+    tool_choice: ToolChoice | None
+
+
+class LoopOptions(TurnFields, total=False):
+    """Keyword options of every model turn of ``chat_with_tools`` and ``chat_json``."""
+
+    context: Context | None
+    timeout_ms: int | None
+    max_retries: int | None
+    #: Response cache for this call: "use", "bypass" or "refresh" (default from ENABLE_LLM_CACHE).
+    cache: CacheMode | None
+
+
 class CallOptions(LoopOptions, total=False):
     """Keyword options accepted by ``chat`` and ``stream``."""
 
     tools: Sequence[ToolSpec] | None
     tool_choice: ToolChoice | None
+
+
+def build_request(
+    provider: str, model: str, messages: object, stream: bool, fields: RequestOptions
+) -> Request:
+    """The Request of one call, its list-like options copied (the caller keeps theirs)."""
+    stop = fields.get("stop")
+    options: dict[str, Any] = {
+        **fields,
+        "tools": list(fields.get("tools") or ()),
+        "stop": [stop] if isinstance(stop, str) else (list(stop) if stop is not None else None),
+        "extra": dict(fields.get("extra") or {}),
+        "headers": dict(fields.get("headers") or {}),
+    }
+    return Request(provider, model, as_list(messages), stream=stream, **options)
 
 
 @dataclass(slots=True)

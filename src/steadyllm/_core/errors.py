@@ -44,10 +44,9 @@ first (``steadyllm._core.redact``).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
-if TYPE_CHECKING:
-    from .usage import ContentFilterResult
+from .usage import ContentFilterResult, content_filter_results
 
 ErrorKind = Literal[
     "rate_limit",
@@ -236,11 +235,10 @@ class ContentFilterError(LLMError):
     @property
     def results(self) -> tuple[ContentFilterResult, ...]:
         """The filter's verdict per category, when the provider sent them (Azure)."""
-        from .usage import content_filter_results
-
-        error = (self.body or {}).get("error") if isinstance(self.body, dict) else None
-        raw = error.get("content_filter_result") if isinstance(error, dict) else None
-        prompt = isinstance(error, dict) and error.get("param") == "prompt"
+        error = self.body.get("error") if isinstance(self.body, dict) else None
+        error = error if isinstance(error, dict) else {}
+        prompt = error.get("param") == "prompt"
+        raw = error.get("content_filter_result")
         return content_filter_results(raw, "prompt" if prompt else "completion")
 
 

@@ -15,6 +15,8 @@ import base64
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias
 
+from .errors import InvalidRequestError
+
 
 @dataclass(frozen=True, slots=True)
 class Citation:
@@ -299,3 +301,52 @@ def reply_parts(
     if refusal:
         parts.append(RefusalPart(refusal))
     return tuple(parts)
+
+
+# ---------------------------------------------------------------- builders
+
+
+def cache_point(ttl: Literal["5m", "1h"] = "5m") -> CachePoint:
+    """A prompt-cache breakpoint after the part before it:
+    ``sl.user(long_document, sl.cache_point())``."""
+    if ttl not in ("5m", "1h"):
+        raise InvalidRequestError(f"cache_point(ttl={ttl!r}): use '5m' or '1h'")
+    return CachePoint(ttl)
+
+
+def document(
+    *,
+    data: bytes | None = None,
+    url: str | None = None,
+    text: str | None = None,
+    media_type: str | None = None,
+    title: str | None = None,
+    citations: bool = False,
+) -> DocumentPart:
+    """A document part: a PDF from ``data`` (bytes) or a ``url``, or plain ``text``."""
+    if sum(x is not None for x in (data, url, text)) != 1:
+        raise InvalidRequestError("document() needs exactly one of data=, url= or text=")
+    kind = media_type or ("text/plain" if text is not None else "application/pdf")
+    if kind not in ("application/pdf", "text/plain"):
+        raise InvalidRequestError(
+            f"document(media_type={kind!r}): use 'application/pdf' or 'text/plain' "
+            "(images go in sl.image())"
+        )
+    if text is not None and kind != "text/plain":
+        raise InvalidRequestError("document(text=...) is plain text: leave media_type out")
+    return DocumentPart(data, url, text, kind, title, citations)
+
+
+def image(
+    *,
+    url: str | None = None,
+    data: bytes | None = None,
+    media_type: str | None = None,
+    detail: Literal["auto", "low", "high"] | None = None,
+) -> ImagePart:
+    """An image part, from a URL or from bytes plus their media type."""
+    if (url is None) == (data is None):
+        raise InvalidRequestError("image() needs exactly one of url= or data=")
+    if data is not None and not (media_type or "").startswith("image/"):
+        raise InvalidRequestError("image(data=...) needs media_type, e.g. media_type='image/png'")
+    return ImagePart(url=url, data=data, media_type=media_type, detail=detail)

@@ -39,6 +39,9 @@ from .parts import (
     ServerToolPart,
     TextPart,
     ThinkingPart,
+    cache_point,
+    document,
+    image,
     part_dict,
 )
 from .usage import ContentFilterResult, RateLimitInfo, Usage
@@ -179,16 +182,6 @@ def system(text: str, *, cache: Literal["5m", "1h"] | None = None) -> Message:
     return Message("system", (TextPart(text), cache_point(cache)))
 
 
-def cache_point(ttl: Literal["5m", "1h"] = "5m") -> CachePoint:
-    """A prompt-cache breakpoint after the part before it:
-    ``sl.user(long_document, sl.cache_point())``."""
-    if ttl not in ("5m", "1h"):
-        from .errors import InvalidRequestError
-
-        raise InvalidRequestError(f"cache_point(ttl={ttl!r}): use '5m' or '1h'")
-    return CachePoint(ttl)
-
-
 def user(*content: str | Part) -> Message:
     """A user message from text and image parts: ``user("What is this?", image(url=...))``."""
     return Message("user", _parts(content))
@@ -203,48 +196,6 @@ def tool_result(tool_call_id: str, content: str | Any, *, is_error: bool = False
     """The result of a tool call; non-string content is sent as JSON."""
     text = content if isinstance(content, str) else json.dumps(content, default=str)
     return Message("tool", (TextPart(text),), tool_call_id=tool_call_id, is_error=is_error)
-
-
-def document(
-    *,
-    data: bytes | None = None,
-    url: str | None = None,
-    text: str | None = None,
-    media_type: str | None = None,
-    title: str | None = None,
-    citations: bool = False,
-) -> DocumentPart:
-    """A document part: a PDF from ``data`` (bytes) or a ``url``, or plain ``text``."""
-    from .errors import InvalidRequestError
-
-    if sum(x is not None for x in (data, url, text)) != 1:
-        raise InvalidRequestError("document() needs exactly one of data=, url= or text=")
-    kind = media_type or ("text/plain" if text is not None else "application/pdf")
-    if kind not in ("application/pdf", "text/plain"):
-        raise InvalidRequestError(
-            f"document(media_type={kind!r}): use 'application/pdf' or 'text/plain' "
-            "(images go in sl.image())"
-        )
-    if text is not None and kind != "text/plain":
-        raise InvalidRequestError("document(text=...) is plain text: leave media_type out")
-    return DocumentPart(data, url, text, kind, title, citations)
-
-
-def image(
-    *,
-    url: str | None = None,
-    data: bytes | None = None,
-    media_type: str | None = None,
-    detail: Literal["auto", "low", "high"] | None = None,
-) -> ImagePart:
-    """An image part, from a URL or from bytes plus their media type."""
-    from .errors import InvalidRequestError
-
-    if (url is None) == (data is None):
-        raise InvalidRequestError("image() needs exactly one of url= or data=")
-    if data is not None and not (media_type or "").startswith("image/"):
-        raise InvalidRequestError("image(data=...) needs media_type, e.g. media_type='image/png'")
-    return ImagePart(url=url, data=data, media_type=media_type, detail=detail)
 
 
 @dataclass(frozen=True, slots=True)
