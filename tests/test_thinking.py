@@ -194,3 +194,19 @@ async def test_the_reasoning_options_are_part_of_the_cache_key(emulator: Emulato
     assert json.dumps(emulator.requests[-1].body["thinking"]) == json.dumps(
         {"type": "enabled", "budget_tokens": 2048}
     )
+
+
+async def test_a_cached_stream_replays_every_part_of_the_reply(emulator: Emulator) -> None:
+    options: dict[str, Any] = {"max_tokens": 4096, "thinking_budget": 2048}
+    async with sl.Client(emulator.settings(enable_cache=True)) as client:
+        replies = []
+        for _ in range(2):
+            async with client.stream(MODEL, [sl.user("think, then answer")], **options) as s:
+                kinds = {type(e) async for e in s}
+            replies.append((s.response, kinds))
+    (first, _), (again, kinds) = replies
+    assert again.cached and len(emulator.requests) == 1
+    assert again.message == first.message and again.reasoning == first.reasoning
+    assert {sl.ReasoningDelta, sl.PartDone, sl.TextDelta} <= kinds
+    (thinking,) = [p for p in again.parts if isinstance(p, sl.ThinkingPart)]
+    assert thinking.signature

@@ -301,22 +301,32 @@ __all__ = ["ChatStream"]
 
 
 async def replay(response: Response) -> AsyncIterator[ProviderEvent]:
-    """A cached Response as the events a provider would have streamed."""
+    """A cached Response as the events a provider would have streamed: every part
+    comes back (signed thinking included), so the replayed reply's message is the
+    one that was cached."""
     from .._core.chunking import split_text
-    from .._core.types import TextDelta, ToolCallDelta, Usage
+    from .._core.types import (
+        CitationDelta,
+        PartDone,
+        ReasoningDelta,
+        RefusalDelta,
+        TextDelta,
+        ToolCallDelta,
+        Usage,
+    )
 
     yield ResponseMeta(response.request_id, response.model)
+    if response.reasoning:
+        yield ReasoningDelta(response.reasoning)
     for piece in split_text(response.text, None):
         yield TextDelta(piece)
+    if response.refusal:
+        yield RefusalDelta(response.refusal)
+    for citation in response.citations:
+        yield CitationDelta(citation)
     for index, call in enumerate(response.tool_calls):
         yield ToolCallDelta(index, id=call.id, name=call.name, arguments=call.arguments)
-    u = response.usage
-    yield Usage(
-        u.prompt_tokens,
-        u.completion_tokens,
-        u.total_tokens,
-        u.cached_tokens,
-        u.cache_write_tokens,
-        u.reasoning_tokens,
-    )
+    for part in response.parts:
+        yield PartDone(part)
+    yield Usage(**{**response.usage.to_dict(), "cost_usd": None})
     yield Done(response.finish_reason)
