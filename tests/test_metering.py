@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -362,22 +363,26 @@ async def test_costs_and_stats_reports_match_the_tracker(
         await client.chat(
             "anthropic:claude-sonnet-4-5", [sl.user("y")], context=sl.Context(agent="b")
         )
-    assert main(["costs", str(path), "--json"]) == 0
-    report = json.loads(capsys.readouterr().out)
-    tracked = client.costs.summary()
-    assert report["total"] == tracked["total"] and report["by_agent"] == tracked["by_agent"]
-    assert report["by_model"] == tracked["by_model"]
-    assert main(["costs", str(path)]) == 0
-    table = capsys.readouterr().out
-    assert "by model" in table and "openai:gpt-4o-mini" in table and "by agent" in table
-    assert main(["stats", str(path), "--json"]) == 0
-    stats = json.loads(capsys.readouterr().out)
-    assert stats["overall"]["requests"] == 5 and stats["overall"]["failures"] == {
-        "quota_exceeded": 1
-    }
-    assert client.stats is not None and client.stats.summary()["overall"]["requests"] == 5
-    assert main(["stats", str(path)]) == 0
-    assert "quota_exceeded=1" in capsys.readouterr().out
+
+    def read_reports() -> None:  # the CLI reading the log: off the event loop
+        assert main(["costs", str(path), "--json"]) == 0
+        report = json.loads(capsys.readouterr().out)
+        tracked = client.costs.summary()
+        assert report["total"] == tracked["total"] and report["by_agent"] == tracked["by_agent"]
+        assert report["by_model"] == tracked["by_model"]
+        assert main(["costs", str(path)]) == 0
+        table = capsys.readouterr().out
+        assert "by model" in table and "openai:gpt-4o-mini" in table and "by agent" in table
+        assert main(["stats", str(path), "--json"]) == 0
+        stats = json.loads(capsys.readouterr().out)
+        assert stats["overall"]["requests"] == 5 and stats["overall"]["failures"] == {
+            "quota_exceeded": 1
+        }
+        assert client.stats is not None and client.stats.summary()["overall"]["requests"] == 5
+        assert main(["stats", str(path)]) == 0
+        assert "quota_exceeded=1" in capsys.readouterr().out
+
+    await asyncio.to_thread(read_reports)
 
 
 def test_reading_a_broken_log_names_the_line(

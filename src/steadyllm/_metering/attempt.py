@@ -110,9 +110,20 @@ class AttemptBook:
         return self.budget.settle_soon(cost) if self.budget is not None else None
 
     def succeeded(self, response: Response) -> Awaitable[None] | None:
-        """Book the reported usage; the budget's write to await, if any."""
+        """Book the reported usage; the budget's write to await, if any. A reply with
+        output but no usage at all (a server that sends none, or refused
+        ``stream_options``) is booked at what was sent, marked as an estimate."""
         self._span("ok")
-        return self._settle_budget(self._price(response.usage, estimated=False))
+        if response.usage.total_tokens or not _has_output(response):
+            return self._settle_budget(self._price(response.usage, estimated=False))
+        response.usage = lost_attempt_usage(
+            self.request,
+            self.output_cap,
+            response,
+            stopped_by_us=False,
+            prompt=self.prompt_tokens or None,
+        )
+        return self._settle_budget(self._price(response.usage, estimated=True))
 
     def failed(self, error: LLMError) -> tuple[Usage, Awaitable[None] | None]:
         """Book what a failed attempt cost; the usage booked and the budget's write."""

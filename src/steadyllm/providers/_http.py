@@ -26,6 +26,7 @@ from .._core.errors import (
     LLMTimeoutError,
     StreamInterruptedError,
 )
+from .._core.redact import get_logger
 from .._core.types import ProviderEvent, Request, Response, ResponseMeta
 from .._http.connection import HTTPResponse
 from .._http.request import HTTPRequest
@@ -33,6 +34,8 @@ from .._http.transport import HTTPTransport
 from ..sse import MAX_EVENT_BYTES, EventTooLargeError, ServerSentEvent, SSEDecoder
 from ._base import Provider
 from ._common import snippet
+
+logger = get_logger("steadyllm")
 
 if TYPE_CHECKING:
     from .._config.settings import Settings
@@ -73,6 +76,10 @@ class Codec(Generic[D]):
     decode_response: Callable[[Request, int, Mapping[str, str], bytes, D], Response]
     decode_error: Callable[[Request, int, Mapping[str, str], bytes, D], LLMError]
     stream: Callable[[Request, D, Mapping[str, str]], StreamState]
+    #: For a stream request the server refused (status, body): a dialect to send it
+    #: once more with, remembered for later calls, or None (OpenAI-compatible servers
+    #: that reject ``stream_options``).
+    relax: Callable[[D, int, bytes], D | None] | None = None
 
 
 def http_provider(
@@ -195,6 +202,19 @@ class HTTPProvider(Provider, Generic[D]):
         try:
             if response.status >= 300:
                 body = await response.read()
+                relaxed = self.codec.relax and self.codec.relax(self.dialect, response.status, body)
+                if relaxed:
+                    logger.warning(
+                        "%s refused a stream option (%s); sent again without it, and from "
+                        "now on: its streams report no usage, so they are booked at an "
+                        "estimate",
+                        self.name,
+                        snippet(body),
+                    )
+                    self.dialect = relaxed
+                    async for event in self.stream(request):
+                        yield event
+                    return
                 raise self.codec.decode_error(
                     request, response.status, response.headers, body, self.dialect
                 )

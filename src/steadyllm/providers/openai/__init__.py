@@ -13,12 +13,14 @@ from ..._config.settings import Settings
 from ..._core.errors import ConfigError
 from .._http import Codec, HTTPProvider, http_provider
 from .decode import decode_error, decode_response
-from .dialect import PRESETS, Dialect
+from .dialect import PRESETS, Dialect, without_stream_options
 from .encode import encode_body
 from .endpoint import OPENAI_BASE_URL, AzureEndpoint, OpenAIEndpoint
 from .stream import StreamDecoder
 
-CODEC: Codec[Dialect] = Codec(encode_body, decode_response, decode_error, StreamDecoder)
+CODEC: Codec[Dialect] = Codec(
+    encode_body, decode_response, decode_error, StreamDecoder, relax=without_stream_options
+)
 
 
 def make_openai(settings: Settings) -> HTTPProvider[Dialect]:

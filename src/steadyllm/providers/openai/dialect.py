@@ -5,7 +5,7 @@ ignores), and the presets of the compatible servers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +23,17 @@ class Dialect:
     key_variable: str = "OPENAI_API_KEY"
     #: Whether PDF file inputs are accepted (api.openai.com; not assumed elsewhere).
     documents: bool = True
+    #: Whether streams ask for usage (``stream_options``); turned off for a server
+    #: that refuses the field (see ``without_stream_options``).
+    stream_usage: bool = True
+
+
+def without_stream_options(dialect: Dialect, status: int, body: bytes) -> Dialect | None:
+    """The dialect to retry a refused stream with: a server that rejects
+    ``stream_options`` (a 400/422 naming it) gets streams without it."""
+    if dialect.stream_usage and status in (400, 422) and b"stream_options" in body:
+        return replace(dialect, stream_usage=False)
+    return None
 
 
 @dataclass(frozen=True, slots=True)

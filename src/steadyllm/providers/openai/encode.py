@@ -118,7 +118,8 @@ def encode_body(request: Request, dialect: Dialect) -> dict[str, Any]:
             body["response_format"] = {"type": "json_object"}
     if request.stream:
         body["stream"] = True
-        body["stream_options"] = {"include_usage": True}
+        if dialect.stream_usage:
+            body["stream_options"] = {"include_usage": True}
     body.update(request.extra)
     return body
 
