@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._core.chunking import split_text
-from . import _thinking
+from . import _server_tools, _thinking
 from ._behavior import Behavior
 from ._frames import Quiet, sse
 
@@ -33,6 +33,8 @@ class Reply:
     cache_write_1h_tokens: int = 0
     #: Anthropic citations of the request's documents, on the reply text.
     citations: list[dict[str, Any]] = field(default_factory=list)
+    #: Blocks of server tools the emulator ran (Anthropic web search).
+    server_blocks: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _thirds(text: str) -> list[str]:
@@ -67,10 +69,11 @@ class OpenAIRender:
         }
 
     def completion(self, r: Reply) -> dict[str, Any]:
+        refused = r.finish == "refusal"  # a scripted refusal: OpenAI's own field
         message: dict[str, Any] = {
             "role": "assistant",
-            "content": r.text or None,
-            "refusal": None,
+            "content": None if refused else r.text or None,
+            "refusal": r.text if refused else None,
             "annotations": [],
         }
         if r.tool_calls:
@@ -82,7 +85,7 @@ class OpenAIRender:
             "index": 0,
             "message": message,
             "logprobs": None,
-            "finish_reason": r.finish,
+            "finish_reason": "stop" if refused else r.finish,
         }
         body: dict[str, Any] = {
             "id": r.id,
@@ -131,7 +134,8 @@ class OpenAIRender:
             )
         head.append(self._chunk(r, {"role": "assistant", "content": "", "refusal": None}))
         content = [
-            self._chunk(r, {"content": piece}) for piece in split_text(r.text, behavior.chunks)
+            self._chunk(r, {"refusal" if r.finish == "refusal" else "content": piece})
+            for piece in split_text(r.text, behavior.chunks)
         ]
         content += self._tool_chunks(r)
         return head, content, self._tail(r, behavior, include_usage)
@@ -154,7 +158,7 @@ class OpenAIRender:
 
     def _tail(self, r: Reply, behavior: Behavior, include_usage: bool) -> list[bytes]:
         """The finish chunk, the usage chunk (when asked for) and ``[DONE]``."""
-        tail = [self._chunk(r, {}, r.finish)]
+        tail = [self._chunk(r, {}, "stop" if r.finish == "refusal" else r.finish)]
         if include_usage:
             tail.append(
                 sse(
@@ -226,17 +230,17 @@ class AnthropicRender:
                 "ephemeral_1h_input_tokens": r.cache_write_1h_tokens,
             },
             "output_tokens": r.completion_tokens,
+            "server_tool_use": {"web_search_requests": _server_tools.searches(r.server_blocks)},
             "service_tier": "standard",
         }
 
     @staticmethod
     def stop_reason(finish: str) -> str:
-        return {"length": "max_tokens", "tool_calls": "tool_use", "content_filter": "refusal"}.get(
-            finish, "end_turn"
-        )
+        return _server_tools.STOP_REASONS.get(finish, "end_turn")
 
     def message(self, r: Reply) -> dict[str, Any]:
         content: list[dict[str, Any]] = [_thinking.block(r.thinking)] if r.thinking else []
+        content += r.server_blocks
         if r.text:
             text: dict[str, Any] = {"type": "text", "text": r.text}
             content.append({**text, "citations": r.citations} if r.citations else text)
@@ -282,6 +286,8 @@ class AnthropicRender:
         ]
         first = 1 if r.thinking else 0
         content = _thinking.frames(r.thinking, 0, behavior.chunks) if r.thinking else []
+        content += _server_tools.frames(r.server_blocks, first)
+        first += len(r.server_blocks)
         content += self._text_blocks(r, behavior, first)
         content += self._tool_blocks(r, first + (1 if r.text else 0))
         tail = [
@@ -366,19 +372,8 @@ class AnthropicRender:
         return content
 
     def error_body(self, status: int, fault: str | None, message: str) -> dict[str, Any]:
-        etype = {
-            400: "invalid_request_error",
-            401: "authentication_error",
-            402: "billing_error",
-            403: "permission_error",
-            404: "not_found_error",
-            409: "conflict_error",
-            413: "request_too_large",
-            429: "rate_limit_error",
-            500: "api_error",
-            504: "timeout_error",
-            529: "overloaded_error",
-        }.get(status, "api_error" if status >= 500 else "invalid_request_error")
+        fallback = "api_error" if status >= 500 else "invalid_request_error"
+        etype = _server_tools.ERROR_TYPES.get(status, fallback)
         error: dict[str, Any] = {"type": etype, "message": message}
         if fault == "quota":
             error["details"] = {"error_code": "enforced_spend_limit_reached"}

@@ -9,7 +9,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from . import _documents, _thinking
+from . import _documents, _server_tools, _thinking
 from ._behavior import Behavior, BehaviorError
 from ._faults import mid_stream_fault, pre_response_fault
 from ._frames import Quiet
@@ -207,6 +207,7 @@ class Handler:
         pieces = [thought, text, *(a for _, _, a in calls)]
         completion = sum(-(-len(t) // 4) for t in pieces if t)
         cache = self.state.prompt_cache.use(body) if self.api == "anthropic" else None
+        searched = _server_tools.web_search(body) if self.api == "anthropic" else []
         read, write_5m, write_1h = (
             (cache.read, cache.write_5m, cache.write_1h) if cache else (0, 0, 0)
         )
@@ -228,7 +229,8 @@ class Handler:
                 else f"chatcmpl-{uuid.uuid4().hex[:20]}"
             ),
             thinking=thought,
-            citations=_documents.citations(body) if self.api == "anthropic" else [],
+            citations=_documents.citations(body) + _server_tools.citation(searched),
+            server_blocks=searched,
         )
 
     # -------------------------------------------------------------- faults
