@@ -88,16 +88,22 @@ async def test_over_http_the_call_fails_once_without_a_retry(name: str) -> None:
         await server.wait_closed()
 
 
-#: Streams that end with [DONE] and never name a finish reason: text, usage.
+#: Streams that end with [DONE] and never name a finish reason: text, usage, and
+#: the reasoning, which Snowflake sends only as ``reasoning_details``.
 COMPLETE = {
-    "snowflake_no_finish_reason_stream": ("4", 22, 5),
-    "snowflake_thinking_no_finish_reason_stream": ("15 \u00d7 27 = **405**", 45, 73),
+    "snowflake_no_finish_reason_stream": ("4", 22, 5, ""),
+    "snowflake_thinking_no_finish_reason_stream": (
+        "15 \u00d7 27 = **405**",
+        45,
+        73,
+        "15 * 27 = 405",
+    ),
 }
 
 
 @pytest.mark.parametrize("name", sorted(COMPLETE))
 async def test_a_stream_ended_by_done_without_a_reason_is_complete(name: str) -> None:
-    text, prompt, completion = COMPLETE[name]
+    text, prompt, completion, reasoning = COMPLETE[name]
     server, url = await serve_bytes(body(name))
     settings_ = sl.Settings.load(
         env={}, dotenv=False, config_file=False, compatible_base_url=url + "/v1", max_retries=0
@@ -111,6 +117,7 @@ async def test_a_stream_ended_by_done_without_a_reason_is_complete(name: str) ->
                 pass
         response = stream.response
         assert response.text.startswith(text) and response.finish_reason == "unknown"
+        assert response.reasoning == reasoning
         assert (response.usage.prompt_tokens, response.usage.completion_tokens) == (
             prompt,
             completion,

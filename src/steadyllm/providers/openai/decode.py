@@ -127,7 +127,11 @@ def decode_response(
     refusal = text_of(message.get("refusal"), "a refusal", **where)
     if refusal and finish == "stop":
         finish = "refusal"
-    reasoning = message.get("reasoning") or message.get("reasoning_content")
+    reasoning = (
+        message.get("reasoning")
+        or message.get("reasoning_content")
+        or details_text(message.get("reasoning_details"))
+    )
     reasoning = (
         reasoning if type(reasoning) is str else text_of(reasoning, "the reasoning", **where)
     )
@@ -183,6 +187,20 @@ def logprobs_of(value: Any, *, provider: str, model: str) -> tuple[TokenLogprob,
             provider=provider,
             model=model,
         ) from None
+
+
+def details_text(details: Any) -> str | None:
+    """The readable text of OpenRouter-style ``reasoning_details`` (``reasoning.text``
+    and ``reasoning.summary`` entries; encrypted ones have none), for servers that
+    send only those (Snowflake Cortex)."""
+    if not isinstance(details, list):
+        return None
+    texts = [
+        d.get("text") if d.get("type") == "reasoning.text" else d.get("summary")
+        for d in details
+        if isinstance(d, dict)
+    ]
+    return "".join(t for t in texts if isinstance(t, str)) or None
 
 
 def citations_of(annotations: Any, *, provider: str, model: str) -> tuple[Citation, ...]:

@@ -27,6 +27,7 @@ from ...sse import ServerSentEvent
 from .._common import snippet, text_of
 from .decode import (
     citations_of,
+    details_text,
     error_from_body,
     logprobs_of,
     normalize_finish,
@@ -123,7 +124,11 @@ class StreamDecoder:
     def _delta(self, delta: dict[str, Any]) -> list[ProviderEvent]:
         events: list[ProviderEvent] = []
         where = {"provider": self._dialect.provider, "model": self._model}
-        reasoning = delta.get("reasoning") or delta.get("reasoning_content")
+        reasoning = (
+            delta.get("reasoning")
+            or delta.get("reasoning_content")
+            or details_text(delta.get("reasoning_details"))
+        )
         if reasoning:
             events.append(ReasoningDelta(text_of(reasoning, "a reasoning delta", **where)))
         content = delta.get("content")
