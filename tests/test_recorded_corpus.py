@@ -105,6 +105,16 @@ def expect_chat(response: sl.Response, completion: Any) -> None:
         assert response.usage.cached_tokens == ((details and details.cached_tokens) or 0)
         out = usage.completion_tokens_details
         assert response.usage.reasoning_tokens == ((out and out.reasoning_tokens) or 0)
+        assert response.usage.audio_prompt_tokens == ((details and details.audio_tokens) or 0)
+        assert (
+            response.usage.audio_completion_tokens,
+            response.usage.accepted_prediction_tokens,
+            response.usage.rejected_prediction_tokens,
+        ) == (
+            (out and out.audio_tokens) or 0,
+            (out and out.accepted_prediction_tokens) or 0,
+            (out and out.rejected_prediction_tokens) or 0,
+        )
 
 
 @pytest.mark.parametrize("entry", entries("chat", stream=False), ids=ids)

@@ -47,6 +47,16 @@ def test_the_recorded_reply_gives_its_text_usage_fingerprint_and_tier() -> None:
     assert r.model == "gpt-4o-2024-08-06"
 
 
+def test_audio_input_tokens_are_counted_from_a_real_recording() -> None:
+    name = "openai__test_audio_as_binary_content_input__0.json"
+    data = (FIXTURES / "recorded" / "corpus" / name).read_bytes()
+    request = Request(provider="openai", model="gpt-4o-audio-preview", messages=[sl.user("x")])
+    usage = decode_response(request, 200, {}, data, Dialect()).usage
+    assert (usage.prompt_tokens, usage.audio_prompt_tokens, usage.completion_tokens) == (64, 44, 9)
+    assert (usage + usage).audio_prompt_tokens == 88
+    assert usage.to_dict()["audio_prompt_tokens"] == 44
+
+
 # Composed from the Chat Completions reference: logprobs are opt-in, per token, with
 # the top alternatives; a stream carries them on each chunk's choice.
 LOGPROBS: Any = {

@@ -30,6 +30,13 @@ class Usage:
     #: The part of ``cache_write_tokens`` written for one hour (Anthropic's 1h TTL),
     #: billed at its own, higher rate.
     cache_write_1h_tokens: int = 0
+    #: Audio tokens among the prompt and the completion tokens (OpenAI audio models).
+    audio_prompt_tokens: int = 0
+    audio_completion_tokens: int = 0
+    #: Predicted Outputs (OpenAI): prediction tokens that appeared in the reply, and
+    #: those that did not (billed as completion tokens all the same).
+    accepted_prediction_tokens: int = 0
+    rejected_prediction_tokens: int = 0
 
     def __post_init__(self) -> None:
         if not self.total_tokens:
@@ -49,6 +56,10 @@ class Usage:
             cost,
             self.web_search_requests + other.web_search_requests,
             self.cache_write_1h_tokens + other.cache_write_1h_tokens,
+            self.audio_prompt_tokens + other.audio_prompt_tokens,
+            self.audio_completion_tokens + other.audio_completion_tokens,
+            self.accepted_prediction_tokens + other.accepted_prediction_tokens,
+            self.rejected_prediction_tokens + other.rejected_prediction_tokens,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -62,6 +73,10 @@ class Usage:
             "cost_usd": self.cost_usd,
             "web_search_requests": self.web_search_requests,
             "cache_write_1h_tokens": self.cache_write_1h_tokens,
+            "audio_prompt_tokens": self.audio_prompt_tokens,
+            "audio_completion_tokens": self.audio_completion_tokens,
+            "accepted_prediction_tokens": self.accepted_prediction_tokens,
+            "rejected_prediction_tokens": self.rejected_prediction_tokens,
         }
 
 

@@ -95,6 +95,15 @@ def usage_from(data: Any, provider: str = "openai", model: str = "") -> Usage | 
         usage = Usage(*(v or 0 for v in values))  # the usual case: checked in one pass
     else:
         usage = _checked_usage(data, prompt, completion, where)
+    if prompt.get("audio_tokens") or completion:  # counts only some replies carry
+        usage.audio_prompt_tokens = token_count(prompt, "audio_tokens", **where)
+        usage.audio_completion_tokens = token_count(completion, "audio_tokens", **where)
+        usage.accepted_prediction_tokens = token_count(
+            completion, "accepted_prediction_tokens", **where
+        )
+        usage.rejected_prediction_tokens = token_count(
+            completion, "rejected_prediction_tokens", **where
+        )
     server = data.get("server_tool_use_details")  # OpenRouter's web search plugin
     if isinstance(server, dict) and server.get("web_search_requests") is not None:
         usage.web_search_requests = token_count(server, "web_search_requests", **where)
