@@ -143,6 +143,11 @@ def test_thinking_budget_becomes_anthropics_thinking_and_its_rules_are_checked_b
             "forced tool_choice",
         ),
         ({"reasoning_effort": "high"}, "thinking_budget=N"),
+        # both: the effort is refused, not silently dropped beside the budget
+        (
+            {"reasoning_effort": "high", "thinking_budget": 2048, "max_tokens": 4096},
+            "not a reasoning",
+        ),
     ]
     for fields, message in cases:
         with pytest.raises(sl.InvalidRequestError, match=message):

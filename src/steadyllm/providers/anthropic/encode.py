@@ -194,12 +194,7 @@ def encode_body(request: Request, dialect: Dialect) -> dict[str, Any]:
             provider=dialect.provider,
             model=request.model,
         )
-    if request.seed is not None:
-        raise InvalidRequestError(
-            "Anthropic has no seed parameter; remove seed from the call",
-            provider=dialect.provider,
-            model=request.model,
-        )
+    _check_unsupported(request, dialect)
     body: dict[str, Any] = {
         "model": request.model,
         "max_tokens": request.max_tokens or dialect.default_max_tokens,
@@ -219,24 +214,26 @@ def encode_body(request: Request, dialect: Dialect) -> dict[str, Any]:
         body["tools"] = tools
     if request.thinking_budget is not None:
         body["thinking"] = _thinking(request, body)
-    elif request.reasoning_effort is not None:
-        raise InvalidRequestError(
-            "Anthropic takes a thinking budget, not a reasoning effort: pass "
-            "thinking_budget=N (tokens, at least 1024) instead of reasoning_effort",
-            provider=dialect.provider,
-            model=request.model,
-        )
-    if request.prompt_cache_key is not None:
-        raise InvalidRequestError(
-            "Anthropic has no prompt_cache_key; mark what to cache with sl.cache_point() "
-            "(or sl.system(..., cache='5m')) instead",
-            provider=dialect.provider,
-            model=request.model,
-        )
     if request.stream:
         body["stream"] = True
     body.update(request.extra)
     return body
+
+
+#: Options of other providers that Anthropic has no field for, and what to do instead.
+_UNSUPPORTED = {
+    "seed": "Anthropic has no seed parameter; remove seed from the call",
+    "reasoning_effort": "Anthropic takes a thinking budget, not a reasoning effort: pass "
+    "thinking_budget=N (tokens, at least 1024) instead of reasoning_effort",
+    "prompt_cache_key": "Anthropic has no prompt_cache_key; mark what to cache with "
+    "sl.cache_point() (or sl.system(..., cache='5m')) instead",
+}
+
+
+def _check_unsupported(request: Request, dialect: Dialect) -> None:
+    for option, why in _UNSUPPORTED.items():
+        if getattr(request, option) is not None:
+            raise InvalidRequestError(why, provider=dialect.provider, model=request.model)
 
 
 def _thinking(request: Request, body: dict[str, Any]) -> dict[str, Any]:
