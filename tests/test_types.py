@@ -42,6 +42,20 @@ def test_image_needs_one_source(kw: dict[str, object], message: str) -> None:
         sl.image(**kw)  # type: ignore[arg-type]
 
 
+def test_usage_sums_every_count_and_lists_every_field() -> None:
+    from dataclasses import fields
+
+    counts = [f.name for f in fields(sl.Usage) if f.name != "cost_usd"]
+    a = sl.Usage(**{name: i + 1 for i, name in enumerate(counts)})
+    b = sl.Usage(**{name: 100 * (i + 1) for i, name in enumerate(counts)})
+    total = a + b
+    assert {n: getattr(total, n) for n in counts} == {
+        n: 101 * (i + 1) for i, n in enumerate(counts)
+    }
+    a += b
+    assert a == total and set(a.to_dict()) == {f.name for f in fields(sl.Usage)}
+
+
 def test_usage_adds_and_keeps_unknown_cost_unknown() -> None:
     a = sl.Usage(10, 5, cached_tokens=2, reasoning_tokens=1)
     b = sl.Usage(1, 1, cost_usd=0.5)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from typing import Any, Literal
 
 # ---------------------------------------------------------------- usage
@@ -42,42 +42,38 @@ class Usage:
         if not self.total_tokens:
             self.total_tokens = self.prompt_tokens + self.completion_tokens
 
+    def __iadd__(self, other: Usage) -> Usage:
+        """Add ``other``'s counts in place (the cost is left alone): the per-attempt
+        sum of a call's ledger, so written out rather than looped over fields.
+        tests/test_types.py checks that it covers every count."""
+        self.prompt_tokens += other.prompt_tokens
+        self.completion_tokens += other.completion_tokens
+        self.total_tokens += other.total_tokens
+        self.cached_tokens += other.cached_tokens
+        self.cache_write_tokens += other.cache_write_tokens
+        self.reasoning_tokens += other.reasoning_tokens
+        self.web_search_requests += other.web_search_requests
+        self.cache_write_1h_tokens += other.cache_write_1h_tokens
+        self.audio_prompt_tokens += other.audio_prompt_tokens
+        self.audio_completion_tokens += other.audio_completion_tokens
+        self.accepted_prediction_tokens += other.accepted_prediction_tokens
+        self.rejected_prediction_tokens += other.rejected_prediction_tokens
+        return self
+
     def __add__(self, other: Usage) -> Usage:
         cost = None
         if self.cost_usd is not None or other.cost_usd is not None:
             cost = (self.cost_usd or 0.0) + (other.cost_usd or 0.0)
-        return Usage(
-            self.prompt_tokens + other.prompt_tokens,
-            self.completion_tokens + other.completion_tokens,
-            self.total_tokens + other.total_tokens,
-            self.cached_tokens + other.cached_tokens,
-            self.cache_write_tokens + other.cache_write_tokens,
-            self.reasoning_tokens + other.reasoning_tokens,
-            cost,
-            self.web_search_requests + other.web_search_requests,
-            self.cache_write_1h_tokens + other.cache_write_1h_tokens,
-            self.audio_prompt_tokens + other.audio_prompt_tokens,
-            self.audio_completion_tokens + other.audio_completion_tokens,
-            self.accepted_prediction_tokens + other.accepted_prediction_tokens,
-            self.rejected_prediction_tokens + other.rejected_prediction_tokens,
-        )
+        total = replace(self, cost_usd=cost)
+        total += other
+        return total
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "prompt_tokens": self.prompt_tokens,
-            "completion_tokens": self.completion_tokens,
-            "total_tokens": self.total_tokens,
-            "cached_tokens": self.cached_tokens,
-            "cache_write_tokens": self.cache_write_tokens,
-            "reasoning_tokens": self.reasoning_tokens,
-            "cost_usd": self.cost_usd,
-            "web_search_requests": self.web_search_requests,
-            "cache_write_1h_tokens": self.cache_write_1h_tokens,
-            "audio_prompt_tokens": self.audio_prompt_tokens,
-            "audio_completion_tokens": self.audio_completion_tokens,
-            "accepted_prediction_tokens": self.accepted_prediction_tokens,
-            "rejected_prediction_tokens": self.rejected_prediction_tokens,
-        }
+        return {name: getattr(self, name) for name in _FIELDS}
+
+
+#: Every field of Usage, in order.
+_FIELDS = tuple(f.name for f in fields(Usage))
 
 
 # ---------------------------------------------------------------- rate limits

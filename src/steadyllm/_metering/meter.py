@@ -63,13 +63,7 @@ class Ledger:
         if estimated:
             self.estimated = True
             self.estimated_cost += cost or 0.0
-        total = self.usage  # the ledger's own object: summed in place, no copies
-        total.prompt_tokens += usage.prompt_tokens
-        total.completion_tokens += usage.completion_tokens
-        total.total_tokens += usage.total_tokens
-        total.cached_tokens += usage.cached_tokens
-        total.cache_write_tokens += usage.cache_write_tokens
-        total.reasoning_tokens += usage.reasoning_tokens
+        self.usage += usage  # the ledger's own object: summed in place, no copies
         if cost is None:
             self.unpriced = True
         else:
