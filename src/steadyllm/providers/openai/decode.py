@@ -70,6 +70,12 @@ _QUOTA_CODES = frozenset(
 )
 
 
+def refused_finish(finish: FinishReason, refused: bool) -> FinishReason:
+    """A reply that ended normally with a refusal finished by refusing (OpenAI says
+    ``stop``); the same rule for a whole reply and a stream."""
+    return "refusal" if refused and finish == "stop" else finish
+
+
 def normalize_finish(value: Any) -> FinishReason:
     """Known reasons map to ours; any other string means "finished" (servers invent their own)."""
     return _FINISH.get(value, "stop") if isinstance(value, str) else "stop"
@@ -134,8 +140,7 @@ def decode_response(
         text = text_of(text, "the message content", **where)
     finish = normalize_finish(choice.get("finish_reason"))
     refusal = text_of(message.get("refusal"), "a refusal", **where)
-    if refusal and finish == "stop":
-        finish = "refusal"
+    finish = refused_finish(finish, bool(refusal))
     reasoning = (
         message.get("reasoning")
         or message.get("reasoning_content")

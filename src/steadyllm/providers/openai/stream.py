@@ -32,6 +32,7 @@ from .decode import (
     logprobs_of,
     normalize_finish,
     opt_text,
+    refused_finish,
     usage_from,
 )
 from .dialect import Dialect
@@ -182,10 +183,7 @@ class StreamDecoder:
         raise self.interrupted("the stream ended before the completion finished")
 
     def _finish(self) -> FinishReason | None:
-        """The finish reason, with a refusal named as one (as in a whole response)."""
-        if self._refused and self.finish == "stop":
-            return "refusal"
-        return self.finish
+        return None if self.finish is None else refused_finish(self.finish, self._refused)
 
     def interrupted(self, why: str) -> StreamInterruptedError:
         return StreamInterruptedError(
