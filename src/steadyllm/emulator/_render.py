@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._core.chunking import split_text
-from . import _server_tools, _thinking
+from . import _anthropic_terms, _server_tools, _thinking
 from ._behavior import Behavior
 from ._frames import Quiet, sse
 
@@ -236,7 +236,7 @@ class AnthropicRender:
 
     @staticmethod
     def stop_reason(finish: str) -> str:
-        return _server_tools.STOP_REASONS.get(finish, "end_turn")
+        return _anthropic_terms.STOP_REASONS.get(finish, "end_turn")
 
     def message(self, r: Reply) -> dict[str, Any]:
         content: list[dict[str, Any]] = [_thinking.block(r.thinking)] if r.thinking else []
@@ -373,7 +373,7 @@ class AnthropicRender:
 
     def error_body(self, status: int, fault: str | None, message: str) -> dict[str, Any]:
         fallback = "api_error" if status >= 500 else "invalid_request_error"
-        etype = _server_tools.ERROR_TYPES.get(status, fallback)
+        etype = _anthropic_terms.ERROR_TYPES.get(status, fallback)
         error: dict[str, Any] = {"type": etype, "message": message}
         if fault == "quota":
             error["details"] = {"error_code": "enforced_spend_limit_reached"}

@@ -3,8 +3,7 @@
 gets a ``server_tool_use`` block, its ``web_search_tool_result`` and an answer
 citing the result (``web_search_result_location``), with
 ``usage.server_tool_use.web_search_requests`` counted, as the real API returns
-them. Also the stop reasons a scripted ``finish_reason`` may ask for and the
-error types by status."""
+them."""
 
 from __future__ import annotations
 
@@ -15,29 +14,6 @@ from typing import Any
 
 from ._frames import Quiet, sse
 from ._state import last_user_text
-
-#: A script's finish_reason (OpenAI vocabulary, plus Anthropic's own) -> stop_reason.
-STOP_REASONS = {
-    "length": "max_tokens",
-    "tool_calls": "tool_use",
-    "content_filter": "refusal",
-    "refusal": "refusal",
-    "pause_turn": "pause_turn",
-}
-
-ERROR_TYPES = {
-    400: "invalid_request_error",
-    401: "authentication_error",
-    402: "billing_error",
-    403: "permission_error",
-    404: "not_found_error",
-    409: "conflict_error",
-    413: "request_too_large",
-    429: "rate_limit_error",
-    500: "api_error",
-    504: "timeout_error",
-    529: "overloaded_error",
-}
 
 
 def web_search(body: dict[str, Any]) -> list[dict[str, Any]]:
