@@ -146,6 +146,17 @@ def test_a_recorded_stream_decodes_the_same_at_any_chunk_boundaries(
     check_parts(response, name)
 
 
+async def read_request(reader: asyncio.StreamReader) -> tuple[bytes, bytes]:
+    """One HTTP/1.1 request with a content-length body: (head, body)."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    return head, await reader.readexactly(length)
+
+
 async def serve_bytes(
     data: bytes | list[bytes],
     seen: list[bytes] | None = None,
@@ -159,13 +170,7 @@ async def serve_bytes(
     replies = list(data) if isinstance(data, list) else None
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        head = await reader.readuntil(b"\r\n\r\n")
-        length = next(
-            int(line.split(b":", 1)[1])
-            for line in head.split(b"\r\n")
-            if line.lower().startswith(b"content-length:")
-        )
-        sent = await reader.readexactly(length)
+        head, sent = await read_request(reader)
         if seen is not None:
             seen.append(head + sent)
         reply = replies.pop(0) if replies is not None else data
@@ -186,17 +191,18 @@ async def serve_bytes(
     return server, f"http://127.0.0.1:{port}"
 
 
+def settings_for(url: str, **more: Any) -> sl.Settings:
+    """Settings sending Anthropic to ``url``, no retries, nothing from the environment."""
+    options: Any = {"anthropic_api_key": "sk-ant-recorded", "anthropic_base_url": url}
+    return sl.Settings.load(
+        env={}, dotenv=False, config_file=False, max_retries=0, **options, **more
+    )
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
 async def test_a_recorded_stream_over_http_through_the_client(name: str) -> None:
     server, url = await serve_bytes(body(name))
-    settings_ = sl.Settings.load(
-        env={},
-        dotenv=False,
-        config_file=False,
-        anthropic_api_key="sk-ant-recorded",
-        anthropic_base_url=url,
-        max_retries=0,
-    )
+    settings_ = settings_for(url)
     try:
         async with sl.Client(settings_) as client:
             async with client.stream(f"anthropic:{MODEL}", [sl.user("x")]) as stream:
@@ -250,14 +256,8 @@ async def test_the_paused_turn_resumes_over_http_and_web_searches_are_priced() -
     server, url = await serve_bytes(
         [body("pause_turn_stream"), body("pause_turn_resumed_stream")], seen
     )
-    settings_ = sl.Settings.load(
-        env={},
-        dotenv=False,
-        config_file=False,
-        anthropic_api_key="sk-ant-recorded",
-        anthropic_base_url=url,
-        max_retries=0,
-        prices={"anthropic:claude-sonnet-4-0": {"input": 3, "output": 15, "web_search": 10}},
+    settings_ = settings_for(
+        url, prices={"anthropic:claude-sonnet-4-0": {"input": 3, "output": 15, "web_search": 10}}
     )
     question = RESUMED_REQUEST["messages"][0]["content"][0]["text"]
     try:

@@ -12,6 +12,8 @@ import pytest
 import steadyllm as sl
 from steadyllm.emulator import Behavior, Emulator
 
+from .test_recorded_anthropic import read_request
+
 REFUSAL = json.dumps(
     {"object": "error", "message": "Unrecognized request argument supplied: stream_options"}
 ).encode()
@@ -26,13 +28,7 @@ async def strict_server(seen: list[dict[str, object]]) -> tuple[asyncio.Server, 
     """Refuses any body with stream_options (400), else streams without usage."""
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        head = await reader.readuntil(b"\r\n\r\n")
-        length = next(
-            int(line.split(b":", 1)[1])
-            for line in head.split(b"\r\n")
-            if line.lower().startswith(b"content-length:")
-        )
-        body = json.loads(await reader.readexactly(length))
+        body = json.loads((await read_request(reader))[1])
         seen.append(body)
         status, kind, reply = (
             (400, b"application/json", REFUSAL)
