@@ -178,7 +178,11 @@ def _content(request: Request, blocks: Any, provider: str) -> tuple[list[Part], 
             continue
         kind = block.get("type")
         if kind == "text":
-            parts.append(TextPart(_field(block, "text", provider), citations_of(block, provider)))
+            parts.append(
+                TextPart(
+                    _field(block, "text", provider), citations_of(block.get("citations"), provider)
+                )
+            )
         elif kind == "thinking":
             signature = block.get("signature")
             parts.append(
@@ -212,8 +216,8 @@ def _field(block: Mapping[str, Any], key: str, provider: str) -> str:
     )
 
 
-def citations_of(block: Mapping[str, Any], provider: str) -> tuple[Citation, ...]:
-    raw = block.get("citations")
+def citations_of(raw: Any, provider: str) -> tuple[Citation, ...]:
+    """A text block's ``citations`` (or a ``citations_delta``'s one, in a list)."""
     if not raw:
         return ()
     try:

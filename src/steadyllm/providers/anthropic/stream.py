@@ -143,7 +143,7 @@ class StreamDecoder:
             ]
         state = self._blocks[index] = _Block(kind, block)
         if kind == "text":
-            state.citations.extend(citations_of(block, self._dialect.provider))
+            state.citations.extend(citations_of(block.get("citations"), self._dialect.provider))
             if block.get("text"):
                 state.text.append(self._text(block["text"]))
                 return [TextDelta(state.text[-1])]
@@ -208,7 +208,7 @@ class StreamDecoder:
         if dtype == "signature_delta":
             state.signature = self._text(delta.get("signature", ""))
         elif dtype == "citations_delta":
-            citation = citations_of({"citations": [delta.get("citation")]}, self._dialect.provider)
+            citation = citations_of([delta.get("citation")], self._dialect.provider)
             state.citations.extend(citation)
             return [CitationDelta(citation[0])]
         elif dtype == "input_json_delta" and delta.get("partial_json"):

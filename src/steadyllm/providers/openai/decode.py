@@ -101,7 +101,7 @@ def usage_from(data: Any, provider: str = "openai", model: str = "") -> Usage | 
         usage = Usage(*(v or 0 for v in values))  # the usual case: checked in one pass
     else:
         usage = _checked_usage(data, prompt, completion, where)
-    if prompt.get("audio_tokens") or completion:  # counts only some replies carry
+    if prompt or completion:  # the detail objects, when the server sends them
         usage.audio_prompt_tokens = token_count(prompt, "audio_tokens", **where)
         usage.audio_completion_tokens = token_count(completion, "audio_tokens", **where)
         usage.accepted_prediction_tokens = token_count(
