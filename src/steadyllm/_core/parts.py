@@ -292,7 +292,10 @@ def reply_parts(
     reasoning: str, text: str, citations: tuple[Citation, ...] = (), refusal: str = ""
 ) -> tuple[Part, ...]:
     """The parts of a reply whose provider sends no blocks (Chat Completions):
-    the same for a response and for a stream of it."""
+    the same for a response and for a stream of it. A plain-text reply has none:
+    ``Response.message`` builds that one from the text (the usual case, per call)."""
+    if not (reasoning or citations or refusal):
+        return ()
     parts: list[Part] = []
     if reasoning:
         parts.append(ThinkingPart(reasoning))

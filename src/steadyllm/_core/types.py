@@ -294,8 +294,8 @@ class Response:
     #: ended (timed out, cancelled, cut) before the provider reported its usage.
     cost_estimated: bool = False
     #: The reply's parts in the order the provider sent them: thinking (signed),
-    #: text with its citations, server tool blocks, a refusal. Empty for replies
-    #: built by hand; ``message`` then uses ``text``.
+    #: text with its citations, server tool blocks, a refusal. Empty for a reply that
+    #: is plain text (and tool calls) or built by hand; ``message`` then uses ``text``.
     parts: tuple[Part, ...] = ()
     #: The model declined: its explanation (OpenAI ``refusal``), never in ``text``.
     refusal: str = ""

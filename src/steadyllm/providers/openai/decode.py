@@ -95,20 +95,32 @@ def usage_from(data: Any, provider: str = "openai", model: str = "") -> Usage | 
         prompt.get("cached_tokens"),
         prompt.get("cache_write_tokens"),
         completion.get("reasoning_tokens"),
+        prompt.get("audio_tokens"),
+        completion.get("audio_tokens"),
+        completion.get("accepted_prediction_tokens"),
+        completion.get("rejected_prediction_tokens"),
     )
     where = {"provider": provider, "model": model}
-    if all(v is None or (type(v) is int and 0 <= v <= MAX_TOKENS_PER_CALL) for v in values):
-        usage = Usage(*(v or 0 for v in values))  # the usual case: checked in one pass
+    for v in values:  # the usual case: all valid, checked in one pass
+        if v is not None and (type(v) is not int or not 0 <= v <= MAX_TOKENS_PER_CALL):
+            usage = _checked_usage(data, prompt, completion, where)
+            break
     else:
-        usage = _checked_usage(data, prompt, completion, where)
-    if prompt or completion:  # the detail objects, when the server sends them
-        usage.audio_prompt_tokens = token_count(prompt, "audio_tokens", **where)
-        usage.audio_completion_tokens = token_count(completion, "audio_tokens", **where)
-        usage.accepted_prediction_tokens = token_count(
-            completion, "accepted_prediction_tokens", **where
-        )
-        usage.rejected_prediction_tokens = token_count(
-            completion, "rejected_prediction_tokens", **where
+        p, c, t, cached, write, reasoning, audio_in, audio_out, accepted, rejected = values
+        usage = Usage(  # positional, in Usage's field order: the hot path
+            p or 0,
+            c or 0,
+            t or 0,
+            cached or 0,
+            write or 0,
+            reasoning or 0,
+            None,
+            0,
+            0,
+            audio_in or 0,
+            audio_out or 0,
+            accepted or 0,
+            rejected or 0,
         )
     server = data.get("server_tool_use_details")  # OpenRouter's web search plugin
     if isinstance(server, dict) and server.get("web_search_requests") is not None:
@@ -126,6 +138,10 @@ def _checked_usage(
         cached_tokens=token_count(prompt, "cached_tokens", **where),
         cache_write_tokens=token_count(prompt, "cache_write_tokens", **where),
         reasoning_tokens=token_count(completion, "reasoning_tokens", **where),
+        audio_prompt_tokens=token_count(prompt, "audio_tokens", **where),
+        audio_completion_tokens=token_count(completion, "audio_tokens", **where),
+        accepted_prediction_tokens=token_count(completion, "accepted_prediction_tokens", **where),
+        rejected_prediction_tokens=token_count(completion, "rejected_prediction_tokens", **where),
     )
 
 
@@ -220,7 +236,7 @@ def details_text(details: Any) -> str | None:
 def citations_of(annotations: Any, *, provider: str, model: str) -> tuple[Citation, ...]:
     """The citations among a message's ``annotations`` (OpenAI's url_citation, as
     OpenRouter sends too); annotations of other kinds are left in ``raw``."""
-    if annotations is None:
+    if annotations is None or annotations == []:  # most replies: nothing to read
         return ()
     if not isinstance(annotations, list) or not all(isinstance(a, dict) for a in annotations):
         raise InvalidResponseError(
