@@ -24,14 +24,12 @@ from ..._core.errors import (
     RateLimitError,
     ServerError,
 )
-from ..._core.parts import citation_from, reply_parts
+from ..._core.parts import reply_parts
 from ..._core.redact import redact
 from ..._core.types import (
-    Citation,
     FinishReason,
     Request,
     Response,
-    TokenLogprob,
     ToolCall,
     Usage,
 )
@@ -47,6 +45,7 @@ from .._common import (
     unparsed_error,
 )
 from .dialect import Dialect
+from .extras import citations_of, details_text, logprobs_of
 
 _FINISH: dict[str, FinishReason] = {
     "stop": "stop",
@@ -194,57 +193,6 @@ def decode_response(
         content_filter=prompt_filter_results(data.get("prompt_filter_results"))
         + content_filter_results(choice.get("content_filter_results"), "completion"),
     )
-
-
-def logprobs_of(value: Any, *, provider: str, model: str) -> tuple[TokenLogprob, ...] | None:
-    """A choice's ``logprobs.content`` (and ``refusal``) as TokenLogprobs; None when
-    the call did not ask for them."""
-    if value is None:
-        return None
-    try:
-        entries = [*(value.get("content") or ()), *(value.get("refusal") or ())]
-        return tuple(
-            TokenLogprob(
-                str(e["token"]),
-                float(e["logprob"]),
-                tuple((str(t["token"]), float(t["logprob"])) for t in e.get("top_logprobs") or ()),
-            )
-            for e in entries
-        )
-    except (AttributeError, KeyError, TypeError, ValueError):
-        raise InvalidResponseError(
-            f"{provider} sent logprobs of an unexpected shape: {value!r:.80}",
-            provider=provider,
-            model=model,
-        ) from None
-
-
-def details_text(details: Any) -> str | None:
-    """The readable text of OpenRouter-style ``reasoning_details`` (``reasoning.text``
-    and ``reasoning.summary`` entries; encrypted ones have none), for servers that
-    send only those (Snowflake Cortex)."""
-    if not isinstance(details, list):
-        return None
-    texts = [
-        d.get("text") if d.get("type") == "reasoning.text" else d.get("summary")
-        for d in details
-        if isinstance(d, dict)
-    ]
-    return "".join(t for t in texts if isinstance(t, str)) or None
-
-
-def citations_of(annotations: Any, *, provider: str, model: str) -> tuple[Citation, ...]:
-    """The citations among a message's ``annotations`` (OpenAI's url_citation, as
-    OpenRouter sends too); annotations of other kinds are left in ``raw``."""
-    if annotations is None or annotations == []:  # most replies: nothing to read
-        return ()
-    if not isinstance(annotations, list) or not all(isinstance(a, dict) for a in annotations):
-        raise InvalidResponseError(
-            f"{provider} sent annotations that are not a list of objects: {annotations!r:.80}",
-            provider=provider,
-            model=model,
-        )
-    return tuple(citation_from(a) for a in annotations if a.get("type") == "url_citation")
 
 
 def _first_choice(

@@ -26,16 +26,14 @@ from ..._http.headers import openai_rate_limit
 from ...sse import ServerSentEvent
 from .._common import snippet, text_of
 from .decode import (
-    citations_of,
-    details_text,
     error_from_body,
-    logprobs_of,
     normalize_finish,
     opt_text,
     refused_finish,
     usage_from,
 )
 from .dialect import Dialect
+from .extras import citations_of, details_text, logprobs_of
 
 
 class StreamDecoder:
