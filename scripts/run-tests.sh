@@ -9,13 +9,20 @@ echo "== ruff"
 "$BIN/ruff" check src tests benchmarks scripts
 echo "== mypy --strict"
 "$BIN/mypy"
-echo "== redis-server (for the shared-state tests)"
-if ! command -v redis-server >/dev/null 2>&1; then
+echo "== redis-server, tinyproxy, microsocks (for the shared-state and proxy tests)"
+missing=""
+for program in redis-server tinyproxy microsocks; do
+    command -v "$program" >/dev/null 2>&1 || missing="$missing $program"
+done
+if [ -n "$missing" ]; then
     SUDO=""
     [ "$(id -u)" = 0 ] || SUDO="sudo"
     $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+    # shellcheck disable=SC2086  # one word per package
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
 fi
+# The proxy tests start their own tinyproxy and microsocks; here they must not skip.
+export STEADYLLM_TEST_SERVICES=required
 REDIS_DIR="$(mktemp -d)"
 REDIS_PORT="$("$BIN/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \

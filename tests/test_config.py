@@ -224,6 +224,11 @@ NOT_SETTINGS = {
     "STEADYLLM_CONFIG": "the path of steadyllm.toml (read before the table)",
     "XDG_CACHE_HOME": "the XDG cache directory",
     "RUN_ID": "a CLI metavar",
+    "HTTPS_PROXY": "the standard proxy variable every HTTP client reads",
+    "HTTP_PROXY": "the standard proxy variable every HTTP client reads",
+    "ALL_PROXY": "the standard proxy variable every HTTP client reads",
+    "NO_PROXY": "the standard proxy variable every HTTP client reads",
+    "REQUEST_METHOD": "set in a CGI script (httpoxy: HTTP_PROXY is then ignored)",
 }
 
 

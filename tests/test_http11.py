@@ -19,6 +19,7 @@ import pytest
 
 import steadyllm as sl
 from steadyllm._http import request as _request
+from steadyllm._http import tls as _tls
 from steadyllm._http import transport as _transport
 from steadyllm._http.request import HTTPRequest
 from steadyllm._http.transport import HTTPTransport
@@ -589,7 +590,7 @@ async def test_ssl_cert_file_trusts_a_private_ca(
     bundle = tmp_path / "ca.pem"
     ca.cert_pem.write_to_path(str(bundle))  # type: ignore[attr-defined]
     monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
-    monkeypatch.setattr(_transport, "_default_tls", None)  # read when first needed
+    monkeypatch.setattr(_tls, "_contexts", {})  # SSL_CERT_FILE is read when first needed
     async with RawServer(always(ok()), tls=server_ctx) as server:
         transport = HTTPTransport()
         assert (await fetch(transport, post(server.url())))[2] == JSON

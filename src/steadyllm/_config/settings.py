@@ -18,9 +18,11 @@ from typing import Any
 from .._core.errors import ConfigError
 from .._core.redact import redact, register_url_credentials
 from .prices import parse_prices
+from .provider_tables import ProviderOptions, provider_tables
 from .secret import Secret as Secret
 from .spec import LOG_LEVELS, SettingSpec, specs_of
 from .specs_state import _State
+from .urls import proxy_url, valid_host
 
 _TRUE = frozenset(("1", "true", "yes", "on"))
 _FALSE = frozenset(("0", "false", "no", "off"))
@@ -45,6 +47,12 @@ class Settings(_State):
     #: Local prices, USD per million tokens: ``{"openai:gpt-4o-mini": {"input": 0.15,
     #: "output": 0.6, "cache_read": 0.075}}`` (TOML ``[prices."..."]``); exact key or prefix.
     prices: Mapping[str, Any] = field(default_factory=dict)
+    #: Per-provider network and header options (TOML ``[providers.openai]``: proxy,
+    #: ca_bundle, client_cert, client_key, tls_trust, headers); see ``ProviderOptions``.
+    providers: Mapping[str, ProviderOptions] = field(default_factory=dict)
+    #: The proxy variables of the environment at load (HTTPS_PROXY, no_proxy, ...),
+    #: read while ``trust_env``; not settings of steadyllm's own.
+    proxy_env: Mapping[str, str] = field(default_factory=dict, repr=False)
     #: Where each value came from (``code``, ``env``, ``.env``, ``toml``), for ``steadyllm config``.
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
@@ -108,7 +116,7 @@ class Settings(_State):
                 raise _unknown(key, "")
             values[key] = _parse(spec, raw, key)
             sources[key] = "code"
-        return cls(**values, **tables, sources=sources)
+        return cls(**values, **tables, proxy_env=_proxy_env(environ), sources=sources)
 
     def replace(self, **overrides: Any) -> Settings:
         """A copy with some settings changed, each validated like ``load`` does."""
@@ -169,7 +177,7 @@ def _unknown(key: str, where: str) -> ConfigError:
     return ConfigError(
         f"unknown setting {key!r}{where}{hint} Known settings: "
         + ", ".join(SPECS_BY_NAME)
-        + ", and the [aliases], [fallbacks], [limits] and [prices] tables"
+        + ", and the [aliases], [fallbacks], [limits], [prices] and [providers] tables"
     )
 
 
@@ -219,25 +227,14 @@ def _parse(spec: SettingSpec, raw: Any, where: str) -> Any:
             raise bad()
         return text.upper()
     if spec.kind == "url":
-        if not text.startswith(("http://", "https://")) or not _valid_host(text):
+        if not text.startswith(("http://", "https://")) or not valid_host(text):
             raise bad()
         register_url_credentials(text)  # a password in a base URL is a secret
+    if spec.kind == "proxy":
+        return proxy_url(text, bad)
     if spec.kind == "secret":
         return Secret(text)
     return text
-
-
-def _valid_host(url: str) -> bool:
-    """The URL parses and names a host whose labels DNS can carry."""
-    from urllib.parse import urlsplit
-
-    try:
-        host = urlsplit(url).hostname
-    except ValueError:  # an unclosed IPv6 bracket, a bad port
-        return False
-    if not host:
-        return False
-    return ":" in host or (len(host) <= 253 and all(len(p) <= 63 for p in host.split(".")))
 
 
 def _aliases(raw: Any, where: str) -> dict[str, str]:
@@ -306,7 +303,17 @@ TABLES: dict[str, Any] = {
     "fallbacks": _fallbacks,
     "limits": _limits,
     "prices": _prices,
+    "providers": provider_tables,
 }
+
+#: The environment variables a proxy is configured by (either case), and CGI's marker.
+_PROXY_VARIABLES = frozenset(
+    {"http_proxy", "https_proxy", "all_proxy", "no_proxy", "request_method"}
+)
+
+
+def _proxy_env(environ: Mapping[str, str]) -> dict[str, str]:
+    return {k: v for k, v in environ.items() if k.lower() in _PROXY_VARIABLES}
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -358,5 +365,7 @@ def settings_fields() -> set[str]:
         "fallbacks",
         "limits",
         "prices",
+        "providers",
+        "proxy_env",
         "sources",
     }

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import MISSING, Field, dataclass, field, fields
 from typing import Any, Literal
 
-Kind = Literal["int", "float", "bool", "str", "secret", "url", "level", "choice"]
+Kind = Literal["int", "float", "bool", "str", "secret", "url", "proxy", "level", "choice"]
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _DAY_MS = 86_400_000
 #: The kind an annotation gives, when ``setting()`` names none (url, level, choice).
@@ -52,6 +52,8 @@ class SettingSpec:
             return f"{noun} >= {lo}" if lo else noun
         if self.kind == "url":
             return "an http:// or https:// URL with a valid host"
+        if self.kind == "proxy":
+            return "a proxy URL (http://, https://, socks5://, socks5h://) or direct"
         if self.kind == "choice":
             return " or ".join(self.choices)
         return "text"

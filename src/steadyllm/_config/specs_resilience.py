@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .spec import _DAY_MS, setting
-from .specs_providers import _Providers
+from .specs_network import _Network
 
 
 @dataclass(frozen=True, slots=True)
-class _Resilience(_Providers):
+class _Resilience(_Network):
     rate_limit_per_minute: int | None = setting(
         "LLM_RATE_LIMIT_PER_MINUTE",
         None,

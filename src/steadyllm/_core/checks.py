@@ -188,7 +188,7 @@ def check_request(request: Request) -> None:
     if request.user is not None and not isinstance(request.user, str):
         raise InvalidRequestError(f"user={request.user!r} must be a string")
     _check_reasoning(request)
-    _check_headers(request.headers)
+    check_headers(request.headers)
     if request.prompt_cache_key is not None and not isinstance(request.prompt_cache_key, str):
         raise InvalidRequestError(f"prompt_cache_key={request.prompt_cache_key!r} must be a string")
     if request.extra:
@@ -216,7 +216,7 @@ _RESERVED_HEADERS = frozenset(
 _TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz")
 
 
-def _check_headers(headers: object) -> None:
+def check_headers(headers: object) -> None:
     if not isinstance(headers, dict):
         raise InvalidRequestError("headers must be a dict of header names to values")
     for name, value in headers.items():

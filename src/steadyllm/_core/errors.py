@@ -1,15 +1,15 @@
 """The steadyllm error tree.
 
-Every failure a caller can see is an ``LLMError`` carrying structured fields
-(``kind``, ``retryable``, ``status``, ``provider``, ``model``, ``request_id``,
-``retry_after``, ``attempt``), with one subclass per kind so ``except`` clauses
-can be precise::
+Every failure a caller sees is an ``LLMError`` with structured fields (``kind``,
+``retryable``, ``status``, ``provider``, ``model``, ``request_id``, ``retry_after``,
+``attempt``) and one subclass per kind, so ``except`` clauses can be precise::
 
     LLMError
     ├── RateLimitError            rate_limit          retryable   429 rate limits
     ├── QuotaExceededError        quota_exceeded                  429/402 quota, billing
     ├── LLMTimeoutError           timeout             retryable   connect, total, first token, idle
     ├── LLMConnectionError        connection          retryable   DNS, refused, reset before headers
+    │   └── ProxyError            connection          (status)    a proxy refused the tunnel
     ├── InvalidRequestError       invalid_request                 400/422, bad input caught locally
     │   ├── ContextLengthError    context_length                  prompt too long for the model
     │   └── ConfigError           configuration                   bad setting, no API key
@@ -102,9 +102,8 @@ class LLMError(Exception):
     ) -> None:
         from .redact import redact, scrub
 
-        # Masked where the error is made: a provider may echo a key in its message, in
-        # the type/code/param of its body or as a request id (and a pickled copy, built
-        # from these fields, can then hold nothing else).
+        # Masked where made: a provider may echo a key in its message, body or request
+        # id (and a pickled copy, built from these fields, then holds nothing else).
         message = redact(message)
         super().__init__(message)
         self.message = message
@@ -114,9 +113,7 @@ class LLMError(Exception):
         self.model = model
         self.request_id = redact(request_id) if isinstance(request_id, str) else request_id
         self.retry_after = retry_after
-        #: 1-based number of the attempt that produced this error (set by the client).
-        self.attempt = attempt
-        #: The parsed error body from the provider, if any (redacted).
+        self.attempt = attempt  # 1-based, of the attempt that failed (set by the client)
         self.body = scrub(body) if body is not None else None
 
     def __str__(self) -> str:
@@ -189,6 +186,10 @@ class LLMConnectionError(LLMError):
 
     kind = "connection"
     default_retryable = True
+
+
+class ProxyError(LLMConnectionError):
+    """A proxy refused the tunnel; ``status`` is its answer (407 is not retried)."""
 
 
 class InvalidRequestError(LLMError):

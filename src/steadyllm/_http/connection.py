@@ -15,6 +15,7 @@ from .._core.errors import InvalidResponseError, LLMConnectionError
 from .request import HIGH_WATER, MAX_BODY_BYTES, MAX_HEADER_BYTES, MAX_HEADER_LINES, Target
 
 if TYPE_CHECKING:
+    from .proxy import Proxy
     from .transport import HTTPTransport
 
 
@@ -36,6 +37,8 @@ class Connection(asyncio.Protocol):
 
         self.loop = loop
         self.target = target
+        #: The proxy it goes through (None: direct); part of its pool's key.
+        self.proxy: Proxy | None = None
         self.max_header_bytes = max_header_bytes
         self.max_body_bytes = max_body_bytes
         self.transport: asyncio.Transport | None = None

@@ -7,10 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote, urlencode, urlsplit
 
 from .._core.errors import ConfigError
 from .._core.redact import redact, register_url_credentials
+
+if TYPE_CHECKING:
+    from .proxy import Proxy
 
 #: Idle connections older than this are closed instead of reused: below the
 #: keep-alive timeout of common servers (uvicorn 5 s is the exception; a
@@ -33,7 +37,9 @@ MAX_BODY_BYTES = 256 << 20
 
 
 #: Headers the transport writes itself; a caller's copy would be sent twice.
-_OWN_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection"})
+_OWN_HEADERS = frozenset(
+    {"host", "content-length", "transfer-encoding", "connection", "proxy-authorization"}
+)
 
 
 #: Headers whose values are credentials: never shown in a repr.
@@ -138,11 +144,17 @@ def target_of(url: str) -> Target:
     return found
 
 
-def request_head(request: HTTPRequest, target: Target) -> bytes:
+def request_head(request: HTTPRequest, target: Target, forward: Proxy | None = None) -> bytes:
+    """The request line and headers. Through a forwarding proxy (an http origin),
+    the request line carries the absolute URL and the proxy's credentials follow."""
     path = target.path
     if request.params:
         path += ("&" if "?" in path else "?") + urlencode(request.params)
+    if forward is not None:
+        path = target.origin + path
     lines = [f"{request.method} {path} HTTP/1.1", f"host: {target.host_header}"]
+    if forward is not None and forward.authorization is not None:
+        lines.append(f"proxy-authorization: {forward.authorization}")
     gzip, auth = True, target.basic_auth
     for name, value in request.headers.items():
         lower = name.lower()

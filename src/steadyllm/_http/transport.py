@@ -16,9 +16,12 @@ connection becomes ``LLMConnectionError``, a connect timeout
 always released: ``HTTPResponse.close()`` runs in the caller's ``finally``;
 a connection goes back to the pool only when its response arrived whole and
 the server allows keep-alive, so a half-read stream never poisons the next
-request. TLS is the standard library's (default CA store, which honours
-``SSL_CERT_FILE``); credentials in a URL are sent as Basic auth; proxies are
-not supported.
+request. Credentials in a URL are sent as Basic auth.
+
+Proxies (``proxy``) and TLS trust (``tls``) are decided per origin: ``dial``
+opens a connection directly, through a forwarding proxy, a CONNECT tunnel or
+SOCKS5, and the pool keeps connections per origin and proxy, so keep-alive
+works through a proxy as it does without one.
 """
 
 from __future__ import annotations
@@ -29,8 +32,8 @@ from collections import deque
 from typing import TYPE_CHECKING
 
 from .._core.dispatch import mark
-from .._core.errors import LLMConnectionError, LLMTimeoutError
 from .connection import Connection, HTTPResponse
+from .dial import dial
 from .request import (
     IDLE_SECONDS,
     MAX_BODY_BYTES,
@@ -40,45 +43,24 @@ from .request import (
     request_head,
     target_of,
 )
+from .tls import TLSConfig, tls_context
+from .tunnel import refusal
 
 if TYPE_CHECKING:
     import ssl
 
+    from .proxy import Proxy, ProxyRules
 
-_default_tls: ssl.SSLContext | None = None
-
-
-_dual: dict[tuple[str, int], bool] = {}
-
-
-async def _dual_stack(loop: asyncio.AbstractEventLoop, target: Target) -> bool:
-    """Whether ``target``'s host resolves to both address families (remembered)."""
-    key = (target.host, target.port)
-    found = _dual.get(key)
-    if found is None:
-        import ipaddress
-        import socket
-
-        try:
-            ipaddress.ip_address(target.host)
-            found = False  # a literal address: one family
-        except ValueError:
-            try:
-                infos = await loop.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
-            except OSError:
-                return False  # create_connection reports the failure with its own words
-            found = len({info[0] for info in infos}) > 1
-        if len(_dual) > 256:
-            _dual.clear()
-        _dual[key] = found
-    return found
+_NO_TLS = TLSConfig()
 
 
 class HTTPTransport:
     """A pooled HTTP/1.1 client. ``connect_timeout`` bounds connection set-up
     (TCP and TLS); everything else is bounded by the caller's deadline and
     stream timeouts. ``max_connections`` bounds connections in use at once;
-    callers beyond it wait, first come first served."""
+    callers beyond it wait, first come first served. ``proxies`` chooses a proxy
+    per origin (None: always direct); ``tls`` what TLS trusts and shows
+    (``ssl_context`` replaces it outright)."""
 
     def __init__(
         self,
@@ -88,14 +70,19 @@ class HTTPTransport:
         ssl_context: ssl.SSLContext | None = None,
         max_header_bytes: int = MAX_HEADER_BYTES,
         max_body_bytes: int = MAX_BODY_BYTES,
+        proxies: ProxyRules | None = None,
+        tls: TLSConfig | None = None,
     ) -> None:
         self.connect_timeout = connect_timeout
         self.max_header_bytes = max_header_bytes
         self.max_body_bytes = max_body_bytes
         self.max_connections = max_connections
         self._ssl = ssl_context
+        self.tls = _NO_TLS if tls is None else tls
+        self.proxies = proxies
+        self._routes: dict[Target, Proxy | None] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._idle: dict[tuple[str, str, int], list[Connection]] = {}
+        self._idle: dict[tuple[tuple[str, str, int], Proxy | None], list[Connection]] = {}
         self._busy: set[Connection] = set()
         self._connecting = 0
         self._given = 0
@@ -105,9 +92,11 @@ class HTTPTransport:
         """Send and return once the response headers arrived. The caller must
         ``close()`` the response (use try/finally)."""
         target = target_of(request.url)
-        head = request_head(request, target)
+        proxy = self._route(target)
+        forwarded = proxy is not None and not target.tls and not proxy.scheme.startswith("socks")
+        head = request_head(request, target, proxy if forwarded else None)
         mark(False)  # until the first byte is written, the provider cannot bill this attempt
-        conn = await self._acquire(target)
+        conn = await self._acquire(target, proxy)
         try:
             body = request.body
             transport = conn.transport
@@ -124,12 +113,27 @@ class HTTPTransport:
                 if conn.error is not None or not conn.alive:
                     raise conn.broken("sending the request")
                 await conn.wait()
+            if forwarded and conn.status == 407 and proxy is not None:
+                raise refusal(407, "Proxy Authentication Required", proxy, target)
         except BaseException:
             self._release(conn)
             raise
         return HTTPResponse(self, conn)
 
-    async def _acquire(self, target: Target) -> Connection:
+    def _route(self, target: Target) -> Proxy | None:
+        """The proxy for ``target`` (None: direct), decided once per origin."""
+        if self.proxies is None:
+            return None
+        try:
+            return self._routes[target]
+        except KeyError:
+            found = self.proxies.choose(target.tls, target.host, target.port)
+            if len(self._routes) > 256:
+                self._routes.clear()
+            self._routes[target] = found
+            return found
+
+    async def _acquire(self, target: Target, proxy: Proxy | None) -> Connection:
         """A connection for ``target``, in arrival order: while anyone is waiting, a
         newcomer queues behind them, and a freed slot is handed to the first waiter
         (counted in ``_given`` until it claims it), so nobody can take it in between
@@ -150,7 +154,7 @@ class HTTPTransport:
                     self._waiters.remove(waiter)
                 raise
             self._given -= 1  # the slot handed to us is ours now
-        idle = self._idle.get(target.key)
+        idle = self._idle.get((target.key, proxy))
         if idle:
             now = time.monotonic()
             while idle and now - idle[0].idle_since > IDLE_SECONDS:
@@ -161,63 +165,37 @@ class HTTPTransport:
                     conn.prepare()
                     self._busy.add(conn)
                     return conn
-        return await self._connect(loop, target)
+        return await self._connect(loop, target, proxy)
 
     def _in_use(self) -> int:
         return len(self._busy) + self._connecting + self._given
 
-    async def _connect(self, loop: asyncio.AbstractEventLoop, target: Target) -> Connection:
+    async def _connect(
+        self, loop: asyncio.AbstractEventLoop, target: Target, proxy: Proxy | None
+    ) -> Connection:
         self._connecting += 1
         conn: Connection | None = None
         try:
-            async with asyncio.timeout(self.connect_timeout):
-                # Happy eyeballs (RFC 8305) only where it can help, a name with both IPv6
-                # and IPv4 addresses: on Python 3.11 its racing leaks the winning socket
-                # when the caller is cancelled mid-connect.
-                race = 0.25 if await _dual_stack(loop, target) else None
-                _, conn = await loop.create_connection(
-                    lambda: Connection(loop, target, self.max_header_bytes, self.max_body_bytes),
-                    target.host,
-                    target.port,
-                    ssl=self._tls() if target.tls else None,
-                    server_hostname=target.host if target.tls else None,
-                    happy_eyeballs_delay=race,
-                )
-        except TimeoutError:
-            raise LLMTimeoutError(
-                f"timed out connecting to {target.origin} after {self.connect_timeout:g}s; "
-                "check the endpoint or raise LLM_CONNECT_TIMEOUT_MS"
-            ) from None
-        except OSError as exc:
-            what = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-            if type(exc).__name__ == "SSLCertVerificationError":  # ssl is imported lazily
-                reason = getattr(exc, "verify_message", None) or what
-                raise LLMConnectionError(
-                    f"the TLS certificate of {target.origin} could not be verified ({reason}; "
-                    "CERTIFICATE_VERIFY_FAILED); if it is issued by a private CA (a corporate "
-                    "proxy, say), set SSL_CERT_FILE to a PEM bundle that includes it",
-                    retryable=False,  # the same certificate fails again
-                ) from None
-            raise LLMConnectionError(
-                f"cannot connect to {target.origin} ({what}); "
-                "check the base URL and that the server is running"
-            ) from None
+            conn = await dial(
+                loop,
+                target,
+                proxy,
+                lambda: Connection(loop, target, self.max_header_bytes, self.max_body_bytes),
+                self._tls,
+                self.connect_timeout,
+                self.tls,
+            )
         finally:
             self._connecting -= 1
             if conn is None:  # failed or cancelled: the slot it held is free for a waiter
                 self._wake_one()
+        conn.proxy = proxy
         self._busy.add(conn)
         return conn
 
     def _tls(self) -> ssl.SSLContext:
-        global _default_tls
-        if self._ssl is None:
-            if _default_tls is None:  # loading the CA store costs ~10-30 ms: once per process
-                import ssl
-
-                _default_tls = ssl.create_default_context()
-                _default_tls.set_alpn_protocols(["http/1.1"])
-            self._ssl = _default_tls
+        if self._ssl is None:  # loading a CA store costs ~10-30 ms: once per process
+            self._ssl = tls_context(self.tls)
         return self._ssl
 
     def _release(self, conn: Connection) -> None:
@@ -226,7 +204,7 @@ class HTTPTransport:
             # Kept as it is (done) until reused: anything the server sends while the
             # connection is idle (a 408, say) is then "bytes after its response".
             conn.idle_since = time.monotonic()
-            self._idle.setdefault(conn.target.key, []).append(conn)
+            self._idle.setdefault((conn.target.key, conn.proxy), []).append(conn)
         else:
             conn.close()
         self._wake_one()

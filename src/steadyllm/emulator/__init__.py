@@ -16,7 +16,7 @@ Run one from the shell with ``steadyllm emulate --port 8400``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .._config.settings import Settings
@@ -26,6 +26,8 @@ from ._server import build_app
 from ._state import EmulatorState, RecordedRequest
 
 if TYPE_CHECKING:
+    from ssl import SSLContext
+
     from aiohttp import web
 
 __all__ = ["FAULTS", "Behavior", "BehaviorError", "Emulator", "RecordedRequest"]
@@ -39,7 +41,10 @@ class Emulator:
         rpm: int | None = None,
         tpm: int | None = None,
         api_keys: Iterable[str] | None = None,
+        ssl: SSLContext | None = None,
     ) -> None:
+        #: Serve HTTPS with this server context (a test CA's certificate, say).
+        self.ssl = ssl
         limits = RateLimits(rpm, tpm) if rpm or tpm else None
         self.state = EmulatorState(list(script), limits, set(api_keys) if api_keys else None)
         self._runner: web.AppRunner | None = None
@@ -65,7 +70,7 @@ class Emulator:
             build_app(self.state), handler_cancellation=True, access_log=None
         )
         await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port, reuse_address=True)
+        site = web.TCPSite(self._runner, host, port, reuse_address=True, ssl_context=self.ssl)
         await site.start()
         self.host = host
         # The bound socket tells the real port when port=0.
@@ -97,7 +102,7 @@ class Emulator:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{'https' if self.ssl is not None else 'http'}://{self.host}:{self.port}"
 
     @property
     def openai_base_url(self) -> str:
@@ -112,9 +117,10 @@ class Emulator:
     def azure_endpoint(self) -> str:
         return self.url
 
-    def settings(self, **overrides: Any) -> Settings:
+    def settings(self, *, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Settings that send every provider to this emulator, with placeholder keys
-        (``overrides`` win; the environment and config files are not read)."""
+        (``overrides`` win; config files are not read, and the environment only when
+        given as ``env``: the proxy variables, say)."""
         base = self.openai_base_url
         values: dict[str, Any] = {
             "openai_api_key": "sk-emulator-openai",
@@ -133,7 +139,9 @@ class Emulator:
             "compatible_base_url": base,
             "compatible_api_key": "emulator-compatible-key",
         }
-        return Settings.load(env={}, dotenv=False, config_file=False, **{**values, **overrides})
+        return Settings.load(
+            env=env or {}, dotenv=False, config_file=False, **{**values, **overrides}
+        )
 
     # ------------------------------------------------------------ scripting
 

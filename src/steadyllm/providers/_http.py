@@ -34,6 +34,7 @@ from .._http.transport import HTTPTransport
 from ..sse import MAX_EVENT_BYTES, EventTooLargeError, ServerSentEvent, SSEDecoder
 from ._base import Provider
 from ._common import snippet
+from ._network import provider_headers, provider_transport
 
 logger = get_logger("steadyllm")
 
@@ -94,11 +95,8 @@ def http_provider(
         endpoint,
         codec,
         dialect,
-        transport=HTTPTransport(
-            connect_timeout=settings.connect_timeout_ms / 1000.0,
-            max_header_bytes=settings.max_header_bytes,
-            max_body_bytes=settings.max_body_bytes,
-        ),
+        transport=provider_transport(settings, endpoint.provider),
+        headers=provider_headers(settings, endpoint.provider),
         first_token_timeout=seconds(settings.first_token_timeout_ms),
         stream_idle_timeout=seconds(settings.stream_idle_timeout_ms),
         max_event_bytes=settings.max_event_bytes,
@@ -130,6 +128,7 @@ class HTTPProvider(Provider, Generic[D]):
         clock: Clock | None = None,
         max_event_bytes: int = MAX_EVENT_BYTES,
         tail_timeout: float = TAIL_SECONDS,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.codec = codec
@@ -137,6 +136,8 @@ class HTTPProvider(Provider, Generic[D]):
         self.max_event_bytes = max_event_bytes
         self.tail_timeout = tail_timeout
         self.name = endpoint.provider
+        #: Added to every request (``[providers.NAME] headers``); a call's own win.
+        self.headers = dict(headers or {})
         self.transport = transport if transport is not None else HTTPTransport()
         self.first_token_timeout = first_token_timeout
         self.stream_idle_timeout = stream_idle_timeout
@@ -151,6 +152,8 @@ class HTTPProvider(Provider, Generic[D]):
     def _build(self, request: Request) -> HTTPRequest:
         body = _json.dumps(self.codec.encode_body(request, self.dialect))
         built = self.endpoint.request(request, body)
+        if self.headers:
+            built.headers.update(self.headers)
         if request.headers:  # checked with the request: never auth or framing headers
             built.headers.update({k.lower(): v for k, v in request.headers.items()})
         return built
