@@ -378,7 +378,8 @@ async def test_missing_settings_are_named(emulator: Emulator) -> None:
     only_endpoint = sl.Client(
         sl.Settings.load(env={}, dotenv=False, azure_openai_endpoint=emulator.url)
     )
-    with pytest.raises(sl.ConfigError, match="AZURE_OPENAI_API_KEY or AZURE_OPENAI_AD_TOKEN"):
+    needs = "AZURE_OPENAI_API_KEY, AZURE_OPENAI_AD_TOKEN, or AZURE_OPENAI_AUTH=entra"
+    with pytest.raises(sl.ConfigError, match=needs):
         await only_endpoint.chat("azure:dep", [sl.user("x")])
     bad_version = sl.Client(
         sl.Settings.load(

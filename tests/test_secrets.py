@@ -130,7 +130,7 @@ async def test_a_full_fault_run_over_http_leaks_no_key_in_logs_errors_or_reprs(
     from steadyllm._metering.observe import configure_logging, remove_console
     from steadyllm.emulator import Behavior, Emulator
 
-    keys = {
+    keys: dict[str, Any] = {
         "openai_api_key": "sk-proj-FULLRUN0123456789abcdef",
         "anthropic_api_key": "sk-ant-api03-FULLRUNzyxwvu987654",
         "azure_openai_api_key": "9f8e7d6c5b4a39281706f5e4d3c2b1a0",

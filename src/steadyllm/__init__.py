@@ -24,6 +24,7 @@ if _typing.TYPE_CHECKING:
     from ._client.stream import ChatStream
     from ._client.sync import SyncClient
     from ._client.sync_streams import SyncChatStream
+    from ._config.rotating import Token, TokenProvider
     from ._config.routing import ModelRef, parse_model
     from ._config.settings import Secret, Settings
     from ._core.clock import Clock, FakeClock, SystemClock
@@ -106,6 +107,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "._client.client": ("CallOptions", "Client", "LoopOptions"),
     "._core.clock": ("Clock", "FakeClock", "SystemClock"),
     "._config.settings": ("Secret", "Settings"),
+    "._config.rotating": ("Token", "TokenProvider"),
     "._core.context": ("Context", "context", "current_context"),
     "._core.errors": (
         "AuthenticationError",
@@ -267,6 +269,8 @@ __all__ = [
     # configuration and routing
     "Settings",
     "Secret",
+    "Token",
+    "TokenProvider",
     "ModelRef",
     "parse_model",
     "RetryPolicy",

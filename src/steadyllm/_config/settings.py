@@ -19,6 +19,7 @@ from .._core.errors import ConfigError
 from .._core.redact import redact, register_url_credentials
 from .prices import parse_prices
 from .provider_tables import ProviderOptions, provider_tables
+from .rotating import TokenProvider
 from .secret import Secret as Secret
 from .spec import LOG_LEVELS, SettingSpec, specs_of
 from .specs_state import _State
@@ -187,6 +188,8 @@ def _parse(spec: SettingSpec, raw: Any, where: str) -> Any:
         return None
     if spec.kind == "secret" and isinstance(raw, Secret):
         return raw
+    if spec.kind == "secret" and callable(raw):  # rotation: fetched and refreshed per call
+        return TokenProvider(raw, what=f"{spec.env} credential")
 
     def bad(reason: str = "") -> ConfigError:
         shown = "(hidden)" if spec.kind == "secret" else repr(raw)

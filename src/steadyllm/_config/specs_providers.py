@@ -29,6 +29,16 @@ class _Providers(_Calls):
         "OpenAI API base URL (default https://api.openai.com/v1).",
         kind="url",
     )
+    openai_org_id: str | None = setting(
+        "OPENAI_ORG_ID",
+        None,
+        "OpenAI organization, sent as `OpenAI-Organization` (as the official SDK does).",
+    )
+    openai_project_id: str | None = setting(
+        "OPENAI_PROJECT_ID",
+        None,
+        "OpenAI project, sent as `OpenAI-Project`.",
+    )
     anthropic_api_key: Secret | None = setting(
         "ANTHROPIC_API_KEY",
         None,
@@ -65,7 +75,15 @@ class _Providers(_Calls):
     azure_openai_ad_token: Secret | None = setting(
         "AZURE_OPENAI_AD_TOKEN",
         None,
-        "Microsoft Entra ID token for Azure (sent as Bearer instead of `api-key`).",
+        "Microsoft Entra ID token for Azure (sent as Bearer instead of `api-key`); in "
+        "code, also a callable returning a token and its expiry.",
+    )
+    azure_openai_auth: str = setting(
+        "AZURE_OPENAI_AUTH",
+        "key",
+        "`entra`: Entra ID tokens from azure-identity's DefaultAzureCredential.",
+        kind="choice",
+        choices=("key", "entra"),
     )
     openrouter_api_key: Secret | None = setting(
         "OPENROUTER_API_KEY",

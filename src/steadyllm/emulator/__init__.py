@@ -16,14 +16,14 @@ Run one from the shell with ``steadyllm emulate --port 8400``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .._config.settings import Settings
 from ._behavior import FAULTS, Behavior, BehaviorError
 from ._limits import RateLimits
 from ._server import build_app
-from ._state import EmulatorState, RecordedRequest
+from ._state import TOKEN_PREFIX, EmulatorState, RecordedRequest
 
 if TYPE_CHECKING:
     from ssl import SSLContext
@@ -42,11 +42,14 @@ class Emulator:
         tpm: int | None = None,
         api_keys: Iterable[str] | None = None,
         ssl: SSLContext | None = None,
+        now: Callable[[], float] | None = None,
     ) -> None:
         #: Serve HTTPS with this server context (a test CA's certificate, say).
         self.ssl = ssl
         limits = RateLimits(rpm, tpm) if rpm or tpm else None
         self.state = EmulatorState(list(script), limits, set(api_keys) if api_keys else None)
+        if now is not None:  # the clock issued tokens expire by (a fake one in tests)
+            self.state.now = now
         self._runner: web.AppRunner | None = None
         self.host = "127.0.0.1"
         self.port = 0
@@ -144,6 +147,16 @@ class Emulator:
         )
 
     # ------------------------------------------------------------ scripting
+
+    def issue_token(self, ttl: float) -> tuple[str, float]:
+        """A bearer token the emulator accepts for ``ttl`` seconds of its clock, and its
+        expiry (epoch seconds): what an Entra ID or OAuth token service would hand out."""
+        import secrets
+
+        token = f"{TOKEN_PREFIX}{secrets.token_hex(12)}"
+        expires = self.state.now() + ttl
+        self.state.tokens[token] = expires
+        return token, expires
 
     def push(self, *behaviors: Behavior) -> None:
         """Queue behaviours for the next requests (each serves ``times`` requests)."""

@@ -127,7 +127,10 @@ class Handler:
             key = request.headers.get("api-key") or _bearer(request)
         else:
             key = _bearer(request)
-        if keys is not None and key not in keys:
+        refused = self.state.token_problem(key)
+        if refused is not None:
+            return self.error(401, "auth", refused)
+        if keys is not None and key not in keys and key not in self.state.tokens:
             return self.error(401, "auth", "Incorrect API key provided.")
         if not body.get("messages"):
             return self.error(400, None, "messages: at least one message is required")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -61,6 +62,10 @@ def last_user_text(body: dict[str, Any]) -> str:
     return ""
 
 
+#: Tokens the emulator issues start with this, so it knows to check them.
+TOKEN_PREFIX = "emu-token-"  # noqa: S105 - a marker, not a password
+
+
 class EmulatorState:
     """Everything the handlers share: the script queue, limits and the request log."""
 
@@ -73,6 +78,22 @@ class EmulatorState:
         self.api_keys = api_keys
         self.requests: list[RecordedRequest] = []
         self.prompt_cache = PromptCache()
+        #: Bearer tokens issued by ``Emulator.issue_token`` and when each expires.
+        self.tokens: dict[str, float] = {}
+        self.now: Callable[[], float] = time.time
+
+    def token_problem(self, token: str | None) -> str | None:
+        """Why an issued-token-shaped bearer is refused (unknown or expired), or None."""
+        if token is None or not token.startswith(TOKEN_PREFIX):
+            return None
+        expires = self.tokens.get(token)
+        if expires is not None and self.now() < expires:
+            return None
+        # Azure OpenAI's words for an Entra token it does not accept.
+        return (
+            "Unauthorized. Access token is missing, invalid, audience is incorrect "
+            "(https://cognitiveservices.azure.com), or have expired."
+        )
 
     def clear(self) -> None:
         """Forget the queue, the request log and the prompt cache."""

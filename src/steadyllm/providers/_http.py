@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
+from .._config.rotating import TokenProvider
 from .._core import fastjson as _json
 from .._core.clock import Clock, SystemClock
 from .._core.errors import (
@@ -103,6 +104,16 @@ def http_provider(
     )
 
 
+def rotating_credentials(endpoint: object) -> tuple[TokenProvider, ...]:
+    """The ``TokenProvider``s among an endpoint's fields (a rotating key, an Entra token)."""
+    from dataclasses import fields, is_dataclass
+
+    if not is_dataclass(endpoint):
+        return ()
+    found = (getattr(endpoint, f.name) for f in fields(endpoint))
+    return tuple(value for value in found if isinstance(value, TokenProvider))
+
+
 def raw_event(sse: ServerSentEvent) -> dict[str, Any]:
     """An SSE event as ``keep_raw`` keeps it: its type and its data (parsed JSON, or
     the text when it is not JSON, as ``[DONE]``)."""
@@ -138,6 +149,8 @@ class HTTPProvider(Provider, Generic[D]):
         self.name = endpoint.provider
         #: Added to every request (``[providers.NAME] headers``); a call's own win.
         self.headers = dict(headers or {})
+        #: Keys and tokens that expire or rotate, refreshed before each request.
+        self.credentials = rotating_credentials(endpoint)
         self.transport = transport if transport is not None else HTTPTransport()
         self.first_token_timeout = first_token_timeout
         self.stream_idle_timeout = stream_idle_timeout
@@ -158,8 +171,27 @@ class HTTPProvider(Provider, Generic[D]):
             built.headers.update({k.lower(): v for k, v in request.headers.items()})
         return built
 
-    async def complete(self, request: Request) -> Response:
+    async def _send(self, request: Request) -> HTTPResponse:
+        """Send ``request`` with fresh credentials; a rotating one the server refuses
+        (401) is fetched again and the request sent once more: it may have rotated."""
+        if not self.credentials:
+            return await self.transport.send(self._build(request))
+        for credential in self.credentials:
+            await credential.fresh()
         response = await self.transport.send(self._build(request))
+        if response.status != 401:
+            return response
+        try:
+            await response.read()
+        finally:
+            response.close()
+        for credential in self.credentials:
+            credential.expire()
+            await credential.fresh()
+        return await self.transport.send(self._build(request))
+
+    async def complete(self, request: Request) -> Response:
+        response = await self._send(request)
         try:
             body = await response.read()
         finally:
@@ -193,7 +225,7 @@ class HTTPProvider(Provider, Generic[D]):
         scope = self.clock.timeout_at(None if first is None else started + first)
         try:
             async with scope:  # the first-token clock runs from sending, headers included
-                response = await self.transport.send(self._build(request))
+                response = await self._send(request)
         except TimeoutError:
             if not scope.expired():
                 raise

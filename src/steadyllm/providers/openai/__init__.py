@@ -16,6 +16,7 @@ from .decode import decode_error, decode_response
 from .dialect import PRESETS, Dialect, without_stream_options
 from .encode import encode_body
 from .endpoint import OPENAI_BASE_URL, AzureEndpoint, OpenAIEndpoint
+from .entra import entra_token_provider
 from .stream import StreamDecoder
 
 CODEC: Codec[Dialect] = Codec(
@@ -24,8 +25,13 @@ CODEC: Codec[Dialect] = Codec(
 
 
 def make_openai(settings: Settings) -> HTTPProvider[Dialect]:
+    headers = {}
+    if settings.openai_org_id:
+        headers["openai-organization"] = settings.openai_org_id
+    if settings.openai_project_id:
+        headers["openai-project"] = settings.openai_project_id
     endpoint = OpenAIEndpoint(
-        "openai", settings.openai_base_url or OPENAI_BASE_URL, settings.openai_api_key
+        "openai", settings.openai_base_url or OPENAI_BASE_URL, settings.openai_api_key, headers
     )
     return http_provider(endpoint, CODEC, Dialect(), settings)
 
@@ -35,8 +41,14 @@ def make_azure(settings: Settings) -> HTTPProvider[Dialect]:
         raise ConfigError(
             "provider 'azure' needs AZURE_OPENAI_ENDPOINT (e.g. https://NAME.openai.azure.com)"
         )
-    if settings.azure_openai_api_key is None and settings.azure_openai_ad_token is None:
-        raise ConfigError("provider 'azure' needs AZURE_OPENAI_API_KEY or AZURE_OPENAI_AD_TOKEN")
+    ad_token = settings.azure_openai_ad_token
+    if settings.azure_openai_auth == "entra" and ad_token is None:
+        ad_token = entra_token_provider()
+    if settings.azure_openai_api_key is None and ad_token is None:
+        raise ConfigError(
+            "provider 'azure' needs AZURE_OPENAI_API_KEY, AZURE_OPENAI_AD_TOKEN, or "
+            "AZURE_OPENAI_AUTH=entra (Microsoft Entra ID through azure-identity)"
+        )
     dialect = Dialect(
         provider="azure",
         send_model=settings.azure_openai_api_version == "v1",
@@ -47,7 +59,7 @@ def make_azure(settings: Settings) -> HTTPProvider[Dialect]:
         settings.azure_openai_endpoint,
         settings.azure_openai_api_key,
         api_version=settings.azure_openai_api_version,
-        ad_token=settings.azure_openai_ad_token,
+        ad_token=ad_token,
     )
     return http_provider(endpoint, CODEC, dialect, settings)
 
