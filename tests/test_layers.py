@@ -32,7 +32,9 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("client", ("steadyllm._client",)),
     ("flows", ("steadyllm._flows",)),
     ("api", ("steadyllm",)),  # the package's own __init__: the public names
+    ("cassette", ("steadyllm._cassette",)),
     ("emulator", ("steadyllm.emulator",)),
+    ("testing", ("steadyllm.testing",)),
     ("cli", ("steadyllm._cli", "steadyllm.__main__")),
 )
 

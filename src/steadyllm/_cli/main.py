@@ -203,10 +203,19 @@ def _report(response: Any) -> None:
 async def _emulate(args: argparse.Namespace) -> int:
     from ..emulator import Emulator
 
-    emulator = Emulator(rpm=args.rpm, tpm=args.tpm, api_keys=args.api_keys)
+    emulator = Emulator(
+        rpm=args.rpm,
+        tpm=args.tpm,
+        api_keys=args.api_keys,
+        cassette=args.cassette,
+        realtime=args.realtime,
+    )
     await emulator.start(args.host, args.port)
     keys = list(args.api_keys or ())
     accepted = "the key shown is accepted" if keys else "any key is accepted"
+    if emulator.cassette is not None:
+        count = len(emulator.cassette.exchanges)
+        print(f"answering from the cassette {args.cassette} ({count} recorded exchanges)")
     print(
         f"steadyllm emulator listening on {emulator.url}\n"
         f"# paste into the shell that runs your code ({accepted}):\n"

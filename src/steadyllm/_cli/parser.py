@@ -132,6 +132,17 @@ def _add_emulate(commands: Commands) -> None:
         metavar="KEY",
         help="accept only this key (repeatable); by default any key is accepted",
     )
+    emulate.add_argument(
+        "--cassette",
+        metavar="FILE",
+        help="answer from this recorded cassette (steadyllm.testing) instead of emulating: "
+        "each request gets the recorded response with the same method, path and body",
+    )
+    emulate.add_argument(
+        "--realtime",
+        action="store_true",
+        help="with --cassette, send each recorded chunk at its recorded time",
+    )
 
 
 def _add_run(commands: Commands) -> None:

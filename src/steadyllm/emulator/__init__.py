@@ -17,6 +17,7 @@ Run one from the shell with ``steadyllm emulate --port 8400``.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._config.settings import Settings
@@ -43,6 +44,8 @@ class Emulator:
         api_keys: Iterable[str] | None = None,
         ssl: SSLContext | None = None,
         now: Callable[[], float] | None = None,
+        cassette: str | Path | None = None,
+        realtime: bool = False,
     ) -> None:
         #: Serve HTTPS with this server context (a test CA's certificate, say).
         self.ssl = ssl
@@ -50,6 +53,12 @@ class Emulator:
         self.state = EmulatorState(list(script), limits, set(api_keys) if api_keys else None)
         if now is not None:  # the clock issued tokens expire by (a fake one in tests)
             self.state.now = now
+        #: A recording to answer from instead of emulating (``steadyllm emulate --cassette``).
+        self.cassette = None
+        if cassette is not None:
+            from ._cassette import CassetteReplay
+
+            self.cassette = CassetteReplay(cassette, realtime=realtime)
         self._runner: web.AppRunner | None = None
         self.host = "127.0.0.1"
         self.port = 0
@@ -70,7 +79,7 @@ class Emulator:
             ) from None
 
         self._runner = web.AppRunner(
-            build_app(self.state), handler_cancellation=True, access_log=None
+            build_app(self.state, self.cassette), handler_cancellation=True, access_log=None
         )
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port, reuse_address=True, ssl_context=self.ssl)

@@ -19,6 +19,8 @@ from ._state import EmulatorState, RecordedRequest, last_user_text, prompt_token
 if TYPE_CHECKING:
     from aiohttp import web
 
+    from ._cassette import CassetteReplay
+
 
 def _json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> web.Response:
     from aiohttp import web
@@ -316,10 +318,18 @@ def _bearer(request: web.Request) -> str | None:
     return value[7:] if value.lower().startswith("bearer ") else None
 
 
-def build_app(state: EmulatorState) -> web.Application:
+def build_app(state: EmulatorState, cassette: CassetteReplay | None = None) -> web.Application:
     from aiohttp import web
 
     app = web.Application(client_max_size=64 * 1024 * 1024)
+    _admin_routes(app, state)
+    if cassette is not None:  # every other request is answered from the recording
+
+        async def replay(request: web.Request) -> web.StreamResponse:
+            return await cassette.handle(request, state)
+
+        app.router.add_route("*", "/{tail:.*}", replay)
+        return app
     openai, azure, anthropic = (
         Handler("openai", state),
         Handler("azure", state),
@@ -329,6 +339,11 @@ def build_app(state: EmulatorState) -> web.Application:
     app.router.add_post("/openai/deployments/{deployment}/chat/completions", azure.handle)
     app.router.add_post("/openai/v1/chat/completions", azure.handle)
     app.router.add_post("/v1/messages", anthropic.handle)
+    return app
+
+
+def _admin_routes(app: web.Application, state: EmulatorState) -> None:
+    """``/_emulator/...``: script behaviours, read the request log, reset, health."""
 
     async def script(request: web.Request) -> web.Response:
         try:
@@ -362,4 +377,3 @@ def build_app(state: EmulatorState) -> web.Application:
     app.router.add_get("/_emulator/requests", requests)
     app.router.add_post("/_emulator/reset", reset)
     app.router.add_get("/_emulator/health", health)
-    return app
