@@ -393,6 +393,34 @@ async def test_a_connection_the_server_closed_while_idle_is_not_reused() -> None
         assert server.connections == 2
 
 
+async def test_a_reused_connection_closed_before_answering_is_retried_once_fresh() -> None:
+    """The server's keep-alive timeout races ours: it closes the connection just as
+    the next request arrives on it. Not a byte came back, so the request goes again
+    on a new connection; a new connection that fails the same way is an error."""
+    served: list[int] = []
+
+    async def respond(received: Received, writer: asyncio.StreamWriter) -> bool:
+        served.append(len(served))
+        if len(served) == 2:  # the 2nd request, on the kept-alive connection: hang up
+            return False
+        writer.write(ok())
+        return True
+
+    async with RawServer(respond) as server:
+        transport = HTTPTransport()
+        for _ in range(2):
+            assert (await fetch(transport, post(server.url())))[2] == JSON
+        assert server.connections == 2 and len(server.requests) == 3
+        await transport.aclose()
+
+    async with RawServer(always(b"", keep=False)) as silent:  # never answers anything
+        transport = HTTPTransport()
+        with pytest.raises(sl.LLMConnectionError, match="closed the connection"):
+            await fetch(transport, post(silent.url()))
+        assert silent.connections == 1  # a fresh connection is not retried
+        await transport.aclose()
+
+
 async def test_idle_connections_expire(monkeypatch: pytest.MonkeyPatch) -> None:
     async with RawServer(always(ok())) as server:
         transport = HTTPTransport()

@@ -39,6 +39,8 @@ class Connection(asyncio.Protocol):
         self.target = target
         #: The proxy it goes through (None: direct); part of its pool's key.
         self.proxy: Proxy | None = None
+        #: Taken from the idle pool (it served a response before this request).
+        self.reused = False
         self.max_header_bytes = max_header_bytes
         self.max_body_bytes = max_body_bytes
         self.transport: asyncio.Transport | None = None

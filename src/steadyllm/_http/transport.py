@@ -32,6 +32,7 @@ from collections import deque
 from typing import TYPE_CHECKING
 
 from .._core.dispatch import mark
+from .._core.errors import LLMConnectionError
 from .connection import Connection, HTTPResponse
 from .dial import dial
 from .request import (
@@ -98,27 +99,44 @@ class HTTPTransport:
         mark(False)  # until the first byte is written, the provider cannot bill this attempt
         conn = await self._acquire(target, proxy)
         try:
-            body = request.body
-            transport = conn.transport
-            assert transport is not None
-            mark(True)
-            if len(body) < 65536:
-                transport.write(head + body)
-            else:  # no copy of a large body (images)
-                transport.write(head)
-                transport.write(body)
-            if conn.drain is not None:
-                await conn.drain
-            while not conn.head_done:
-                if conn.error is not None or not conn.alive:
-                    raise conn.broken("sending the request")
-                await conn.wait()
-            if forwarded and conn.status == 407 and proxy is not None:
-                raise refusal(407, "Proxy Authentication Required", proxy, target)
+            await self._exchange(conn, head, request.body)
+        except LLMConnectionError:
+            self._release(conn)
+            if not (conn.reused and conn.head_bytes == 0 and not conn.invalid):
+                raise
+            # A kept-alive connection the server closed just as it was reused (its idle
+            # timeout raced ours): not a byte came back, so the request is sent again,
+            # once, on a new connection, as urllib3 and httpcore do.
+            conn = await self._acquire(target, proxy, fresh=True)
+            try:
+                await self._exchange(conn, head, request.body)
+            except BaseException:
+                self._release(conn)
+                raise
         except BaseException:
             self._release(conn)
             raise
+        if forwarded and conn.status == 407 and proxy is not None:
+            self._release(conn)
+            raise refusal(407, "Proxy Authentication Required", proxy, target)
         return HTTPResponse(self, conn)
+
+    async def _exchange(self, conn: Connection, head: bytes, body: bytes) -> None:
+        """Write the request on ``conn`` and wait for the response head."""
+        transport = conn.transport
+        assert transport is not None
+        mark(True)
+        if len(body) < 65536:
+            transport.write(head + body)
+        else:  # no copy of a large body (images)
+            transport.write(head)
+            transport.write(body)
+        if conn.drain is not None:
+            await conn.drain
+        while not conn.head_done:
+            if conn.error is not None or not conn.alive:
+                raise conn.broken("sending the request")
+            await conn.wait()
 
     def _route(self, target: Target) -> Proxy | None:
         """The proxy for ``target`` (None: direct), decided once per origin."""
@@ -133,7 +151,9 @@ class HTTPTransport:
             self._routes[target] = found
             return found
 
-    async def _acquire(self, target: Target, proxy: Proxy | None) -> Connection:
+    async def _acquire(
+        self, target: Target, proxy: Proxy | None, *, fresh: bool = False
+    ) -> Connection:
         """A connection for ``target``, in arrival order: while anyone is waiting, a
         newcomer queues behind them, and a freed slot is handed to the first waiter
         (counted in ``_given`` until it claims it), so nobody can take it in between
@@ -154,7 +174,7 @@ class HTTPTransport:
                     self._waiters.remove(waiter)
                 raise
             self._given -= 1  # the slot handed to us is ours now
-        idle = self._idle.get((target.key, proxy))
+        idle = None if fresh else self._idle.get((target.key, proxy))
         if idle:
             now = time.monotonic()
             while idle and now - idle[0].idle_since > IDLE_SECONDS:
@@ -163,6 +183,7 @@ class HTTPTransport:
                 conn = idle.pop()  # the most recently used: the warmest
                 if conn.alive:
                     conn.prepare()
+                    conn.reused = True
                     self._busy.add(conn)
                     return conn
         return await self._connect(loop, target, proxy)
