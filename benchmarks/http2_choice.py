@@ -23,7 +23,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from transport_choice import HEADERS, PAYLOAD, free_port, measure
+from transport_choice import HEADERS, PAYLOAD, free_port, measure, steadyllm_transport
+
+from steadyllm._http.tls import TLSConfig
 
 SERVER = """
 import asyncio, sys
@@ -74,26 +76,6 @@ async def httpx_client(
         return await measure(one, n_seq, n_conc)
 
 
-async def steadyllm_transport(url: str, ca: str, n_seq: int, n_conc: int) -> tuple[float, float]:
-    from steadyllm._http.request import HTTPRequest
-    from steadyllm._http.tls import TLSConfig
-    from steadyllm._http.transport import HTTPTransport
-
-    transport = HTTPTransport(tls=TLSConfig(ca_bundle=ca))
-
-    async def one() -> None:
-        response = await transport.send(HTTPRequest("POST", url, dict(HEADERS), PAYLOAD))
-        try:
-            await response.read()
-        finally:
-            response.close()
-
-    try:
-        return await measure(one, n_seq, n_conc)
-    finally:
-        await transport.aclose()
-
-
 def _wait_listening(port: int) -> None:
     """hypercorn is told to serve after "ready": poll until it accepts."""
     import socket
@@ -139,7 +121,10 @@ def main() -> None:
     clients = (
         ("httpx, HTTP/1.1", lambda n, c: httpx_client(url, bundle, False, n, c)),
         ("httpx, HTTP/2 (h2)", lambda n, c: httpx_client(url, bundle, True, n, c)),
-        ("steadyllm transport, HTTP/1.1", lambda n, c: steadyllm_transport(url, bundle, n, c)),
+        (
+            "steadyllm transport, HTTP/1.1",
+            lambda n, c: steadyllm_transport(url, n, c, TLSConfig(ca_bundle=bundle)),
+        ),
     )
     try:
         _wait_listening(port)

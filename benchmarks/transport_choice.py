@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 PAYLOAD = (
     b'{"model":"gpt-4.1-mini","messages":[{"role":"user","content":"Is it raining in Lyon?"}]}'
@@ -75,11 +76,14 @@ async def httpx_client(url: str, n_seq: int, n_conc: int) -> tuple[float, float]
         return await measure(one, n_seq, n_conc)
 
 
-async def steadyllm_transport(url: str, n_seq: int, n_conc: int) -> tuple[float, float]:
+async def steadyllm_transport(
+    url: str, n_seq: int, n_conc: int, tls: Any = None
+) -> tuple[float, float]:
+    """``tls``: a ``TLSConfig`` for an https server (benchmarks/http2_choice.py)."""
     from steadyllm._http.request import HTTPRequest
     from steadyllm._http.transport import HTTPTransport
 
-    transport = HTTPTransport()
+    transport = HTTPTransport(tls=tls)
 
     async def one() -> None:
         response = await transport.send(HTTPRequest("POST", url, HEADERS, PAYLOAD))

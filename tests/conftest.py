@@ -113,6 +113,21 @@ def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(HTTPTransport, "send", guarded)
 
 
+@pytest.fixture(scope="module")
+def ca() -> Any:
+    """A throw-away certificate authority (trustme), one per test module."""
+    trustme = pytest.importorskip("trustme")
+    return trustme.CA()
+
+
+@pytest.fixture
+def bundle(ca: Any, tmp_path: Path) -> str:
+    """``ca``'s certificate as a PEM file, for LLM_CA_BUNDLE and SSL_CERT_FILE."""
+    path = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(path))
+    return str(path)
+
+
 @pytest.fixture
 def redis_url() -> str:
     """The redis-server that `make test` started (skipped when pytest runs without it)."""

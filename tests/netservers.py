@@ -15,6 +15,7 @@ import ssl
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -117,6 +118,17 @@ class Microsocks:
         if self.process is not None:
             self.process.terminate()
             self.process.wait(10)
+
+
+def server_tls(ca: Any, *names: str, client_ca: Any = None) -> ssl.SSLContext:
+    """A server context with a certificate of the test CA ``ca`` for ``names``
+    (loopback by default); with ``client_ca``, clients must show one of its."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert(*(names or ("127.0.0.1", "localhost"))).configure_cert(context)
+    if client_ca is not None:
+        context.verify_mode = ssl.CERT_REQUIRED
+        client_ca.configure_trust(context)
+    return context
 
 
 class TLSFront:

@@ -558,12 +558,6 @@ async def test_refused_connection() -> None:
         await HTTPTransport().send(post(url))
 
 
-@pytest.fixture
-def ca() -> object:
-    trustme = pytest.importorskip("trustme")
-    return trustme.CA()
-
-
 async def test_tls_with_a_trusted_ca(ca: object) -> None:
     server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("127.0.0.1").configure_cert(server_ctx)  # type: ignore[attr-defined]

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import ssl
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,29 +15,9 @@ import pytest
 import steadyllm as sl
 from steadyllm.emulator import Emulator
 
-from .netservers import Microsocks, Silent, Tinyproxy, TLSFront, free_port
-
-trustme = pytest.importorskip("trustme")
+from .netservers import Microsocks, Silent, Tinyproxy, TLSFront, free_port, server_tls
 
 FAST = sl.RetryPolicy(max_retries=0)
-
-
-@pytest.fixture(scope="module")
-def ca() -> Any:
-    return trustme.CA()
-
-
-@pytest.fixture
-def bundle(ca: Any, tmp_path: Path) -> str:
-    path = tmp_path / "ca.pem"
-    ca.cert_pem.write_to_path(str(path))
-    return str(path)
-
-
-def server_tls(ca: Any, *names: str) -> ssl.SSLContext:
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert(*(names or ("127.0.0.1", "localhost"))).configure_cert(context)
-    return context
 
 
 @pytest.fixture

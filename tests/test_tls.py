@@ -4,7 +4,6 @@ TLS, against the emulator over TLS with a throw-away CA."""
 
 from __future__ import annotations
 
-import ssl
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,8 @@ import steadyllm as sl
 from steadyllm._http import tls as _tls
 from steadyllm.emulator import Emulator
 
+from .netservers import server_tls
+
 trustme = pytest.importorskip("trustme")
 
 
@@ -23,30 +24,9 @@ def _fresh_contexts(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_tls, "_contexts", {})  # each test builds the contexts it names
 
 
-@pytest.fixture(scope="module")
-def ca() -> Any:
-    return trustme.CA()
-
-
-@pytest.fixture
-def bundle(ca: Any, tmp_path: Path) -> str:
-    path = tmp_path / "ca.pem"
-    ca.cert_pem.write_to_path(str(path))
-    return str(path)
-
-
-def server_context(ca: Any, *, client_ca: Any = None) -> ssl.SSLContext:
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1").configure_cert(context)
-    if client_ca is not None:
-        context.verify_mode = ssl.CERT_REQUIRED
-        client_ca.configure_trust(context)
-    return context
-
-
 @pytest.fixture
 async def origin(ca: Any) -> AsyncIterator[Emulator]:
-    async with Emulator(ssl=server_context(ca)) as emu:
+    async with Emulator(ssl=server_tls(ca)) as emu:
         yield emu
 
 
@@ -118,7 +98,7 @@ async def test_mutual_tls_with_a_client_certificate(ca: Any, bundle: str, tmp_pa
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     identity.cert_chain_pems[0].write_to_path(str(cert))
     identity.private_key_pem.write_to_path(str(key))
-    async with Emulator(ssl=server_context(ca, client_ca=client_ca)) as emu:
+    async with Emulator(ssl=server_tls(ca, client_ca=client_ca)) as emu:
         with pytest.raises(sl.LLMConnectionError):
             await ask(emu, ca_bundle=bundle)  # no certificate: the server hangs up
         assert not emu.requests

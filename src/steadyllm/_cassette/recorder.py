@@ -23,11 +23,10 @@ from .._core.errors import ConfigError, LLMConnectionError
 from .._http.connection import HTTPResponse
 from .._http.request import HTTPRequest
 from .._http.transport import HTTPTransport
+from . import MODES
 from . import format as _format
 from .format import SECRET_REQUEST_HEADERS, SECRET_RESPONSE_HEADERS, Exchange
 from .match import DEFAULT_MATCH, Matcher, explain, find, matcher
-
-MODES = ("none", "once", "new_episodes", "all")
 
 
 class CassetteError(ConfigError):
@@ -70,8 +69,6 @@ class Cassette:
 
     def _open(self) -> None:
         """Read the file (blocking: ``async with`` runs this in a worker thread)."""
-        if getattr(HTTPTransport.send, "__cassette__", None) is not None:
-            raise ConfigError("a cassette is already active; cassettes do not nest")
         exists = self.path.exists()
         self.exchanges = [] if self.mode == "all" else _format.load(self.path)
         self.replaying = self.mode in ("none", "new_episodes") or (self.mode == "once" and exists)

@@ -7,6 +7,9 @@ from collections.abc import Callable
 from .._core.errors import ConfigError
 from .._core.redact import register_url_credentials
 
+#: The schemes a proxy URL may have; socks ones need the ``socks`` extra.
+PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
+
 
 def proxy_url(text: str, bad: Callable[[str], ConfigError]) -> str:
     """A proxy URL as curl takes it (no scheme means http://), or ``direct``."""
@@ -14,7 +17,8 @@ def proxy_url(text: str, bad: Callable[[str], ConfigError]) -> str:
         return "direct"
     url = text if "://" in text else "http://" + text
     register_url_credentials(url)  # before any message could show the password
-    if not url.lower().startswith(_PROXY_SCHEMES) or not valid_host(url):
+    scheme = url.partition("://")[0].lower()
+    if scheme not in PROXY_SCHEMES or not valid_host(url):
         raise bad("")
     from urllib.parse import urlsplit
 
@@ -23,9 +27,6 @@ def proxy_url(text: str, bad: Callable[[str], ConfigError]) -> str:
     except ValueError:
         raise bad("the port is not a number from 0 to 65535") from None
     return text
-
-
-_PROXY_SCHEMES = ("http://", "https://", "socks5://", "socks5h://")
 
 
 def valid_host(url: str) -> bool:

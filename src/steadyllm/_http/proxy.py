@@ -18,11 +18,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
+from .._config.urls import PROXY_SCHEMES
 from .._core.errors import ConfigError
 from .._core.redact import register_url_credentials
-
-#: The schemes a proxy URL may have; socks ones need the ``socks`` extra.
-PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
 
 #: A per-provider ``proxy`` that means "no proxy, whatever the environment says".
 DIRECT = "direct"

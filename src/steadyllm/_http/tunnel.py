@@ -122,10 +122,11 @@ async def tunnel(
     try:
         progress.step = "tunnel"
         transport.write(connect_request(target, proxy))
-        status, reason = _status(await reader.head)
+        head = await reader.head
+        status, reason = _status(head)
         if not 200 <= status < 300:
             raise refusal(status, reason, proxy, target)
-        if len(reader.buffer) > len(await reader.head) + 4:
+        if len(reader.buffer) > len(head) + 4:
             raise ConnectionError("sent bytes after its answer to CONNECT")
         progress.step = "origin"
         conn = protocol()

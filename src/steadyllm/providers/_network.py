@@ -29,8 +29,9 @@ def provider_proxies(settings: Settings, provider: str) -> ProxyRules | None:
     explicit, source = settings.proxy, "LLM_PROXY"
     if table is not None and table.proxy is not None:
         explicit, source = table.proxy, f"[providers.{provider}] proxy"
-    env = settings.proxy_env if settings.trust_env else {}
-    return proxy_rules(env, trust_env=settings.trust_env, explicit=explicit, explicit_source=source)
+    return proxy_rules(
+        settings.proxy_env, trust_env=settings.trust_env, explicit=explicit, explicit_source=source
+    )
 
 
 def provider_tls(settings: Settings, provider: str) -> TLSConfig:

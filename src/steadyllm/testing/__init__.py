@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 __all__ = ["MODES", "Cassette", "CassetteError", "EmulatorThread", "cassette"]
 
-MODES = ("none", "once", "new_episodes", "all")
+from .._cassette import MODES
 
 
 def cassette(path: str | Path, **options: Any) -> Cassette:

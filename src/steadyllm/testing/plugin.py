@@ -16,14 +16,14 @@ if TYPE_CHECKING:
     from .._cassette.recorder import Cassette
     from ._thread import EmulatorThread
 
-_MODES = ("none", "once", "new_episodes", "all")
+from .._cassette import MODES
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("steadyllm")
     group.addoption(
         "--llm-record-mode",
-        choices=_MODES,
+        choices=MODES,
         default=None,
         help="llm_cassette mode: none (replay only, the default), once (record missing "
         "cassettes), new_episodes (record unmatched requests), all (record everything anew)",
