@@ -229,6 +229,7 @@ NOT_SETTINGS = {
     "ALL_PROXY": "the standard proxy variable every HTTP client reads",
     "NO_PROXY": "the standard proxy variable every HTTP client reads",
     "REQUEST_METHOD": "set in a CGI script (httpoxy: HTTP_PROXY is then ignored)",
+    "ACME_API_KEY": "an example api_key_env of a [providers.NAME] table",
 }
 
 

@@ -133,16 +133,13 @@ def stats_report(args: argparse.Namespace) -> int:
 
 
 def prices_report(args: argparse.Namespace) -> int:
-    from .._config.prices import parse_prices
     from .._config.routing import parse_model
     from .._config.settings import Settings
-    from .._metering.prices import PriceBook, cache_dir
+    from .._metering.prices import price_book
 
     settings = Settings.load()
     ref = parse_model(args.model, aliases=settings.aliases, default_provider=settings.provider)
-    book = PriceBook(
-        parse_prices(settings.prices, "prices"), cache_dir=cache_dir(settings.price_cache_dir)
-    )
+    book = price_book(settings)
     price = book.lookup(ref.provider, ref.model)
     if price is None:
         print(

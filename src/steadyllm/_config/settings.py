@@ -74,16 +74,8 @@ class Settings(_State):
         environ = dict(os.environ if env is None else env)
         values: dict[str, Any] = {}
         sources: dict[str, str] = {}
-
-        toml_path: str | os.PathLike[str] | None = None
-        if config_file is not False:
-            if config_file is None or config_file is True:
-                toml_path = environ.get("STEADYLLM_CONFIG")
-            else:
-                toml_path = config_file
-            if toml_path is None and Path("steadyllm.toml").is_file():
-                toml_path = "steadyllm.toml"
         tables: dict[str, Any] = {}
+        toml_path = _toml_path(config_file, environ)
         if toml_path is not None:
             table = _read_toml(Path(toml_path))
             for name, parse_table in TABLES.items():
@@ -117,6 +109,11 @@ class Settings(_State):
                 raise _unknown(key, "")
             values[key] = _parse(spec, raw, key)
             sources[key] = "code"
+        if "providers" in tables:  # api_key_env: read where every other key is read
+            tables["providers"] = {
+                name: options.with_key_from(environ, dotenv_values)
+                for name, options in tables["providers"].items()
+            }
         return cls(**values, **tables, proxy_env=_proxy_env(environ), sources=sources)
 
     def replace(self, **overrides: Any) -> Settings:
@@ -168,6 +165,22 @@ class Settings(_State):
 #: Every setting, in declaration order: the one table the rest reads.
 SETTINGS = specs_of(Settings)
 SPECS_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def _toml_path(
+    config_file: str | os.PathLike[str] | bool | None, environ: Mapping[str, str]
+) -> str | os.PathLike[str] | None:
+    """The steadyllm.toml to read: the one named, $STEADYLLM_CONFIG, or ./steadyllm.toml."""
+    if config_file is False:
+        return None
+    path: str | os.PathLike[str] | None = None
+    if config_file is None or config_file is True:
+        path = environ.get("STEADYLLM_CONFIG")
+    else:
+        path = config_file
+    if path is None and Path("steadyllm.toml").is_file():
+        path = "steadyllm.toml"
+    return path
 
 
 def _unknown(key: str, where: str) -> ConfigError:

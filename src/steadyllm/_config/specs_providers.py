@@ -136,3 +136,38 @@ class _Providers(_Calls):
         None,
         "Key for `compatible:MODEL`, if the server wants one.",
     )
+    groq_api_key: Secret | None = setting(
+        "GROQ_API_KEY",
+        None,
+        "Groq API key, for `groq:MODEL`.",
+    )
+    deepseek_api_key: Secret | None = setting(
+        "DEEPSEEK_API_KEY",
+        None,
+        "DeepSeek API key, for `deepseek:MODEL`.",
+    )
+    mistral_api_key: Secret | None = setting(
+        "MISTRAL_API_KEY",
+        None,
+        "Mistral AI API key, for `mistral:MODEL`.",
+    )
+    xai_api_key: Secret | None = setting(
+        "XAI_API_KEY",
+        None,
+        "xAI API key, for `xai:MODEL`.",
+    )
+    together_api_key: Secret | None = setting(
+        "TOGETHER_API_KEY",
+        None,
+        "Together AI API key, for `together:MODEL`.",
+    )
+    fireworks_api_key: Secret | None = setting(
+        "FIREWORKS_API_KEY",
+        None,
+        "Fireworks AI API key, for `fireworks:MODEL`.",
+    )
+    cerebras_api_key: Secret | None = setting(
+        "CEREBRAS_API_KEY",
+        None,
+        "Cerebras API key, for `cerebras:MODEL`.",
+    )

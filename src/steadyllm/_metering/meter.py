@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from .._config.prices import parse_prices
 from .._config.settings import Settings
 from .._core.errors import BudgetExceededError, ConfigError, LLMError
 from .._core.sinks import SinkFailures
@@ -26,7 +25,7 @@ from .._core.types import Request, Response, Usage
 from .costs import BudgetReservation, Budgets, CostAlert, CostTracker, Spend
 from .observe import RequestLog, Stats, call_logger, configure_logging
 from .otel import Telemetry
-from .prices import PriceBook, cache_dir
+from .prices import PriceBook, price_book
 from .record import call_record
 from .tokens import estimate_request_tokens, output_cap
 
@@ -91,9 +90,7 @@ class Meter:
         self.settings = settings
         #: Failures of the log, exporters and hooks: counted, never raised into a call.
         self.sinks = sinks if sinks is not None else SinkFailures()
-        self.prices = prices or PriceBook(
-            parse_prices(settings.prices, "prices"), cache_dir=cache_dir(settings.price_cache_dir)
-        )
+        self.prices = prices or price_book(settings)
         self.tracker = CostTracker()
         self.budgets = Budgets(
             settings.budget_usd, settings.budget_per_run_usd, settings.budget_per_agent_usd

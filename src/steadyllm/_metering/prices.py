@@ -24,23 +24,34 @@ import os
 import threading
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .._config.prices import ModelPrice, Rate
+from .._config.prices import ModelPrice, Rate, parse_prices
 from .._core import fastjson as _json
 from .._core.redact import get_logger
+
+if TYPE_CHECKING:
+    from .._config.settings import Settings
 
 logger = get_logger("steadyllm")
 
 #: Providers whose calls cost nothing, by definition rather than by omission.
 _BUILTIN: dict[str, ModelPrice] = {}
 
-#: Our provider names → genai-prices provider ids (self-hosted servers have no list price).
-_CATALOG_PROVIDER = {
+#: Our provider names → genai-prices provider ids (self-hosted servers have no list
+#: price); ``[providers.NAME] prices`` adds or replaces one.
+CATALOG_PROVIDERS = {
     "openai": "openai",
     "azure": "azure",
     "anthropic": "anthropic",
     "openrouter": "openrouter",
+    "groq": "groq",
+    "deepseek": "deepseek",
+    "mistral": "mistral",
+    "xai": "x-ai",
+    "together": "together",
+    "fireworks": "fireworks",
+    "cerebras": "cerebras",
 }
 
 
@@ -174,9 +185,12 @@ class PriceBook:
         *,
         catalog: bool = True,
         cache_dir: str | None = None,
+        catalog_ids: Mapping[str, str] | None = None,
     ) -> None:
         self.overrides = dict(overrides or {})
         self.catalog = catalog
+        #: Which genai-prices provider prices each of our providers.
+        self.catalog_ids = {**CATALOG_PROVIDERS, **(catalog_ids or {})}
         self._cache: dict[str, ModelPrice | None] = {}
         self._lock = threading.Lock()
         self.disk = CatalogCache(cache_dir)
@@ -194,9 +208,9 @@ class PriceBook:
         return (
             not known
             and self.catalog
-            and provider in _CATALOG_PROVIDER
+            and provider in self.catalog_ids
             and (self._override(provider, model) is None)
-            and f"{provider}:{model}" not in self.disk.entries()
+            and self._disk_key(provider, model) not in self.disk.entries()
         )
 
     def lookup(self, provider: str, model: str) -> ModelPrice | None:
@@ -205,13 +219,13 @@ class PriceBook:
             if key in self._cache:
                 return self._cache[key]
         price = self._override(provider, model) or _BUILTIN.get(provider)
-        if price is None and self.catalog and provider in _CATALOG_PROVIDER:
-            remembered = self.disk.entries()
-            if key in remembered:
-                price = remembered[key]
+        if price is None and self.catalog and provider in self.catalog_ids:
+            remembered, disk_key = self.disk.entries(), self._disk_key(provider, model)
+            if disk_key in remembered:
+                price = remembered[disk_key]
             else:
                 price = self._catalog(provider, model)
-                self.disk.remember(key, price)
+                self.disk.remember(disk_key, price)
         with self._lock:
             first = key not in self._cache
             self._cache[key] = price
@@ -222,6 +236,10 @@ class PriceBook:
                 key,
             )
         return price
+
+    def _disk_key(self, provider: str, model: str) -> str:
+        """Remembered per catalog id: a provider re-pointed at another id is looked up anew."""
+        return f"{self.catalog_ids[provider]}:{model}"
 
     def _override(self, provider: str, model: str) -> ModelPrice | None:
         full = f"{provider}:{model}"
@@ -236,7 +254,7 @@ class PriceBook:
         return best[1] if best else None
 
     def _catalog(self, provider: str, model: str) -> ModelPrice | None:
-        catalog_id = _CATALOG_PROVIDER.get(provider)
+        catalog_id = self.catalog_ids.get(provider)
         if not self.catalog or catalog_id is None:
             return None
         try:
@@ -265,6 +283,17 @@ class PriceBook:
             web_search=_per_unit(getattr(mp, "web_searches_kcount", None)),
             cache_write_1h=_from_catalog(getattr(mp, "cache_write_1h_mtok", None)),
         )
+
+
+def price_book(settings: Settings) -> PriceBook:
+    """The price book ``settings`` describe: ``[prices]`` overrides, the cache directory,
+    and the genai-prices id of each ``[providers.NAME]`` table that names one."""
+    ids = {name: table.prices for name, table in settings.providers.items() if table.prices}
+    return PriceBook(
+        parse_prices(settings.prices, "prices"),
+        cache_dir=cache_dir(settings.price_cache_dir),
+        catalog_ids=ids,
+    )
 
 
 def catalog_date() -> str | None:

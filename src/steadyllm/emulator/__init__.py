@@ -25,6 +25,7 @@ from ._behavior import FAULTS, Behavior, BehaviorError
 from ._limits import RateLimits
 from ._server import build_app
 from ._state import TOKEN_PREFIX, EmulatorState, RecordedRequest
+from ._vendors import VENDORS
 
 if TYPE_CHECKING:
     from ssl import SSLContext
@@ -151,9 +152,29 @@ class Emulator:
             "compatible_base_url": base,
             "compatible_api_key": "emulator-compatible-key",
         }
+        vendors: dict[str, Any] = {}
+        for name in VENDORS:  # each preset at its own route, with its refusals
+            values[f"{name}_api_key"] = f"emulator-{name}-key"
+            vendors[name] = {"base_url": self.vendor_base_url(name)}
+        for name, table in dict(overrides.pop("providers", None) or {}).items():
+            vendors[name] = {**vendors.get(name, {}), **table} if isinstance(table, dict) else table
         return Settings.load(
-            env=env or {}, dotenv=False, config_file=False, **{**values, **overrides}
+            env=env or {},
+            dotenv=False,
+            config_file=False,
+            providers=vendors,
+            **{**values, **overrides},
         )
+
+    def vendor_base_url(self, vendor: str) -> str:
+        """The base URL of the emulator playing ``vendor`` (groq, mistral, ...): the
+        OpenAI API with the fields that vendor refuses refused its way."""
+        if vendor not in VENDORS:
+            from .._core.errors import ConfigError
+
+            known = ", ".join(VENDORS)
+            raise ConfigError(f"the emulator plays no vendor {vendor!r}; it plays {known}")
+        return f"{self.url}/vendors/{vendor}/v1"
 
     # ------------------------------------------------------------ scripting
 

@@ -9,12 +9,13 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from . import _documents, _server_tools, _thinking
+from . import _documents, _server_tools, _thinking, _vendors
 from ._behavior import Behavior, BehaviorError
 from ._faults import mid_stream_fault, pre_response_fault
 from ._frames import Quiet
 from ._render import AnthropicRender, OpenAIRender, Reply
 from ._state import EmulatorState, RecordedRequest, last_user_text, prompt_tokens
+from ._vendors import Vendor
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -36,9 +37,11 @@ def _json_response(status: int, body: Any, headers: dict[str, str] | None = None
 class Handler:
     """Serves one API family (OpenAI, Azure or Anthropic)."""
 
-    def __init__(self, api: str, state: EmulatorState) -> None:
+    def __init__(self, api: str, state: EmulatorState, vendor: Vendor | None = None) -> None:
         self.api = api
         self.state = state
+        #: An OpenAI-compatible vendor whose refusals this handler plays.
+        self.vendor = vendor
         self.render: OpenAIRender | AnthropicRender = (
             AnthropicRender() if api == "anthropic" else OpenAIRender(azure=api == "azure")
         )
@@ -136,7 +139,8 @@ class Handler:
             return self.error(401, "auth", "Incorrect API key provided.")
         if not body.get("messages"):
             return self.error(400, None, "messages: at least one message is required")
-        return None
+        refusal = _vendors.problem(self.vendor, body) if self.vendor else None
+        return _json_response(*refusal) if refusal else None
 
     # -------------------------------------------------------------- replies
 
@@ -277,7 +281,8 @@ class Handler:
         if isinstance(self.render, AnthropicRender):
             head, content, tail = self.render.stream(reply, b)
         else:
-            include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+            asked = bool((body.get("stream_options") or {}).get("include_usage"))
+            include_usage = asked or bool(self.vendor and self.vendor.usage_always)
             head, content, tail = self.render.stream(reply, b, include_usage)
         response = web.StreamResponse(
             status=200,
@@ -339,6 +344,9 @@ def build_app(state: EmulatorState, cassette: CassetteReplay | None = None) -> w
     app.router.add_post("/openai/deployments/{deployment}/chat/completions", azure.handle)
     app.router.add_post("/openai/v1/chat/completions", azure.handle)
     app.router.add_post("/v1/messages", anthropic.handle)
+    for name, vendor in _vendors.VENDORS.items():
+        handler = Handler("openai", state, vendor)
+        app.router.add_post(f"/vendors/{name}/v1/chat/completions", handler.handle)
     return app
 
 

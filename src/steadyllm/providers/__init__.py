@@ -1,22 +1,27 @@
 """Providers and their registry.
 
-Built in: ``fake``; ``openai``, ``azure``, ``anthropic``; and the OpenAI-compatible
-presets ``vllm``, ``ollama``, ``openrouter``, ``llamacpp``, ``lmstudio`` and
-``compatible``. HTTP providers are imported on first use, not at import time.
+Built in: ``fake``; ``openai``, ``azure``, ``anthropic``; the OpenAI-compatible
+presets ``vllm``, ``ollama``, ``openrouter``, ``llamacpp``, ``lmstudio``,
+``compatible``, ``groq``, ``deepseek``, ``mistral``, ``xai``, ``together``,
+``fireworks`` and ``cerebras``; and any name a ``[providers.NAME]`` table gives
+a ``base_url``. HTTP providers are imported on first use, not at import time.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .._core.errors import ConfigError
 from ._base import (
     Provider,
     ProviderFactory,
     ProviderSpec,
-    build_provider,
     known_providers,
     provider_spec,
     register_provider,
+)
+from ._base import (
+    build_provider as _build_registered,
 )
 
 if TYPE_CHECKING:
@@ -86,19 +91,41 @@ register_provider(
     required=(("anthropic_api_key", "ANTHROPIC_API_KEY"),),
     description="Anthropic Messages",
 )
-_PRESETS = {
-    "vllm": ((), "vLLM server (VLLM_BASE_URL)"),
-    "ollama": ((), "Ollama's OpenAI-compatible API (OLLAMA_BASE_URL)"),
-    "openrouter": ((("openrouter_api_key", "OPENROUTER_API_KEY"),), "OpenRouter"),
-    "llamacpp": ((), "llama.cpp server (LLAMACPP_BASE_URL)"),
-    "lmstudio": ((), "LM Studio local server (LMSTUDIO_BASE_URL)"),
-    "compatible": (
-        (("compatible_base_url", "COMPATIBLE_BASE_URL"),),
-        "any OpenAI-compatible server (COMPATIBLE_BASE_URL)",
-    ),
+#: The OpenAI-compatible presets, each built by ``make_compatible``.
+_COMPATIBLE = {
+    "vllm": "vLLM server (VLLM_BASE_URL)",
+    "ollama": "Ollama's OpenAI-compatible API (OLLAMA_BASE_URL)",
+    "openrouter": "OpenRouter (OPENROUTER_API_KEY)",
+    "llamacpp": "llama.cpp server (LLAMACPP_BASE_URL)",
+    "lmstudio": "LM Studio local server (LMSTUDIO_BASE_URL)",
+    "compatible": "any OpenAI-compatible server (COMPATIBLE_BASE_URL)",
+    "groq": "Groq (GROQ_API_KEY)",
+    "deepseek": "DeepSeek (DEEPSEEK_API_KEY)",
+    "mistral": "Mistral AI (MISTRAL_API_KEY)",
+    "xai": "xAI Grok (XAI_API_KEY)",
+    "together": "Together AI (TOGETHER_API_KEY)",
+    "fireworks": "Fireworks AI (FIREWORKS_API_KEY)",
+    "cerebras": "Cerebras (CEREBRAS_API_KEY)",
 }
-for _name, (_required, _description) in _PRESETS.items():
-    register_provider(_name, _compatible(_name), required=_required, description=_description)
+for _name, _description in _COMPATIBLE.items():
+    register_provider(_name, _compatible(_name), description=_description)
+
+
+def build_provider(name: str, settings: Settings) -> Provider:
+    """The provider for ``name:`` model strings: a registered one, or an
+    OpenAI-compatible server a ``[providers.NAME]`` table gives a ``base_url``."""
+    table = settings.providers.get(name)
+    registered = name in known_providers()
+    if not registered and table is not None and table.base_url is not None:
+        return _compatible(name)(settings)
+    if registered and name not in _COMPATIBLE and table is not None and table.defines_wire:
+        raise ConfigError(
+            f"[providers.{name}] sets wire options (base_url, api_key, ...), which only "
+            f"OpenAI-compatible providers take; {name!r} has settings of its own "
+            "(see `steadyllm config`), or name the table after a new provider"
+        )
+    return _build_registered(name, settings)
+
 
 __all__ = [
     "FakeFault",

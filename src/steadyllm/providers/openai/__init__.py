@@ -9,14 +9,16 @@ spec/wire-protocols.md §1, §3, §4.
 
 from __future__ import annotations
 
+from ..._config.provider_tables import ProviderOptions
 from ..._config.settings import Settings
 from ..._core.errors import ConfigError
 from .._http import Codec, HTTPProvider, http_provider
 from .decode import decode_error, decode_response
-from .dialect import PRESETS, Dialect, without_stream_options
+from .dialect import Dialect, without_stream_options
 from .encode import encode_body
 from .endpoint import OPENAI_BASE_URL, AzureEndpoint, OpenAIEndpoint
 from .entra import entra_token_provider
+from .presets import PRESETS, Preset
 from .stream import StreamDecoder
 
 CODEC: Codec[Dialect] = Codec(
@@ -65,16 +67,36 @@ def make_azure(settings: Settings) -> HTTPProvider[Dialect]:
 
 
 def make_compatible(name: str, settings: Settings) -> HTTPProvider[Dialect]:
-    preset = PRESETS[name]
-    base_url = getattr(settings, preset.url_setting)
+    """A compatible server: its preset (if it has one) adjusted by ``[providers.NAME]``."""
+    preset = PRESETS.get(name) or Preset(name)
+    table = settings.providers.get(name) or ProviderOptions()
+    here = f"[providers.{name}]"
+    base_url = table.base_url
+    if base_url is None and preset.url_setting is not None:
+        base_url = getattr(settings, preset.url_setting)
+    base_url = base_url or preset.base_url
     if base_url is None:
-        raise ConfigError(f"provider {name!r} needs {preset.url_setting.upper()}")
-    key = getattr(settings, preset.key_setting) if preset.key_setting else None
+        where = preset.url_setting.upper() if preset.url_setting else f"base_url in {here}"
+        raise ConfigError(f"provider {name!r} needs {where}")
+    key = table.api_key
+    key_variable = table.api_key_env or preset.key_variable
+    if key is None and preset.key_setting is not None:
+        key = getattr(settings, preset.key_setting)
+    if key is None and (preset.key_required or table.api_key_env):
+        also = f"{preset.key_setting} or " if preset.key_setting else ""
+        raise ConfigError(
+            f"provider {name!r} needs {key_variable}; set it in the environment or in .env "
+            f"(or {also}api_key in {here} of steadyllm.toml; Client(settings) uses only the "
+            "settings given)"
+        )
     dialect = Dialect(
         provider=name,
-        max_tokens_field="max_tokens",
-        ignored=preset.ignored,
-        key_variable=preset.key_setting.upper() if preset.key_setting else "its API key",
+        max_tokens_field=table.max_tokens_field or preset.max_tokens_field,
+        ignored=preset.ignored if table.ignored is None else table.ignored,
+        key_variable=key_variable,
         documents=False,
+        stream_usage=preset.stream_usage if table.stream_usage is None else table.stream_usage,
+        renamed=preset.renamed,
+        model_ignored=preset.model_ignored,
     )
     return http_provider(OpenAIEndpoint(name, base_url, key), CODEC, dialect, settings)

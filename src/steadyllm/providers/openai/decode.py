@@ -250,6 +250,23 @@ _HINTS = {
 }
 
 
+def message_text(value: Any) -> str:
+    """An error message as text. Pydantic-validated servers (Mistral, FastAPI) send
+    ``{"detail": [{"loc": ["body", "seed"], "msg": "Extra inputs are not permitted"}]}``
+    in its place: each problem becomes ``body.seed: Extra inputs are not permitted``."""
+    if isinstance(value, str) or value is None:
+        return value or ""
+    details = value.get("detail") if isinstance(value, dict) else value
+    if isinstance(details, list) and details and all(isinstance(d, dict) for d in details):
+        return "; ".join(
+            f"{'.'.join(str(p) for p in d.get('loc') or ())}: {d.get('msg') or d.get('type')}"
+            for d in details
+        )
+    if isinstance(details, str):
+        return details
+    return json.dumps(value)
+
+
 def error_from_body(
     status: int | None,
     headers: Mapping[str, str],
@@ -264,12 +281,8 @@ def error_from_body(
     if not isinstance(err, dict):
         err = data if isinstance(data, dict) and data.get("object") == "error" else {}
         if not err and isinstance(data, dict) and "detail" in data:  # FastAPI servers
-            err = {
-                "message": data["detail"]
-                if isinstance(data["detail"], str)
-                else json.dumps(data["detail"])
-            }
-    message = str(err.get("message") or "no message")
+            err = {"message": data["detail"]}
+    message = message_text(err.get("message")) or "no message"
     code = err.get("code")
     kind_code = str(code) if code is not None else ""
     etype = str(err.get("type") or "")

@@ -1,6 +1,7 @@
 """What one OpenAI-style server accepts: the ``Dialect`` of OpenAI, Azure and
 each compatible server (which field caps output, which options it silently
-ignores), and the presets of the compatible servers.
+ignores, which fields it names differently). The compatible servers' presets
+are in ``presets``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,16 @@ class Dialect:
     #: Whether streams ask for usage (``stream_options``); turned off for a server
     #: that refuses the field (see ``without_stream_options``).
     stream_usage: bool = True
+    #: Request fields this server spells differently (Mistral: seed -> random_seed).
+    renamed: tuple[tuple[str, str], ...] = ()
+    #: Options that only some models ignore, by model-name prefix (deepseek-reasoner
+    #: accepts temperature and does nothing with it).
+    model_ignored: tuple[tuple[str, frozenset[str]], ...] = ()
+
+    def ignored_for(self, model: str) -> frozenset[str]:
+        """Every option a call to ``model`` would have silently ignored."""
+        extra = [names for prefix, names in self.model_ignored if model.startswith(prefix)]
+        return self.ignored.union(*extra) if extra else self.ignored
 
 
 def without_stream_options(dialect: Dialect, status: int, body: bytes) -> Dialect | None:
@@ -34,52 +45,3 @@ def without_stream_options(dialect: Dialect, status: int, body: bytes) -> Dialec
     if dialect.stream_usage and status in (400, 422) and b"stream_options" in body:
         return replace(dialect, stream_usage=False)
     return None
-
-
-@dataclass(frozen=True, slots=True)
-class Preset:
-    """A compatible server: where it listens by default and what it ignores."""
-
-    name: str
-    url_setting: str
-    key_setting: str | None = None
-    ignored: frozenset[str] = frozenset()
-    description: str = ""
-
-
-PRESETS: dict[str, Preset] = {
-    p.name: p
-    for p in (
-        Preset("vllm", "vllm_base_url", "vllm_api_key", description="vLLM server (/v1)"),
-        Preset(
-            "ollama",
-            "ollama_base_url",
-            # Ollama's /v1 layer accepts these fields and silently does nothing with them.
-            ignored=frozenset(
-                {
-                    "tool_choice",
-                    "user",
-                    "logit_bias",
-                    "parallel_tool_calls",
-                    "n",
-                    "max_completion_tokens",
-                }
-            ),
-            description="Ollama's OpenAI-compatible API",
-        ),
-        Preset(
-            "openrouter",
-            "openrouter_base_url",
-            "openrouter_api_key",
-            description="OpenRouter (many models behind one key)",
-        ),
-        Preset("llamacpp", "llamacpp_base_url", description="llama.cpp server"),
-        Preset("lmstudio", "lmstudio_base_url", description="LM Studio local server"),
-        Preset(
-            "compatible",
-            "compatible_base_url",
-            "compatible_api_key",
-            description="any other OpenAI-compatible server (COMPATIBLE_BASE_URL)",
-        ),
-    )
-}

@@ -121,6 +121,9 @@ def encode_body(request: Request, dialect: Dialect) -> dict[str, Any]:
         if dialect.stream_usage:
             body["stream_options"] = {"include_usage": True}
     body.update(request.extra)
+    for name, spelled in dialect.renamed:  # Mistral: seed is random_seed
+        if name in body:
+            body[spelled] = body.pop(name)
     return body
 
 
@@ -148,16 +151,18 @@ def _check_supported(request: Request, dialect: Dialect) -> None:
         "tool_choice": request.tool_choice is not None and request.tool_choice != "auto",
         "user": request.user is not None,
         "seed": request.seed is not None,
+        "temperature": request.temperature is not None,
+        "top_p": request.top_p is not None,
         "response_format": request.response_format is not None,
         "tools": bool(request.tools),
         "stop": bool(request.stop),
         **dict.fromkeys(request.extra, True),
     }
-    for option in sorted(dialect.ignored):
+    for option in sorted(dialect.ignored_for(request.model)):
         if used.get(option):
             raise InvalidRequestError(
-                f"{dialect.provider} ignores {option!r}, so sending it would have no effect; "
-                "remove it from the call",
+                f"{dialect.provider} ignores {option!r} for {request.model}, so sending it "
+                "would have no effect; remove it from the call",
                 provider=dialect.provider,
                 model=request.model,
             )
