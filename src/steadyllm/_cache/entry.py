@@ -60,6 +60,7 @@ def cache_key(request: Request) -> str:
         # Left out when unset, so entries written before these options existed still hit.
         **({"reasoning_effort": request.reasoning_effort} if request.reasoning_effort else {}),
         **({"thinking_budget": request.thinking_budget} if request.thinking_budget else {}),
+        **({"reasoning_summary": request.reasoning_summary} if request.reasoning_summary else {}),
     }
     text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
     return hashlib.sha256(text.encode()).hexdigest()

@@ -62,6 +62,7 @@ class StreamAssembler:
         "model",
         "rate_limit",
         "request_id",
+        "response_id",
         "service_tier",
         "stop_details",
         "stop_sequence",
@@ -76,6 +77,7 @@ class StreamAssembler:
         self.usage: Usage | None = None
         self.finish_reason: FinishReason | None = None
         self.request_id: str | None = None
+        self.response_id: str | None = None
         self.model: str | None = None
         self.rate_limit: RateLimitInfo | None = None
         self._parts: list[Part] = []
@@ -134,6 +136,7 @@ class StreamAssembler:
             self._raw.append(event.raw)
             return
         self.request_id = self.request_id or event.request_id
+        self.response_id = self.response_id or event.response_id
         self.model = self.model or event.model
         self.rate_limit = self.rate_limit or event.rate_limit
         if event.usage is not None and self.usage is None:
@@ -167,6 +170,7 @@ class StreamAssembler:
             model=self.model or model,
             provider=provider,
             request_id=self.request_id,
+            response_id=self.response_id,
             reasoning=reasoning,
             rate_limit=self.rate_limit,
             parts=parts,

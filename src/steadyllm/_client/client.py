@@ -226,9 +226,9 @@ class Client(AgentCalls):
         self, model: str | None, messages: Sequence[Message], **options: Unpack[CallOptions]
     ) -> Response:
         """One complete reply. Options: temperature, top_p, max_tokens, stop, seed, user,
-        tools, tool_choice, response_format, reasoning_effort, thinking_budget,
-        prompt_cache_key, headers, keep_raw, extra, context, timeout_ms, max_retries,
-        cache."""
+        tools, tool_choice, response_format, reasoning_effort, reasoning_summary,
+        thinking_budget, prompt_cache_key, headers, keep_raw, extra, context, timeout_ms,
+        max_retries, cache."""
         return await self._chat(model, messages, None, dict(options))
 
     async def _chat(

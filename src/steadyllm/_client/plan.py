@@ -15,7 +15,15 @@ from typing import Any, TypedDict
 
 from .._core.context import Context
 from .._core.errors import InvalidRequestError
-from .._core.types import CacheMode, Message, ReasoningEffort, Request, ToolChoice, ToolSpec
+from .._core.types import (
+    CacheMode,
+    Message,
+    ReasoningEffort,
+    ReasoningSummary,
+    Request,
+    ToolChoice,
+    ToolSpec,
+)
 from .._core.units import ms_from_seconds
 from .._metering.meter import Ledger
 from .._resilience.retry import RetryPolicy
@@ -35,6 +43,8 @@ class TurnFields(TypedDict, total=False):
     extra: dict[str, Any] | None
     #: OpenAI reasoning models: "none", "minimal", "low", "medium", "high", "xhigh".
     reasoning_effort: ReasoningEffort | None
+    #: OpenAI Responses API: "auto", "concise" or "detailed" reasoning summaries.
+    reasoning_summary: ReasoningSummary | None
     #: Anthropic extended thinking: tokens the model may think for (at least 1024).
     thinking_budget: int | None
     #: OpenAI: route requests that share a long prefix to the same prompt cache.

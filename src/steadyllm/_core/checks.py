@@ -234,6 +234,7 @@ def check_headers(headers: object) -> None:
 
 
 _EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
+_SUMMARIES = ("auto", "concise", "detailed")
 #: Anthropic's floor for a thinking budget; no provider takes less.
 MIN_THINKING_BUDGET = 1024
 
@@ -243,6 +244,11 @@ def _check_reasoning(request: Request) -> None:
     if effort is not None and effort not in _EFFORTS:
         raise InvalidRequestError(
             f"reasoning_effort={effort!r} is not one of {', '.join(map(repr, _EFFORTS))}"
+        )
+    summary = request.reasoning_summary
+    if summary is not None and summary not in _SUMMARIES:
+        raise InvalidRequestError(
+            f"reasoning_summary={summary!r} is not one of {', '.join(map(repr, _SUMMARIES))}"
         )
     budget = request.thinking_budget
     if budget is None:

@@ -115,6 +115,8 @@ class ResponseMeta:
     raw: dict[str, Any] | None = None
     #: Content filter verdicts seen in this event (Azure OpenAI).
     content_filter: tuple[ContentFilterResult, ...] = ()
+    #: The reply object's own id (OpenAI Responses ``resp_...``).
+    response_id: str | None = None
     type: Literal["meta"] = "meta"
 
 

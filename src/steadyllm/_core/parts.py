@@ -95,6 +95,9 @@ class ThinkingPart:
 
     text: str
     signature: str | None = None
+    #: The OpenAI Responses API's ``reasoning`` item as sent (its id, summary and
+    #: encrypted content), returned verbatim to that API and to no other.
+    item: dict[str, Any] | None = field(default=None, compare=False, repr=False)
     type: Literal["thinking"] = "thinking"
 
 
@@ -121,6 +124,9 @@ class ServerToolPart:
     #: The tool's name (calls only).
     name: str | None = None
     block: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    #: The API whose block this is: ``anthropic`` (Messages) or ``responses`` (OpenAI's
+    #: built-in tool items); each encoder sends back only its own.
+    wire: Literal["anthropic", "responses"] = "anthropic"
     type: Literal["server_tool"] = "server_tool"
 
     @property
@@ -171,12 +177,14 @@ Part: TypeAlias = (
 ASSISTANT_ONLY = (ThinkingPart, RedactedThinkingPart, ServerToolPart, RefusalPart)
 
 
-def server_tool_part(block: dict[str, Any]) -> ServerToolPart:
+def server_tool_part(
+    block: dict[str, Any], wire: Literal["anthropic", "responses"] = "anthropic"
+) -> ServerToolPart:
     kind = str(block.get("type") or "")
     ident = block.get("tool_use_id") if "tool_use_id" in block else block.get("id")
     name = block.get("name")
     return ServerToolPart(
-        kind, str(ident or ""), name if isinstance(name, str) else None, dict(block)
+        kind, str(ident or ""), name if isinstance(name, str) else None, dict(block), wire
     )
 
 
@@ -193,11 +201,13 @@ def part_dict(part: Part) -> dict[str, Any]:
             image["detail"] = part.detail
         return image
     if isinstance(part, ThinkingPart):
-        return {"type": "thinking", "text": part.text, "signature": part.signature}
+        thought = {"type": "thinking", "text": part.text, "signature": part.signature}
+        return thought if part.item is None else {**thought, "item": part.item}
     if isinstance(part, RedactedThinkingPart):
         return {"type": "redacted_thinking", "data": part.data}
     if isinstance(part, ServerToolPart):
-        return {"type": "server_tool", "block": part.block}
+        tool = {"type": "server_tool", "block": part.block}
+        return tool if part.wire == "anthropic" else {**tool, "wire": part.wire}
     if isinstance(part, CachePoint):
         return {"type": "cache_point", "ttl": part.ttl}
     if isinstance(part, DocumentPart):
@@ -222,11 +232,15 @@ def part_from_dict(data: dict[str, Any]) -> Part:
     if kind == "image":
         return ImagePart(url=str(data["url"]), detail=data.get("detail"))
     if kind == "thinking":
-        return ThinkingPart(str(data["text"]), data.get("signature"))
+        item = data.get("item")
+        return ThinkingPart(
+            str(data["text"]), data.get("signature"), dict(item) if isinstance(item, dict) else None
+        )
     if kind == "redacted_thinking":
         return RedactedThinkingPart(str(data["data"]))
     if kind == "server_tool":
-        return server_tool_part(dict(data["block"]))
+        responses = data.get("wire") == "responses"
+        return server_tool_part(dict(data["block"]), "responses" if responses else "anthropic")
     if kind == "refusal":
         return RefusalPart(str(data["text"]))
     if kind == "cache_point":

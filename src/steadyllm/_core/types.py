@@ -68,6 +68,7 @@ __all__ = [
     "RedactedThinkingPart",
     "RefusalDelta",
     "ReasoningEffort",
+    "ReasoningSummary",
     "RefusalPart",
     "Request",
     "Response",
@@ -216,6 +217,7 @@ class FallbackInfo:
 
 ToolChoice: TypeAlias = Literal["auto", "none", "required"] | str
 ReasoningEffort: TypeAlias = Literal["none", "minimal", "low", "medium", "high", "xhigh"]
+ReasoningSummary: TypeAlias = Literal["auto", "concise", "detailed"]
 
 
 @dataclass(slots=True)
@@ -240,6 +242,8 @@ class Request:
     stream: bool = False
     #: How hard a reasoning model thinks (OpenAI ``reasoning_effort``).
     reasoning_effort: ReasoningEffort | None = None
+    #: A summary of the model's reasoning (OpenAI Responses ``reasoning.summary``).
+    reasoning_summary: ReasoningSummary | None = None
     #: Tokens the model may spend thinking before it answers (Anthropic extended
     #: thinking, ``thinking.budget_tokens``).
     thinking_budget: int | None = None
@@ -266,6 +270,9 @@ class Response:
     model: str = ""
     provider: str = ""
     request_id: str | None = None
+    #: The provider's id of the reply object where it differs from the request's
+    #: (OpenAI Responses: ``resp_...``, what ``previous_response_id`` takes).
+    response_id: str | None = None
     latency_ms: float = 0.0
     #: Milliseconds from sending to the first streamed event (streams only).
     ttft_ms: float | None = None
@@ -337,6 +344,7 @@ class Response:
             "model": self.model,
             "provider": self.provider,
             "request_id": self.request_id,
+            "response_id": self.response_id,
             "latency_ms": self.latency_ms,
             "ttft_ms": self.ttft_ms,
             "cached": self.cached,

@@ -42,7 +42,9 @@ _BUILTIN: dict[str, ModelPrice] = {}
 #: price); ``[providers.NAME] prices`` adds or replaces one.
 CATALOG_PROVIDERS = {
     "openai": "openai",
+    "openai-responses": "openai",
     "azure": "azure",
+    "azure-responses": "azure",
     "anthropic": "anthropic",
     "openrouter": "openrouter",
     "groq": "groq",

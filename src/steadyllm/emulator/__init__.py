@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._config.settings import Settings
+from ._app import build_app
 from ._behavior import FAULTS, Behavior, BehaviorError
 from ._limits import RateLimits
-from ._server import build_app
 from ._state import TOKEN_PREFIX, EmulatorState, RecordedRequest
 from ._vendors import VENDORS
 

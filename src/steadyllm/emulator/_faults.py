@@ -101,7 +101,7 @@ async def mid_stream_fault(
         return True
     if b.fault == "error_event":
         await response.write(handler.render.error_event(b.message or "Overloaded", b.error_type))
-        if handler.api != "anthropic" and not b.no_done:
+        if handler.sends_done and not b.no_done:
             await response.write(b"data: [DONE]\n\n")  # vLLM sends [DONE] after an error
         await response.write_eof()
         return True

@@ -35,6 +35,8 @@ class Reply:
     citations: list[dict[str, Any]] = field(default_factory=list)
     #: Blocks of server tools the emulator ran (Anthropic web search).
     server_blocks: list[dict[str, Any]] = field(default_factory=list)
+    #: The Responses API's reasoning item, ahead of the message (reasoning models).
+    reasoning_item: dict[str, Any] | None = None
 
 
 def _thirds(text: str) -> list[str]:

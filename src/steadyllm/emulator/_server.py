@@ -20,7 +20,7 @@ from ._vendors import Vendor
 if TYPE_CHECKING:
     from aiohttp import web
 
-    from ._cassette import CassetteReplay
+    from ._render_responses import ResponsesRender
 
 
 def _json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> web.Response:
@@ -37,14 +37,20 @@ def _json_response(status: int, body: Any, headers: dict[str, str] | None = None
 class Handler:
     """Serves one API family (OpenAI, Azure or Anthropic)."""
 
+    #: Whether its streams end with ``data: [DONE]`` (Chat Completions), also after an
+    #: in-band error.
+    sends_done = True
+
     def __init__(self, api: str, state: EmulatorState, vendor: Vendor | None = None) -> None:
         self.api = api
         self.state = state
         #: An OpenAI-compatible vendor whose refusals this handler plays.
         self.vendor = vendor
-        self.render: OpenAIRender | AnthropicRender = (
+        self.render: OpenAIRender | AnthropicRender | ResponsesRender = (
             AnthropicRender() if api == "anthropic" else OpenAIRender(azure=api == "azure")
         )
+        if api == "anthropic":
+            self.sends_done = False
 
     # -------------------------------------------------------------- entry
 
@@ -78,7 +84,12 @@ class Handler:
             await asyncio.sleep(behavior.latency_ms / 1000.0)
         headers = self.base_headers(behavior)
         if self.state.limits is not None:
-            max_out = body.get("max_completion_tokens") or body.get("max_tokens") or 0
+            max_out = (
+                body.get("max_completion_tokens")
+                or body.get("max_tokens")
+                or body.get("max_output_tokens")
+                or 0
+            )
             verdict = self.state.limits.take(prompt_tokens(body) + int(max_out))
             headers.update(self.limit_headers(verdict.headers))
             if not verdict.allowed:
@@ -321,67 +332,3 @@ class Handler:
 def _bearer(request: web.Request) -> str | None:
     value = request.headers.get("authorization", "")
     return value[7:] if value.lower().startswith("bearer ") else None
-
-
-def build_app(state: EmulatorState, cassette: CassetteReplay | None = None) -> web.Application:
-    from aiohttp import web
-
-    app = web.Application(client_max_size=64 * 1024 * 1024)
-    _admin_routes(app, state)
-    if cassette is not None:  # every other request is answered from the recording
-
-        async def replay(request: web.Request) -> web.StreamResponse:
-            return await cassette.handle(request, state)
-
-        app.router.add_route("*", "/{tail:.*}", replay)
-        return app
-    openai, azure, anthropic = (
-        Handler("openai", state),
-        Handler("azure", state),
-        Handler("anthropic", state),
-    )
-    app.router.add_post("/v1/chat/completions", openai.handle)
-    app.router.add_post("/openai/deployments/{deployment}/chat/completions", azure.handle)
-    app.router.add_post("/openai/v1/chat/completions", azure.handle)
-    app.router.add_post("/v1/messages", anthropic.handle)
-    for name, vendor in _vendors.VENDORS.items():
-        handler = Handler("openai", state, vendor)
-        app.router.add_post(f"/vendors/{name}/v1/chat/completions", handler.handle)
-    return app
-
-
-def _admin_routes(app: web.Application, state: EmulatorState) -> None:
-    """``/_emulator/...``: script behaviours, read the request log, reset, health."""
-
-    async def script(request: web.Request) -> web.Response:
-        try:
-            data = await request.json()
-            items = data if isinstance(data, list) else [data]
-            state.push([Behavior.from_dict(item) for item in items])
-        except (ValueError, BehaviorError) as exc:
-            return _json_response(400, {"error": {"message": str(exc)}})
-        return _json_response(200, {"queued": len(state.queue)})
-
-    async def requests(_: web.Request) -> web.Response:
-        return _json_response(200, [r.__dict__ for r in state.requests])
-
-    async def reset(_: web.Request) -> web.Response:
-        state.clear()
-        return _json_response(200, {"ok": True})
-
-    async def health(_: web.Request) -> web.Response:
-        limited = state.limits.rejected if state.limits is not None else 0
-        return _json_response(
-            200,
-            {
-                "ok": True,
-                "queued": len(state.queue),
-                "requests": len(state.requests),
-                "rate_limited": limited,
-            },
-        )
-
-    app.router.add_post("/_emulator/script", script)
-    app.router.add_get("/_emulator/requests", requests)
-    app.router.add_post("/_emulator/reset", reset)
-    app.router.add_get("/_emulator/health", health)

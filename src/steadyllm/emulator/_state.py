@@ -43,8 +43,11 @@ def _strings(value: Any) -> list[str]:
 
 
 def prompt_tokens(body: dict[str, Any]) -> int:
-    messages = body.get("messages") or []
+    messages = body.get("messages") or body.get("input") or []  # input: the Responses API
+    if isinstance(messages, str):
+        messages = [{"content": messages}]
     texts = _strings(messages) + _strings(body.get("system") or [])
+    texts += _strings(body.get("instructions") or [])
     return sum(-(-len(t) // 4) for t in texts) + 4 * len(messages)
 
 

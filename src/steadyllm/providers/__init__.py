@@ -1,6 +1,7 @@
 """Providers and their registry.
 
-Built in: ``fake``; ``openai``, ``azure``, ``anthropic``; the OpenAI-compatible
+Built in: ``fake``; ``openai``, ``azure``, ``anthropic``; ``openai-responses`` and
+``azure-responses`` (the Responses API); the OpenAI-compatible
 presets ``vllm``, ``ollama``, ``openrouter``, ``llamacpp``, ``lmstudio``,
 ``compatible``, ``groq``, ``deepseek``, ``mistral``, ``xai``, ``together``,
 ``fireworks`` and ``cerebras``; and any name a ``[providers.NAME]`` table gives
@@ -58,6 +59,18 @@ def _azure(settings: Settings) -> Provider:
     return make_azure(settings)
 
 
+def _openai_responses(settings: Settings) -> Provider:
+    from .responses import make_openai_responses
+
+    return make_openai_responses(settings)
+
+
+def _azure_responses(settings: Settings) -> Provider:
+    from .responses import make_azure_responses
+
+    return make_azure_responses(settings)
+
+
 def _anthropic(settings: Settings) -> Provider:
     from .anthropic import make_anthropic
 
@@ -85,6 +98,15 @@ register_provider(
     description="OpenAI Chat Completions",
 )
 register_provider("azure", _azure, description="Azure OpenAI (deployments or the v1 API)")
+register_provider(
+    "openai-responses",
+    _openai_responses,
+    required=(("openai_api_key", "OPENAI_API_KEY"),),
+    description="OpenAI Responses API",
+)
+register_provider(
+    "azure-responses", _azure_responses, description="Azure OpenAI Responses API (v1 route)"
+)
 register_provider(
     "anthropic",
     _anthropic,

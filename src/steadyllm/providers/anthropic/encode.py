@@ -65,8 +65,8 @@ def _block(part: Part) -> dict[str, Any] | None:
         return _image_block(part)
     if isinstance(part, DocumentPart):
         return _document_block(part)
-    if isinstance(part, ServerToolPart):
-        return dict(part.block)
+    if isinstance(part, ServerToolPart):  # OpenAI's built-in tool items are not blocks
+        return dict(part.block) if part.wire == "anthropic" else None
     if isinstance(part, RedactedThinkingPart):
         return {"type": "redacted_thinking", "data": part.data}
     if isinstance(part, ThinkingPart):
@@ -225,6 +225,8 @@ _UNSUPPORTED = {
     "seed": "Anthropic has no seed parameter; remove seed from the call",
     "reasoning_effort": "Anthropic takes a thinking budget, not a reasoning effort: pass "
     "thinking_budget=N (tokens, at least 1024) instead of reasoning_effort",
+    "reasoning_summary": "reasoning summaries are an OpenAI Responses option; Anthropic "
+    "returns its thinking (summarized on Claude 4 models) with thinking_budget=N",
     "prompt_cache_key": "Anthropic has no prompt_cache_key; mark what to cache with "
     "sl.cache_point() (or sl.system(..., cache='5m')) instead",
 }

@@ -138,6 +138,13 @@ def _check_supported(request: Request, dialect: Dialect) -> None:
             provider=dialect.provider,
             model=request.model,
         )
+    if request.reasoning_summary is not None:
+        raise InvalidRequestError(
+            "reasoning summaries come from the Responses API; use the model string "
+            f"openai-responses:{request.model} (or azure-responses:) for reasoning_summary",
+            provider=dialect.provider,
+            model=request.model,
+        )
     if request.thinking_budget is not None:
         raise InvalidRequestError(
             f"{dialect.provider} (Chat Completions) takes no thinking budget; use "

@@ -1,6 +1,8 @@
-"""Where and how to send a Chat Completions request: URL and authentication.
+"""Where and how to send a Chat Completions (or Responses) request: URL and
+authentication.
 
 api.openai.com and compatible servers take ``POST {base_url}/chat/completions``
+(``/responses`` for the Responses API)
 with a Bearer key (optional for local servers); Azure takes ``api-key`` (or an
 Entra token) and either the v1 URL or the classic deployment URL plus
 ``api-version``.
@@ -33,12 +35,14 @@ class OpenAIEndpoint:
     base_url: str
     api_key: Secret | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
+    #: ``/chat/completions``, or ``/responses`` for the Responses API.
+    path: str = "/chat/completions"
 
     def request(self, request: Request, body: bytes) -> HTTPRequest:
         headers = _base_headers(request, self.headers)
         if self.api_key is not None:
             headers["authorization"] = f"Bearer {self.api_key.get()}"
-        return HTTPRequest("POST", self.base_url.rstrip("/") + "/chat/completions", headers, body)
+        return HTTPRequest("POST", self.base_url.rstrip("/") + self.path, headers, body)
 
 
 @dataclass(slots=True)
@@ -53,6 +57,7 @@ class AzureEndpoint:
     ad_token: Secret | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
     provider: str = "azure"
+    path: str = "/chat/completions"
 
     def request(self, request: Request, body: bytes) -> HTTPRequest:
         headers = _base_headers(request, self.headers)
@@ -62,6 +67,6 @@ class AzureEndpoint:
             headers["api-key"] = self.api_key.get()
         root = self.base_url.rstrip("/")
         if self.api_version == "v1":
-            return HTTPRequest("POST", f"{root}/openai/v1/chat/completions", headers, body)
-        url = f"{root}/openai/deployments/{request.model}/chat/completions"
+            return HTTPRequest("POST", f"{root}/openai/v1{self.path}", headers, body)
+        url = f"{root}/openai/deployments/{request.model}{self.path}"
         return HTTPRequest("POST", url, headers, body, params={"api-version": self.api_version})

@@ -1,0 +1,83 @@
+"""The emulator's application: the routes of every API it serves, and its own
+``/_emulator/...`` routes (script, request log, reset, health)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from . import _vendors
+from ._behavior import Behavior, BehaviorError
+from ._responses import ResponsesHandler
+from ._server import Handler, _json_response
+from ._state import EmulatorState
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from ._cassette import CassetteReplay
+
+
+def build_app(state: EmulatorState, cassette: CassetteReplay | None = None) -> web.Application:
+    from aiohttp import web
+
+    app = web.Application(client_max_size=64 * 1024 * 1024)
+    _admin_routes(app, state)
+    if cassette is not None:  # every other request is answered from the recording
+
+        async def replay(request: web.Request) -> web.StreamResponse:
+            return await cassette.handle(request, state)
+
+        app.router.add_route("*", "/{tail:.*}", replay)
+        return app
+    openai, azure, anthropic = (
+        Handler("openai", state),
+        Handler("azure", state),
+        Handler("anthropic", state),
+    )
+    app.router.add_post("/v1/chat/completions", openai.handle)
+    app.router.add_post("/openai/deployments/{deployment}/chat/completions", azure.handle)
+    app.router.add_post("/openai/v1/chat/completions", azure.handle)
+    app.router.add_post("/v1/messages", anthropic.handle)
+    app.router.add_post("/v1/responses", ResponsesHandler("openai", state).handle)
+    app.router.add_post("/openai/v1/responses", ResponsesHandler("azure", state).handle)
+    for name, vendor in _vendors.VENDORS.items():
+        handler = Handler("openai", state, vendor)
+        app.router.add_post(f"/vendors/{name}/v1/chat/completions", handler.handle)
+    return app
+
+
+def _admin_routes(app: web.Application, state: EmulatorState) -> None:
+    """``/_emulator/...``: script behaviours, read the request log, reset, health."""
+
+    async def script(request: web.Request) -> web.Response:
+        try:
+            data = await request.json()
+            items = data if isinstance(data, list) else [data]
+            state.push([Behavior.from_dict(item) for item in items])
+        except (ValueError, BehaviorError) as exc:
+            return _json_response(400, {"error": {"message": str(exc)}})
+        return _json_response(200, {"queued": len(state.queue)})
+
+    async def requests(_: web.Request) -> web.Response:
+        return _json_response(200, [r.__dict__ for r in state.requests])
+
+    async def reset(_: web.Request) -> web.Response:
+        state.clear()
+        return _json_response(200, {"ok": True})
+
+    async def health(_: web.Request) -> web.Response:
+        limited = state.limits.rejected if state.limits is not None else 0
+        return _json_response(
+            200,
+            {
+                "ok": True,
+                "queued": len(state.queue),
+                "requests": len(state.requests),
+                "rate_limited": limited,
+            },
+        )
+
+    app.router.add_post("/_emulator/script", script)
+    app.router.add_get("/_emulator/requests", requests)
+    app.router.add_post("/_emulator/reset", reset)
+    app.router.add_get("/_emulator/health", health)
