@@ -25,8 +25,11 @@ LIMITS = {
     "test_openrouter": 14,
     "test_cerebras": 4,
     "test_ollama": 3,
+    "test_openai_responses": 30,
 }
 MAX_BYTES = 60_000
+#: The wire format of each endpoint, by the last part of its path.
+API = {"messages": "anthropic", "completions": "chat", "responses": "responses"}
 
 
 def candidates(root: Path) -> list[tuple[str, Path, int, dict[str, Any], bytes, str]]:
@@ -36,8 +39,10 @@ def candidates(root: Path) -> list[tuple[str, Path, int, dict[str, Any], bytes, 
             cassette = yaml.safe_load(path.read_text()) or {}
             for n, interaction in enumerate(cassette.get("interactions") or ()):
                 uri = interaction["request"]["uri"].split("?")[0]
-                if not uri.endswith(("/chat/completions", "/v1/messages")):
+                if not uri.endswith(("/chat/completions", "/v1/messages", "/responses")):
                     continue
+                if uri.endswith("/responses") != (folder == "test_openai_responses"):
+                    continue  # Responses API exchanges come from their own folder only
                 reply = interaction["response"]
                 kind = (reply.get("headers", {}).get("content-type") or [""])[0]
                 if "event-stream" in kind:
@@ -78,7 +83,7 @@ def main(root: Path) -> None:
         index.append(
             {
                 "file": name,
-                "api": "anthropic" if uri.endswith("/v1/messages") else "chat",
+                "api": API[uri.rsplit("/", 1)[-1]],
                 "status": interaction["response"]["status"]["code"],
                 "stream": ext == "sse",
                 "host": uri.split("/")[2],

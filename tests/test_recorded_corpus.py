@@ -336,6 +336,8 @@ def test_the_sdk_is_the_oracle_for_nearly_all_of_the_corpus() -> None:
         data = body(entry)
         if entry["api"] == "anthropic":
             read = sdk_message_stream(data) if entry["stream"] else sdk_message(json.loads(data))
+        elif entry["api"] == "responses":
+            read = True  # read by the SDK in test_recorded_responses.py
         elif entry["stream"]:
             read = sdk_chat_stream(data) if not raw_chat_stream(data)[1] else True
         else:
@@ -355,6 +357,12 @@ def settings_for(entry: dict[str, Any], url: str) -> tuple[sl.Settings, str]:
     if entry["api"] == "anthropic":
         options: Any = {"anthropic_api_key": "sk-ant-recorded", "anthropic_base_url": url}
         return sl.Settings.load(**common, **options), f"anthropic:{model}"
+    if entry["api"] == "responses" and "azure.com" in entry["host"]:
+        options = {"azure_openai_api_key": "az-recorded", "azure_openai_endpoint": url}
+        return sl.Settings.load(**common, **options), f"azure-responses:{model}"
+    if entry["api"] == "responses":
+        options = {"openai_api_key": "sk-recorded", "openai_base_url": url + "/v1"}
+        return sl.Settings.load(**common, **options), f"openai-responses:{model}"
     if entry["host"] == "api.openai.com":
         options = {"openai_api_key": "sk-recorded", "openai_base_url": url + "/v1"}
         return sl.Settings.load(**common, **options), f"openai:{model}"
@@ -419,6 +427,8 @@ def read_directly(entry: dict[str, Any], data: bytes) -> sl.Response | sl.LLMErr
             if entry["status"] != 200:
                 return anthropic_decode.decode_error(request, entry["status"], {}, data, dialect_a)
             return anthropic_decode.decode_response(request, 200, {}, data, dialect_a)
+        if entry["api"] == "responses":
+            return read_responses(entry, data)
         request, dialect = chat_request(entry, entry["stream"]), openai_dialect(entry)
         if entry["stream"]:
             return assemble(run_stream(OpenAIStream(request, dialect, {}), data))
@@ -427,3 +437,18 @@ def read_directly(entry: dict[str, Any], data: bytes) -> sl.Response | sl.LLMErr
         return openai_decode.decode_response(request, 200, {}, data, dialect)
     except sl.LLMError as exc:
         return exc
+
+
+def read_responses(entry: dict[str, Any], data: bytes) -> sl.Response | sl.LLMError:
+    from steadyllm.providers.responses import decode as responses_decode
+    from steadyllm.providers.responses.stream import StreamDecoder as ResponsesStream
+
+    provider = "azure-responses" if "azure.com" in entry["host"] else "openai-responses"
+    model = str(entry.get("model") or "m")
+    request = Request(provider, model, [sl.user("x")], stream=entry["stream"])
+    dialect = OpenAIDialect(provider)
+    if entry["stream"]:
+        return assemble(run_stream(ResponsesStream(request, dialect, {}), data))
+    if entry["status"] != 200:
+        return responses_decode.decode_error(request, entry["status"], {}, data, dialect)
+    return responses_decode.decode_response(request, 200, {}, data, dialect)

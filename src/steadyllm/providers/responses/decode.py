@@ -75,9 +75,7 @@ def summary_text(item: Mapping[str, Any]) -> str:
     return "\n\n".join(p for p in pieces if isinstance(p, str) and p)
 
 
-def message_parts(
-    item: Mapping[str, Any], where: Mapping[str, str]
-) -> tuple[list[Part], str, str]:
+def message_parts(item: Mapping[str, Any], where: Mapping[str, str]) -> tuple[list[Part], str, str]:
     """A ``message`` item's parts, its text and its refusal."""
     parts: list[Part] = []
     text: list[str] = []
@@ -140,6 +138,7 @@ def usage_from(data: Any, where: Mapping[str, str]) -> Usage | None:
         completion_tokens=completion,
         total_tokens=token_count(data, "total_tokens", **where) or prompt + completion,
         cached_tokens=token_count(inputs, "cached_tokens", **where),
+        cache_write_tokens=token_count(inputs, "cache_write_tokens", **where),
         reasoning_tokens=token_count(outputs, "reasoning_tokens", **where),
     )
 
@@ -181,8 +180,7 @@ def decode_response(
     where = {"provider": dialect.provider, "model": request.model}
     if not isinstance(data, dict) or not isinstance(data.get("output", []), list):
         raise InvalidResponseError(
-            f"{dialect.provider} sent a response that is not a Responses object: "
-            f"{snippet(body)}",
+            f"{dialect.provider} sent a response that is not a Responses object: {snippet(body)}",
             provider=dialect.provider,
             model=request.model,
             status=status,

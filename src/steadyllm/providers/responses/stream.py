@@ -5,9 +5,11 @@ and reasoning-summary deltas become their deltas; function calls are
 reassembled by output index (the call id and name from
 ``response.output_item.added``, the arguments from
 ``response.function_call_arguments.delta``); each finished output item
-(``response.output_item.done``) becomes a ``PartDone``, so the streamed reply
+(``response.output_item.done``) becomes a ``PartDone``, in output order (an
+item that finishes before an earlier one waits for it), so the streamed reply
 keeps its reasoning items and built-in tool items exactly as a whole one
-does. ``response.completed`` or ``response.incomplete`` ends the stream with
+does. Items the stream announced but never finished (MCP tool listings do
+this) are taken from the final response. ``response.completed`` or ``response.incomplete`` ends the stream with
 usage; ``response.failed`` and ``error`` are raised, classified.
 """
 
@@ -45,8 +47,10 @@ class StreamDecoder:
         "_argued",
         "_calls",
         "_dialect",
+        "_finished",
         "_meta_sent",
         "_model",
+        "_next",
         "_reason_key",
         "_refused",
         "done",
@@ -66,12 +70,17 @@ class StreamDecoder:
         self._refused = False
         #: (item, summary) of the last reasoning delta: a new one starts a new paragraph.
         self._reason_key: tuple[Any, Any] | None = None
+        #: Finished output items not sent yet (by output index), and the next to send.
+        self._finished: dict[int, list[ProviderEvent]] = {}
+        self._next = 0
 
     @property
     def _where(self) -> dict[str, str]:
         return {"provider": self._dialect.provider, "model": self._model}
 
     def feed(self, sse: ServerSentEvent) -> list[ProviderEvent]:
+        if sse.data.startswith("[DONE]"):  # OpenRouter ends its Responses streams so
+            return []
         try:
             event = _json.loads(sse.data)
         except ValueError:
@@ -85,6 +94,8 @@ class StreamDecoder:
         return handle(self, event) if handle is not None else []
 
     def end(self) -> list[ProviderEvent]:
+        if self.done:
+            return []
         raise self.interrupted("the stream ended before response.completed")
 
     def interrupted(self, why: str) -> StreamInterruptedError:
@@ -133,18 +144,42 @@ class StreamDecoder:
         return [ToolCallDelta(self._number(event.get("output_index")), arguments=delta)]
 
     def _item_done(self, event: dict[str, Any]) -> list[ProviderEvent]:
-        item = event.get("item")
+        index = event.get("output_index")
+        index = index if isinstance(index, int) else self._next
+        self._finished[index] = self._item_events(index, event.get("item"))
+        return self._flush()
+
+    def _item_events(self, index: int, item: Any) -> list[ProviderEvent]:
+        """What a finished item adds: its parts, or a call's id, name and arguments
+        when no deltas brought them (the whole call in one event)."""
         if isinstance(item, dict) and item.get("type") == "function_call":
-            index = event.get("output_index", -1)
             if index in self._argued:
                 return []
-            call = function_call(item)  # the whole call in one event (no deltas came)
-            number = self._number(index)
-            return [ToolCallDelta(number, call.id or None, call.name, call.arguments)]
+            call = function_call(item)
+            return [ToolCallDelta(self._number(index), call.id or None, call.name, call.arguments)]
         out = Output()
         add_item(out, item, self._where)
         self._refused = self._refused or any(out.refusal)
         return [PartDone(part) for part in out.parts]
+
+    def _flush(self) -> list[ProviderEvent]:
+        """The finished items whose earlier items have all finished, in order."""
+        events: list[ProviderEvent] = []
+        while self._next in self._finished:
+            events += self._finished.pop(self._next)
+            self._next += 1
+        return events
+
+    def _backfill(self, output: Any) -> list[ProviderEvent]:
+        """Every item not yet sent, from the final response's ``output``, in order."""
+        items = output if isinstance(output, list) else []
+        for index in range(self._next, len(items)):
+            if index not in self._finished:
+                self._finished[index] = self._item_events(index, items[index])
+        events = self._flush()
+        for index in sorted(self._finished):  # beyond the final output: keep, in order
+            events += self._finished.pop(index)
+        return events
 
     def _text(self, event: dict[str, Any]) -> list[ProviderEvent]:
         delta = event.get("delta")
@@ -179,7 +214,7 @@ class StreamDecoder:
         response = event.get("response")
         response = response if isinstance(response, dict) else {}
         self.done = True
-        events: list[ProviderEvent] = []
+        events = self._backfill(response.get("output"))
         usage = usage_from(response.get("usage"), self._where)
         if usage is not None:
             events.append(usage)
