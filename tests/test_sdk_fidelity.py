@@ -259,3 +259,81 @@ async def test_anthropic_sdk_reads_emulated_thinking_and_sends_it_back(emulator:
             messages=[question, turn, answer],
         )
     assert done.content[-1].type == "text" and done.content[-1].text == "Sunny."
+
+
+# ------------------------------------------------------------------ Responses API
+
+RESPONSES_TOOLS: Any = [
+    {
+        "type": "function",
+        "name": "current_weather",
+        "strict": False,
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+    }
+]
+
+
+async def test_openai_sdk_responses_create_and_stream(emulator: Emulator) -> None:
+    async with openai_client(emulator) as sdk:
+        reply = await sdk.responses.create(
+            model="gpt-4.1", instructions="Be brief.", input="Hello there", max_output_tokens=30
+        )
+        assert reply.output_text == "Hello there" and reply.status == "completed"
+        assert reply.usage is not None and reply.usage.input_tokens > 0
+        async with sdk.responses.stream(model="gpt-4.1", input="stream these words") as stream:
+            deltas = [e.delta async for e in stream if e.type == "response.output_text.delta"]
+            final = await stream.get_final_response()
+        assert "".join(deltas) == "stream these words" and final.output_text == "stream these words"
+
+
+async def test_openai_sdk_responses_function_calls_and_reasoning(emulator: Emulator) -> None:
+    async with openai_client(emulator) as sdk:
+        emulator.push(Behavior(tool_calls=TOOL_CALLS), Behavior(tool_calls=TOOL_CALLS))
+        reply = await sdk.responses.create(
+            model="o4-mini",
+            input="Weather?",
+            tools=RESPONSES_TOOLS,
+            store=False,
+            include=["reasoning.encrypted_content"],
+            reasoning={"summary": "auto"},
+        )
+        calls = [item for item in reply.output if item.type == "function_call"]
+        assert [json.loads(c.arguments) for c in calls] == [{"city": "Lyon"}, {"city": "Nice"}]
+        reasoning = [item for item in reply.output if item.type == "reasoning"]
+        assert reasoning and reasoning[0].encrypted_content and reasoning[0].summary
+        async with sdk.responses.stream(
+            model="o4-mini", input="Weather?", tools=RESPONSES_TOOLS
+        ) as s:
+            final = await s.get_final_response()
+        assert [json.loads(i.arguments) for i in final.output if i.type == "function_call"] == [
+            {"city": "Lyon"},
+            {"city": "Nice"},
+        ]
+        history: Any = [{"role": "user", "content": "Weather?"}, *reply.output]
+        history += [
+            {"type": "function_call_output", "call_id": c.call_id, "output": "20C"} for c in calls
+        ]
+        second = await sdk.responses.create(
+            model="o4-mini", input=history, tools=RESPONSES_TOOLS, store=False
+        )
+        assert second.status == "completed"  # the emulator accepted the SDK's second turn
+
+
+async def test_openai_sdk_responses_structured_output(emulator: Emulator) -> None:
+    from pydantic import BaseModel
+
+    class Echo(BaseModel):
+        echo: str
+
+    async with openai_client(emulator) as sdk:
+        parsed = await sdk.responses.parse(model="gpt-4.1", input="Lyon", text_format=Echo)
+        assert parsed.output_parsed == Echo(echo="Lyon")
+
+
+async def test_openai_sdk_responses_errors(emulator: Emulator) -> None:
+    async with openai_client(emulator) as sdk:
+        emulator.push(Behavior(fault="rate_limit"))
+        with pytest.raises(openai.RateLimitError):
+            await sdk.responses.create(model="gpt-4.1", input="x")
+        with pytest.raises(openai.BadRequestError, match="Unknown parameter"):
+            await sdk.responses.create(model="gpt-4.1", input="x", extra_body={"verbose": True})
