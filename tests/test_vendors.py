@@ -40,9 +40,7 @@ async def test_each_preset_chats_and_streams_priced(
             streamed = "".join([e.text async for e in stream if isinstance(e, sl.TextDelta)])
     assert reply.text == "hello there" and streamed == "stream this"
     assert reply.provider == vendor
-    assert (
-        reply.usage.cost_usd is not None and reply.usage.cost_usd > 0
-    )  # its catalog id
+    assert reply.usage.cost_usd is not None and reply.usage.cost_usd > 0  # its catalog id
     assert stream.response.usage.cost_usd is not None and not stream.response.cost_estimated
     first, second = emulator.requests
     assert first.path == f"/vendors/{vendor}/v1/chat/completions"

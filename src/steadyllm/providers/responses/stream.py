@@ -9,8 +9,9 @@ reassembled by output index (the call id and name from
 item that finishes before an earlier one waits for it), so the streamed reply
 keeps its reasoning items and built-in tool items exactly as a whole one
 does. Items the stream announced but never finished (MCP tool listings do
-this) are taken from the final response. ``response.completed`` or ``response.incomplete`` ends the stream with
-usage; ``response.failed`` and ``error`` are raised, classified.
+this) are taken from the final response. ``response.completed`` or
+``response.incomplete`` ends the stream with usage; ``response.failed`` and
+``error`` are raised, classified.
 """
 
 from __future__ import annotations
