@@ -37,12 +37,13 @@ from .._core.types import (
 
 
 class _PartialCall:
-    __slots__ = ("arguments", "id", "name")
+    __slots__ = ("arguments", "id", "name", "signature")
 
     def __init__(self) -> None:
         self.id = ""
         self.name = ""
         self.arguments: list[str] = []
+        self.signature: str | None = None
 
 
 class StreamAssembler:
@@ -108,6 +109,7 @@ class StreamAssembler:
                 call.name = event.name
             if event.arguments:
                 call.arguments.append(event.arguments)
+            call.signature = event.signature or call.signature
         elif isinstance(event, Usage):
             self.usage = event
         elif isinstance(event, Done):
@@ -148,7 +150,7 @@ class StreamAssembler:
 
     def response(self, *, provider: str, model: str) -> Response:
         calls = [
-            ToolCall(c.id, c.name, "".join(c.arguments) or "{}")
+            ToolCall(c.id, c.name, "".join(c.arguments) or "{}", c.signature)
             for _, c in sorted(self._calls.items())
         ]
         finish: FinishReason = self.finish_reason or "error"

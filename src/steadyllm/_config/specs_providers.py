@@ -171,3 +171,41 @@ class _Providers(_Calls):
         None,
         "Cerebras API key, for `cerebras:MODEL`.",
     )
+    gemini_api_key: Secret | None = setting(
+        "GEMINI_API_KEY",
+        None,
+        "Gemini API key, sent as `x-goog-api-key` (never in the URL).",
+    )
+    google_api_key: Secret | None = setting(
+        "GOOGLE_API_KEY",
+        None,
+        "Read for `gemini:MODEL` when GEMINI_API_KEY is not set (as google-genai does).",
+    )
+    gemini_base_url: str | None = setting(
+        "GEMINI_BASE_URL",
+        None,
+        "Gemini API base URL (default https://generativelanguage.googleapis.com).",
+        kind="url",
+    )
+    vertex_project: str | None = setting(
+        "GOOGLE_CLOUD_PROJECT",
+        None,
+        "Google Cloud project for `vertex:MODEL`.",
+    )
+    vertex_location: str = setting(
+        "GOOGLE_CLOUD_LOCATION",
+        "us-central1",
+        "Vertex AI location (`global` for the global endpoint).",
+    )
+    vertex_access_token: Secret | None = setting(
+        "VERTEX_ACCESS_TOKEN",
+        None,
+        "OAuth access token for Vertex AI; in code, also a callable returning a token and "
+        "its expiry. Unset: Application Default Credentials (the `vertex` extra).",
+    )
+    vertex_base_url: str | None = setting(
+        "VERTEX_BASE_URL",
+        None,
+        "Vertex AI base URL (default https://LOCATION-aiplatform.googleapis.com).",
+        kind="url",
+    )

@@ -203,6 +203,7 @@ _RESERVED_HEADERS = frozenset(
     {
         "authorization",
         "x-api-key",
+        "x-goog-api-key",
         "api-key",
         "proxy-authorization",
         "host",

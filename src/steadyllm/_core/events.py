@@ -40,6 +40,8 @@ class ToolCallDelta:
     id: str | None = None
     name: str | None = None
     arguments: str = ""
+    #: The provider's token bound to the call (Gemini's ``thoughtSignature``).
+    signature: str | None = None
     type: Literal["tool_call"] = "tool_call"
 
 

@@ -110,6 +110,10 @@ class RedactedThinkingPart:
     type: Literal["redacted_thinking"] = "redacted_thinking"
 
 
+Wire: TypeAlias = Literal["anthropic", "responses", "gemini"]
+_WIRES: tuple[Wire, ...] = ("anthropic", "responses", "gemini")
+
+
 @dataclass(frozen=True, slots=True)
 class ServerToolPart:
     """A block of a tool the provider runs itself: its call (``server_tool_use``,
@@ -124,9 +128,10 @@ class ServerToolPart:
     #: The tool's name (calls only).
     name: str | None = None
     block: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
-    #: The API whose block this is: ``anthropic`` (Messages) or ``responses`` (OpenAI's
-    #: built-in tool items); each encoder sends back only its own.
-    wire: Literal["anthropic", "responses"] = "anthropic"
+    #: The API whose block this is: ``anthropic`` (Messages), ``responses`` (OpenAI's
+    #: built-in tool items) or ``gemini`` (code execution parts); each encoder sends
+    #: back only its own.
+    wire: Wire = "anthropic"
     type: Literal["server_tool"] = "server_tool"
 
     @property
@@ -177,9 +182,7 @@ Part: TypeAlias = (
 ASSISTANT_ONLY = (ThinkingPart, RedactedThinkingPart, ServerToolPart, RefusalPart)
 
 
-def server_tool_part(
-    block: dict[str, Any], wire: Literal["anthropic", "responses"] = "anthropic"
-) -> ServerToolPart:
+def server_tool_part(block: dict[str, Any], wire: Wire = "anthropic") -> ServerToolPart:
     kind = str(block.get("type") or "")
     ident = block.get("tool_use_id") if "tool_use_id" in block else block.get("id")
     name = block.get("name")
@@ -239,8 +242,8 @@ def part_from_dict(data: dict[str, Any]) -> Part:
     if kind == "redacted_thinking":
         return RedactedThinkingPart(str(data["data"]))
     if kind == "server_tool":
-        responses = data.get("wire") == "responses"
-        return server_tool_part(dict(data["block"]), "responses" if responses else "anthropic")
+        wire: Wire = next((w for w in _WIRES if w == data.get("wire")), "anthropic")
+        return server_tool_part(dict(data["block"]), wire)
     if kind == "refusal":
         return RefusalPart(str(data["text"]))
     if kind == "cache_point":

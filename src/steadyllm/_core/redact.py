@@ -18,6 +18,7 @@ _PATTERNS = re.compile(
     r"|(?P<header>(?i:x-api-key|api-key|api_key|authorization)[\"']?\s*[:=]\s*[\"']?"
     r"(?:(?i:bearer|basic)\s+)?)[^\s\"',}]{6,}"
     r"|\b(?:sk|pk|rk)-[A-Za-z0-9_-]{12,}"
+    r"|\bAIza[0-9A-Za-z_-]{35}\b"  # a Google API key
     r"|(?P<url>[a-z][a-z0-9+.-]*://[^\s:/@]*:)[^\s@/]+(?=@)"  # the password in user:pass@host
 )
 
@@ -81,7 +82,7 @@ def _pattern_sub(match: re.Match[str]) -> str:
 #: Every match of ``_PATTERNS`` contains one of these (in lower case). Looking for
 #: them first is ~20x cheaper than running the pattern over text that has none,
 #: which is almost every log line; the result is the same.
-_MARKERS = ("bearer", "api-key", "api_key", "authorization", "sk-", "pk-", "rk-", "://")
+_MARKERS = ("bearer", "api-key", "api_key", "authorization", "sk-", "pk-", "rk-", "://", "aiza")
 
 
 def redact(text: str) -> str:

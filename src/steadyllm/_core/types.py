@@ -132,13 +132,17 @@ class ToolCall:
     id: str
     name: str
     arguments: str = "{}"
+    #: An opaque token the provider binds to this call and wants back with it
+    #: (Gemini's ``thoughtSignature``); None for the providers that send none.
+    signature: str | None = field(default=None, compare=False)
 
     def parsed_arguments(self) -> Any:
         """The arguments decoded from JSON; an empty string means ``{}``."""
         return json.loads(self.arguments) if self.arguments.strip() else {}
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.name, "arguments": self.arguments}
+        out = {"id": self.id, "name": self.name, "arguments": self.arguments}
+        return out if self.signature is None else {**out, "signature": self.signature}
 
 
 # ---------------------------------------------------------------- messages

@@ -43,7 +43,9 @@ _OWN_HEADERS = frozenset(
 
 
 #: Headers whose values are credentials: never shown in a repr.
-SECRET_HEADERS = frozenset({"authorization", "api-key", "x-api-key", "proxy-authorization"})
+SECRET_HEADERS = frozenset(
+    {"authorization", "api-key", "x-api-key", "x-goog-api-key", "proxy-authorization"}
+)
 
 
 @dataclass(slots=True)

@@ -47,6 +47,8 @@ CATALOG_PROVIDERS = {
     "azure-responses": "azure",
     "anthropic": "anthropic",
     "openrouter": "openrouter",
+    "gemini": "google",
+    "vertex": "google",
     "groq": "groq",
     "deepseek": "deepseek",
     "mistral": "mistral",

@@ -151,6 +151,11 @@ class Emulator:
             "lmstudio_base_url": base,
             "compatible_base_url": base,
             "compatible_api_key": "emulator-compatible-key",
+            "gemini_api_key": "emulator-gemini-key",
+            "gemini_base_url": self.url,
+            "vertex_project": "emulator-project",
+            "vertex_access_token": "emulator-vertex-token",
+            "vertex_base_url": self.url,
         }
         vendors: dict[str, Any] = {}
         for name in VENDORS:  # each preset at its own route, with its refusals

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from . import _vendors
 from ._behavior import Behavior, BehaviorError
+from ._gemini import GeminiHandler
 from ._responses import ResponsesHandler
 from ._server import Handler, _json_response
 from ._state import EmulatorState
@@ -40,6 +41,9 @@ def build_app(state: EmulatorState, cassette: CassetteReplay | None = None) -> w
     app.router.add_post("/v1/messages", anthropic.handle)
     app.router.add_post("/v1/responses", ResponsesHandler("openai", state).handle)
     app.router.add_post("/openai/v1/responses", ResponsesHandler("azure", state).handle)
+    app.router.add_post("/v1beta/models/{target}", GeminiHandler("gemini", state).handle)
+    vertex = "/v1/projects/{project}/locations/{location}/publishers/google/models/{target}"
+    app.router.add_post(vertex, GeminiHandler("vertex", state).handle)
     for name, vendor in _vendors.VENDORS.items():
         handler = Handler("openai", state, vendor)
         app.router.add_post(f"/vendors/{name}/v1/chat/completions", handler.handle)

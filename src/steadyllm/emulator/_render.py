@@ -37,6 +37,8 @@ class Reply:
     server_blocks: list[dict[str, Any]] = field(default_factory=list)
     #: The Responses API's reasoning item, ahead of the message (reasoning models).
     reasoning_item: dict[str, Any] | None = None
+    #: Gemini thinking models: each function call part carries a thoughtSignature.
+    signatures: bool = False
 
 
 def _thirds(text: str) -> list[str]:

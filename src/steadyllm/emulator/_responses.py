@@ -164,8 +164,8 @@ class ResponsesHandler(Handler):
         refused = responses_problem(body)
         return None if refused is None else self.error(refused[0], None, refused[1])
 
-    def reply(self, body: dict[str, Any], behavior: Behavior) -> Reply:
-        reply = super().reply(chat_view(body), behavior)
+    def reply(self, body: dict[str, Any], behavior: Behavior, model: str = "") -> Reply:
+        reply = super().reply(chat_view(body), behavior, model)
         reply.id = f"resp_{uuid.uuid4().hex}"
         if reasons(body):
             rid = f"rs_{uuid.uuid4().hex[:24]}"

@@ -20,6 +20,7 @@ from ._vendors import Vendor
 if TYPE_CHECKING:
     from aiohttp import web
 
+    from ._render_gemini import GeminiRender
     from ._render_responses import ResponsesRender
 
 
@@ -46,7 +47,7 @@ class Handler:
         self.state = state
         #: An OpenAI-compatible vendor whose refusals this handler plays.
         self.vendor = vendor
-        self.render: OpenAIRender | AnthropicRender | ResponsesRender = (
+        self.render: OpenAIRender | AnthropicRender | ResponsesRender | GeminiRender = (
             AnthropicRender() if api == "anthropic" else OpenAIRender(azure=api == "azure")
         )
         if api == "anthropic":
@@ -73,7 +74,7 @@ class Handler:
         if not isinstance(body, dict):
             return self.error(400, None, "We could not parse the JSON body of your request.")
         try:
-            model = request.match_info.get("deployment") or str(body.get("model") or "")
+            model = self.model_of(request, body)
             behavior = self.state.next_behavior(request, self.api, model)
         except BehaviorError as exc:
             return self.error(400, None, f"emulator: bad x-emulator-behavior header: {exc}")
@@ -97,11 +98,12 @@ class Handler:
         early = await pre_response_fault(self, behavior, headers)
         if early is not None:
             return early
-        if behavior.fault == "drop" and not body.get("stream") and request.transport is not None:
+        streaming = self.streaming(request, body)
+        if behavior.fault == "drop" and not streaming and request.transport is not None:
             request.transport.close()  # read the request, then close without an answer
             return web.Response(status=200)
-        reply = self.reply(body, behavior)
-        if body.get("stream"):
+        reply = self.reply(body, behavior, model)
+        if streaming:
             return await self.stream(request, body, behavior, reply, headers)
         payload = (
             self.render.message(reply)
@@ -109,6 +111,13 @@ class Handler:
             else (self.render.completion(reply))
         )
         return _json_response(200, payload, headers)
+
+    def model_of(self, request: web.Request, body: dict[str, Any]) -> str:
+        """The model asked for: Azure's deployment in the path, else the body's."""
+        return request.match_info.get("deployment") or str(body.get("model") or "")
+
+    def streaming(self, request: web.Request, body: dict[str, Any]) -> bool:
+        return bool(body.get("stream"))
 
     # -------------------------------------------------------------- checks
 
@@ -193,7 +202,7 @@ class Handler:
     def _call_prefix(self) -> str:
         return "toolu_" if self.api == "anthropic" else "call_"
 
-    def reply(self, body: dict[str, Any], behavior: Behavior) -> Reply:
+    def reply(self, body: dict[str, Any], behavior: Behavior, model: str = "") -> Reply:
         text = behavior.text
         calls = [
             (
@@ -242,7 +251,7 @@ class Handler:
             cache_write_tokens=int(usage.get("cache_write_tokens", write_5m + write_1h)),
             cache_write_1h_tokens=int(usage.get("cache_write_1h_tokens", write_1h)),
             reasoning_tokens=int(usage.get("reasoning_tokens", 0)),
-            model=str(body.get("model") or "deployment"),
+            model=str(body.get("model") or model or "deployment"),
             id=(
                 f"msg_{uuid.uuid4().hex[:20]}"
                 if self.api == "anthropic"

@@ -1,7 +1,7 @@
 """Providers and their registry.
 
 Built in: ``fake``; ``openai``, ``azure``, ``anthropic``; ``openai-responses`` and
-``azure-responses`` (the Responses API); the OpenAI-compatible
+``azure-responses`` (the Responses API); ``gemini`` and ``vertex``; the OpenAI-compatible
 presets ``vllm``, ``ollama``, ``openrouter``, ``llamacpp``, ``lmstudio``,
 ``compatible``, ``groq``, ``deepseek``, ``mistral``, ``xai``, ``together``,
 ``fireworks`` and ``cerebras``; and any name a ``[providers.NAME]`` table gives
@@ -71,6 +71,18 @@ def _azure_responses(settings: Settings) -> Provider:
     return make_azure_responses(settings)
 
 
+def _gemini(settings: Settings) -> Provider:
+    from .gemini import make_gemini
+
+    return make_gemini(settings)
+
+
+def _vertex(settings: Settings) -> Provider:
+    from .gemini import make_vertex
+
+    return make_vertex(settings)
+
+
 def _anthropic(settings: Settings) -> Provider:
     from .anthropic import make_anthropic
 
@@ -113,6 +125,8 @@ register_provider(
     required=(("anthropic_api_key", "ANTHROPIC_API_KEY"),),
     description="Anthropic Messages",
 )
+register_provider("gemini", _gemini, description="Google Gemini API (GEMINI_API_KEY)")
+register_provider("vertex", _vertex, description="Google Vertex AI (GOOGLE_CLOUD_PROJECT)")
 #: The OpenAI-compatible presets, each built by ``make_compatible``.
 _COMPATIBLE = {
     "vllm": "vLLM server (VLLM_BASE_URL)",

@@ -75,7 +75,7 @@ def _assistant_items(message: Message, stateless: bool) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     text: list[str] = []
     for part in message.content:
-        if isinstance(part, ThinkingPart) and part.item is not None:
+        if isinstance(part, ThinkingPart) and part.item and part.item.get("type") == "reasoning":
             if stateless and not part.item.get("encrypted_content"):
                 continue
             items.append(dict(part.item))
