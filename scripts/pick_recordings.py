@@ -26,10 +26,32 @@ LIMITS = {
     "test_cerebras": 4,
     "test_ollama": 3,
     "test_openai_responses": 30,
+    "test_google": 30,
 }
 MAX_BYTES = 60_000
 #: The wire format of each endpoint, by the last part of its path.
-API = {"messages": "anthropic", "completions": "chat", "responses": "responses"}
+API = {
+    "messages": "anthropic",
+    "completions": "chat",
+    "responses": "responses",
+    "generateContent": "gemini",
+    "streamGenerateContent": "gemini",
+}
+ENDINGS = ("/chat/completions", "/v1/messages", "/responses", ":generateContent")
+
+
+#: The folder each of these wire formats is picked from (others: from any folder).
+OWN_FOLDER = {"responses": "test_openai_responses", "gemini": "test_google"}
+
+
+def model_in(uri: str) -> str | None:
+    """Gemini names the model in the path (``models/MODEL:generateContent``)."""
+    last = uri.rsplit("/", 1)[-1]
+    return last.rsplit(":", 1)[0] if ":" in last else None
+
+
+def api_of(uri: str) -> str:
+    return API[uri.rsplit("/", 1)[-1].rsplit(":", 1)[-1]]
 
 
 def candidates(root: Path) -> list[tuple[str, Path, int, dict[str, Any], bytes, str]]:
@@ -39,10 +61,10 @@ def candidates(root: Path) -> list[tuple[str, Path, int, dict[str, Any], bytes, 
             cassette = yaml.safe_load(path.read_text()) or {}
             for n, interaction in enumerate(cassette.get("interactions") or ()):
                 uri = interaction["request"]["uri"].split("?")[0]
-                if not uri.endswith(("/chat/completions", "/v1/messages", "/responses")):
+                if not uri.endswith((*ENDINGS, ":streamGenerateContent")):
                     continue
-                if uri.endswith("/responses") != (folder == "test_openai_responses"):
-                    continue  # Responses API exchanges come from their own folder only
+                if OWN_FOLDER.get(api_of(uri), folder) != folder:
+                    continue  # Responses and Gemini exchanges come from their own folders
                 reply = interaction["response"]
                 kind = (reply.get("headers", {}).get("content-type") or [""])[0]
                 if "event-stream" in kind:
@@ -83,11 +105,12 @@ def main(root: Path) -> None:
         index.append(
             {
                 "file": name,
-                "api": API[uri.rsplit("/", 1)[-1]],
+                "api": api_of(uri),
                 "status": interaction["response"]["status"]["code"],
                 "stream": ext == "sse",
                 "host": uri.split("/")[2],
-                "model": (interaction["request"].get("parsed_body") or {}).get("model"),
+                "model": (interaction["request"].get("parsed_body") or {}).get("model")
+                or model_in(uri),
                 "source": f"pydantic/pydantic-ai tests/models/cassettes/{folder}/{path.name}",
                 "interaction": n,
             }

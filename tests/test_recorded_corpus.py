@@ -336,8 +336,8 @@ def test_the_sdk_is_the_oracle_for_nearly_all_of_the_corpus() -> None:
         data = body(entry)
         if entry["api"] == "anthropic":
             read = sdk_message_stream(data) if entry["stream"] else sdk_message(json.loads(data))
-        elif entry["api"] == "responses":
-            read = True  # read by the SDK in test_recorded_responses.py
+        elif entry["api"] in ("responses", "gemini"):
+            read = True  # read by their SDKs in test_recorded_responses.py, _gemini.py
         elif entry["stream"]:
             read = sdk_chat_stream(data) if not raw_chat_stream(data)[1] else True
         else:
@@ -357,6 +357,17 @@ def settings_for(entry: dict[str, Any], url: str) -> tuple[sl.Settings, str]:
     if entry["api"] == "anthropic":
         options: Any = {"anthropic_api_key": "sk-ant-recorded", "anthropic_base_url": url}
         return sl.Settings.load(**common, **options), f"anthropic:{model}"
+    if entry["api"] == "gemini" and entry["host"] == "aiplatform.googleapis.com":
+        options = {
+            "vertex_project": "recorded",
+            "vertex_location": "global",
+            "vertex_access_token": "ya29.recorded",
+            "vertex_base_url": url,
+        }
+        return sl.Settings.load(**common, **options), f"vertex:{model}"
+    if entry["api"] == "gemini":
+        options = {"gemini_api_key": "gemini-recorded", "gemini_base_url": url}
+        return sl.Settings.load(**common, **options), f"gemini:{model}"
     if entry["api"] == "responses" and "azure.com" in entry["host"]:
         options = {"azure_openai_api_key": "az-recorded", "azure_openai_endpoint": url}
         return sl.Settings.load(**common, **options), f"azure-responses:{model}"
@@ -429,6 +440,8 @@ def read_directly(entry: dict[str, Any], data: bytes) -> sl.Response | sl.LLMErr
             return anthropic_decode.decode_response(request, 200, {}, data, dialect_a)
         if entry["api"] == "responses":
             return read_responses(entry, data)
+        if entry["api"] == "gemini":
+            return read_gemini(entry, data)
         request, dialect = chat_request(entry, entry["stream"]), openai_dialect(entry)
         if entry["stream"]:
             return assemble(run_stream(OpenAIStream(request, dialect, {}), data))
@@ -452,3 +465,18 @@ def read_responses(entry: dict[str, Any], data: bytes) -> sl.Response | sl.LLMEr
     if entry["status"] != 200:
         return responses_decode.decode_error(request, entry["status"], {}, data, dialect)
     return responses_decode.decode_response(request, 200, {}, data, dialect)
+
+
+def read_gemini(entry: dict[str, Any], data: bytes) -> sl.Response | sl.LLMError:
+    from steadyllm.providers.gemini import decode as gemini_decode
+    from steadyllm.providers.gemini.dialect import Dialect as GeminiDialect
+    from steadyllm.providers.gemini.stream import StreamDecoder as GeminiStream
+
+    provider = "vertex" if entry["host"] == "aiplatform.googleapis.com" else "gemini"
+    request = Request(
+        provider, str(entry.get("model") or "m"), [sl.user("x")], stream=entry["stream"]
+    )
+    dialect = GeminiDialect(provider)
+    if entry["stream"]:
+        return assemble(run_stream(GeminiStream(request, dialect, {}), data))
+    return gemini_decode.decode_response(request, 200, {}, data, dialect)

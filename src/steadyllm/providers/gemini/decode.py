@@ -87,7 +87,7 @@ _BY_STATUS: dict[int | None, type[LLMError]] = {
 }
 _HINTS = {
     "authentication": "check {key}",
-    "permission_denied": "this key or project has no access to the model",
+    "permission": "this key or project has no access to the model",
     "not_found": "check the model name (see models.list)",
     "context_length": "shorten the prompt or lower max_tokens",
 }
