@@ -82,9 +82,7 @@ def expected(chunks: list[Any]) -> dict[str, Any]:
 def expect(got: sl.Response, sdk: dict[str, Any]) -> None:
     assert got.text == sdk["text"]
     assert [(c.name, c.parsed_arguments()) for c in got.tool_calls] == sdk["calls"]
-    signatures = [
-        None if s is None else __import__("base64").b64encode(s).decode() for s in sdk["signatures"]
-    ]
+    signatures = [None if s is None else base64.b64encode(s).decode() for s in sdk["signatures"]]
     assert [c.signature for c in got.tool_calls] == signatures
     finish = FINISH.get(sdk["finish"].value if sdk["finish"] else "", "unknown")
     if finish == "stop" and sdk["calls"]:

@@ -337,3 +337,100 @@ async def test_openai_sdk_responses_errors(emulator: Emulator) -> None:
             await sdk.responses.create(model="gpt-4.1", input="x")
         with pytest.raises(openai.BadRequestError, match="Unknown parameter"):
             await sdk.responses.create(model="gpt-4.1", input="x", extra_body={"verbose": True})
+
+
+# ------------------------------------------------------------------ Gemini
+
+
+#: google-genai subclasses aiohttp's ClientSession, which aiohttp warns about.
+GENAI_WARNING = pytest.mark.filterwarnings(
+    "ignore:Inheritance class AiohttpClientSession:DeprecationWarning"
+)
+
+
+def genai_client(emu: Emulator) -> Any:
+    from google import genai
+
+    options = genai.types.HttpOptions(base_url=emu.url)
+    return genai.Client(api_key="gemini-sdk-test", http_options=options)
+
+
+@GENAI_WARNING
+async def test_google_genai_generate_and_stream(emulator: Emulator) -> None:
+    sdk = genai_client(emulator)
+    reply = await sdk.aio.models.generate_content(
+        model="gemini-2.0-flash",
+        contents="Hello there",
+        config={"system_instruction": "Be brief.", "max_output_tokens": 30},
+    )
+    assert reply.text == "Hello there"
+    assert reply.usage_metadata.prompt_token_count > 0
+    pieces = [
+        chunk.text
+        async for chunk in await sdk.aio.models.generate_content_stream(
+            model="gemini-2.0-flash", contents="stream these words"
+        )
+    ]
+    assert len(pieces) > 1 and "".join(p or "" for p in pieces) == "stream these words"
+    assert emulator.requests[0].headers["x-goog-api-key"] == "gemini-sdk-test"
+
+
+@GENAI_WARNING
+async def test_google_genai_function_calling_with_signatures(emulator: Emulator) -> None:
+    from google.genai import types
+
+    sdk = genai_client(emulator)
+    tool = types.Tool(
+        function_declarations=[
+            types.FunctionDeclaration(
+                name="current_weather",
+                parameters_json_schema={
+                    "type": "object",
+                    "properties": {"city": {"type": "string"}},
+                },
+            )
+        ]
+    )
+    emulator.push(Behavior(tool_calls=TOOL_CALLS))
+    config = types.GenerateContentConfig(
+        tools=[tool], thinking_config=types.ThinkingConfig(include_thoughts=True)
+    )
+    first = await sdk.aio.models.generate_content(
+        model="gemini-3-pro-preview", contents="Weather?", config=config
+    )
+    calls = first.function_calls
+    assert [c.args for c in calls] == [{"city": "Lyon"}, {"city": "Nice"}]
+    assert all(p.thought_signature for p in first.candidates[0].content.parts if p.function_call)
+    answers = [
+        types.Part.from_function_response(name=c.name, response={"result": "20C"}) for c in calls
+    ]
+    history = [
+        types.Content(role="user", parts=[types.Part.from_text(text="Weather?")]),
+        first.candidates[0].content,
+        types.Content(role="user", parts=answers),
+    ]
+    second = await sdk.aio.models.generate_content(
+        model="gemini-3-pro-preview", contents=history, config=config
+    )
+    assert second.candidates[0].finish_reason == types.FinishReason.STOP  # accepted
+
+
+@GENAI_WARNING
+async def test_google_genai_structured_output_and_errors(emulator: Emulator) -> None:
+    from google.genai import errors
+    from pydantic import BaseModel
+
+    class Echo(BaseModel):
+        echo: str
+
+    sdk = genai_client(emulator)
+    parsed = await sdk.aio.models.generate_content(
+        model="gemini-2.0-flash",
+        contents="Lyon",
+        config={"response_mime_type": "application/json", "response_schema": Echo},
+    )
+    assert parsed.parsed == Echo(echo="Lyon")
+    emulator.push(Behavior(fault="rate_limit"))
+    with pytest.raises(errors.ClientError) as caught:
+        await sdk.aio.models.generate_content(model="gemini-2.0-flash", contents="x")
+    assert caught.value.code == 429 and caught.value.status == "RESOURCE_EXHAUSTED"

@@ -10,7 +10,7 @@ from ._behavior import Behavior, BehaviorError
 from ._gemini import GeminiHandler
 from ._responses import ResponsesHandler
 from ._server import Handler, _json_response
-from ._state import EmulatorState
+from ._state import TOKEN_PREFIX, EmulatorState
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -41,7 +41,9 @@ def build_app(state: EmulatorState, cassette: CassetteReplay | None = None) -> w
     app.router.add_post("/v1/messages", anthropic.handle)
     app.router.add_post("/v1/responses", ResponsesHandler("openai", state).handle)
     app.router.add_post("/openai/v1/responses", ResponsesHandler("azure", state).handle)
-    app.router.add_post("/v1beta/models/{target}", GeminiHandler("gemini", state).handle)
+    gemini = GeminiHandler("gemini", state)
+    app.router.add_post("/v1beta/models/{target}", gemini.handle)
+    app.router.add_post("/v1/models/{target}", gemini.handle)  # the stable version
     vertex = "/v1/projects/{project}/locations/{location}/publishers/google/models/{target}"
     app.router.add_post(vertex, GeminiHandler("vertex", state).handle)
     for name, vendor in _vendors.VENDORS.items():
@@ -81,6 +83,23 @@ def _admin_routes(app: web.Application, state: EmulatorState) -> None:
             },
         )
 
+    async def oauth_token(request: web.Request) -> web.Response:
+        """An OAuth 2.0 token endpoint (a service account's ``token_uri``): any signed
+        assertion gets a bearer token this emulator then accepts, for an hour."""
+        form = await request.post()
+        if form.get("grant_type") != "urn:ietf:params:oauth:grant-type:jwt-bearer":
+            return _json_response(400, {"error": "unsupported_grant_type"})
+        if str(form.get("assertion", "")).count(".") != 2:
+            return _json_response(400, {"error": "invalid_grant"})
+        import secrets
+
+        token = f"{TOKEN_PREFIX}{secrets.token_hex(12)}"
+        state.tokens[token] = state.now() + 3600
+        return _json_response(
+            200, {"access_token": token, "expires_in": 3600, "token_type": "Bearer"}
+        )
+
+    app.router.add_post("/_emulator/oauth2/token", oauth_token)
     app.router.add_post("/_emulator/script", script)
     app.router.add_get("/_emulator/requests", requests)
     app.router.add_post("/_emulator/reset", reset)
