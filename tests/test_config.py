@@ -230,7 +230,20 @@ NOT_SETTINGS = {
     "NO_PROXY": "the standard proxy variable every HTTP client reads",
     "REQUEST_METHOD": "set in a CGI script (httpoxy: HTTP_PROXY is then ignored)",
     "ACME_API_KEY": "an example api_key_env of a [providers.NAME] table",
+    "API_KEY_INVALID": "Google's ErrorInfo reason for a wrong key",
+    "HARM_CATEGORY_HATE_SPEECH": "a Gemini safety category",
+    "HARM_CATEGORY_DANGEROUS_CONTENT": "a Gemini safety category",
 }
+
+
+def _google_vocabulary() -> dict[str, str]:
+    """Gemini's finish reasons and Google's status words: wire values, not settings."""
+    from steadyllm.providers.gemini.decode import _FINISH, _STATUS
+
+    return dict.fromkeys([*_FINISH, *_STATUS], "Google API vocabulary")
+
+
+NOT_SETTINGS.update(_google_vocabulary())
 
 
 def test_every_variable_a_message_names_is_a_setting() -> None:
