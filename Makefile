@@ -26,10 +26,11 @@ test: $(VENV)/.installed-dev
 	VENV=$(VENV) scripts/run-tests.sh
 
 ## bench: steadyllm (in-process and Redis-shared) vs raw aiohttp, raw httpx and the openai SDK
-## against a fixed local server;
+## against a fixed local server, then the Responses API and Gemini against their SDKs;
 ## prints a table with ratios, writes benchmarks/results.json, appends to benchmarks/RESULTS.md
 bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/bench.py --record
+	$(BIN)/python benchmarks/wire_families.py --record
 
 ## dist: build a wheel and an sdist into dist/ and check them with twine
 dist: $(VENV)/.installed-dev
