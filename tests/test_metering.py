@@ -98,7 +98,7 @@ def test_overrides_exact_then_longest_prefix_and_unknown_warns_once(
     "table",
     [
         [1],
-        {"m": {"input": 1}},
+        {"m": {"output": 1}},
         {"m": {"input": 1, "output": -1}},
         {"m": {"input": 1, "output": 1, "colour": 2}},
     ],
@@ -106,6 +106,11 @@ def test_overrides_exact_then_longest_prefix_and_unknown_warns_once(
 def test_bad_price_tables(table: Any) -> None:
     with pytest.raises(sl.ConfigError, match="invalid price"):
         sl.Settings.load(env={}, dotenv=False, prices=table)
+
+
+def test_an_embedding_models_price_may_leave_output_out() -> None:
+    prices = parse_prices({"vllm:bge-m3": {"input": 0.5}}, "prices")
+    assert prices["vllm:bge-m3"].output.base == 0.0 and prices["vllm:bge-m3"].input.base == 0.5
 
 
 def test_rates_estimates_and_serialisation() -> None:
@@ -451,7 +456,7 @@ def test_resolved_prices_are_remembered_on_disk_for_new_processes(tmp_path: Path
     claude = first.lookup("anthropic", "claude-sonnet-4-5")
     assert claude is not None and claude.input.tiers  # a tiered price survives the trip
     assert first.lookup("openai", "no-such-model-xyz") is None
-    (file,) = (tmp_path / "prices").glob("prices-v3-*.json")
+    (file,) = (tmp_path / "prices").glob("prices-v4-*.json")
     code = f"""
 import sys
 from steadyllm._metering.prices import PriceBook

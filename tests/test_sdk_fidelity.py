@@ -434,3 +434,47 @@ async def test_google_genai_structured_output_and_errors(emulator: Emulator) -> 
     with pytest.raises(errors.ClientError) as caught:
         await sdk.aio.models.generate_content(model="gemini-2.0-flash", contents="x")
     assert caught.value.code == 429 and caught.value.status == "RESOURCE_EXHAUSTED"
+
+
+async def test_openai_sdk_embeddings_in_both_encodings(emulator: Emulator) -> None:
+    from steadyllm.providers.fake import fake_vector
+
+    sdk = openai_client(emulator)
+    try:
+        packed = await sdk.embeddings.create(  # the SDK asks for base64, unpacks it itself
+            model="text-embedding-3-small", input=["alpha", "beta"], dimensions=6
+        )
+        plain = await sdk.embeddings.create(
+            model="text-embedding-3-small", input="gamma", encoding_format="float"
+        )
+        with pytest.raises(openai.BadRequestError):
+            await sdk.embeddings.create(model="text-embedding-3-small", input=[""])
+    finally:
+        await sdk.close()
+    assert [d.embedding for d in packed.data] == [
+        fake_vector(t, 6).tolist() for t in ("alpha", "beta")
+    ]
+    assert packed.usage.prompt_tokens == 3 and packed.model == "text-embedding-3-small"
+    assert len(plain.data[0].embedding) == 1536
+    assert emulator.requests[0].body["encoding_format"] == "base64"
+
+
+@GENAI_WARNING
+async def test_google_genai_embed_content(emulator: Emulator) -> None:
+    from steadyllm.providers.fake import fake_vector
+
+    sdk = genai_client(emulator)
+    try:
+        reply = await sdk.aio.models.embed_content(
+            model="gemini-embedding-001",
+            contents=["alpha", "beta"],
+            config={"output_dimensionality": 5, "task_type": "RETRIEVAL_DOCUMENT"},
+        )
+    finally:
+        await sdk.aio.aclose()
+    assert [e.values for e in reply.embeddings] == [
+        pytest.approx(fake_vector(t, 5).tolist()) for t in ("alpha", "beta")
+    ]
+    sent = emulator.requests[0]
+    assert sent.path.endswith("/models/gemini-embedding-001:batchEmbedContents")
+    assert sent.body["requests"][0]["taskType"] == "RETRIEVAL_DOCUMENT"

@@ -29,6 +29,7 @@ if _typing.TYPE_CHECKING:
     from ._config.settings import Secret, Settings
     from ._core.clock import Clock, FakeClock, SystemClock
     from ._core.context import Context, context, current_context
+    from ._core.embeddings import Embeddings
     from ._core.errors import (
         AuthenticationError,
         BudgetExceededError,
@@ -81,6 +82,7 @@ if _typing.TYPE_CHECKING:
         ToolCallDelta,
         ToolSpec,
         Usage,
+        Vector,
         assistant,
         cache_point,
         document,
@@ -109,6 +111,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "._config.settings": ("Secret", "Settings"),
     "._config.rotating": ("Token", "TokenProvider"),
     "._core.context": ("Context", "context", "current_context"),
+    "._core.embeddings": ("Embeddings",),
     "._core.errors": (
         "AuthenticationError",
         "BudgetExceededError",
@@ -169,6 +172,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "ToolCallDelta",
         "ToolSpec",
         "Usage",
+        "Vector",
         "assistant",
         "cache_point",
         "document",
@@ -252,6 +256,8 @@ __all__ = [
     "Request",
     "Response",
     "Usage",
+    "Embeddings",
+    "Vector",
     # stream events
     "StreamEvent",
     "TextDelta",

@@ -12,12 +12,16 @@ version) is a miss, never an exception.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
+import sys
+from array import array
 from typing import Any
 
+from .._core.embeddings import vector_from_base64
 from .._core.parts import part_dict, part_from_dict
-from .._core.types import Request, Response, TextPart, ToolCall, Usage
+from .._core.types import Request, Response, TextPart, ToolCall, Usage, Vector
 
 FORMAT = 1
 
@@ -61,6 +65,11 @@ def cache_key(request: Request) -> str:
         **({"reasoning_effort": request.reasoning_effort} if request.reasoning_effort else {}),
         **({"thinking_budget": request.thinking_budget} if request.thinking_budget else {}),
         **({"reasoning_summary": request.reasoning_summary} if request.reasoning_summary else {}),
+        **(
+            {"embed": True, "dimensions": request.dimensions, "task": request.task}
+            if request.embed
+            else {}
+        ),
     }
     text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
@@ -86,6 +95,11 @@ def encode(response: Response) -> bytes:
             "parts": [part_dict(p) for p in response.parts],
             "refusal": response.refusal,
             "stop_sequence": response.stop_sequence,
+            **(
+                {"embeddings": [_b64(v) for v in response.embeddings]}
+                if response.embeddings
+                else {}
+            ),
         },
         separators=(",", ":"),
     ).encode()
@@ -114,6 +128,19 @@ def decode(data: bytes) -> Response | None:
             parts=tuple(part_from_dict(p) for p in raw.get("parts") or ()),
             refusal=str(raw.get("refusal") or ""),
             stop_sequence=raw.get("stop_sequence"),
+            embeddings=tuple(_vector(v) for v in raw.get("embeddings") or ()),
         )
     except (ValueError, TypeError, KeyError):
         return None
+
+
+def _b64(vector: Vector) -> str:
+    """A vector as base64 float32 little-endian bytes, as OpenAI sends them."""
+    if sys.byteorder == "big":
+        vector = array("f", vector)
+        vector.byteswap()
+    return base64.b64encode(vector.tobytes()).decode("ascii")
+
+
+def _vector(data: str) -> Vector:
+    return vector_from_base64(data, provider="the cache", model="")

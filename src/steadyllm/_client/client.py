@@ -18,10 +18,11 @@ from .._config.settings import Settings
 from .._core.checks import check_request
 from .._core.clock import Clock, SystemClock
 from .._core.context import Context, effective_context
+from .._core.embeddings import Embeddings
 from .._core.errors import ConfigError, LLMError
 from .._core.redact import get_logger
 from .._core.sinks import SinkFailures
-from .._core.types import Message, Response
+from .._core.types import Message, Response, user
 from .._metering.costs import CostTracker
 from .._metering.observe import Stats
 from .._resilience.breaker import BreakerPolicy
@@ -29,10 +30,19 @@ from .._resilience.retry import RetryPolicy
 from ..providers import Provider, build_provider
 from .agent_calls import AgentCalls
 from .compose import compose
+from .embed_calls import (
+    batch_plans,
+    check_concurrency,
+    check_dimensions,
+    check_task,
+    embed_inputs,
+    run_batches,
+)
 from .pipeline import Pipeline
 from .plan import (
     CallOptions,
     CallPlan,
+    EmbedOptions,
     LoopOptions,
     RequestOptions,
     build_request,
@@ -268,6 +278,32 @@ class Client(AgentCalls):
         return Turns(
             self._chat, self._stream, self.clock, self.settings.timeout_ms, self.meter.telemetry
         )
+
+    async def embed(
+        self,
+        model: str | None,
+        inputs: str | Sequence[str],
+        *,
+        dimensions: int | None = None,
+        task: str | None = None,
+        concurrency: int = 4,
+        **options: Unpack[EmbedOptions],
+    ) -> Embeddings:
+        """Embed ``inputs`` (a string or a list of strings): one vector per input, in
+        order, as ``array('f')``. The inputs are split into batches of the provider's
+        maximum per request, ``concurrency`` at a time under one deadline, each with the
+        retries, limits, budget, cache, cost and record of a chat call. ``task``
+        (Gemini, Vertex AI): "retrieval_query", "retrieval_document", ... Options:
+        user, headers, extra, context, timeout_ms, max_retries, cache."""
+        texts = embed_inputs(inputs)
+        check_dimensions(dimensions)
+        kind = check_task(task)
+        limit = check_concurrency(concurrency)
+        opts: dict[str, Any] = dict(options)
+        mode = cache_mode(opts, self.settings.enable_cache)
+        first = self._plan(model, [user(texts[0])], **opts)
+        plans = batch_plans(first, texts, dimensions, kind)
+        return await run_batches(self._pipeline, plans, mode, limit)
 
     async def predicted_wait(
         self, model: str | None, messages: Sequence[Message], max_tokens: int | None = None

@@ -72,6 +72,18 @@ class LoopOptions(TurnFields, total=False):
     cache: CacheMode | None
 
 
+class EmbedOptions(TypedDict, total=False):
+    """Keyword options of ``embed`` besides ``dimensions`` and ``concurrency``."""
+
+    user: str | None
+    headers: Mapping[str, str] | None
+    extra: dict[str, Any] | None
+    context: Context | None
+    timeout_ms: int | None
+    max_retries: int | None
+    cache: CacheMode | None
+
+
 class CallOptions(LoopOptions, total=False):
     """Keyword options accepted by ``chat`` and ``stream``."""
 

@@ -21,6 +21,7 @@ from .._cache.response import ResponseCache
 from .._config.settings import Settings
 from .._core.clock import Clock
 from .._core.context import effective_context
+from .._core.embeddings import Embeddings
 from .._core.types import Message, Response
 from .._metering.costs import CostTracker
 from .._metering.meter import Meter
@@ -30,6 +31,7 @@ from .._resilience.guard import Resilience
 from .._resilience.retry import RetryPolicy
 from ..providers import Provider
 from .client import CallOptions, Client, LoopOptions
+from .plan import EmbedOptions
 from .sync_streams import SyncChatStream, SyncToolStream
 
 if TYPE_CHECKING:
@@ -157,6 +159,24 @@ class SyncClient:
     def shared(self) -> SharedState | None:
         """Same as ``Client.shared``: the link to Redis, when configured."""
         return self.client.shared
+
+    def embed(
+        self,
+        model: str | None,
+        inputs: str | Sequence[str],
+        *,
+        dimensions: int | None = None,
+        task: str | None = None,
+        concurrency: int = 4,
+        **options: Unpack[EmbedOptions],
+    ) -> Embeddings:
+        """Same as ``Client.embed``."""
+        options["context"] = effective_context(options.get("context"))
+        return self._run(
+            self.client.embed(
+                model, inputs, dimensions=dimensions, task=task, concurrency=concurrency, **options
+            )
+        )
 
     def predicted_wait(
         self, model: str | None, messages: Sequence[Message], max_tokens: int | None = None

@@ -92,7 +92,7 @@ def parse_prices(raw: Any, where: str) -> dict[str, ModelPrice]:
         fields = {"input", "output", "cache_read", "cache_write", "cache_write_1h", "web_search"}
         ok = (
             isinstance(table, Mapping)
-            and {"input", "output"} <= set(table) <= fields
+            and {"input"} <= set(table) <= fields
             and all(
                 isinstance(v, int | float) and not isinstance(v, bool) and v >= 0
                 for v in table.values()
@@ -100,15 +100,15 @@ def parse_prices(raw: Any, where: str) -> dict[str, ModelPrice]:
         )
         if not ok:
             raise ConfigError(
-                f"invalid price for {key!r} in {where}: give input and output (and optionally "
-                "cache_read, cache_write, cache_write_1h) as USD per million tokens "
-                "(web_search: per thousand searches), "
-                "e.g. {input = 0.15, output = 0.6}"
+                f"invalid price for {key!r} in {where}: give input and output (output may be "
+                "left out for an embedding model; optionally cache_read, cache_write, "
+                "cache_write_1h) as USD per million tokens (web_search: per thousand "
+                "searches), e.g. {input = 0.15, output = 0.6}"
             )
         hour = table.get("cache_write_1h")
         out[str(key)] = ModelPrice(
             Rate(float(table["input"])),
-            Rate(float(table["output"])),
+            Rate(float(table.get("output", 0.0))),
             Rate(float(table["cache_read"])) if "cache_read" in table else None,
             Rate(float(table["cache_write"])) if "cache_write" in table else None,
             source=f"override: {key}",

@@ -35,7 +35,7 @@ def _check_range(name: str, value: float | None, lo: float, hi: float) -> None:
         )
 
 
-def _check_text(text: object, where: str) -> None:
+def check_text(text: object, where: str) -> None:
     """Text that can be sent: a str that is valid Unicode (a lone surrogate, e.g. from
     slicing UTF-16 or a bad decode, would go out as invalid UTF-8)."""
     if not isinstance(text, str):
@@ -93,7 +93,7 @@ def check_messages(messages: object) -> None:
                     "put sl.cache_point() after the text or image it should cover"
                 )
         for call in msg.tool_calls:
-            _check_text(call.arguments, f"messages[{i}] tool call {call.name!r}")
+            check_text(call.arguments, f"messages[{i}] tool call {call.name!r}")
         if msg.role == "assistant":
             open_calls = {c.id for c in msg.tool_calls}
         elif msg.role == "tool":
@@ -121,9 +121,9 @@ def _check_part(part: Part, role: str, where: str) -> None:
             f"{where} is a {role} message with {what}; images and documents go in user messages"
         )
     if isinstance(part, DocumentPart) and part.text is not None:
-        _check_text(part.text, where)
+        check_text(part.text, where)
     if isinstance(part, TextPart | ThinkingPart | RefusalPart):
-        _check_text(part.text, where)
+        check_text(part.text, where)
     elif isinstance(part, CachePoint) and part.ttl not in ("5m", "1h"):
         raise InvalidRequestError(
             f"{where} has a cache point with ttl={part.ttl!r}; use '5m' or '1h'"

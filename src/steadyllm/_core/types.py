@@ -10,6 +10,7 @@ re-exported here.
 from __future__ import annotations
 
 import json
+from array import array
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias
 
@@ -85,6 +86,7 @@ __all__ = [
     "ToolChoice",
     "ToolSpec",
     "Usage",
+    "Vector",
     "assistant",
     "cache_point",
     "document",
@@ -222,6 +224,8 @@ class FallbackInfo:
 ToolChoice: TypeAlias = Literal["auto", "none", "required"] | str
 ReasoningEffort: TypeAlias = Literal["none", "minimal", "low", "medium", "high", "xhigh"]
 ReasoningSummary: TypeAlias = Literal["auto", "concise", "detailed"]
+#: One embedding: 4-byte floats in a compact ``array('f')`` (a buffer numpy can wrap).
+Vector: TypeAlias = "array[float]"
 
 
 @dataclass(slots=True)
@@ -259,6 +263,13 @@ class Request:
     #: Keep the provider's raw stream events in ``Response.raw`` (streams only;
     #: ``chat()`` always keeps the raw JSON body).
     keep_raw: bool = False
+    #: An embeddings call: each user message's text is one input (``client.embed``).
+    embed: bool = False
+    #: Embeddings: the size of each vector, for models that can shorten them.
+    dimensions: int | None = None
+    #: Embeddings on Gemini and Vertex AI: what the vectors are for ("retrieval_query",
+    #: "retrieval_document", "semantic_similarity", ...), sent as ``taskType``.
+    task: str | None = None
 
     @property
     def model_id(self) -> str:
@@ -325,6 +336,8 @@ class Response:
     service_tier: str | None = None
     #: Azure OpenAI's content filter verdicts on the prompt and the completion.
     content_filter: tuple[ContentFilterResult, ...] = ()
+    #: An embeddings call's vectors, one per input, in order (``array('f')``).
+    embeddings: tuple[Vector, ...] = ()
 
     @property
     def message(self) -> Message:

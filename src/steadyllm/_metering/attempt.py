@@ -160,4 +160,4 @@ class AttemptBook:
 
 
 def _has_output(partial: Response) -> bool:
-    return bool(partial.text or partial.tool_calls or partial.reasoning)
+    return bool(partial.text or partial.tool_calls or partial.reasoning or partial.embeddings)

@@ -114,7 +114,7 @@ class CatalogCache:
                 if origin:
                     stat = Path(origin).with_name("data.py").stat()
                     stamp = f"{stat.st_size}-{int(stat.st_mtime)}"
-                    self._path = Path(self.directory) / f"prices-v3-{stamp}.json"
+                    self._path = Path(self.directory) / f"prices-v4-{stamp}.json"
         return self._path if isinstance(self._path, Path) else None
 
     def entries(self) -> dict[str, ModelPrice | None]:
@@ -276,11 +276,12 @@ class PriceBook:
         mp = calc.model_price
         input_rate = _from_catalog(getattr(mp, "input_mtok", None))
         output_rate = _from_catalog(getattr(mp, "output_mtok", None))
-        if input_rate is None or output_rate is None:
+        if input_rate is None:
             return None
         return ModelPrice(
             input_rate,
-            output_rate,
+            # Embedding models have an input price only: they generate nothing.
+            output_rate if output_rate is not None else Rate(0.0),
             _from_catalog(getattr(mp, "cache_read_mtok", None)),
             _from_catalog(getattr(mp, "cache_write_mtok", None)),
             source=f"genai-prices {version('genai-prices')} bundled snapshot ({calc.model.id})",

@@ -143,6 +143,8 @@ def estimate_request_tokens(request: Request) -> int:
 def output_cap(request: Request, default_max_tokens: int | None) -> tuple[int, bool]:
     """The most output tokens the call can produce, and whether the provider sees
     that cap (False: assumed here, the provider counts only what it generates)."""
+    if request.embed:  # an embeddings call generates no tokens
+        return 0, True
     if request.max_tokens:
         return request.max_tokens, True
     if default_max_tokens:

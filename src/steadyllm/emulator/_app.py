@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from . import _vendors
 from ._behavior import Behavior, BehaviorError
+from ._embeddings import GoogleEmbeddings, OpenAIEmbeddings
 from ._gemini import GeminiHandler
 from ._responses import ResponsesHandler
 from ._server import Handler, _json_response
@@ -41,15 +43,36 @@ def build_app(state: EmulatorState, cassette: CassetteReplay | None = None) -> w
     app.router.add_post("/v1/messages", anthropic.handle)
     app.router.add_post("/v1/responses", ResponsesHandler("openai", state).handle)
     app.router.add_post("/openai/v1/responses", ResponsesHandler("azure", state).handle)
-    gemini = GeminiHandler("gemini", state)
-    app.router.add_post("/v1beta/models/{target}", gemini.handle)
-    app.router.add_post("/v1/models/{target}", gemini.handle)  # the stable version
+    gemini = _by_method(GeminiHandler("gemini", state), GoogleEmbeddings("gemini", state))
+    app.router.add_post("/v1beta/models/{target}", gemini)
+    app.router.add_post("/v1/models/{target}", gemini)  # the stable version
     vertex = "/v1/projects/{project}/locations/{location}/publishers/google/models/{target}"
-    app.router.add_post(vertex, GeminiHandler("vertex", state).handle)
+    app.router.add_post(
+        vertex, _by_method(GeminiHandler("vertex", state), GoogleEmbeddings("vertex", state))
+    )
+    app.router.add_post("/v1/embeddings", OpenAIEmbeddings("openai", state).handle)
+    azure_embed = OpenAIEmbeddings("azure", state).handle
+    app.router.add_post("/openai/deployments/{deployment}/embeddings", azure_embed)
+    app.router.add_post("/openai/v1/embeddings", azure_embed)
     for name, vendor in _vendors.VENDORS.items():
         handler = Handler("openai", state, vendor)
         app.router.add_post(f"/vendors/{name}/v1/chat/completions", handler.handle)
+        embed = OpenAIEmbeddings("openai", state)
+        app.router.add_post(f"/vendors/{name}/v1/embeddings", embed.handle)
     return app
+
+
+def _by_method(
+    chat: GeminiHandler, embed: GoogleEmbeddings
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """A Google model route: its embeddings method to ``embed``, the rest to ``chat``."""
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        target = request.match_info.get("target", "")
+        handler = embed if target.endswith(embed.methods) else chat
+        return await handler.handle(request)
+
+    return handle
 
 
 def _admin_routes(app: web.Application, state: EmulatorState) -> None:

@@ -137,9 +137,12 @@ class GeminiHandler(Handler):
             status, message = 400, "API key not valid. Please pass a valid API key."
         return super().error(status, fault, message, headers)
 
+    #: The methods of a model this handler serves.
+    methods: tuple[str, ...] = (":generateContent", ":streamGenerateContent")
+
     def check(self, request: web.Request, body: dict[str, Any]) -> web.Response | None:
         target = request.match_info.get("target", "")
-        if not target.endswith((":generateContent", ":streamGenerateContent")):
+        if not target.endswith(self.methods):
             return self.error(404, None, f"Method not found: {target}")
         if self.api == "gemini":
             key = request.headers.get("x-goog-api-key") or request.query.get("key")
@@ -151,6 +154,9 @@ class GeminiHandler(Handler):
         keys = self.state.api_keys
         if refused or (keys is not None and key not in keys and key not in self.state.tokens):
             return self.error(401, "auth", refused or "Request had invalid credentials.")
+        return self.body_problem(request, body)
+
+    def body_problem(self, request: web.Request, body: dict[str, Any]) -> web.Response | None:
         problem = gemini_problem(body, self.model_of(request, body))
         return None if problem is None else self.error(400, None, problem)
 

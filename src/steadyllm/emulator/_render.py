@@ -39,6 +39,11 @@ class Reply:
     reasoning_item: dict[str, Any] | None = None
     #: Gemini thinking models: each function call part carries a thoughtSignature.
     signatures: bool = False
+    #: An embeddings reply: one vector per input, and each input's token count.
+    embeddings: list[list[float]] = field(default_factory=list)
+    input_tokens: list[int] = field(default_factory=list)
+    #: OpenAI ``encoding_format: base64``: vectors as base64 float32 bytes.
+    base64: bool = False
 
 
 def _thirds(text: str) -> list[str]:

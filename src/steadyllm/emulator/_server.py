@@ -105,12 +105,13 @@ class Handler:
         reply = self.reply(body, behavior, model)
         if streaming:
             return await self.stream(request, body, behavior, reply, headers)
-        payload = (
-            self.render.message(reply)
-            if isinstance(self.render, AnthropicRender)
-            else (self.render.completion(reply))
-        )
-        return _json_response(200, payload, headers)
+        return _json_response(200, self.payload(reply), headers)
+
+    def payload(self, reply: Reply) -> Any:
+        """The body of a complete (not streamed) reply."""
+        if isinstance(self.render, AnthropicRender):
+            return self.render.message(reply)
+        return self.render.completion(reply)
 
     def model_of(self, request: web.Request, body: dict[str, Any]) -> str:
         """The model asked for: Azure's deployment in the path, else the body's."""
@@ -157,6 +158,10 @@ class Handler:
             return self.error(401, "auth", refused)
         if keys is not None and key not in keys and key not in self.state.tokens:
             return self.error(401, "auth", "Incorrect API key provided.")
+        return self.body_problem(request, body)
+
+    def body_problem(self, request: web.Request, body: dict[str, Any]) -> web.Response | None:
+        """What the API refuses in an authenticated request's body, or None."""
         if not body.get("messages"):
             return self.error(400, None, "messages: at least one message is required")
         refusal = _vendors.problem(self.vendor, body) if self.vendor else None

@@ -38,12 +38,20 @@ def _strings(value: Any) -> list[str]:
     if isinstance(value, list):
         return [s for item in value for s in _strings(item)]
     if isinstance(value, dict):
-        return [s for k in ("content", "text", "system") if k in value for s in _strings(value[k])]
+        keys = ("content", "text", "system", "parts")
+        return [s for k in keys if k in value for s in _strings(value[k])]
     return []
 
 
 def prompt_tokens(body: dict[str, Any]) -> int:
-    messages = body.get("messages") or body.get("input") or []  # input: the Responses API
+    # input: the Responses API and OpenAI embeddings; requests, instances: Google's
+    messages = (
+        body.get("messages")
+        or body.get("input")
+        or body.get("requests")
+        or body.get("instances")
+        or []
+    )
     if isinstance(messages, str):
         messages = [{"content": messages}]
     texts = _strings(messages) + _strings(body.get("system") or [])

@@ -35,6 +35,11 @@ class Provider(abc.ABC):
     def stream(self, request: Request) -> AsyncIterator[ProviderEvent]:
         """A streaming call: events end with ``Done``, or the iterator raises."""
 
+    def embed_batch(self, model: str) -> int | None:
+        """The most inputs one embeddings request to ``model`` may carry; None: this
+        provider has no embeddings."""
+        return None
+
     def attach(self, clock: Clock) -> None:  # noqa: B027 - optional hook, empty by default
         """Called once by the client that will use this provider, with its clock."""
 

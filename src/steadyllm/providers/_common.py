@@ -125,3 +125,21 @@ def text_of(value: Any, what: str, *, provider: str, model: str) -> str:
         provider=provider,
         model=model,
     )
+
+
+def embedding_items(
+    body: bytes, key: str, *, inputs: int, provider: str, model: str, status: int
+) -> tuple[dict[str, Any], list[Any]]:
+    """An embeddings reply parsed, and its list under ``key`` (one item per input), or
+    an ``InvalidResponseError`` that says how many came for how many were sent."""
+    data = parse_json(body, provider=provider, model=model, status=status)
+    items = data.get(key) if isinstance(data, dict) else None
+    if isinstance(items, list) and len(items) == inputs:
+        return data, items
+    got = len(items) if isinstance(items, list) else "no"
+    raise InvalidResponseError(
+        f"{provider} sent {got} embeddings for {inputs} inputs",
+        provider=provider,
+        model=model,
+        status=status,
+    )

@@ -13,14 +13,14 @@ response is closed in ``finally``, also when the caller stops early.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from collections.abc import AsyncIterator, Mapping
+from typing import TYPE_CHECKING, Any, Generic
 
 from .._config.rotating import TokenProvider
 from .._core import fastjson as _json
 from .._core.clock import Clock, SystemClock
 from .._core.errors import (
+    InvalidRequestError,
     InvalidResponseError,
     LLMConnectionError,
     LLMError,
@@ -36,52 +36,19 @@ from ..sse import MAX_EVENT_BYTES, EventTooLargeError, ServerSentEvent, SSEDecod
 from ._base import Provider
 from ._common import snippet
 from ._network import provider_headers, provider_transport
+from ._wire import SHAPE_ERRORS, Codec, D, EmbedCodec, Endpoint, StreamState
+
+__all__ = ["Codec", "EmbedCodec", "Endpoint", "HTTPProvider", "StreamState", "http_provider"]
 
 logger = get_logger("steadyllm")
 
 if TYPE_CHECKING:
     from .._config.settings import Settings
 
-#: What a codec raises when JSON has a shape it did not expect (it raises LLMErrors
-#: for the shapes it checks); turned into ``InvalidResponseError`` at this boundary.
 #: After a stream's final event, the rest of the body is read for at most this long and
 #: this many bytes (usually it is the chunked terminator, or nothing).
 TAIL_SECONDS = 1.0
 TAIL_BYTES = 65_536
-SHAPE_ERRORS = (TypeError, AttributeError, KeyError, IndexError, ValueError, OverflowError)
-#: A wire family's dialect: what one server of the family accepts.
-D = TypeVar("D")
-
-
-class StreamState(Protocol):
-    done: bool
-
-    def feed(self, sse: ServerSentEvent) -> list[ProviderEvent]: ...
-
-    def end(self) -> list[ProviderEvent]: ...
-
-
-class Endpoint(Protocol):
-    """Where and how to send: URL, authentication and headers. Pure, no I/O."""
-
-    provider: str
-
-    def request(self, request: Request, body: bytes) -> HTTPRequest: ...
-
-
-@dataclass(frozen=True, slots=True)
-class Codec(Generic[D]):
-    """A wire family's pure functions, each told the server's dialect ``D``: the body
-    of a request, the response or error of a reply, the decoder of a stream."""
-
-    encode_body: Callable[[Request, D], dict[str, Any]]
-    decode_response: Callable[[Request, int, Mapping[str, str], bytes, D], Response]
-    decode_error: Callable[[Request, int, Mapping[str, str], bytes, D], LLMError]
-    stream: Callable[[Request, D, Mapping[str, str]], StreamState]
-    #: For a stream request the server refused (status, body): a dialect to send it
-    #: once more with, remembered for later calls, or None (OpenAI-compatible servers
-    #: that reject ``stream_options``).
-    relax: Callable[[D, int, bytes], D | None] | None = None
 
 
 def http_provider(
@@ -162,8 +129,15 @@ class HTTPProvider(Provider, Generic[D]):
     async def aclose(self) -> None:
         await self.transport.aclose()
 
+    def embed_batch(self, model: str) -> int | None:
+        embed = self.codec.embed
+        return None if embed is None else embed.max_batch(self.dialect, model)
+
     def _build(self, request: Request) -> HTTPRequest:
-        body = _json.dumps(self.codec.encode_body(request, self.dialect))
+        encode = self.codec.encode_body
+        if request.embed:
+            encode = self._embed_codec(request).encode_body
+        body = _json.dumps(encode(request, self.dialect))
         built = self.endpoint.request(request, body)
         if self.headers:
             built.headers.update(self.headers)
@@ -201,10 +175,23 @@ class HTTPProvider(Provider, Generic[D]):
         try:
             if status >= 300:
                 raise self.codec.decode_error(request, status, headers, body, self.dialect)
-            return self.codec.decode_response(request, status, headers, body, self.dialect)
+            decode = self.codec.decode_response
+            if request.embed:
+                decode = self._embed_codec(request).decode_response
+            return decode(request, status, headers, body, self.dialect)
         except SHAPE_ERRORS as exc:
             problem = exc
         raise self._unexpected(request, problem, body, status)  # outside: no __context__
+
+    def _embed_codec(self, request: Request) -> EmbedCodec[D]:
+        if self.codec.embed is None:
+            raise InvalidRequestError(
+                f"{self.name} has no embeddings endpoint; use an embedding model of "
+                "openai:, azure:, gemini: or an OpenAI-compatible server",
+                provider=self.name,
+                model=request.model,
+            )
+        return self.codec.embed
 
     def _unexpected(
         self, request: Request, problem: Exception, data: bytes, status: int | None

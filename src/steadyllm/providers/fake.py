@@ -10,6 +10,10 @@ per model name; when a script runs out the provider echoes again::
     ])
     client = sl.Client(providers={"fake": fake}, clock=sl.FakeClock())
 
+Embeddings (``client.embed("fake:any", ...)``) are unit vectors derived from a
+hash of each input (``fake_vector``): the same text always gives the same vector,
+8 numbers unless ``dimensions`` is set, at most ``embed_batch`` inputs per request.
+
 Time goes through the client's clock, so with a ``FakeClock`` latencies,
 chunk delays and hangs cost no real time. Every request received is kept in
 ``fake.requests`` for assertions.
@@ -17,8 +21,10 @@ chunk delays and hangs cost no real time. Every request received is kept in
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+from array import array
 from collections import deque
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +44,7 @@ from .._core.types import (
     ToolCall,
     ToolCallDelta,
     Usage,
+    Vector,
 )
 from .._metering.tokens import approximate_prompt_tokens, approximate_text_tokens
 from ._base import Provider
@@ -107,6 +114,19 @@ _STATUS = {
 }
 
 
+def fake_vector(text: str, dimensions: int = 8) -> Vector:
+    """A deterministic unit vector for ``text``: the same text, the same vector."""
+    values: list[float] = []
+    counter = 0
+    while len(values) < dimensions:
+        digest = hashlib.sha256(f"{counter}:{text}".encode()).digest()
+        values.extend((b - 127.5) / 127.5 for b in digest)
+        counter += 1
+    del values[dimensions:]
+    norm = math.sqrt(sum(v * v for v in values)) or 1.0
+    return array("f", (v / norm for v in values))
+
+
 class FakeProvider(Provider):
     name = "fake"
 
@@ -116,7 +136,10 @@ class FakeProvider(Provider):
         *,
         scripts: dict[str, Iterable[FakeStep]] | None = None,
         clock: Clock | None = None,
+        embed_batch: int = 16,
     ) -> None:
+        #: The most inputs one embeddings request carries (small, so batching shows).
+        self.max_embed_batch = embed_batch
         self._default: deque[FakeStep] = deque()
         self._per_model: dict[str, deque[FakeStep]] = {}
         self.clock: Clock | None = clock
@@ -217,8 +240,13 @@ class FakeProvider(Provider):
             return reply.finish_reason
         return "tool_calls" if reply.tool_calls else "stop"
 
+    def embed_batch(self, model: str) -> int | None:
+        return self.max_embed_batch
+
     async def complete(self, request: Request) -> Response:
         reply = await self._before(self._next_step(request), request)
+        if request.embed:
+            return self._embeddings(reply, request)
         return Response(
             text=reply.body(),
             finish_reason=self._finish(reply),
@@ -227,6 +255,17 @@ class FakeProvider(Provider):
             model=request.model,
             provider="fake",
             request_id=f"fake-{len(self.requests)}",
+        )
+
+    def _embeddings(self, reply: FakeReply, request: Request) -> Response:
+        dimensions = request.dimensions or 8
+        prompt = sum(approximate_text_tokens(m.text) for m in request.messages)
+        return Response(
+            usage=reply.usage if reply.usage is not None else Usage(prompt),
+            model=request.model,
+            provider="fake",
+            request_id=f"fake-{len(self.requests)}",
+            embeddings=tuple(fake_vector(m.text, dimensions) for m in request.messages),
         )
 
     async def stream(self, request: Request) -> AsyncIterator[ProviderEvent]:

@@ -1,10 +1,11 @@
 """Where and how to send a ``generateContent`` request.
 
 The Gemini API takes ``POST {base}/v1beta/models/{MODEL}:generateContent`` (and
-``:streamGenerateContent?alt=sse``) with the key in ``x-goog-api-key``, never in
-the URL, where proxies and logs would keep it. Vertex AI takes
+``:streamGenerateContent?alt=sse``; ``:batchEmbedContents`` for embeddings) with
+the key in ``x-goog-api-key``, never in the URL, where proxies and logs would keep
+it. Vertex AI takes
 ``POST {base}/v1/projects/{P}/locations/{L}/publishers/google/models/{MODEL}:...``
-with an OAuth bearer token.
+(``:predict`` for embeddings) with an OAuth bearer token.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from ..._http.request import HTTPRequest
 GEMINI_BASE_URL = "https://generativelanguage.googleapis.com"
 
 
-def _method(request: Request) -> tuple[str, dict[str, str]]:
+def _method(request: Request, embed: str) -> tuple[str, dict[str, str]]:
+    if request.embed:
+        return embed, {}
     if request.stream:
         return "streamGenerateContent", {"alt": "sse"}
     return "generateContent", {}
@@ -48,7 +51,7 @@ class GeminiEndpoint:
         headers = _headers(request, self.headers)
         if self.api_key is not None:
             headers["x-goog-api-key"] = self.api_key.get()
-        method, params = _method(request)
+        method, params = _method(request, "batchEmbedContents")
         url = f"{self.base_url.rstrip('/')}/v1beta/models/{_model(request)}:{method}"
         return HTTPRequest("POST", url, headers, body, params=params)
 
@@ -72,7 +75,7 @@ class VertexEndpoint:
         headers = _headers(request, self.headers)
         if self.token is not None:
             headers["authorization"] = f"Bearer {self.token.get()}"
-        method, params = _method(request)
+        method, params = _method(request, "predict")
         path = (
             f"/v1/projects/{quote(self.project, safe='')}/locations/{quote(self.location, safe='')}"
             f"/publishers/google/models/{_model(request)}:{method}"

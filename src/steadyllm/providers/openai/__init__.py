@@ -12,17 +12,26 @@ from __future__ import annotations
 from ..._config.provider_tables import ProviderOptions
 from ..._config.settings import Settings
 from ..._core.errors import ConfigError
-from .._http import Codec, HTTPProvider, http_provider
+from .._http import Codec, EmbedCodec, HTTPProvider, http_provider
 from .decode import decode_error, decode_response
 from .dialect import Dialect, without_stream_options
+from .embed import MAX_BATCH, decode_embeddings, encode_embeddings
 from .encode import encode_body
 from .endpoint import OPENAI_BASE_URL, AzureEndpoint, OpenAIEndpoint
 from .entra import entra_token_provider
 from .presets import PRESETS, Preset
 from .stream import StreamDecoder
 
+EMBED: EmbedCodec[Dialect] = EmbedCodec(
+    encode_embeddings, decode_embeddings, lambda dialect, model: MAX_BATCH
+)
 CODEC: Codec[Dialect] = Codec(
-    encode_body, decode_response, decode_error, StreamDecoder, relax=without_stream_options
+    encode_body,
+    decode_response,
+    decode_error,
+    StreamDecoder,
+    relax=without_stream_options,
+    embed=EMBED,
 )
 
 

@@ -2,7 +2,7 @@
 authentication.
 
 api.openai.com and compatible servers take ``POST {base_url}/chat/completions``
-(``/responses`` for the Responses API)
+(``/responses`` for the Responses API, ``/embeddings`` for embeddings)
 with a Bearer key (optional for local servers); Azure takes ``api-key`` (or an
 Entra token) and either the v1 URL or the classic deployment URL plus
 ``api-version``.
@@ -27,6 +27,11 @@ def _base_headers(request: Request, extra: Mapping[str, str]) -> dict[str, str]:
     return headers
 
 
+def path_of(request: Request, path: str) -> str:
+    """An embeddings call goes to ``/embeddings`` whichever API the model string names."""
+    return "/embeddings" if request.embed else path
+
+
 @dataclass(slots=True)
 class OpenAIEndpoint:
     """``POST {base_url}/chat/completions`` with a Bearer key (optional for local servers)."""
@@ -42,7 +47,8 @@ class OpenAIEndpoint:
         headers = _base_headers(request, self.headers)
         if self.api_key is not None:
             headers["authorization"] = f"Bearer {self.api_key.get()}"
-        return HTTPRequest("POST", self.base_url.rstrip("/") + self.path, headers, body)
+        url = self.base_url.rstrip("/") + path_of(request, self.path)
+        return HTTPRequest("POST", url, headers, body)
 
 
 @dataclass(slots=True)
@@ -65,8 +71,8 @@ class AzureEndpoint:
             headers["authorization"] = f"Bearer {self.ad_token.get()}"
         elif self.api_key is not None:
             headers["api-key"] = self.api_key.get()
-        root = self.base_url.rstrip("/")
+        root, path = self.base_url.rstrip("/"), path_of(request, self.path)
         if self.api_version == "v1":
-            return HTTPRequest("POST", f"{root}/openai/v1{self.path}", headers, body)
-        url = f"{root}/openai/deployments/{request.model}{self.path}"
+            return HTTPRequest("POST", f"{root}/openai/v1{path}", headers, body)
+        url = f"{root}/openai/deployments/{request.model}{path}"
         return HTTPRequest("POST", url, headers, body, params={"api-version": self.api_version})

@@ -12,13 +12,16 @@ from dataclasses import replace
 
 from ..._config.settings import Settings
 from .._http import Codec, HTTPProvider, http_provider
-from ..openai import make_azure, make_openai
+from ..openai import EMBED, make_azure, make_openai
 from ..openai.dialect import Dialect
 from .decode import decode_error, decode_response
 from .encode import encode_body
 from .stream import StreamDecoder
 
-CODEC: Codec[Dialect] = Codec(encode_body, decode_response, decode_error, StreamDecoder)
+#: Embeddings go to ``/embeddings`` on the same endpoint, as for Chat Completions.
+CODEC: Codec[Dialect] = Codec(
+    encode_body, decode_response, decode_error, StreamDecoder, embed=EMBED
+)
 
 
 def make_openai_responses(settings: Settings) -> HTTPProvider[Dialect]:
