@@ -1,6 +1,6 @@
 """Pick the recorded embeddings and token-count exchanges (tests/fixtures/recorded/
-embeddings/) from a checkout of pydantic-ai's VCR cassettes:
-``python scripts/pick_embeddings.py PATH/tests/cassettes/test_embeddings``.
+embeddings/ and counts/) from a checkout of pydantic-ai:
+``python scripts/pick_embeddings.py PATH/TO/pydantic-ai``.
 
 Writes one JSON file per interaction: the request (method, URI, body) and the
 reply (status, content type, body) as recorded, and the cassette it came from.
@@ -15,28 +15,43 @@ from pathlib import Path
 
 import yaml
 
-OUT = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "recorded" / "embeddings"
+RECORDED = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "recorded"
+EMBEDDINGS = "tests/cassettes/test_embeddings/"
+MODELS = "tests/models/cassettes/"
+#: (cassette, folder under tests/fixtures/recorded/, the interactions to keep)
 CASSETTES = (
-    "TestOpenAI.test_query",
-    "TestOpenAI.test_documents",
-    "TestOpenAI.test_embed_error",
-    "TestGoogle.test_query_with_dimensions",
-    "TestGoogle.test_documents",
-    "TestGoogle.test_embed_error",
-    "TestGoogle.test_vertex_query",
-    "TestGoogle.test_count_tokens",
-    "TestGoogle.test_count_tokens_error",
+    (EMBEDDINGS + "TestOpenAI.test_query", "embeddings", None),
+    (EMBEDDINGS + "TestOpenAI.test_documents", "embeddings", None),
+    (EMBEDDINGS + "TestOpenAI.test_embed_error", "embeddings", None),
+    (EMBEDDINGS + "TestGoogle.test_query_with_dimensions", "embeddings", None),
+    (EMBEDDINGS + "TestGoogle.test_documents", "embeddings", None),
+    (EMBEDDINGS + "TestGoogle.test_embed_error", "embeddings", None),
+    (EMBEDDINGS + "TestGoogle.test_vertex_query", "embeddings", None),
+    (EMBEDDINGS + "TestGoogle.test_count_tokens", "counts", None),
+    (EMBEDDINGS + "TestGoogle.test_count_tokens_error", "counts", None),
+    (MODELS + "test_anthropic/test_anthropic_cache_count_tokens", "counts", (0,)),
+    (MODELS + "test_anthropic/test_anthropic_count_tokens_error", "counts", None),
+    (MODELS + "test_openai_responses/test_responses_count_tokens", "counts", None),
+    (
+        MODELS + "test_google/test_google_vertexai_count_tokens_forwards_native_tools",
+        "counts",
+        (0,),
+    ),
 )
 
 
 def main(root: Path) -> None:
-    OUT.mkdir(parents=True, exist_ok=True)
-    for name in CASSETTES:
-        cassette = yaml.safe_load((root / f"{name}.yaml").read_text())
+    for cassette_path, folder, keep in CASSETTES:
+        out = RECORDED / folder
+        out.mkdir(parents=True, exist_ok=True)
+        name = cassette_path.rsplit("/", 1)[-1]
+        cassette = yaml.safe_load((root / f"{cassette_path}.yaml").read_text())
         for n, interaction in enumerate(cassette["interactions"]):
+            if keep is not None and n not in keep:
+                continue
             request, reply = interaction["request"], interaction["response"]
             record = {
-                "source": f"pydantic/pydantic-ai tests/cassettes/test_embeddings/{name}.yaml",
+                "source": f"pydantic/pydantic-ai {cassette_path}.yaml",
                 "interaction": n,
                 "request": {
                     "method": request["method"],
@@ -48,8 +63,9 @@ def main(root: Path) -> None:
                 "body": reply["parsed_body"],
             }
             text = json.dumps(record, indent=1, ensure_ascii=False) + "\n"
-            (OUT / f"{name.replace('.', '__')}__{n}.json").write_text(text)
-    print(f"{len(list(OUT.glob('*.json')))} recordings in {OUT}")
+            (out / f"{name.replace('.', '__')}__{n}.json").write_text(text)
+    for folder in ("embeddings", "counts"):
+        print(f"{len(list((RECORDED / folder).glob('*.json')))} recordings in {folder}/")
 
 
 if __name__ == "__main__":

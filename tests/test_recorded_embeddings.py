@@ -19,12 +19,17 @@ import steadyllm as sl
 
 web = pytest.importorskip("aiohttp.web")
 
-HERE = Path(__file__).parent / "fixtures" / "recorded" / "embeddings"
+RECORDED = Path(__file__).parent / "fixtures" / "recorded"
 
 
 def recording(name: str) -> dict[str, Any]:
-    record: dict[str, Any] = json.loads((HERE / f"{name}.json").read_text())
+    """A recorded exchange of embeddings/ or counts/ (tests/test_counts.py)."""
+    (path,) = [p for p in RECORDED.glob(f"*/{name}.json") if p.parent.name in FOLDERS]
+    record: dict[str, Any] = json.loads(path.read_text())
     return record
+
+
+FOLDERS = ("embeddings", "counts")
 
 
 class Replay:
@@ -70,6 +75,8 @@ def settings_for(server: Replay, **more: Any) -> sl.Settings:
         vertex_location="global",
         vertex_access_token="ya29.recorded",
         vertex_base_url=server.url,
+        anthropic_api_key="sk-ant-recorded",
+        anthropic_base_url=server.url,
         max_retries=2,
         **more,
     )

@@ -29,6 +29,7 @@ if _typing.TYPE_CHECKING:
     from ._config.settings import Secret, Settings
     from ._core.clock import Clock, FakeClock, SystemClock
     from ._core.context import Context, context, current_context
+    from ._core.counts import TokenCount
     from ._core.embeddings import Embeddings
     from ._core.errors import (
         AuthenticationError,
@@ -93,6 +94,7 @@ if _typing.TYPE_CHECKING:
     )
     from ._flows.recorder import JSONLRecorder, Recorder, SQLiteRecorder, StepRecord
     from ._flows.step import LLMCallConfig, StepResult, TemplateError, render, run_llm_call
+    from ._metering.models import ModelInfo, model_info
     from ._resilience.retry import RetryPolicy
     from .providers import (
         FakeFault,
@@ -112,6 +114,8 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "._config.rotating": ("Token", "TokenProvider"),
     "._core.context": ("Context", "context", "current_context"),
     "._core.embeddings": ("Embeddings",),
+    "._core.counts": ("TokenCount",),
+    "._metering.models": ("ModelInfo", "model_info"),
     "._core.errors": (
         "AuthenticationError",
         "BudgetExceededError",
@@ -258,6 +262,9 @@ __all__ = [
     "Usage",
     "Embeddings",
     "Vector",
+    "TokenCount",
+    "ModelInfo",
+    "model_info",
     # stream events
     "StreamEvent",
     "TextDelta",

@@ -38,6 +38,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             report = {"costs": costs_report, "stats": stats_report, "prices": prices_report}
             return report[args.command](args)
+        if args.command == "models":
+            from .models import models_report
+
+            return models_report(args)
         if args.command == "emulate":
             return asyncio.run(_emulate(args))
         return _providers()

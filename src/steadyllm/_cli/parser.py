@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_costs(commands)
     _add_stats(commands)
     _add_prices(commands)
+    _add_models(commands)
     _add_config(commands)
     _add_providers(commands)
     return parser
@@ -238,6 +239,19 @@ def _add_prices(commands: Commands) -> None:
         "genai-prices snapshot, and print its rates in USD per million tokens and the source.",
     )
     prices.add_argument("model", metavar="MODEL", help="provider:model, e.g. openai:gpt-4o-mini")
+
+
+def _add_models(commands: Commands) -> None:
+    models = commands.add_parser(
+        "models",
+        help="list the models steadyllm knows: context window, output cap, prices",
+        description="Print each known model's context window, output cap, prices (USD per "
+        "million tokens), input modalities and what it supports, from the bundled model "
+        "facts and [models] in steadyllm.toml; prices from genai-prices and [prices].",
+    )
+    models.add_argument("--provider", metavar="P", help="only the models of provider P")
+    models.add_argument("--search", metavar="TEXT", help="only models whose id contains TEXT")
+    models.add_argument("--json", action="store_true", help="print the models as JSON")
 
 
 def _add_config(commands: Commands) -> None:

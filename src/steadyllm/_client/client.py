@@ -18,13 +18,16 @@ from .._config.settings import Settings
 from .._core.checks import check_request
 from .._core.clock import Clock, SystemClock
 from .._core.context import Context, effective_context
+from .._core.counts import TokenCount
 from .._core.embeddings import Embeddings
 from .._core.errors import ConfigError, LLMError
 from .._core.redact import get_logger
 from .._core.sinks import SinkFailures
 from .._core.types import Message, Response, user
 from .._metering.costs import CostTracker
+from .._metering.models import lookup
 from .._metering.observe import Stats
+from .._resilience.attempts import run_attempts
 from .._resilience.breaker import BreakerPolicy
 from .._resilience.retry import RetryPolicy
 from ..providers import Provider, build_provider
@@ -42,6 +45,7 @@ from .pipeline import Pipeline
 from .plan import (
     CallOptions,
     CallPlan,
+    CountOptions,
     EmbedOptions,
     LoopOptions,
     RequestOptions,
@@ -115,6 +119,8 @@ class Client(AgentCalls):
         for name, provider in (providers or {}).items():
             provider.attach(self.clock)
             self._providers[name] = provider
+        #: Each model's context window and output limit, looked up once (model facts).
+        self._limits: dict[tuple[str, str], tuple[int | None, int | None]] = {}
         self._closed = False
 
     @classmethod
@@ -169,6 +175,15 @@ class Client(AgentCalls):
 
     # ------------------------------------------------------------ planning
 
+    def _model_limits(self, provider: str, model: str) -> tuple[int | None, int | None]:
+        """The model's context window and output limit, if its facts are known."""
+        found = self._limits.get((provider, model))
+        if found is None:
+            info = lookup(provider, model, self.settings.models)
+            found = (None, None) if info is None else (info.context_window, info.max_output_tokens)
+            self._limits[(provider, model)] = found
+        return found
+
     def _plan(
         self,
         model: str | None,
@@ -194,8 +209,17 @@ class Client(AgentCalls):
         retry = self.retry if max_retries is None else self.retry.with_retries(max_retries)
         provider = self._provider(ref.provider)
         now = self.clock.now()
+        window, limit = self._model_limits(ref.provider, ref.model)
         return CallPlan(
-            request, provider, effective_context(context), now + timeout_s, timeout_s, retry, now
+            request,
+            provider,
+            effective_context(context),
+            now + timeout_s,
+            timeout_s,
+            retry,
+            now,
+            window=window,
+            output_limit=limit,
         )
 
     def _plan_chain(
@@ -212,7 +236,13 @@ class Client(AgentCalls):
                 continue
             seen.add(str(ref))
             request = replace(first.request, provider=ref.provider, model=ref.model)
-            chain.append(replace(first, request=request, provider=self._provider(ref.provider)))
+            window, limit = self._model_limits(ref.provider, ref.model)
+            provider = self._provider(ref.provider)
+            chain.append(
+                replace(
+                    first, request=request, provider=provider, window=window, output_limit=limit
+                )
+            )
         return chain
 
     @property
@@ -304,6 +334,25 @@ class Client(AgentCalls):
         first = self._plan(model, [user(texts[0])], **opts)
         plans = batch_plans(first, texts, dimensions, kind)
         return await run_batches(self._pipeline, plans, mode, limit)
+
+    async def count_tokens(
+        self, model: str | None, messages: Sequence[Message], **options: Unpack[CountOptions]
+    ) -> TokenCount:
+        """The input tokens of a call with these messages and options (tools, system
+        text, images: what the provider reads). Anthropic, Gemini, Vertex AI and the
+        Responses API count with their own endpoint (free; retried under the deadline
+        like any call, not rate-limited or booked here); other providers get a local
+        estimate that errs high, flagged ``estimated``."""
+        plan = self._plan(model, messages, **options)
+        request = plan.request
+        plan.request = replace(request, count=True)
+        counted, attempts = await run_attempts(
+            self.clock, plan, lambda: plan.provider.count_tokens(plan.request)
+        )
+        if counted is None:
+            estimate = plan.prompt_tokens()
+            return TokenCount(estimate, request.model, request.provider, True, "estimate")
+        return TokenCount(counted, request.model, request.provider, False, "provider", attempts)
 
     async def predicted_wait(
         self, model: str | None, messages: Sequence[Message], max_tokens: int | None = None

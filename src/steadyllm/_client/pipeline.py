@@ -13,12 +13,14 @@ never the ``Client``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from .._config.settings import Settings
 from .._core.clock import Clock
 from .._core.dispatch import current as current_dispatch
-from .._core.errors import ContentFilterError, LLMError
+from .._core.errors import ContentFilterError, ContextLengthError, LLMError
+from .._core.redact import get_logger
 from .._core.types import CacheMode, FallbackInfo, Response
 from .._metering.attempt import AttemptBook
 from .._metering.meter import Meter
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
     from .plan import CallPlan
 
 Validate = Callable[[Response], None]
+logger = get_logger("steadyllm")
 
 
 class Pipeline:
@@ -68,6 +71,8 @@ class Pipeline:
         meter = self.meter
         if meter.prices.needs_catalog(request.provider, request.model):
             await meter.warm(request.provider, request.model)
+        if plan.window is not None and plan.prompt_tokens() > plan.window:
+            await self.check_window(plan, plan.window)
         budget = None
         if meter.checks_spend:  # skip the coroutine on the common path: no cap, no budget
             budget = await meter.preflight(
@@ -76,6 +81,7 @@ class Pipeline:
                 plan.provider.default_max_tokens,
                 plan.deadline - self.clock.now(),
                 plan.prompt_tokens(),
+                plan.output_limit,
             )
         book = AttemptBook.of(
             request,
@@ -84,6 +90,7 @@ class Pipeline:
             meter=meter,
             ledger=plan.ledger,
             budget=budget,
+            model_cap=plan.output_limit,
         )
         try:
             return await self.resilience.enter(book, plan.deadline)
@@ -109,11 +116,34 @@ class Pipeline:
         await guard.succeed(response)
         return response
 
+    async def check_window(self, plan: CallPlan, window: int) -> None:
+        """A prompt whose upper estimate is above the model's window: ask the provider's
+        count endpoint (free), and refuse the call before sending if the count is above
+        too. Without a count, or if counting fails, the provider judges the call itself:
+        the estimate errs high, so it alone never refuses."""
+        request = replace(plan.request, count=True, stream=False)
+        try:
+            async with self.clock.timeout_at(plan.deadline):
+                counted = await plan.provider.count_tokens(request)
+        except LLMError as error:
+            logger.warning("counting the prompt of %s failed: %s", request.model_id, error)
+            return
+        if counted is not None and counted > window:
+            refused = ContextLengthError(
+                f"the prompt is {counted} tokens by {request.provider}'s count, above the "
+                f"{window}-token context window of {request.model_id} (sl.model_info); "
+                "shorten it or use a model with a larger window",
+                provider=request.provider,
+                model=request.model,
+            )
+            refused.before_sending = True  # nothing was sent: a chain may skip the model
+            raise refused
+
     async def predicted_wait(self, plan: CallPlan) -> float:
         """Seconds the rate limiter would hold ``plan`` if it were sent now."""
         limiter = self.resilience.limiters.get(plan.request.provider, plan.request.model)
         tokens = self.resilience.estimate(
-            plan.request, plan.provider.default_max_tokens, plan.prompt_tokens()
+            plan.request, plan.provider.default_max_tokens, plan.prompt_tokens(), plan.output_limit
         )
         if isinstance(limiter, RateLimiter):
             return limiter.predicted_wait(tokens)

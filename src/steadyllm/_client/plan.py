@@ -84,6 +84,16 @@ class EmbedOptions(TypedDict, total=False):
     cache: CacheMode | None
 
 
+class CountOptions(TurnFields, total=False):
+    """Keyword options of ``count_tokens``: what shapes the prompt, and the call's own."""
+
+    tools: Sequence[ToolSpec] | None
+    tool_choice: ToolChoice | None
+    context: Context | None
+    timeout_ms: int | None
+    max_retries: int | None
+
+
 class CallOptions(LoopOptions, total=False):
     """Keyword options accepted by ``chat`` and ``stream``."""
 
@@ -122,6 +132,9 @@ class CallPlan:
     #: The prompt estimate, computed once per call (every plan of a chain sends the
     #: same messages and tools); -1 until first asked for.
     prompt_estimate: int = -1
+    #: The model's context window and output limit (``sl.model_info``), if known.
+    window: int | None = None
+    output_limit: int | None = None
 
     def prompt_tokens(self) -> int:
         """The upper estimate of what the provider reads (``estimate_request_tokens``)."""

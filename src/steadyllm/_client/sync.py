@@ -21,6 +21,7 @@ from .._cache.response import ResponseCache
 from .._config.settings import Settings
 from .._core.clock import Clock
 from .._core.context import effective_context
+from .._core.counts import TokenCount
 from .._core.embeddings import Embeddings
 from .._core.types import Message, Response
 from .._metering.costs import CostTracker
@@ -31,7 +32,7 @@ from .._resilience.guard import Resilience
 from .._resilience.retry import RetryPolicy
 from ..providers import Provider
 from .client import CallOptions, Client, LoopOptions
-from .plan import EmbedOptions
+from .plan import CountOptions, EmbedOptions
 from .sync_streams import SyncChatStream, SyncToolStream
 
 if TYPE_CHECKING:
@@ -177,6 +178,13 @@ class SyncClient:
                 model, inputs, dimensions=dimensions, task=task, concurrency=concurrency, **options
             )
         )
+
+    def count_tokens(
+        self, model: str | None, messages: Sequence[Message], **options: Unpack[CountOptions]
+    ) -> TokenCount:
+        """Same as ``Client.count_tokens``."""
+        options["context"] = effective_context(options.get("context"))
+        return self._run(self.client.count_tokens(model, messages, **options))
 
     def predicted_wait(
         self, model: str | None, messages: Sequence[Message], max_tokens: int | None = None

@@ -17,6 +17,7 @@ from typing import Any
 
 from .._core.errors import ConfigError
 from .._core.redact import redact, register_url_credentials
+from .model_table import parse_models
 from .prices import parse_prices
 from .provider_tables import ProviderOptions, provider_tables
 from .rotating import TokenProvider
@@ -48,6 +49,9 @@ class Settings(_State):
     #: Local prices, USD per million tokens: ``{"openai:gpt-4o-mini": {"input": 0.15,
     #: "output": 0.6, "cache_read": 0.075}}`` (TOML ``[prices."..."]``); exact key or prefix.
     prices: Mapping[str, Any] = field(default_factory=dict)
+    #: Model facts that override the bundled ones (TOML ``[models."vllm:qwen3"]``:
+    #: context_window, max_output_tokens, ...); see ``sl.model_info``.
+    models: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     #: Per-provider network and header options (TOML ``[providers.openai]``: proxy,
     #: ca_bundle, client_cert, client_key, tls_trust, headers); see ``ProviderOptions``.
     providers: Mapping[str, ProviderOptions] = field(default_factory=dict)
@@ -191,7 +195,8 @@ def _unknown(key: str, where: str) -> ConfigError:
     return ConfigError(
         f"unknown setting {key!r}{where}{hint} Known settings: "
         + ", ".join(SPECS_BY_NAME)
-        + ", and the [aliases], [fallbacks], [limits], [prices] and [providers] tables"
+        + ", and the [aliases], [fallbacks], [limits], [prices], [models] and [providers] "
+        "tables"
     )
 
 
@@ -319,6 +324,7 @@ TABLES: dict[str, Any] = {
     "fallbacks": _fallbacks,
     "limits": _limits,
     "prices": _prices,
+    "models": parse_models,
     "providers": provider_tables,
 }
 
@@ -381,6 +387,7 @@ def settings_fields() -> set[str]:
         "fallbacks",
         "limits",
         "prices",
+        "models",
         "providers",
         "proxy_env",
         "sources",

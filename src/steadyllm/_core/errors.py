@@ -33,12 +33,10 @@ picks the models that were rate limited (as pydantic-ai's
 ``FallbackExceptionGroup``). A chain of one model raises that model's error.
 
 ``retryable`` is a class default that an instance may override (a 429 with
-``x-should-retry: false`` is a ``RateLimitError`` that is not retryable).
-
-Errors pickle and unpickle with every field intact, so they cross process
-boundaries (multiprocessing, task queues). Messages never contain secrets:
-whoever builds an error from provider text passes it through the redactor
-first (``steadyllm._core.redact``).
+``x-should-retry: false`` is a ``RateLimitError`` that is not retryable). Errors
+pickle and unpickle with every field intact, so they cross process boundaries
+(multiprocessing, task queues). Messages never contain secrets: whoever builds an
+error from provider text passes it through the redactor first (``_core.redact``).
 """
 
 from __future__ import annotations
@@ -202,6 +200,8 @@ class ContextLengthError(InvalidRequestError):
     """The prompt plus requested output is longer than the model's context window."""
 
     kind = "context_length"
+    #: The provider's count was above the model's window: nothing sent, chains skip it.
+    before_sending: bool = False
 
 
 class ConfigError(InvalidRequestError):

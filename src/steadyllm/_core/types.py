@@ -267,6 +267,8 @@ class Request:
     embed: bool = False
     #: Embeddings: the size of each vector, for models that can shorten them.
     dimensions: int | None = None
+    #: A token count (``client.count_tokens``): the provider's count endpoint, no reply.
+    count: bool = False
     #: Embeddings on Gemini and Vertex AI: what the vectors are for ("retrieval_query",
     #: "retrieval_document", "semantic_similarity", ...), sent as ``taskType``.
     task: str | None = None

@@ -62,9 +62,10 @@ class AttemptBook:
         meter: Meter | None = None,
         ledger: Ledger | None = None,
         budget: BudgetReservation | SharedHold | None = None,
+        model_cap: int | None = None,
     ) -> AttemptBook:
         """The book of one attempt at ``request``, with its output cap and prompt estimate."""
-        cap, seen = output_cap(request, default_max_tokens)
+        cap, seen = output_cap(request, default_max_tokens, model_cap)
         prompt = estimate_request_tokens(request) if prompt_tokens is None else prompt_tokens
         return cls(request, cap, seen, prompt, meter, ledger, budget)
 

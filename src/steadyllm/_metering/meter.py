@@ -154,6 +154,7 @@ class Meter:
         default_max_tokens: int | None,
         hold_for: float,
         prompt_tokens: int | None = None,
+        model_cap: int | None = None,
     ) -> BudgetReservation | SharedHold | None:
         """Refuse a call whose worst case breaks a limit; reserve it in every budget."""
         cap = self.settings.max_cost_per_request_usd
@@ -165,7 +166,7 @@ class Meter:
                 f"a budget is set but no price is known for {request.model_id}, so its cost "
                 "cannot be checked; add it under [prices] in steadyllm.toml"
             )
-        output = output_cap(request, default_max_tokens)[0]
+        output = output_cap(request, default_max_tokens, model_cap)[0]
         prompt = estimate_request_tokens(request) if prompt_tokens is None else prompt_tokens
         estimate = price.estimate(prompt, output)
         if cap is not None and estimate > cap:

@@ -140,16 +140,20 @@ def estimate_request_tokens(request: Request) -> int:
     return total
 
 
-def output_cap(request: Request, default_max_tokens: int | None) -> tuple[int, bool]:
+def output_cap(
+    request: Request, default_max_tokens: int | None, model_cap: int | None = None
+) -> tuple[int, bool]:
     """The most output tokens the call can produce, and whether the provider sees
-    that cap (False: assumed here, the provider counts only what it generates)."""
+    that cap (False: assumed here, the provider counts only what it generates).
+    ``model_cap``: the model's own output limit (``sl.model_info``), which bounds the
+    assumed cap of a call that sets none."""
     if request.embed:  # an embeddings call generates no tokens
         return 0, True
     if request.max_tokens:
         return request.max_tokens, True
     if default_max_tokens:
         return default_max_tokens, True
-    return DEFAULT_OUTPUT_ESTIMATE, False
+    return min(DEFAULT_OUTPUT_ESTIMATE, model_cap or DEFAULT_OUTPUT_ESTIMATE), False
 
 
 def lost_attempt_usage(

@@ -189,11 +189,16 @@ class Resilience:
 
     @staticmethod
     def estimate(
-        request: Request, default_max_tokens: int | None, prompt_tokens: int | None = None
+        request: Request,
+        default_max_tokens: int | None,
+        prompt_tokens: int | None = None,
+        model_cap: int | None = None,
     ) -> int:
         """Tokens to reserve: the prompt estimate plus the output cap (the same cap the
         budget assumes)."""
-        return AttemptBook.of(request, default_max_tokens, prompt_tokens).tokens
+        return AttemptBook.of(
+            request, default_max_tokens, prompt_tokens, model_cap=model_cap
+        ).tokens
 
     async def enter(self, book: AttemptBook, deadline: float) -> Guard:
         """Admit one attempt at ``book.request`` (breaker, then limiter, for the
@@ -216,7 +221,7 @@ def falls_back(error: LLMError, settings: Settings) -> bool:
     if error.kind == "shared_state":
         return False  # Redis is down for every model alike
     if error.kind == "context_length":
-        return settings.fallback_on_context_length
+        return settings.fallback_on_context_length or bool(getattr(error, "before_sending", 0))
     if error.kind == "content_filter":
         return settings.fallback_on_content_filter
     return error.retryable  # retries exhausted, or a wait longer than the deadline allows

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from . import _vendors
 from ._behavior import Behavior, BehaviorError
+from ._counts import AnthropicCount, GoogleCount, ResponsesCount
 from ._embeddings import GoogleEmbeddings, OpenAIEmbeddings
 from ._gemini import GeminiHandler
 from ._responses import ResponsesHandler
@@ -41,14 +42,26 @@ def build_app(state: EmulatorState, cassette: CassetteReplay | None = None) -> w
     app.router.add_post("/openai/deployments/{deployment}/chat/completions", azure.handle)
     app.router.add_post("/openai/v1/chat/completions", azure.handle)
     app.router.add_post("/v1/messages", anthropic.handle)
+    app.router.add_post("/v1/messages/count_tokens", AnthropicCount(state).handle)
+    app.router.add_post("/v1/responses/input_tokens", ResponsesCount("openai", state).handle)
+    app.router.add_post("/openai/v1/responses/input_tokens", ResponsesCount("azure", state).handle)
     app.router.add_post("/v1/responses", ResponsesHandler("openai", state).handle)
     app.router.add_post("/openai/v1/responses", ResponsesHandler("azure", state).handle)
-    gemini = _by_method(GeminiHandler("gemini", state), GoogleEmbeddings("gemini", state))
+    gemini = _by_method(
+        GeminiHandler("gemini", state),
+        GoogleEmbeddings("gemini", state),
+        GoogleCount("gemini", state),
+    )
     app.router.add_post("/v1beta/models/{target}", gemini)
     app.router.add_post("/v1/models/{target}", gemini)  # the stable version
     vertex = "/v1/projects/{project}/locations/{location}/publishers/google/models/{target}"
     app.router.add_post(
-        vertex, _by_method(GeminiHandler("vertex", state), GoogleEmbeddings("vertex", state))
+        vertex,
+        _by_method(
+            GeminiHandler("vertex", state),
+            GoogleEmbeddings("vertex", state),
+            GoogleCount("vertex", state),
+        ),
     )
     app.router.add_post("/v1/embeddings", OpenAIEmbeddings("openai", state).handle)
     azure_embed = OpenAIEmbeddings("azure", state).handle
@@ -63,13 +76,14 @@ def build_app(state: EmulatorState, cassette: CassetteReplay | None = None) -> w
 
 
 def _by_method(
-    chat: GeminiHandler, embed: GoogleEmbeddings
+    chat: GeminiHandler, *others: GeminiHandler
 ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-    """A Google model route: its embeddings method to ``embed``, the rest to ``chat``."""
+    """A Google model route: each method (``MODEL:method``) to the handler that serves
+    it (embeddings, counts), the rest to ``chat``."""
 
     async def handle(request: web.Request) -> web.StreamResponse:
         target = request.match_info.get("target", "")
-        handler = embed if target.endswith(embed.methods) else chat
+        handler = next((h for h in others if target.endswith(h.methods)), chat)
         return await handler.handle(request)
 
     return handle

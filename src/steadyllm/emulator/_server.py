@@ -133,15 +133,6 @@ class Handler:
                     "anthropic-version: header is required and must be 2023-06-01 or 2026-10-21",
                 )
             key = request.headers.get("x-api-key") or _bearer(request)
-            if version == "2026-10-21":
-                for name in ("temperature", "top_p", "top_k"):
-                    if name in body:
-                        return self.error(400, None, f"{name}: Extra inputs are not permitted")
-            if "max_tokens" not in body:
-                return self.error(400, None, "max_tokens: Field required")
-            thinking = _thinking.problem(body)
-            if thinking is not None:
-                return self.error(400, None, thinking)
         elif self.api == "azure":
             if (
                 request.path.startswith("/openai/deployments/")
@@ -162,6 +153,10 @@ class Handler:
 
     def body_problem(self, request: web.Request, body: dict[str, Any]) -> web.Response | None:
         """What the API refuses in an authenticated request's body, or None."""
+        if self.api == "anthropic":
+            refused = _anthropic_problem(request, body)
+            if refused is not None:
+                return self.error(400, None, refused)
         if not body.get("messages"):
             return self.error(400, None, "messages: at least one message is required")
         refusal = _vendors.problem(self.vendor, body) if self.vendor else None
@@ -341,6 +336,16 @@ class Handler:
             await response.write(tail_frame)
         await response.write_eof()
         return response
+
+
+def _anthropic_problem(request: web.Request, body: dict[str, Any]) -> str | None:
+    if request.headers.get("anthropic-version") == "2026-10-21":
+        for name in ("temperature", "top_p", "top_k"):
+            if name in body:
+                return f"{name}: Extra inputs are not permitted"
+    if "max_tokens" not in body:
+        return "max_tokens: Field required"
+    return _thinking.problem(body)
 
 
 def _bearer(request: web.Request) -> str | None:

@@ -35,6 +35,11 @@ class Provider(abc.ABC):
     def stream(self, request: Request) -> AsyncIterator[ProviderEvent]:
         """A streaming call: events end with ``Done``, or the iterator raises."""
 
+    async def count_tokens(self, request: Request) -> int | None:
+        """The input tokens of ``request`` by the provider's own count; None: it has no
+        count endpoint (the client then estimates)."""
+        return None
+
     def embed_batch(self, model: str) -> int | None:
         """The most inputs one embeddings request to ``model`` may carry; None: this
         provider has no embeddings."""

@@ -13,8 +13,8 @@ response is closed in ``finally``, also when the caller stops early.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
-from typing import TYPE_CHECKING, Any, Generic
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from .._config.rotating import TokenProvider
 from .._core import fastjson as _json
@@ -34,11 +34,19 @@ from .._http.request import HTTPRequest
 from .._http.transport import HTTPTransport
 from ..sse import MAX_EVENT_BYTES, EventTooLargeError, ServerSentEvent, SSEDecoder
 from ._base import Provider
-from ._common import snippet
+from ._common import snippet, token_count
 from ._network import provider_headers, provider_transport
-from ._wire import SHAPE_ERRORS, Codec, D, EmbedCodec, Endpoint, StreamState
+from ._wire import SHAPE_ERRORS, Codec, CountCodec, D, EmbedCodec, Endpoint, StreamState
 
-__all__ = ["Codec", "EmbedCodec", "Endpoint", "HTTPProvider", "StreamState", "http_provider"]
+__all__ = [
+    "Codec",
+    "CountCodec",
+    "EmbedCodec",
+    "Endpoint",
+    "HTTPProvider",
+    "StreamState",
+    "http_provider",
+]
 
 logger = get_logger("steadyllm")
 
@@ -49,6 +57,7 @@ if TYPE_CHECKING:
 #: this many bytes (usually it is the chunked terminator, or nothing).
 TAIL_SECONDS = 1.0
 TAIL_BYTES = 65_536
+T = TypeVar("T")
 
 
 def http_provider(
@@ -137,6 +146,8 @@ class HTTPProvider(Provider, Generic[D]):
         encode = self.codec.encode_body
         if request.embed:
             encode = self._embed_codec(request).encode_body
+        elif request.count and self.codec.count is not None:
+            encode = self.codec.count.encode_body
         body = _json.dumps(encode(request, self.dialect))
         built = self.endpoint.request(request, body)
         if self.headers:
@@ -165,6 +176,28 @@ class HTTPProvider(Provider, Generic[D]):
         return await self.transport.send(self._build(request))
 
     async def complete(self, request: Request) -> Response:
+        decode = self.codec.decode_response
+        if request.embed:
+            decode = self._embed_codec(request).decode_response
+        return await self._exchange(request, decode)
+
+    async def count_tokens(self, request: Request) -> int | None:
+        count = self.codec.count
+        if count is None:
+            return None
+
+        def read(request: Request, status: int, headers: Any, body: bytes, dialect: D) -> int:
+            data = _json.loads(body)  # not JSON, or not an object: a shape error below
+            return token_count(data, count.field, provider=self.name, model=request.model)
+
+        return await self._exchange(request, read)
+
+    async def _exchange(
+        self, request: Request, decode: Callable[[Request, int, Mapping[str, str], bytes, D], T]
+    ) -> T:
+        """Send ``request``, read the whole reply, and decode it (an error status
+        through the codec's errors); a reply of a shape the codec did not expect is an
+        ``InvalidResponseError``."""
         response = await self._send(request)
         try:
             body = await response.read()
@@ -175,9 +208,6 @@ class HTTPProvider(Provider, Generic[D]):
         try:
             if status >= 300:
                 raise self.codec.decode_error(request, status, headers, body, self.dialect)
-            decode = self.codec.decode_response
-            if request.embed:
-                decode = self._embed_codec(request).decode_response
             return decode(request, status, headers, body, self.dialect)
         except SHAPE_ERRORS as exc:
             problem = exc

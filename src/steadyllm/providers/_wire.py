@@ -54,6 +54,8 @@ class Codec(Generic[D]):
     #: Embeddings (``Request.embed``): the body, the reply, and the most inputs one
     #: request may carry; None for a family with no embeddings endpoint.
     embed: EmbedCodec[D] | None = None
+    #: Token counts (``Request.count``): None for a family with no count endpoint.
+    count: CountCodec[D] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,3 +67,12 @@ class EmbedCodec(Generic[D]):
     decode_response: Callable[[Request, int, Mapping[str, str], bytes, D], Response]
     #: The most inputs one request may carry, for a model in a dialect.
     max_batch: Callable[[D, str], int]
+
+
+@dataclass(frozen=True, slots=True)
+class CountCodec(Generic[D]):
+    """A wire family's token-count endpoint: the body (the request as the family
+    sends it, less what a count does not take) and the reply's field with the count."""
+
+    encode_body: Callable[[Request, D], dict[str, Any]]
+    field: str

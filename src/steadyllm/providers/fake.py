@@ -243,6 +243,13 @@ class FakeProvider(Provider):
     def embed_batch(self, model: str) -> int | None:
         return self.max_embed_batch
 
+    async def count_tokens(self, request: Request) -> int | None:
+        """What the fake books as a reply's prompt tokens; scripted faults apply."""
+        reply = await self._before(self._next_step(request), request)
+        if reply.usage is not None:
+            return reply.usage.prompt_tokens
+        return approximate_prompt_tokens(request.messages)
+
     async def complete(self, request: Request) -> Response:
         reply = await self._before(self._next_step(request), request)
         if request.embed:

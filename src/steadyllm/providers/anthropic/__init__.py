@@ -7,14 +7,20 @@ from __future__ import annotations
 
 from ..._config.settings import Settings
 from ..._core.errors import ConfigError
-from .._http import Codec, HTTPProvider, http_provider
+from .._http import Codec, CountCodec, HTTPProvider, http_provider
 from .decode import decode_error, decode_response
 from .dialect import VERSIONS, Dialect
-from .encode import encode_body
+from .encode import encode_body, encode_count
 from .endpoint import ANTHROPIC_BASE_URL, AnthropicEndpoint
 from .stream import StreamDecoder
 
-CODEC: Codec[Dialect] = Codec(encode_body, decode_response, decode_error, StreamDecoder)
+CODEC: Codec[Dialect] = Codec(
+    encode_body,
+    decode_response,
+    decode_error,
+    StreamDecoder,
+    count=CountCodec(encode_count, "input_tokens"),
+)
 
 
 def make_anthropic(settings: Settings) -> HTTPProvider[Dialect]:

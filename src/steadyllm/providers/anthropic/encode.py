@@ -311,3 +311,14 @@ def _tools(request: Request) -> tuple[list[dict[str, Any]], dict[str, Any] | Non
     if choice is None:
         return tools, None
     return tools, _CHOICES.get(choice, {"type": "tool", "name": choice})
+
+
+#: What ``/v1/messages/count_tokens`` takes of a Messages body.
+_COUNTED = ("model", "messages", "system", "tools", "tool_choice", "thinking", "mcp_servers")
+
+
+def encode_count(request: Request, dialect: Dialect) -> dict[str, Any]:
+    """The body of ``POST /v1/messages/count_tokens``: the request's own, less what a
+    count does not take (``max_tokens``, sampling, ``stream``)."""
+    body = encode_body(request, dialect)
+    return {key: body[key] for key in _COUNTED if key in body}

@@ -39,4 +39,5 @@ class AnthropicEndpoint:
         }
         if request.stream:
             headers["accept"] = "text/event-stream"
-        return HTTPRequest("POST", self.base_url.rstrip("/") + "/v1/messages", headers, body)
+        path = "/v1/messages/count_tokens" if request.count else "/v1/messages"
+        return HTTPRequest("POST", self.base_url.rstrip("/") + path, headers, body)

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from ..._config.settings import Settings
 from ..._core.errors import ConfigError
-from .._http import Codec, EmbedCodec, HTTPProvider, http_provider
+from .._http import Codec, CountCodec, EmbedCodec, HTTPProvider, http_provider
 from .adc import adc_token_provider
 from .decode import decode_error, decode_response
 from .dialect import Dialect
 from .embed import decode_embeddings, encode_embeddings, max_batch
-from .encode import encode_body
+from .encode import encode_body, encode_count
 from .endpoint import GEMINI_BASE_URL, GeminiEndpoint, VertexEndpoint, vertex_base_url
 from .stream import StreamDecoder
 
@@ -26,7 +26,12 @@ EMBED: EmbedCodec[Dialect] = EmbedCodec(
     encode_embeddings, decode_embeddings, lambda dialect, model: max_batch(dialect.provider, model)
 )
 CODEC: Codec[Dialect] = Codec(
-    encode_body, decode_response, decode_error, StreamDecoder, embed=EMBED
+    encode_body,
+    decode_response,
+    decode_error,
+    StreamDecoder,
+    embed=EMBED,
+    count=CountCodec(encode_count, "totalTokens"),
 )
 
 

@@ -209,3 +209,17 @@ def encode_body(request: Request, dialect: Dialect) -> dict[str, Any]:
         body["generationConfig"] = config
     body.update(extra)
     return body
+
+
+def encode_count(request: Request, dialect: Dialect) -> dict[str, Any]:
+    """The body of ``:countTokens``. The Gemini API counts ``contents`` alone, or a
+    whole ``generateContentRequest`` (system instruction and tools counted too);
+    Vertex AI takes those fields at the top level."""
+    body = encode_body(request, dialect)
+    if dialect.provider == "vertex":
+        fields = ("contents", "systemInstruction", "tools", "generationConfig")
+        return {key: body[key] for key in fields if key in body}
+    if set(body) <= {"contents", "generationConfig"}:
+        return {"contents": body["contents"]}
+    model = "models/" + request.model.removeprefix("models/")
+    return {"generateContentRequest": {"model": model, **body}}

@@ -24,6 +24,8 @@ GEMINI_BASE_URL = "https://generativelanguage.googleapis.com"
 def _method(request: Request, embed: str) -> tuple[str, dict[str, str]]:
     if request.embed:
         return embed, {}
+    if request.count:
+        return "countTokens", {}
     if request.stream:
         return "streamGenerateContent", {"alt": "sse"}
     return "generateContent", {}

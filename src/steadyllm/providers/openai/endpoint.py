@@ -28,8 +28,11 @@ def _base_headers(request: Request, extra: Mapping[str, str]) -> dict[str, str]:
 
 
 def path_of(request: Request, path: str) -> str:
-    """An embeddings call goes to ``/embeddings`` whichever API the model string names."""
-    return "/embeddings" if request.embed else path
+    """An embeddings call goes to ``/embeddings`` whichever API the model string names;
+    a token count to the API's own count route (the Responses API's ``/input_tokens``)."""
+    if request.embed:
+        return "/embeddings"
+    return path + "/input_tokens" if request.count else path
 
 
 @dataclass(slots=True)

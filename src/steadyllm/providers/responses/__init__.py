@@ -11,16 +11,21 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ..._config.settings import Settings
-from .._http import Codec, HTTPProvider, http_provider
+from .._http import Codec, CountCodec, HTTPProvider, http_provider
 from ..openai import EMBED, make_azure, make_openai
 from ..openai.dialect import Dialect
 from .decode import decode_error, decode_response
-from .encode import encode_body
+from .encode import encode_body, encode_count
 from .stream import StreamDecoder
 
 #: Embeddings go to ``/embeddings`` on the same endpoint, as for Chat Completions.
 CODEC: Codec[Dialect] = Codec(
-    encode_body, decode_response, decode_error, StreamDecoder, embed=EMBED
+    encode_body,
+    decode_response,
+    decode_error,
+    StreamDecoder,
+    embed=EMBED,
+    count=CountCodec(encode_count, "input_tokens"),
 )
 
 

@@ -192,3 +192,26 @@ def encode_body(request: Request, dialect: Dialect) -> dict[str, Any]:
         body["stream"] = True
     body.update(extra)
     return body
+
+
+#: What ``POST /responses/input_tokens`` takes of a Responses body.
+_COUNTED = (
+    "model",
+    "input",
+    "instructions",
+    "tools",
+    "tool_choice",
+    "text",
+    "reasoning",
+    "previous_response_id",
+    "conversation",
+    "parallel_tool_calls",
+    "truncation",
+)
+
+
+def encode_count(request: Request, dialect: Dialect) -> dict[str, Any]:
+    """The body of ``POST /responses/input_tokens``: the request's own, less what a
+    count does not take (``store``, ``include``, ``stream``, the output cap, sampling)."""
+    body = encode_body(request, dialect)
+    return {key: body[key] for key in _COUNTED if key in body}
