@@ -184,3 +184,25 @@ async def test_recorded_count_errors(replay: Replay, model: str, text: str) -> N
         with pytest.raises(sl.NotFoundError) as caught:
             await client.count_tokens(model, [sl.user(text)])
     assert caught.value.status == 404 and len(replay.seen) == 1
+
+
+@pytest.mark.parametrize(
+    ("replay", "says"),
+    [("TestGoogle__test_count_tokens__0", "unexpected shape")],
+    indirect=["replay"],
+)
+async def test_a_count_reply_without_its_count_is_a_typed_error(replay: Replay, says: str) -> None:
+    replay.record = {**replay.record, "body": {"promptTokensDetails": []}}  # no totalTokens
+    async with sl.Client(settings_for(replay)) as client:
+        with pytest.raises(sl.InvalidResponseError, match=says):
+            await client.count_tokens("gemini:gemini-2.5-flash", [sl.user("x")])
+
+
+async def test_a_failed_count_leaves_the_window_to_the_provider() -> None:
+    # the count is refused (an auth fault scripted for it): the call is sent all the same
+    fake = sl.FakeProvider([sl.FakeFault("authentication"), sl.FakeReply("sent")])
+    settings = sl.Settings(models={"fake:m": {"context_window": 5}})
+    async with sl.Client(settings, providers={"fake": fake}) as client:
+        reply = await client.chat("fake:m", [sl.user("a prompt well above five tokens, surely")])
+    assert reply.text == "sent" and len(fake.requests) == 2
+    assert [r.count for r in fake.requests] == [True, False]

@@ -251,7 +251,9 @@ def test_a_paused_turn_goes_back_as_the_recorded_resume_request_sent_it() -> Non
     assert thinking["type"] == "thinking" and thinking["signature"]  # unchanged, signed
 
 
-async def test_the_paused_turn_resumes_over_http_and_web_searches_are_priced() -> None:
+async def resume_paused_turn_over_http() -> tuple[list[bytes], sl.Response, sl.Response]:
+    """The paused turn and its resumption, streamed through the client from a loopback
+    server; returns the requests it received and both responses."""
     seen: list[bytes] = []
     server, url = await serve_bytes(
         [body("pause_turn_stream"), body("pause_turn_resumed_stream")], seen
@@ -274,14 +276,17 @@ async def test_the_paused_turn_resumes_over_http_and_web_searches_are_priced() -
     finally:
         server.close()
         await server.wait_closed()
+    return seen, paused, resumed
+
+
+def test_the_paused_turn_resumes_over_http_and_web_searches_are_priced() -> None:
+    # A sync test: the 236 KB of JSON compared below are parsed after the loop has
+    # stopped (in a thread, json.loads would still hold the GIL over the loop's steps).
+    seen, paused, resumed = asyncio.run(resume_paused_turn_over_http())
     assert resumed.finish_reason == "stop" and resumed.text and resumed.citations
-
-    def sent_back_as_recorded() -> bool:  # 236 KB of JSON twice: off the loop
-        second = json.loads(seen[1].split(b"\r\n\r\n", 1)[1])
-        recorded = RESUMED_REQUEST["messages"][1]["content"]
-        return comparable(second["messages"][1]["content"]) == comparable(recorded)
-
-    assert await asyncio.to_thread(sent_back_as_recorded)
+    second = json.loads(seen[1].split(b"\r\n\r\n", 1)[1])
+    recorded = RESUMED_REQUEST["messages"][1]["content"]
+    assert comparable(second["messages"][1]["content"]) == comparable(recorded)
     usage = paused.usage
     assert usage.web_search_requests == 10
     tokens = (usage.prompt_tokens * 3 + usage.completion_tokens * 15) / 1_000_000

@@ -7,6 +7,7 @@ with the reported token counts, and classify the recorded errors."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 from array import array
 from collections.abc import AsyncIterator
@@ -45,21 +46,26 @@ class Replay:
         return web.json_response(self.record["body"], status=self.record["status"])
 
 
+@contextlib.asynccontextmanager
+async def serving(route: str, handle: Any) -> AsyncIterator[str]:
+    """An aiohttp app on a free loopback port answering POSTs to ``route``: its URL."""
+    app = web.Application()
+    app.router.add_post(route, handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()
+
+
 @pytest.fixture
 async def replay(request: pytest.FixtureRequest) -> AsyncIterator[Replay]:
     server = Replay(recording(request.param))
-    app = web.Application()
-    app.router.add_post("/{tail:.*}", server.handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    server.url = f"http://127.0.0.1:{port}"
-    try:
+    async with serving("/{tail:.*}", server.handle) as url:
+        server.url = url
         yield server
-    finally:
-        await runner.cleanup()
 
 
 def settings_for(server: Replay, **more: Any) -> sl.Settings:

@@ -62,6 +62,7 @@ class StreamAssembler:
         "finish_reason",
         "model",
         "rate_limit",
+        "reasoning_item",
         "request_id",
         "response_id",
         "service_tier",
@@ -91,6 +92,7 @@ class StreamAssembler:
         self._content_filter: dict[tuple[str, str], ContentFilterResult] = {}
         self.system_fingerprint: str | None = None
         self.service_tier: str | None = None
+        self.reasoning_item: dict[str, Any] | None = None
 
     @property
     def done(self) -> bool:
@@ -147,6 +149,7 @@ class StreamAssembler:
         self.stop_details = event.stop_details or self.stop_details
         self.system_fingerprint = self.system_fingerprint or event.system_fingerprint
         self.service_tier = self.service_tier or event.service_tier
+        self.reasoning_item = event.reasoning_item or self.reasoning_item
 
     def response(self, *, provider: str, model: str) -> Response:
         calls = [
@@ -162,7 +165,7 @@ class StreamAssembler:
         parts = (
             tuple(self._parts)
             if self._parts
-            else reply_parts(reasoning, text, tuple(self._citations), refusal)
+            else reply_parts(reasoning, text, tuple(self._citations), refusal, self.reasoning_item)
         )
         return Response(
             text=text,

@@ -119,6 +119,9 @@ class ResponseMeta:
     content_filter: tuple[ContentFilterResult, ...] = ()
     #: The reply object's own id (OpenAI Responses ``resp_...``).
     response_id: str | None = None
+    #: The reasoning's ``ThinkingPart.item`` (OpenRouter's ``reasoning_details``, merged
+    #: from the stream's pieces), sent once, at the end of the stream.
+    reasoning_item: dict[str, Any] | None = None
     type: Literal["meta"] = "meta"
 
 

@@ -95,8 +95,9 @@ class ThinkingPart:
 
     text: str
     signature: str | None = None
-    #: The OpenAI Responses API's ``reasoning`` item as sent (its id, summary and
-    #: encrypted content), returned verbatim to that API and to no other.
+    #: What the reasoning must go back as, returned verbatim to the API that sent it and
+    #: to no other: the Responses API's ``reasoning`` item (id, summary, encrypted
+    #: content), ``{"gemini": part}``, or ``{"reasoning_details": [...], "provider": P}``.
     item: dict[str, Any] | None = field(default=None, compare=False, repr=False)
     type: Literal["thinking"] = "thinking"
 
@@ -306,16 +307,21 @@ def citation_from(raw: Any) -> Citation:
 
 
 def reply_parts(
-    reasoning: str, text: str, citations: tuple[Citation, ...] = (), refusal: str = ""
+    reasoning: str,
+    text: str,
+    citations: tuple[Citation, ...] = (),
+    refusal: str = "",
+    item: dict[str, Any] | None = None,
 ) -> tuple[Part, ...]:
     """The parts of a reply whose provider sends no blocks (Chat Completions):
     the same for a response and for a stream of it. A plain-text reply has none:
-    ``Response.message`` builds that one from the text (the usual case, per call)."""
-    if not (reasoning or citations or refusal):
+    ``Response.message`` builds that one from the text (the usual case, per call).
+    ``item``: the reasoning's own data to send back (OpenRouter's ``reasoning_details``)."""
+    if not (reasoning or citations or refusal or item):
         return ()
     parts: list[Part] = []
-    if reasoning:
-        parts.append(ThinkingPart(reasoning))
+    if reasoning or item:
+        parts.append(ThinkingPart(reasoning, item=item))
     if text or citations:
         parts.append(TextPart(text, citations))
     if refusal:

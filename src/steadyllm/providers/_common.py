@@ -99,6 +99,23 @@ def token_count(data: Mapping[str, Any], key: str, *, provider: str, model: str)
     return value
 
 
+def split_thinking(value: Any, *, provider: str, model: str) -> tuple[Any, str]:
+    """Content that is a list of parts may carry the model's thinking as parts of its
+    own (Mistral's Magistral: ``{"type": "thinking", "thinking": [{"type": "text",
+    "text": ...}]}``): the content without them, and their text."""
+    if not isinstance(value, list):
+        return value, ""
+    thoughts = [p for p in value if isinstance(p, dict) and p.get("type") == "thinking"]
+    if not thoughts:
+        return value, ""
+    rest = [p for p in value if not (isinstance(p, dict) and p.get("type") == "thinking")]
+    text = "".join(
+        text_of(p.get("thinking"), "a thinking part", provider=provider, model=model)
+        for p in thoughts
+    )
+    return rest, text
+
+
 def text_of(value: Any, what: str, *, provider: str, model: str) -> str:
     """Text from untrusted JSON: a string, null, or a list of text parts (as some
     compatible servers send ``content``); any other shape is an ``InvalidResponseError``."""

@@ -187,7 +187,9 @@ class HTTPProvider(Provider, Generic[D]):
             return None
 
         def read(request: Request, status: int, headers: Any, body: bytes, dialect: D) -> int:
-            data = _json.loads(body)  # not JSON, or not an object: a shape error below
+            data = _json.loads(body)  # not JSON, not an object, no count: a shape error
+            if count.field not in data:
+                raise KeyError(f"no {count.field!r} in the count reply")
             return token_count(data, count.field, provider=self.name, model=request.model)
 
         return await self._exchange(request, read)

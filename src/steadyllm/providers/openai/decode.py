@@ -40,12 +40,13 @@ from .._common import (
     obey_should_retry,
     parse_json,
     snippet,
+    split_thinking,
     text_of,
     token_count,
     unparsed_error,
 )
 from .dialect import Dialect
-from .extras import citations_of, details_text, logprobs_of
+from .extras import citations_of, details_text, logprobs_of, reasoning_item
 
 _FINISH: dict[str, FinishReason] = {
     "stop": "stop",
@@ -150,7 +151,7 @@ def decode_response(
     data = parse_json(body, provider=dialect.provider, model=request.model, status=status)
     choice, message = _first_choice(request, status, headers, body, data, dialect)
     where = {"provider": dialect.provider, "model": request.model}
-    text = message.get("content")
+    text, thought = split_thinking(message.get("content"), **where)
     if type(text) is not str:  # null, or a list of parts (compatible servers); else an error
         text = text_of(text, "the message content", **where)
     finish = normalize_finish(choice.get("finish_reason"))
@@ -160,6 +161,7 @@ def decode_response(
         message.get("reasoning")
         or message.get("reasoning_content")
         or details_text(message.get("reasoning_details"))
+        or thought
     )
     reasoning = (
         reasoning if type(reasoning) is str else text_of(reasoning, "the reasoning", **where)
@@ -185,7 +187,9 @@ def decode_response(
         reasoning=reasoning,
         rate_limit=openai_rate_limit(headers),
         raw=data,
-        parts=reply_parts(reasoning, text, citations, refusal),
+        parts=reply_parts(
+            reasoning, text, citations, refusal, reasoning_item(message, dialect.provider)
+        ),
         refusal=refusal,
         logprobs=logprobs_of(choice.get("logprobs"), **where),
         system_fingerprint=opt_text(data.get("system_fingerprint")),

@@ -5,11 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from ..._core.errors import InvalidRequestError
-from ..._core.types import DocumentPart, ImagePart, Message, RefusalPart, Request, TextPart
+from ..._core.types import (
+    DocumentPart,
+    ImagePart,
+    Message,
+    RefusalPart,
+    Request,
+    TextPart,
+    ThinkingPart,
+)
 from .dialect import Dialect
 
 
-def encode_message(msg: Message) -> dict[str, Any]:
+def encode_message(msg: Message, provider: str = "") -> dict[str, Any]:
     if msg.role == "tool":
         return {"role": "tool", "tool_call_id": msg.tool_call_id, "content": msg.text}
     out: dict[str, Any] = {"role": msg.role}
@@ -28,11 +36,15 @@ def encode_message(msg: Message) -> dict[str, Any]:
         out["content"] = parts
     elif msg.role == "assistant":
         # Thinking and server tool blocks are another provider's: Chat Completions
-        # takes none of them back. A refusal goes back in its own field.
+        # takes none of them back, but for the reasoning_details of a compatible
+        # server, which go back to it alone. A refusal goes back in its own field.
         refusal = "".join(p.text for p in msg.content if isinstance(p, RefusalPart))
         out["content"] = msg.text or (None if msg.tool_calls or refusal else "")
         if refusal:
             out["refusal"] = refusal
+        details = _reasoning_details(msg, provider)
+        if details:
+            out["reasoning_details"] = details
         if msg.tool_calls:
             out["tool_calls"] = [
                 {
@@ -47,6 +59,17 @@ def encode_message(msg: Message) -> dict[str, Any]:
     if msg.name:
         out["name"] = msg.name
     return out
+
+
+def _reasoning_details(msg: Message, provider: str) -> list[Any]:
+    """The ``reasoning_details`` a provider sent with this turn, back to it alone
+    (OpenRouter keeps a model's reasoning across tool calls this way)."""
+    return [
+        detail
+        for part in msg.content
+        if isinstance(part, ThinkingPart) and part.item and part.item.get("provider") == provider
+        for detail in part.item.get("reasoning_details") or ()
+    ]
 
 
 def _file(part: DocumentPart) -> dict[str, Any]:
@@ -85,7 +108,7 @@ def encode_body(request: Request, dialect: Dialect) -> dict[str, Any]:
     body: dict[str, Any] = {}
     if dialect.send_model:
         body["model"] = request.model
-    body["messages"] = [encode_message(m) for m in request.messages]
+    body["messages"] = [encode_message(m, dialect.provider) for m in request.messages]
     if request.tools:
         body["tools"] = [{"type": "function", "function": t.to_dict()} for t in request.tools]
     if request.tool_choice is not None:

@@ -47,6 +47,34 @@ def details_text(details: Any) -> str | None:
     return "".join(t for t in texts if isinstance(t, str)) or None
 
 
+def reasoning_item(message: Any, provider: str) -> dict[str, Any] | None:
+    """A message's ``reasoning_details`` (OpenRouter: readable, summarized or encrypted
+    reasoning) as a ``ThinkingPart.item``, named with the provider that sent it: the
+    reasoning goes back to that provider with the turn, to no other."""
+    details = message.get("reasoning_details")
+    if not isinstance(details, list) or not details:
+        return None
+    return {"reasoning_details": details, "provider": provider}
+
+
+def merge_details(merged: dict[int, dict[str, Any]], details: Any) -> None:
+    """Stream pieces of ``reasoning_details`` into whole entries, by ``index``: their
+    text, summary and data are joined, their other fields kept (a signature that comes
+    last included)."""
+    if not isinstance(details, list):
+        return
+    for position, detail in enumerate(details):
+        if not isinstance(detail, dict):
+            continue
+        index = detail.get("index", position)
+        entry = merged.setdefault(index if isinstance(index, int) else position, {})
+        for key, value in detail.items():
+            if key in ("text", "summary", "data") and isinstance(value, str):
+                entry[key] = str(entry.get(key) or "") + value
+            elif value is not None and entry.get(key) in (None, ""):
+                entry[key] = value
+
+
 def citations_of(annotations: Any, *, provider: str, model: str) -> tuple[Citation, ...]:
     """The citations among a message's ``annotations`` (OpenAI's url_citation, as
     OpenRouter sends too); annotations of other kinds are left in ``raw``."""

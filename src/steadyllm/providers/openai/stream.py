@@ -24,7 +24,7 @@ from ..._core.types import (
 from ..._core.usage import content_filter_results, prompt_filter_results
 from ..._http.headers import openai_rate_limit
 from ...sse import ServerSentEvent
-from .._common import snippet, text_of
+from .._common import snippet, split_thinking, text_of
 from .decode import (
     error_from_body,
     normalize_finish,
@@ -33,13 +33,14 @@ from .decode import (
     usage_from,
 )
 from .dialect import Dialect
-from .extras import citations_of, details_text, logprobs_of
+from .extras import citations_of, details_text, logprobs_of, merge_details
 
 
 class StreamDecoder:
     """Turns the SSE events of one completion into ProviderEvents (choice 0)."""
 
     __slots__ = (
+        "_details",
         "_dialect",
         "_last_index",
         "_meta_sent",
@@ -59,6 +60,8 @@ class StreamDecoder:
         self._meta_sent = False
         self._last_index = -1
         self._refused = False
+        #: ``reasoning_details`` pieces, merged by index (OpenRouter).
+        self._details: dict[int, dict[str, Any]] = {}
 
     def feed(self, sse: ServerSentEvent) -> list[ProviderEvent]:
         data = sse.data
@@ -67,7 +70,7 @@ class StreamDecoder:
             # [DONE] is the server's own end of the stream: complete, even from a
             # server that never names a finish reason (Snowflake Cortex, some Groq
             # models); the reason is then unknown, not an interruption.
-            return [Done(self._finish() or "unknown")]
+            return [*self._reasoning_item(), Done(self._finish() or "unknown")]
         try:
             chunk = _json.loads(data)
         except ValueError:
@@ -123,14 +126,17 @@ class StreamDecoder:
     def _delta(self, delta: dict[str, Any]) -> list[ProviderEvent]:
         events: list[ProviderEvent] = []
         where = {"provider": self._dialect.provider, "model": self._model}
+        content, thought = split_thinking(delta.get("content"), **where)
+        if delta.get("reasoning_details") is not None:
+            merge_details(self._details, delta["reasoning_details"])
         reasoning = (
             delta.get("reasoning")
             or delta.get("reasoning_content")
             or details_text(delta.get("reasoning_details"))
+            or thought
         )
         if reasoning:
             events.append(ReasoningDelta(text_of(reasoning, "a reasoning delta", **where)))
-        content = delta.get("content")
         if content:
             events.append(TextDelta(text_of(content, "a content delta", **where)))
         if delta.get("refusal"):
@@ -177,8 +183,15 @@ class StreamDecoder:
         if self.done:
             return []
         if self.finish is not None:
-            return [Done(self._finish() or "stop")]
+            return [*self._reasoning_item(), Done(self._finish() or "stop")]
         raise self.interrupted("the stream ended before the completion finished")
+
+    def _reasoning_item(self) -> list[ProviderEvent]:
+        if not self._details:
+            return []
+        details = [self._details[i] for i in sorted(self._details)]
+        item = {"reasoning_details": details, "provider": self._dialect.provider}
+        return [ResponseMeta(reasoning_item=item)]
 
     def _finish(self) -> FinishReason | None:
         return None if self.finish is None else refused_finish(self.finish, self._refused)

@@ -1,6 +1,9 @@
-"""Pick the recorded embeddings and token-count exchanges (tests/fixtures/recorded/
-embeddings/ and counts/) from a checkout of pydantic-ai:
-``python scripts/pick_embeddings.py PATH/TO/pydantic-ai``.
+"""Pick recorded exchanges kept whole, request and reply (tests/fixtures/recorded/
+embeddings/, counts/ and mistral/) from a checkout of pydantic-ai:
+``python scripts/pick_exchanges.py PATH/TO/pydantic-ai``.
+
+A reply's body is the cassette's ``parsed_body``, or for a stream the recorded
+text itself, byte for byte (``stream``).
 
 Writes one JSON file per interaction: the request (method, URI, body) and the
 reply (status, content type, body) as recorded, and the cassette it came from.
@@ -37,6 +40,17 @@ CASSETTES = (
         "counts",
         (0,),
     ),
+    *(
+        (MODELS + "test_mistral/" + name, "mistral", None)
+        for name in (
+            "test_mistral_forwards_penalties",
+            "test_mistral_history_uses_prompt_cache",
+            "test_mistral_model_thinking_part",
+            "test_mistral_model_thinking_part_iter",
+            "test_text_document_as_binary_content_input",
+            "test_image_as_binary_content_tool_response",
+        )
+    ),
 )
 
 
@@ -49,6 +63,8 @@ def main(root: Path) -> None:
         for n, interaction in enumerate(cassette["interactions"]):
             if keep is not None and n not in keep:
                 continue
+            if folder == "mistral" and "api.mistral.ai" not in interaction["request"]["uri"]:
+                continue  # another provider's turn in the same cassette
             request, reply = interaction["request"], interaction["response"]
             record = {
                 "source": f"pydantic/pydantic-ai {cassette_path}.yaml",
@@ -60,11 +76,13 @@ def main(root: Path) -> None:
                 },
                 "status": reply["status"]["code"],
                 "content_type": (reply["headers"].get("content-type") or [""])[0],
-                "body": reply["parsed_body"],
+                "body": reply.get("parsed_body"),
             }
+            if "parsed_body" not in reply:  # a stream: its bytes as recorded
+                record["stream"] = reply["body"]["string"]
             text = json.dumps(record, indent=1, ensure_ascii=False) + "\n"
             (out / f"{name.replace('.', '__')}__{n}.json").write_text(text)
-    for folder in ("embeddings", "counts"):
+    for folder in ("embeddings", "counts", "mistral"):
         print(f"{len(list((RECORDED / folder).glob('*.json')))} recordings in {folder}/")
 
 
