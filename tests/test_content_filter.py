@@ -10,7 +10,7 @@ import pytest
 
 import steadyllm as sl
 from steadyllm._core.types import Request
-from steadyllm.emulator import Emulator
+from steadyllm.emulator import Behavior, Emulator
 from steadyllm.providers.openai.decode import decode_error, decode_response
 from steadyllm.providers.openai.dialect import Dialect
 from steadyllm.providers.openai.stream import StreamDecoder
@@ -95,3 +95,22 @@ async def test_azure_verdicts_arrive_over_http(streamed: bool) -> None:
             r = await client.chat("azure:dep", [sl.user("x")])
     assert {v.source for v in r.content_filter} == {"prompt", "completion"}
     assert all(not v.filtered and v.severity == "safe" for v in r.content_filter)
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["chat", "stream"])
+async def test_azure_says_which_verdict_stopped_a_completion(streamed: bool) -> None:
+    async with Emulator() as emulator, sl.Client(emulator.settings()) as client:
+        emulator.push(Behavior(finish_reason="content_filter"))
+        if streamed:
+            async with client.stream("azure:dep", [sl.user("x")]) as s:
+                r = await s.final_response()
+        else:
+            r = await client.chat("azure:dep", [sl.user("x")])
+    assert r.finish_reason == "content_filter"
+    (stopped,) = [v for v in r.content_filter if v.filtered]
+    assert (stopped.source, stopped.category, stopped.severity) == (
+        "completion",
+        "violence",
+        "medium",
+    )
+    assert all(not v.filtered for v in r.content_filter if v.source == "prompt")

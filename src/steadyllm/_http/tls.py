@@ -78,13 +78,7 @@ def _build(config: TLSConfig) -> ssl.SSLContext:
                 f"LLM_TLS_TRUST=system and a CA bundle ({config.ca_source}) are two "
                 "different trust stores; set one of them"
             )
-        try:
-            import truststore
-        except ImportError:  # pragma: no cover - a dependency of genai-prices
-            raise ConfigError(
-                "LLM_TLS_TRUST=system needs the truststore package: pip install truststore"
-            ) from None
-        context: ssl.SSLContext = truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context: ssl.SSLContext = _system_store()
     elif config.ca_bundle is not None:
         try:
             context = ssl.create_default_context(cafile=config.ca_bundle)
@@ -98,6 +92,50 @@ def _build(config: TLSConfig) -> ssl.SSLContext:
     if config.client_cert is not None:
         _load_client_cert(context, config)
     context.set_alpn_protocols(["http/1.1"])
+    return context
+
+
+#: Where Linux distributions keep their CA bundle, when OpenSSL's own paths are empty
+#: (the list truststore uses, after certifi-system-store).
+CA_FILE_CANDIDATES = (
+    "/etc/ssl/cert.pem",
+    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+    "/etc/pki/tls/cert.pem",
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/ssl/ca-bundle.pem",
+)
+
+
+def _system_store() -> ssl.SSLContext:
+    """The operating system's trust store. On Windows and macOS, truststore asks the
+    OS per connection. On Linux the store is files OpenSSL reads, and truststore would
+    load them again for every connection (~100 ms, on the event loop): they are loaded
+    once here instead, found as truststore finds them."""
+    import os
+    import re
+    import ssl
+    import sys
+
+    if sys.platform in ("win32", "darwin"):  # pragma: no cover - the CI runs on Linux
+        try:
+            import truststore
+        except ImportError:
+            raise ConfigError(
+                "LLM_TLS_TRUST=system needs the truststore package: pip install truststore"
+            ) from None
+        return truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    paths = ssl.get_default_verify_paths()
+    hashed = re.compile(r"^[0-9a-fA-F]{8}\.[0-9]$")
+    capath_has_certs = bool(paths.capath) and any(
+        hashed.match(name) for name in os.listdir(str(paths.capath))
+    )
+    if paths.cafile or capath_has_certs:
+        context.set_default_verify_paths()
+    else:
+        found = next((f for f in CA_FILE_CANDIDATES if os.path.isfile(f)), None)
+        if found is not None:
+            context.load_verify_locations(cafile=found)
     return context
 
 

@@ -197,6 +197,11 @@ class HTTPTransport:
         self._connecting += 1
         conn: Connection | None = None
         try:
+            if self._ssl is None and (
+                target.tls or (proxy is not None and proxy.scheme == "https")
+            ):
+                # Loading a CA store blocks for 10-50 ms: once per process, off the loop.
+                self._ssl = await asyncio.to_thread(tls_context, self.tls)
             conn = await dial(
                 loop,
                 target,

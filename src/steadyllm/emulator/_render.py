@@ -11,6 +11,7 @@ from typing import Any
 
 from .._core.chunking import split_text
 from . import _anthropic_terms, _server_tools, _thinking
+from ._azure_filter import refused_prompt, verdicts
 from ._behavior import Behavior
 from ._frames import Quiet, sse
 
@@ -61,10 +62,6 @@ class OpenAIRender:
     def __init__(self, azure: bool = False) -> None:
         self.azure = azure
 
-    def _filter(self) -> dict[str, Any]:
-        safe = {"filtered": False, "severity": "safe"}
-        return {k: dict(safe) for k in ("hate", "self_harm", "sexual", "violence")}
-
     def usage(self, r: Reply) -> dict[str, Any]:
         return {
             "prompt_tokens": r.prompt_tokens,
@@ -108,15 +105,23 @@ class OpenAIRender:
         }
         if self.azure:
             body["prompt_filter_results"] = [
-                {"prompt_index": 0, "content_filter_results": self._filter()}
+                {"prompt_index": 0, "content_filter_results": verdicts()}
             ]
-            choice["content_filter_results"] = self._filter()
+            choice["content_filter_results"] = verdicts(r.finish == "content_filter")
         return body
 
-    def _chunk(self, r: Reply, delta: dict[str, Any], finish: str | None = None) -> bytes:
+    def _chunk(
+        self,
+        r: Reply,
+        delta: dict[str, Any],
+        finish: str | None = None,
+        rated: dict[str, Any] | None = None,
+    ) -> bytes:
         choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
-        if self.azure and delta.get("content"):  # Azure rates each piece of content
-            choice["content_filter_results"] = self._filter()
+        if rated is not None:
+            choice["content_filter_results"] = rated
+        elif self.azure and delta.get("content"):  # Azure rates each piece of content
+            choice["content_filter_results"] = verdicts()
         head = {"id": r.id, "object": "chat.completion.chunk", "created": int(time.time())}
         return sse(
             {**head, "model": r.model, "system_fingerprint": "fp_emulator", "choices": [choice]}
@@ -136,7 +141,7 @@ class OpenAIRender:
                         "model": "",
                         "object": "",
                         "prompt_filter_results": [
-                            {"prompt_index": 0, "content_filter_results": self._filter()}
+                            {"prompt_index": 0, "content_filter_results": verdicts()}
                         ],
                     }
                 )
@@ -168,6 +173,8 @@ class OpenAIRender:
     def _tail(self, r: Reply, behavior: Behavior, include_usage: bool) -> list[bytes]:
         """The finish chunk, the usage chunk (when asked for) and ``[DONE]``."""
         tail = [self._chunk(r, {}, "stop" if r.finish == "refusal" else r.finish)]
+        if self.azure and r.finish == "content_filter":  # the verdict that stopped it
+            tail = [self._chunk(r, {}, r.finish, verdicts(filtered=True))]
         if include_usage:
             tail.append(
                 sse(
@@ -189,21 +196,7 @@ class OpenAIRender:
         if self.azure and status == 429 and fault != "quota":
             return {"error": {"code": "429", "message": message}}
         if self.azure and fault == "content_filter":
-            return {
-                "error": {
-                    "message": message,
-                    "type": None,
-                    "param": "prompt",
-                    "code": "content_filter",
-                    "status": 400,
-                    "innererror": {
-                        "code": "ResponsibleAIPolicyViolation",
-                        "content_filter_result": {
-                            "jailbreak": {"filtered": True, "detected": True}
-                        },
-                    },
-                }
-            }
+            return refused_prompt(message)
         etype, code = {
             "quota": ("insufficient_quota", "insufficient_quota"),
             "rate_limit": ("requests", "rate_limit_exceeded"),
