@@ -8,6 +8,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Coroutine, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -59,6 +60,13 @@ class _SlowCallbacks(logging.Handler):
             self.messages.append(message)
 
 
+#: 0.1 s of wall time, scaled under a line tracer (make test measures coverage): the
+#: tracer makes Python run 2-3x slower, and on the two-core CI machine, steps of ~50 ms
+#: untraced (a CA store, a test's key generation) crossed 0.1 s traced, each run in
+#: another test. A step the guard exists for (a blocking read, a sleep) still fails.
+_SLOW_STEP = "0.25" if sys.gettrace() is not None or "COV_CORE_SOURCE" in os.environ else "0.1"
+
+
 @pytest.fixture
 async def _no_blocking_in_the_loop() -> AsyncIterator[None]:
     """Fails an async test during which something blocked the event loop for
@@ -70,7 +78,7 @@ async def _no_blocking_in_the_loop() -> AsyncIterator[None]:
     gc.disable()
     loop = asyncio.get_running_loop()
     loop.set_debug(True)
-    loop.slow_callback_duration = float(os.environ.get("STEADYLLM_SLOW_STEP", "0.1"))
+    loop.slow_callback_duration = float(os.environ.get("STEADYLLM_SLOW_STEP", _SLOW_STEP))
     handler = _SlowCallbacks()
     logging.getLogger("asyncio").addHandler(handler)
     try:
