@@ -344,3 +344,9 @@ def test_as_numpy_without_numpy_names_the_install(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setitem(sys.modules, "numpy", None)
     with pytest.raises(sl.ConfigError, match="pip install numpy"):
         sl.Embeddings([array("f", [1.0])], "m", "p").as_numpy()
+
+
+def test_a_damaged_vector_in_the_cache_is_a_miss() -> None:
+    stored = json.loads(encode_entry(sl.Response(embeddings=(array("f", [1.0]),))))
+    stored["embeddings"] = ["not base64!"]
+    assert decode_entry(json.dumps(stored).encode()) is None

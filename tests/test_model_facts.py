@@ -14,7 +14,7 @@ import pytest
 import steadyllm as sl
 from steadyllm._cli.main import main
 from steadyllm._metering.models import bundled, known_models
-from steadyllm.emulator import Emulator
+from steadyllm.emulator import Behavior, Emulator
 
 from .test_e2e_providers import client_for, emulator
 
@@ -198,3 +198,12 @@ def test_the_models_command_as_json_and_searched(capsys: pytest.CaptureFixture[s
 def test_the_models_command_with_nothing_to_show(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["models", "--provider", "nobody"]) == 1
     assert "no known models of provider 'nobody'" in capsys.readouterr().out
+
+
+async def test_the_window_is_judged_once_per_call_not_on_every_retry(emulator: Emulator) -> None:
+    emulator.push(Behavior(), Behavior(fault="rate_limit"))  # the count, then the first send
+    async with facts(emulator, {"anthropic:claude-sonnet-4-5": {"context_window": 70}}) as client:
+        reply = await client.chat("anthropic:claude-sonnet-4-5", [sl.user(LONG)])
+    assert reply.attempts == 2
+    paths = [r.path for r in emulator.requests]
+    assert paths.count("/v1/messages/count_tokens") == 1 and paths.count("/v1/messages") == 2

@@ -12,14 +12,12 @@ version) is a miss, never an exception.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
-import sys
-from array import array
 from typing import Any
 
-from .._core.embeddings import vector_from_base64
+from .._core.embeddings import vector_from_base64, vector_to_base64
+from .._core.errors import InvalidResponseError
 from .._core.parts import part_dict, part_from_dict
 from .._core.types import Request, Response, TextPart, ToolCall, Usage, Vector
 
@@ -96,7 +94,7 @@ def encode(response: Response) -> bytes:
             "refusal": response.refusal,
             "stop_sequence": response.stop_sequence,
             **(
-                {"embeddings": [_b64(v) for v in response.embeddings]}
+                {"embeddings": [vector_to_base64(v) for v in response.embeddings]}
                 if response.embeddings
                 else {}
             ),
@@ -134,13 +132,9 @@ def decode(data: bytes) -> Response | None:
         return None
 
 
-def _b64(vector: Vector) -> str:
-    """A vector as base64 float32 little-endian bytes, as OpenAI sends them."""
-    if sys.byteorder == "big":
-        vector = array("f", vector)
-        vector.byteswap()
-    return base64.b64encode(vector.tobytes()).decode("ascii")
-
-
 def _vector(data: str) -> Vector:
-    return vector_from_base64(data, provider="the cache", model="")
+    """A stored vector; a damaged one makes the entry a miss (ValueError)."""
+    try:
+        return vector_from_base64(data, provider="the cache", model="")
+    except InvalidResponseError as exc:
+        raise ValueError(exc.message) from None

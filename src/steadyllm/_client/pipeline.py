@@ -121,6 +121,7 @@ class Pipeline:
         count endpoint (free), and refuse the call before sending if the count is above
         too. Without a count, or if counting fails, the provider judges the call itself:
         the estimate errs high, so it alone never refuses."""
+        plan.window = None  # judged once per call and model, not again on a retry
         request = replace(plan.request, count=True, stream=False)
         try:
             async with self.clock.timeout_at(plan.deadline):

@@ -20,13 +20,21 @@ from .types import Response, Vector
 from .usage import Usage
 
 
+def vector_to_base64(vector: Vector) -> str:
+    """A vector as base64 float32 little-endian bytes, as OpenAI sends them."""
+    if sys.byteorder == "big":
+        vector = array("f", vector)
+        vector.byteswap()
+    return base64.b64encode(vector.tobytes()).decode("ascii")
+
+
 def vector_from_base64(data: str, *, provider: str, model: str) -> Vector:
     """Little-endian float32 bytes, base64-encoded (OpenAI's ``encoding_format``)."""
     try:
-        raw = base64.b64decode(data, validate=True)
+        raw: bytes | None = base64.b64decode(data, validate=True)
     except ValueError:
-        raw = b"?"
-    if len(raw) % 4:
+        raw = None
+    if raw is None or len(raw) % 4:
         raise InvalidResponseError(
             f"{provider} sent an embedding that is not base64 float32 data",
             provider=provider,

@@ -10,12 +10,11 @@ latency and rate limits apply as for chat.
 
 from __future__ import annotations
 
-import base64
-import sys
 import uuid
 from array import array
 from typing import TYPE_CHECKING, Any
 
+from .._core.embeddings import vector_to_base64
 from ..providers.fake import fake_vector
 from ._behavior import Behavior
 from ._gemini import GeminiHandler
@@ -86,12 +85,7 @@ def embeddings_body(api: str, reply: Reply) -> dict[str, Any]:
 
 
 def _encoded(vector: list[float], as_base64: bool) -> Any:
-    if not as_base64:
-        return vector
-    packed = array("f", vector)
-    if sys.byteorder == "big":
-        packed.byteswap()
-    return base64.b64encode(packed.tobytes()).decode("ascii")
+    return vector_to_base64(array("f", vector)) if as_base64 else vector
 
 
 def _openai_inputs(body: dict[str, Any]) -> list[str] | str:
