@@ -8,6 +8,7 @@ the scripts' notion of time, so every wait is exact.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import uuid
@@ -755,3 +756,27 @@ async def test_a_call_cancelled_while_its_budget_is_reserved_leaves_no_hold(
     finally:
         await client.aclose()
         await admin.aclose()
+
+
+async def test_a_closing_writer_keeps_trying_within_its_grace() -> None:
+    from steadyllm._shared.state import RetryingWriter
+
+    outcomes = [False, False, True]  # Redis away twice, then back (a restart)
+
+    async def flush() -> bool:
+        return outcomes.pop(0)
+
+    assert await RetryingWriter(flush).drain(grace=5.0) and not outcomes
+    tries: list[int] = []
+
+    async def never() -> bool:
+        tries.append(1)
+        return False
+
+    writer = RetryingWriter(never)
+    writer.kick()  # a background write is under way: drain stops it too
+    assert not await writer.drain(grace=0.25)
+    assert len(tries) >= 2 and writer._task is not None
+    with contextlib.suppress(asyncio.CancelledError):
+        await writer._task  # the background retries were stopped
+    assert writer._task.cancelled()

@@ -266,7 +266,7 @@ class SharedBudgets:
         return dict(sorted(out.items()))
 
     async def aclose(self) -> None:
-        if self.pending and not await self.flush():
+        if not await self._writer.drain():
             lost = sum(cost for _, _, cost, _ in self.pending)
             logger.error(
                 "%d budget settlements ($%.6f of spend) could not be written to Redis before "
@@ -274,4 +274,3 @@ class SharedBudgets:
                 len(self.pending),
                 lost,
             )
-        self._writer.cancel()

@@ -117,9 +117,8 @@ class SharedCosts:
         return out
 
     async def aclose(self) -> None:
-        if self.pending and not await self.flush():
+        if not await self._writer.drain():
             logger.error(
                 "%d cost counters could not be written to Redis before the client closed",
                 self.pending,
             )
-        self._writer.cancel()

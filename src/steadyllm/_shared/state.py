@@ -30,6 +30,11 @@ logger = get_logger("steadyllm")
 T = TypeVar("T")
 
 
+#: How long a closing client keeps trying to write its queued budget settlements and
+#: cost counters to a Redis that is away, before it gives up (and says so).
+CLOSE_GRACE_SECONDS = 5.0
+
+
 class RetryingWriter:
     """Writes a queue to Redis in the background: ``kick()`` starts one task that
     calls ``flush`` (True once nothing is left) until it succeeds, backing off in
@@ -53,6 +58,22 @@ class RetryingWriter:
     def cancel(self) -> None:
         if self._task is not None:
             self._task.cancel()
+
+    async def drain(self, grace: float = CLOSE_GRACE_SECONDS) -> bool:
+        """At close: write what is queued, retrying for up to ``grace`` seconds (a Redis
+        that is restarting is back within it), then stop the background task. False
+        when something is still unwritten."""
+        loop = asyncio.get_running_loop()
+        end, delay = loop.time() + grace, 0.1
+        try:
+            while not await self._flush():
+                if loop.time() + delay > end:
+                    return False
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)
+            return True
+        finally:
+            self.cancel()
 
 
 class SharedStateUnavailableError(Exception):
