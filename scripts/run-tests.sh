@@ -44,8 +44,10 @@ echo "redis-server on 127.0.0.1:$REDIS_PORT"
 
 echo "== pytest"
 set +e
-"$BIN/python" -m pytest --cov=steadyllm --cov-report=term-missing:skip-covered \
-    --cov-fail-under=95 "$@"
+# One worker per core (at most four): most tests wait on real servers and real time,
+# so two workers on two cores halve the run; coverage is combined across them.
+"$BIN/python" -m pytest --numprocesses=auto --maxprocesses=4 \
+    --cov=steadyllm --cov-report=term-missing:skip-covered --cov-fail-under=95 "$@"
 status=$?
 set -e
 if [ "$status" -eq 5 ]; then

@@ -121,6 +121,15 @@ def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(HTTPTransport, "send", guarded)
 
 
+@pytest.fixture
+def brief_close_grace(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A closing client retries what it owes Redis for the close grace (5 s); a test of a
+    Redis that stays broken would wait that long at every close, so it waits 0.3 s."""
+    from steadyllm._shared import state
+
+    monkeypatch.setattr(state, "CLOSE_GRACE_SECONDS", 0.3)
+
+
 @pytest.fixture(scope="module")
 def ca() -> Any:
     """A throw-away certificate authority (trustme), one per test module."""

@@ -120,9 +120,14 @@ class Microsocks:
             self.process.wait(10)
 
 
-def server_tls(ca: Any, *names: str, client_ca: Any = None) -> ssl.SSLContext:
+async def server_tls(ca: Any, *names: str, client_ca: Any = None) -> ssl.SSLContext:
     """A server context with a certificate of the test CA ``ca`` for ``names``
-    (loopback by default); with ``client_ca``, clients must show one of its."""
+    (loopback by default); with ``client_ca``, clients must show one of its. Made in a
+    thread: issuing a certificate makes a key, and a context reads the CA store."""
+    return await asyncio.to_thread(_server_tls, ca, names, client_ca)
+
+
+def _server_tls(ca: Any, names: tuple[str, ...], client_ca: Any) -> ssl.SSLContext:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert(*(names or ("127.0.0.1", "localhost"))).configure_cert(context)
     if client_ca is not None:

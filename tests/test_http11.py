@@ -24,6 +24,8 @@ from steadyllm._http import transport as _transport
 from steadyllm._http.request import HTTPRequest
 from steadyllm._http.transport import HTTPTransport
 
+from .netservers import server_tls
+
 JSON = b'{"ok": true}'
 
 
@@ -559,9 +561,8 @@ async def test_refused_connection() -> None:
 
 
 async def test_tls_with_a_trusted_ca(ca: object) -> None:
-    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1").configure_cert(server_ctx)  # type: ignore[attr-defined]
-    client_ctx = ssl.create_default_context()
+    server_ctx = await server_tls(ca, "127.0.0.1")
+    client_ctx = await asyncio.to_thread(ssl.create_default_context)  # reads the CA store
     ca.configure_trust(client_ctx)  # type: ignore[attr-defined]
     async with RawServer(always(ok()), tls=server_ctx) as server:
         transport = HTTPTransport(ssl_context=client_ctx)
@@ -607,8 +608,7 @@ class ThreadServer(socketserver.ThreadingTCPServer):
 async def test_ssl_cert_file_trusts_a_private_ca(
     ca: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1").configure_cert(server_ctx)  # type: ignore[attr-defined]
+    server_ctx = await server_tls(ca, "127.0.0.1")
     bundle = tmp_path / "ca.pem"
     ca.cert_pem.write_to_path(str(bundle))  # type: ignore[attr-defined]
     monkeypatch.setenv("SSL_CERT_FILE", str(bundle))

@@ -22,7 +22,7 @@ FAST = sl.RetryPolicy(max_retries=0)
 
 @pytest.fixture
 async def tls_origin(ca: Any) -> AsyncIterator[Emulator]:
-    async with Emulator(ssl=server_tls(ca)) as emu:
+    async with Emulator(ssl=await server_tls(ca)) as emu:
         yield emu
 
 
@@ -171,7 +171,7 @@ async def test_an_https_proxy_carries_tls_inside_tls(
     tinyproxy: Callable[..., Tinyproxy], ca: Any, tls_origin: Emulator, bundle: str
 ) -> None:
     proxy = await asyncio.to_thread(tinyproxy)
-    async with TLSFront(server_tls(ca), proxy.port) as front:
+    async with TLSFront(await server_tls(ca), proxy.port) as front:
         env = {"HTTPS_PROXY": f"https://127.0.0.1:{front.port}"}
         assert (await ask(client(tls_origin, env, ca_bundle=bundle))).text
     assert proxy.requests() == [f"CONNECT 127.0.0.1:{tls_origin.port} HTTP/1.1"]

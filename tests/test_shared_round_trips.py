@@ -106,9 +106,11 @@ async def test_a_hung_server_fails_the_batch_within_the_timeout() -> None:
     loop = asyncio.get_running_loop()
     try:
         started = loop.time()
-        with pytest.raises(SharedStateUnavailableError):
+        with pytest.raises(SharedStateUnavailableError) as caught:
             await state.run("limiter", ECHO, ["k"], ["v"])
         assert loop.time() - started < 2.0  # the timeout, not the hang, ended it
+        # ...and the error names the bound and the setting that sets it
+        assert "no reply within 200 ms (REDIS_TIMEOUT_MS)" in str(caught.value.error("x"))
         assert state.failures == {"limiter": 1}
     finally:
         await state.aclose()
@@ -328,6 +330,7 @@ async def test_a_verdict_redis_cannot_take_is_recorded_by_the_local_breaker(
     assert breaker.stats.failures == 1
 
 
+@pytest.mark.usefixtures("brief_close_grace")
 async def test_with_redis_unreachable_admission_follows_each_features_policy() -> None:
     """The breaker falls back to this process's own; the limiter fails closed (a
     configured limit is at stake) or, set to open, paces on its own."""

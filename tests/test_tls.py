@@ -27,7 +27,7 @@ def _fresh_contexts(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 async def origin(ca: Any) -> AsyncIterator[Emulator]:
-    async with Emulator(ssl=server_tls(ca)) as emu:
+    async with Emulator(ssl=await server_tls(ca)) as emu:
         yield emu
 
 
@@ -99,7 +99,7 @@ async def test_mutual_tls_with_a_client_certificate(ca: Any, bundle: str, tmp_pa
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     identity.cert_chain_pems[0].write_to_path(str(cert))
     identity.private_key_pem.write_to_path(str(key))
-    async with Emulator(ssl=server_tls(ca, client_ca=client_ca)) as emu:
+    async with Emulator(ssl=await server_tls(ca, client_ca=client_ca)) as emu:
         with pytest.raises(sl.LLMConnectionError):
             await ask(emu, ca_bundle=bundle)  # no certificate: the server hangs up
         assert not emu.requests

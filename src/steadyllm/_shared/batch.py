@@ -119,17 +119,22 @@ class ScriptBatcher:
         # One bound on the whole round trip, a connection's set-up included: a timeout
         # interrupts redis-py mid-reply, and it then drops the connection, so no later
         # batch reads this one's replies.
-        async with asyncio.timeout(self._timeout):
-            conn = await pool.get_connection()
-            try:
-                return list(
-                    await conn.retry.call_with_retry(
-                        lambda: _exchange(conn, payload, len(batch)),
-                        lambda _error: conn.disconnect(),
+        try:
+            async with asyncio.timeout(self._timeout):
+                conn = await pool.get_connection()
+                try:
+                    return list(
+                        await conn.retry.call_with_retry(
+                            lambda: _exchange(conn, payload, len(batch)),
+                            lambda _error: conn.disconnect(),
+                        )
                     )
-                )
-            finally:
-                await pool.release(conn)
+                finally:
+                    await pool.release(conn)
+        except TimeoutError:  # (asyncio's says nothing: name the bound and its setting)
+            raise TimeoutError(
+                f"no reply within {self._timeout * 1000:.0f} ms (REDIS_TIMEOUT_MS)"
+            ) from None
 
     async def aclose(self) -> None:
         if self._tasks:

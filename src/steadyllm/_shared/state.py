@@ -59,12 +59,13 @@ class RetryingWriter:
         if self._task is not None:
             self._task.cancel()
 
-    async def drain(self, grace: float = CLOSE_GRACE_SECONDS) -> bool:
-        """At close: write what is queued, retrying for up to ``grace`` seconds (a Redis
-        that is restarting is back within it), then stop the background task. False
-        when something is still unwritten."""
+    async def drain(self, grace: float | None = None) -> bool:
+        """At close: write what is queued, retrying for up to ``grace`` seconds (by
+        default ``CLOSE_GRACE_SECONDS``: a Redis that is restarting is back within it),
+        then stop the background task. False when something is still unwritten."""
         loop = asyncio.get_running_loop()
-        end, delay = loop.time() + grace, 0.1
+        end = loop.time() + (CLOSE_GRACE_SECONDS if grace is None else grace)
+        delay = 0.1
         try:
             while not await self._flush():
                 if loop.time() + delay > end:
