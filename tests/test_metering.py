@@ -456,7 +456,7 @@ def test_resolved_prices_are_remembered_on_disk_for_new_processes(tmp_path: Path
     claude = first.lookup("anthropic", "claude-sonnet-4-5")
     assert claude is not None and claude.input.tiers  # a tiered price survives the trip
     assert first.lookup("openai", "no-such-model-xyz") is None
-    (file,) = (tmp_path / "prices").glob("prices-v4-*.json")
+    (file,) = (tmp_path / "prices").glob("prices-v5-*.json")
     code = f"""
 import sys
 from steadyllm._metering.prices import PriceBook

@@ -6,10 +6,13 @@ import argparse
 import asyncio
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._core.errors import ConfigError
 from .._metering.observe import Stats, read_log
+
+if TYPE_CHECKING:
+    from .._config.prices import ModelPrice
 
 
 def _log(logfile: str | None) -> list[dict[str, Any]]:
@@ -155,10 +158,17 @@ def prices_report(args: argparse.Namespace) -> int:
         print(
             f"  prices in this snapshot were last checked on {catalog_date() or 'an unknown date'}"
         )
+    _print_rates(price, "  ")
+    for tier, at_tier in price.service_tiers:
+        print(f"  service tier {tier} (extra={{'service_tier': '{tier}'}}):")
+        _print_rates(at_tier, "    ")
+    return 0
+
+
+def _print_rates(price: ModelPrice, indent: str) -> None:
     for name in ("input", "output", "cache_read", "cache_write"):
         rate = getattr(price, name)
         if rate is None:
             continue
         tiers = "".join(f", {p:g} above {t:,} prompt tokens" for t, p in rate.tiers)
-        print(f"  {name:<12} {rate.base:g}{tiers}")
-    return 0
+        print(f"{indent}{name:<12} {rate.base:g}{tiers}")

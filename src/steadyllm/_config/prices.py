@@ -40,6 +40,16 @@ class ModelPrice:
     web_search: float | None = None
     #: Cache writes kept for one hour (Anthropic); None: priced as other writes.
     cache_write_1h: Rate | None = None
+    #: The rates of each service tier priced differently (OpenAI's ``priority``,
+    #: ``flex``), as (tier, price) pairs; a tier not listed is priced as this one.
+    service_tiers: tuple[tuple[str, ModelPrice], ...] = ()
+
+    def for_tier(self, tier: str | None) -> ModelPrice:
+        """The price of a call served (or asked to be served) at ``tier``."""
+        for name, price in self.service_tiers:
+            if name == tier:
+                return price
+        return self
 
     def cost(self, usage: Usage) -> float:
         prompt = usage.prompt_tokens
@@ -72,6 +82,7 @@ class ModelPrice:
             "cache_write": rate(self.cache_write),
             "cache_write_1h": rate(self.cache_write_1h),
             "web_search": self.web_search,
+            "service_tiers": {name: price.to_dict() for name, price in self.service_tiers},
             "source": self.source,
             "unit": "USD per million tokens (web_search: per thousand searches)",
         }

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from .._core.dispatch import Dispatch
 from .._core.errors import LLMError
 from .._core.types import Request, Response, Usage
+from .prices import requested_tier
 from .tokens import estimate_request_tokens, lost_attempt_usage, output_cap
 
 if TYPE_CHECKING:
@@ -80,12 +81,13 @@ class AttemptBook:
             name = f"{self.request.provider}:{self.request.model}"
             self.ledger.attempts.append((self.started_ns, time.time_ns(), name, outcome))
 
-    def _price(self, usage: Usage, estimated: bool) -> float | None:
-        """Price ``usage`` into the call's ledger (once per attempt)."""
+    def _price(self, usage: Usage, estimated: bool, tier: str | None = None) -> float | None:
+        """Price ``usage`` into the call's ledger (once per attempt), at the service
+        tier that served it, or else the one asked for."""
         self.booked = True
         request = self.request
         cost = (
-            self.meter.cost(request.provider, request.model, usage)
+            self.meter.cost(request.provider, request.model, usage, tier or requested_tier(request))
             if self.meter is not None
             else None
         )
@@ -115,8 +117,9 @@ class AttemptBook:
         output but no usage at all (a server that sends none, or refused
         ``stream_options``) is booked at what was sent, marked as an estimate."""
         self._span("ok")
+        tier = response.service_tier
         if response.usage.total_tokens or not _has_output(response):
-            return self._settle_budget(self._price(response.usage, estimated=False))
+            return self._settle_budget(self._price(response.usage, False, tier))
         response.usage = lost_attempt_usage(
             self.request,
             self.output_cap,
@@ -124,7 +127,7 @@ class AttemptBook:
             stopped_by_us=False,
             prompt=self.prompt_tokens or None,
         )
-        return self._settle_budget(self._price(response.usage, estimated=True))
+        return self._settle_budget(self._price(response.usage, True, tier))
 
     def failed(self, error: LLMError) -> tuple[Usage, Awaitable[None] | None]:
         """Book what a failed attempt cost; the usage booked and the budget's write."""

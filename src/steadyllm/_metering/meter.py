@@ -25,7 +25,7 @@ from .._core.types import Request, Response, Usage
 from .costs import BudgetReservation, Budgets, CostAlert, CostTracker, Spend
 from .observe import RequestLog, Stats, call_logger, configure_logging
 from .otel import Telemetry
-from .prices import PriceBook, price_book
+from .prices import PriceBook, price_book, requested_tier
 from .record import call_record
 from .tokens import estimate_request_tokens, output_cap
 
@@ -119,9 +119,12 @@ class Meter:
         if self.prices.needs_catalog(provider, model):
             await asyncio.to_thread(self.prices.lookup, provider, model)
 
-    def cost(self, provider: str, model: str, usage: Usage) -> float | None:
+    def cost(
+        self, provider: str, model: str, usage: Usage, tier: str | None = None
+    ) -> float | None:
+        """What ``usage`` costs, at the rates of the service ``tier`` that served it."""
         price = self.prices.lookup(provider, model)
-        return None if price is None else price.cost(usage)
+        return None if price is None else price.for_tier(tier).cost(usage)
 
     def finish_hit(self, plan: CallPlan, response: Response, *, stream: bool = False) -> None:
         """Account for an answer served from the cache: it costs nothing, and the
@@ -130,6 +133,7 @@ class Meter:
             response.provider or plan.request.provider,
             response.model or plan.request.model,
             response.usage,
+            response.service_tier,
         )
         response.cached, response.attempts = True, 0
         response.usage.cost_usd = 0.0
@@ -168,7 +172,7 @@ class Meter:
             )
         output = output_cap(request, default_max_tokens, model_cap)[0]
         prompt = estimate_request_tokens(request) if prompt_tokens is None else prompt_tokens
-        estimate = price.estimate(prompt, output)
+        estimate = price.for_tier(requested_tier(request)).estimate(prompt, output)
         if cap is not None and estimate > cap:
             raise BudgetExceededError(
                 f"this call may cost up to ${estimate:.4f} ({output} output tokens at most), above "

@@ -15,7 +15,9 @@ Costs use our normalised usage (``_types.Usage``): ``prompt_tokens`` includes
 cache reads (``cached_tokens``) and writes (``cache_write_tokens``), each billed
 at its own rate; ``completion_tokens`` includes reasoning tokens, billed as
 output. Tiered prices (Anthropic's long-context rates) apply the tier's rate
-to all tokens once the prompt crosses its threshold.
+to all tokens once the prompt crosses its threshold. Service tiers the catalog
+prices apart (OpenAI's ``priority``, ``flex``) are resolved with the model and
+applied to the tier the reply says served it, or else the one the call asked for.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +35,7 @@ from .._core.redact import get_logger
 
 if TYPE_CHECKING:
     from .._config.settings import Settings
+    from .._core.types import Request
 
 logger = get_logger("steadyllm")
 
@@ -91,6 +95,34 @@ def _rate_from_json(value: Any) -> Rate | None:
     return Rate(float(base), tuple((int(t), float(p)) for t, p in tiers))
 
 
+def _price_to_json(price: ModelPrice) -> dict[str, Any]:
+    return {
+        "input": _rate_to_json(price.input),
+        "output": _rate_to_json(price.output),
+        "cache_read": _rate_to_json(price.cache_read),
+        "cache_write": _rate_to_json(price.cache_write),
+        "web_search": price.web_search,
+        "cache_write_1h": _rate_to_json(price.cache_write_1h),
+        "source": price.source,
+        "service_tiers": [[name, _price_to_json(tier)] for name, tier in price.service_tiers],
+    }
+
+
+def _price_from_json(value: Any) -> ModelPrice:
+    return ModelPrice(
+        _rate_from_json(value["input"]) or Rate(0.0),
+        _rate_from_json(value["output"]) or Rate(0.0),
+        _rate_from_json(value["cache_read"]),
+        _rate_from_json(value["cache_write"]),
+        source=str(value["source"]),
+        web_search=value.get("web_search"),
+        cache_write_1h=_rate_from_json(value.get("cache_write_1h")),
+        service_tiers=tuple(
+            (str(name), _price_from_json(tier)) for name, tier in value["service_tiers"]
+        ),
+    )
+
+
 class CatalogCache:
     """Catalog prices remembered on disk: importing genai-prices costs ~150 ms and
     ~20 MiB, resolving a model from a file of our own well under a millisecond.
@@ -114,7 +146,7 @@ class CatalogCache:
                 if origin:
                     stat = Path(origin).with_name("data.py").stat()
                     stamp = f"{stat.st_size}-{int(stat.st_mtime)}"
-                    self._path = Path(self.directory) / f"prices-v4-{stamp}.json"
+                    self._path = Path(self.directory) / f"prices-v5-{stamp}.json"
         return self._path if isinstance(self._path, Path) else None
 
     def entries(self) -> dict[str, ModelPrice | None]:
@@ -124,19 +156,7 @@ class CatalogCache:
             try:
                 raw = _json.loads(path.read_bytes()) if path is not None else {}
                 for key, value in raw.items():
-                    self._entries[key] = (
-                        None
-                        if value is None
-                        else ModelPrice(
-                            _rate_from_json(value["input"]) or Rate(0.0),
-                            _rate_from_json(value["output"]) or Rate(0.0),
-                            _rate_from_json(value["cache_read"]),
-                            _rate_from_json(value["cache_write"]),
-                            source=str(value["source"]),
-                            web_search=value.get("web_search"),
-                            cache_write_1h=_rate_from_json(value.get("cache_write_1h")),
-                        )
-                    )
+                    self._entries[key] = None if value is None else _price_from_json(value)
             except (OSError, ValueError, KeyError, TypeError, AttributeError):
                 self._entries = {}  # a missing or damaged file: resolve again
         return self._entries
@@ -147,20 +167,7 @@ class CatalogCache:
         path = self.path()
         if path is None:
             return
-        data = {
-            k: None
-            if p is None
-            else {
-                "input": _rate_to_json(p.input),
-                "output": _rate_to_json(p.output),
-                "cache_read": _rate_to_json(p.cache_read),
-                "cache_write": _rate_to_json(p.cache_write),
-                "web_search": p.web_search,
-                "cache_write_1h": _rate_to_json(p.cache_write_1h),
-                "source": p.source,
-            }
-            for k, p in entries.items()
-        }
+        data = {k: None if p is None else _price_to_json(p) for k, p in entries.items()}
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             temp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
@@ -273,21 +280,59 @@ class PriceBook:
             )
         except LookupError:
             return None
-        mp = calc.model_price
-        input_rate = _from_catalog(getattr(mp, "input_mtok", None))
-        output_rate = _from_catalog(getattr(mp, "output_mtok", None))
-        if input_rate is None:
+        source = f"genai-prices {version('genai-prices')} bundled snapshot ({calc.model.id})"
+        base = _catalog_price(calc.model_price, source)
+        if base is None:
             return None
-        return ModelPrice(
-            input_rate,
-            # Embedding models have an input price only: they generate nothing.
-            output_rate if output_rate is not None else Rate(0.0),
-            _from_catalog(getattr(mp, "cache_read_mtok", None)),
-            _from_catalog(getattr(mp, "cache_write_mtok", None)),
-            source=f"genai-prices {version('genai-prices')} bundled snapshot ({calc.model.id})",
-            web_search=_per_unit(getattr(mp, "web_searches_kcount", None)),
-            cache_write_1h=_from_catalog(getattr(mp, "cache_write_1h_mtok", None)),
-        )
+        tiers: list[tuple[str, ModelPrice]] = []
+        for tier in _service_tiers(calc.model):
+            at_tier = genai_prices.calc_price(
+                genai_prices.Usage(input_tokens=1, output_tokens=1),
+                model,
+                provider_id=catalog_id,
+                price_context={"service_tier": tier},
+            )
+            price = _catalog_price(at_tier.model_price, f"{source}, {tier} tier")
+            if price is not None and _rates(price) != _rates(base):
+                tiers.append((tier, price))
+        return replace(base, service_tiers=tuple(tiers))
+
+
+def _service_tiers(model: Any) -> list[str]:
+    """The service tiers the catalog prices apart for ``model`` (today's variants)."""
+    names = {
+        variant.when["service_tier"]
+        for variant in getattr(model, "price_variants", None) or ()
+        if isinstance(variant.when.get("service_tier"), str)
+    }
+    return sorted(names)
+
+
+def _catalog_price(mp: Any, source: str) -> ModelPrice | None:
+    input_rate = _from_catalog(getattr(mp, "input_mtok", None))
+    output_rate = _from_catalog(getattr(mp, "output_mtok", None))
+    if input_rate is None:
+        return None
+    return ModelPrice(
+        input_rate,
+        # Embedding models have an input price only: they generate nothing.
+        output_rate if output_rate is not None else Rate(0.0),
+        _from_catalog(getattr(mp, "cache_read_mtok", None)),
+        _from_catalog(getattr(mp, "cache_write_mtok", None)),
+        source=source,
+        web_search=_per_unit(getattr(mp, "web_searches_kcount", None)),
+        cache_write_1h=_from_catalog(getattr(mp, "cache_write_1h_mtok", None)),
+    )
+
+
+def _rates(price: ModelPrice) -> tuple[Any, ...]:
+    return (price.input, price.output, price.cache_read, price.cache_write, price.cache_write_1h)
+
+
+def requested_tier(request: Request) -> str | None:
+    """The service tier a call asks for (``extra={"service_tier": "priority"}``)."""
+    tier = request.extra.get("service_tier")
+    return tier if isinstance(tier, str) else None
 
 
 def price_book(settings: Settings) -> PriceBook:

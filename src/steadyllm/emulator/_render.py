@@ -45,6 +45,8 @@ class Reply:
     input_tokens: list[int] = field(default_factory=list)
     #: OpenAI ``encoding_format: base64``: vectors as base64 float32 bytes.
     base64: bool = False
+    #: The OpenAI service tier that served the call (the one asked for; auto: default).
+    service_tier: str = "default"
 
 
 def _thirds(text: str) -> list[str]:
@@ -99,7 +101,7 @@ class OpenAIRender:
             "created": int(time.time()),
             "model": r.model,
             "system_fingerprint": "fp_emulator",
-            "service_tier": "default",
+            "service_tier": r.service_tier,
             "choices": [choice],
             "usage": self.usage(r),
         }
@@ -124,7 +126,13 @@ class OpenAIRender:
             choice["content_filter_results"] = verdicts()
         head = {"id": r.id, "object": "chat.completion.chunk", "created": int(time.time())}
         return sse(
-            {**head, "model": r.model, "system_fingerprint": "fp_emulator", "choices": [choice]}
+            {
+                **head,
+                "model": r.model,
+                "system_fingerprint": "fp_emulator",
+                "service_tier": r.service_tier,
+                "choices": [choice],
+            }
         )
 
     def stream(

@@ -77,7 +77,7 @@ class ResponsesRender:
             "model": r.model,
             "output": self.output(r) if output is None else output,
             "parallel_tool_calls": True,
-            "service_tier": "default",
+            "service_tier": r.service_tier,
             "store": False,
             "usage": self.usage(r),
         }

@@ -19,7 +19,7 @@ from ..providers.responses.encode import REASONING_PREFIXES
 from ._behavior import Behavior
 from ._render import Reply
 from ._render_responses import ResponsesRender
-from ._server import Handler
+from ._server import Handler, served_tier
 from ._state import EmulatorState
 
 if TYPE_CHECKING:
@@ -167,6 +167,7 @@ class ResponsesHandler(Handler):
     def reply(self, body: dict[str, Any], behavior: Behavior, model: str = "") -> Reply:
         reply = super().reply(chat_view(body), behavior, model)
         reply.id = f"resp_{uuid.uuid4().hex}"
+        reply.service_tier = served_tier(body.get("service_tier"))
         if reasons(body):
             rid = f"rs_{uuid.uuid4().hex[:24]}"
             item: dict[str, Any] = {"id": rid, "type": "reasoning", "summary": []}

@@ -260,6 +260,7 @@ class Handler:
             thinking=thought,
             citations=_documents.citations(body) + _server_tools.citation(searched),
             server_blocks=searched,
+            service_tier=served_tier(body.get("service_tier")),
         )
 
     # -------------------------------------------------------------- faults
@@ -351,3 +352,8 @@ def _anthropic_problem(request: web.Request, body: dict[str, Any]) -> str | None
 def _bearer(request: web.Request) -> str | None:
     value = request.headers.get("authorization", "")
     return value[7:] if value.lower().startswith("bearer ") else None
+
+
+def served_tier(asked: Any) -> str:
+    """The tier OpenAI reports serving: the one asked for, ``auto`` or none: default."""
+    return asked if asked in ("flex", "priority", "scale") else "default"
