@@ -107,5 +107,6 @@ def make_compatible(name: str, settings: Settings) -> HTTPProvider[Dialect]:
         stream_usage=preset.stream_usage if table.stream_usage is None else table.stream_usage,
         renamed=preset.renamed,
         model_ignored=preset.model_ignored,
+        auto_strict=False,
     )
     return http_provider(OpenAIEndpoint(name, base_url, key), CODEC, dialect, settings)

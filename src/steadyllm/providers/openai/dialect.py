@@ -32,6 +32,9 @@ class Dialect:
     #: Options that only some models ignore, by model-name prefix (deepseek-reasoner
     #: accepts temperature and does nothing with it).
     model_ignored: tuple[tuple[str, frozenset[str]], ...] = ()
+    #: Whether a JSON schema strict mode can take is sent with ``strict: true`` when the
+    #: call leaves ``strict`` unset (OpenAI and Azure; a compatible server may refuse it).
+    auto_strict: bool = True
 
     def ignored_for(self, model: str) -> frozenset[str]:
         """Every option a call to ``model`` would have silently ignored."""

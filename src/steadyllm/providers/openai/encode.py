@@ -14,6 +14,7 @@ from ..._core.types import (
     TextPart,
     ThinkingPart,
 )
+from .._strict import schema_and_strict
 from .dialect import Dialect
 
 
@@ -133,9 +134,8 @@ def encode_body(request: Request, dialect: Dialect) -> dict[str, Any]:
     fmt = request.response_format
     if fmt is not None:
         if fmt["type"] == "json_schema":
-            schema: dict[str, Any] = {"name": fmt.get("name", "output"), "schema": fmt["schema"]}
-            if fmt.get("strict") is not None:
-                schema["strict"] = fmt["strict"]
+            schema: dict[str, Any] = {"name": fmt.get("name", "output")}
+            schema.update(schema_and_strict(fmt, dialect.auto_strict))
             body["response_format"] = {"type": "json_schema", "json_schema": schema}
         else:
             body["response_format"] = {"type": "json_object"}

@@ -24,6 +24,7 @@ from ..._core.types import (
     TextPart,
     ThinkingPart,
 )
+from .._strict import schema_and_strict
 from ..openai.dialect import Dialect
 
 #: Model names that reason (their reasoning comes back encrypted when asked).
@@ -136,16 +137,11 @@ def _refuse(request: Request, dialect: Dialect) -> None:
         raise InvalidRequestError(why, provider=dialect.provider, model=request.model)
 
 
-def _text_format(fmt: dict[str, Any]) -> dict[str, Any]:
+def _text_format(fmt: dict[str, Any], dialect: Dialect) -> dict[str, Any]:
     if fmt["type"] != "json_schema":
         return {"type": "json_object"}
-    out: dict[str, Any] = {
-        "type": "json_schema",
-        "name": fmt.get("name", "output"),
-        "schema": fmt["schema"],
-    }
-    if fmt.get("strict") is not None:
-        out["strict"] = fmt["strict"]
+    out: dict[str, Any] = {"type": "json_schema", "name": fmt.get("name", "output")}
+    out.update(schema_and_strict(fmt, dialect.auto_strict))
     return out
 
 
@@ -183,7 +179,7 @@ def encode_body(request: Request, dialect: Dialect) -> dict[str, Any]:
     if reasoning:
         body["reasoning"] = reasoning
     if request.response_format is not None:
-        body["text"] = {"format": _text_format(request.response_format)}
+        body["text"] = {"format": _text_format(request.response_format, dialect)}
     if not stateful:
         body["store"] = False
         if reasons(request):
