@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 
 import steadyllm as sl
 from steadyllm.emulator import Behavior, Emulator
-from steadyllm.providers._strict import schema_and_strict, strict_form
+from steadyllm.providers._strict import schema_and_strict, strict_form, tool_fields
 from steadyllm.providers.openai.dialect import Dialect
 from steadyllm.providers.openai.encode import encode_body
 from steadyllm.providers.responses.encode import encode_body as encode_responses
@@ -205,3 +205,66 @@ async def test_chat_json_asks_openai_for_strict_and_not_a_compatible_server() ->
         sent = [r.body["response_format"]["json_schema"] for r in emu.requests]
     assert sent[0]["strict"] is True and sent[0]["schema"] == strict_form(Fits.model_json_schema())
     assert "strict" not in sent[1] and sent[1]["schema"] == Fits.model_json_schema()
+
+
+# ------------------------------------------------------------------ strict tools
+
+
+def weather(city: str, unit: Literal["C", "F"]) -> str:
+    """The weather in a city."""
+    return f"20{unit} in {city}"
+
+
+def forecast(city: str, days: int = 3) -> str:
+    """A forecast (days is optional: strict mode would make it required)."""
+    return f"{days} days of sun in {city}"
+
+
+def test_a_tool_whose_parameters_fit_is_what_the_openai_sdk_sends() -> None:
+    import openai
+
+    class Args(BaseModel):
+        city: str
+        inner: Inner
+
+    sdk = openai.pydantic_function_tool(Args, name="args")["function"]
+    ours = tool_fields(sl.ToolSpec("args", parameters=Args.model_json_schema()), auto=True)
+    assert ours["strict"] is True and sdk["strict"] is True
+    assert ours["parameters"] == sdk["parameters"]
+
+
+def test_tools_are_strict_where_their_parameters_fit() -> None:
+    tools = [sl.tool(weather).spec, sl.tool(forecast).spec]
+    fixed = sl.ToolSpec("fixed", parameters=tools[0].parameters, strict=False)
+    request = sl.Request(
+        provider="openai", model="gpt-4o", messages=[sl.user("x")], tools=[*tools, fixed]
+    )
+    chat = [t["function"] for t in encode_body(request, Dialect())["tools"]]
+    assert chat[0]["strict"] is True and chat[0]["parameters"]["additionalProperties"] is False
+    assert "strict" not in chat[1] and chat[1]["parameters"] == tools[1].parameters
+    assert chat[2]["strict"] is False and chat[2]["parameters"] == tools[0].parameters
+    responses = encode_responses(request, Dialect(provider="openai-responses"))["tools"]
+    assert [t["strict"] for t in responses] == [True, False, False]
+    compatible = encode_body(request, Dialect(provider="groq", auto_strict=False))["tools"]
+    assert ["strict" in t["function"] for t in compatible] == [False, False, True]
+
+
+async def test_a_tool_loop_sends_strict_tools_to_openai() -> None:
+    call = {"name": "weather", "arguments": {"city": "Paris", "unit": "C"}}
+    async with Emulator() as emu:
+        emu.push(Behavior(tool_calls=[call]), Behavior(text="It is 20C."))
+        async with sl.Client(emu.settings()) as client:
+            result = await client.chat_with_tools(
+                "openai:gpt-4o", [sl.user("Weather in Paris?")], tools=[weather]
+            )
+        assert result.text == "It is 20C."
+        sent = [r.body["tools"][0]["function"] for r in emu.requests]
+    assert all(t["strict"] is True for t in sent) and len(sent) == 2
+
+
+def test_a_tool_annotation_naming_nothing_is_a_config_error() -> None:
+    def broken(city: Missing) -> str:  # type: ignore[name-defined]  # noqa: F821
+        return city  # type: ignore[no-any-return]
+
+    with pytest.raises(sl.ConfigError, match="'broken': an annotation names something"):
+        sl.tool(broken)

@@ -148,7 +148,7 @@ class Tool:
 
         summary, param_docs = _doc_parts(fn)
         fields: dict[str, Any] = {}
-        for pname, param in inspect.signature(fn).parameters.items():
+        for pname, param in _signature(fn).parameters.items():
             if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
                 raise ConfigError(
                     f"tool {fn.__name__}: *args/**kwargs cannot be described to a model"
@@ -389,3 +389,12 @@ def result_text(execution: ToolExecution) -> str:
 
 
 __all__ = ["Tool", "ToolExecution", "tool"]
+
+
+def _signature(fn: Callable[..., Any]) -> inspect.Signature:
+    """``fn``'s signature, string annotations evaluated in its module (__future__)."""
+    try:
+        return inspect.signature(fn, eval_str=True)
+    except NameError as exc:
+        hint = f"an annotation names something ({exc}): import it in the tool's module"
+        raise ConfigError(f"tool {getattr(fn, '__name__', fn)!r}: {hint}") from None

@@ -16,7 +16,10 @@ instead; on a schema that fits, both give the same result (tests/test_strict.py)
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .._core.types import ToolSpec
 
 #: Keywords strict mode accepts (OpenAI's "Supported schemas").
 _KEYWORDS = frozenset(
@@ -61,6 +64,19 @@ def schema_and_strict(fmt: Mapping[str, Any], auto: bool) -> dict[str, Any]:
         return {"schema": fmt["schema"], "strict": fmt["strict"]}
     strict = strict_form(fmt["schema"]) if auto else None
     return {"schema": fmt["schema"]} if strict is None else {"schema": strict, "strict": True}
+
+
+def tool_fields(tool: ToolSpec, auto: bool) -> dict[str, Any]:
+    """A function tool's name, description, parameters and ``strict``: as the tool says,
+    or, with ``strict`` unset and ``auto``, strict wherever its parameters fit (strict
+    tool calls always parse). Without strict the key is left out, or False where the
+    server's default is on (the Responses API: the caller sets that)."""
+    out = tool.to_dict()
+    if tool.strict is None and auto:
+        strict = strict_form(tool.parameters)
+        if strict is not None:
+            out.update(parameters=strict, strict=True)
+    return out
 
 
 def strict_form(schema: Any) -> dict[str, Any] | None:

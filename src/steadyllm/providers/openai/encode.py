@@ -14,7 +14,7 @@ from ..._core.types import (
     TextPart,
     ThinkingPart,
 )
-from .._strict import schema_and_strict
+from .._strict import schema_and_strict, tool_fields
 from .dialect import Dialect
 
 
@@ -111,7 +111,10 @@ def encode_body(request: Request, dialect: Dialect) -> dict[str, Any]:
         body["model"] = request.model
     body["messages"] = [encode_message(m, dialect.provider) for m in request.messages]
     if request.tools:
-        body["tools"] = [{"type": "function", "function": t.to_dict()} for t in request.tools]
+        body["tools"] = [
+            {"type": "function", "function": tool_fields(t, dialect.auto_strict)}
+            for t in request.tools
+        ]
     if request.tool_choice is not None:
         choice = request.tool_choice
         body["tool_choice"] = (

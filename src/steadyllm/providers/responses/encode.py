@@ -24,7 +24,7 @@ from ..._core.types import (
     TextPart,
     ThinkingPart,
 )
-from .._strict import schema_and_strict
+from .._strict import schema_and_strict, tool_fields
 from ..openai.dialect import Dialect
 
 #: Model names that reason (their reasoning comes back encrypted when asked).
@@ -155,8 +155,12 @@ def encode_body(request: Request, dialect: Dialect) -> dict[str, Any]:
     if instructions:
         body["instructions"] = instructions
     tools = list(extra.pop("tools", ()))  # built-in tools (web_search, ...) ride in extra
-    # strict is off unless asked, as in Chat Completions (the Responses API defaults it on)
-    tools += [{"type": "function", "strict": False, **t.to_dict()} for t in request.tools]
+    # strict where the parameters fit it, as in Chat Completions; off elsewhere (the
+    # Responses API defaults it on, which would refuse a looser schema)
+    tools += [
+        {"type": "function", "strict": False, **tool_fields(t, dialect.auto_strict)}
+        for t in request.tools
+    ]
     if tools:
         body["tools"] = tools
     choice = request.tool_choice
