@@ -137,17 +137,13 @@ SCHEMA = st.recursive(LEAF, _objects, max_leaves=12)
 
 
 def _every_object(node: Any) -> list[dict[str, Any]]:
+    """Every object schema (a node with properties) anywhere in ``node``."""
+    if isinstance(node, list):
+        return [o for value in node for o in _every_object(value)]
     if not isinstance(node, dict):
         return []
-    found = [node] if "properties" in node else []
-    for value in node.values():
-        if isinstance(value, dict):
-            found += _every_object(value) + [
-                o for v in value.values() if isinstance(v, dict) for o in _every_object(v)
-            ]
-        elif isinstance(value, list):
-            found += [o for v in value for o in _every_object(v)]
-    return found
+    here = [node] if "properties" in node else []
+    return here + [o for value in node.values() for o in _every_object(value)]
 
 
 @given(SCHEMA)

@@ -180,9 +180,9 @@ class OpenAIRender:
 
     def _tail(self, r: Reply, behavior: Behavior, include_usage: bool) -> list[bytes]:
         """The finish chunk, the usage chunk (when asked for) and ``[DONE]``."""
-        tail = [self._chunk(r, {}, "stop" if r.finish == "refusal" else r.finish)]
-        if self.azure and r.finish == "content_filter":  # the verdict that stopped it
-            tail = [self._chunk(r, {}, r.finish, verdicts(filtered=True))]
+        # Azure's finish chunk carries the verdict that stopped a filtered completion.
+        stopped = verdicts(filtered=True) if self.azure and r.finish == "content_filter" else None
+        tail = [self._chunk(r, {}, "stop" if r.finish == "refusal" else r.finish, stopped)]
         if include_usage:
             tail.append(
                 sse(
