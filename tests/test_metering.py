@@ -122,7 +122,7 @@ def test_rates_estimates_and_serialisation() -> None:
 def test_prices_command(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert main(["prices", "openai:gpt-4o-mini"]) == 0
     out = capsys.readouterr().out
-    assert "source: genai-prices" in out and "input        0.15" in out
+    assert "source: genai-prices" in out and f"{'input':<16} 0.15" in out
     assert re.search(r"last checked on \d{4}-\d{2}-\d{2}", out)
     (tmp_path / "steadyllm.toml").write_text('[prices."vllm:mine"]\ninput = 1\noutput = 2\n')
     assert main(["prices", "vllm:mine"]) == 0
@@ -456,7 +456,7 @@ def test_resolved_prices_are_remembered_on_disk_for_new_processes(tmp_path: Path
     claude = first.lookup("anthropic", "claude-sonnet-4-5")
     assert claude is not None and claude.input.tiers  # a tiered price survives the trip
     assert first.lookup("openai", "no-such-model-xyz") is None
-    (file,) = (tmp_path / "prices").glob("prices-v5-*.json")
+    (file,) = (tmp_path / "prices").glob("prices-v6-*.json")
     code = f"""
 import sys
 from steadyllm._metering.prices import PriceBook

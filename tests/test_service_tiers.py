@@ -114,7 +114,7 @@ def test_the_prices_command_lists_each_tier(capsys: pytest.CaptureFixture[str]) 
     flex = rates.for_tier("flex")
     listed = out.split("service tier flex (extra={'service_tier': 'flex'}):\n")[1]
     assert listed.startswith(
-        f"    input        {flex.input.base:g}\n    output       {flex.output.base:g}\n"
+        f"    {'input':<16} {flex.input.base:g}\n    {'output':<16} {flex.output.base:g}\n"
     )
     assert "service tier priority" in out
 

@@ -166,9 +166,13 @@ def prices_report(args: argparse.Namespace) -> int:
 
 
 def _print_rates(price: ModelPrice, indent: str) -> None:
-    for name in ("input", "output", "cache_read", "cache_write"):
+    from .._config.prices import RATE_FIELDS
+
+    for name in RATE_FIELDS:
         rate = getattr(price, name)
         if rate is None:
             continue
         tiers = "".join(f", {p:g} above {t:,} prompt tokens" for t, p in rate.tiers)
-        print(f"{indent}{name:<12} {rate.base:g}{tiers}")
+        print(f"{indent}{name:<16} {rate.base:g}{tiers}")
+    if price.web_search is not None:
+        print(f"{indent}{'web_search':<16} {price.web_search:g} per thousand searches")

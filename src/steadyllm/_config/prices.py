@@ -28,6 +28,11 @@ class Rate:
         return price
 
 
+def _at(rate: Rate | None, prompt_tokens: int, otherwise: float) -> float:
+    """``rate`` for a prompt of ``prompt_tokens``, or ``otherwise`` where none is known."""
+    return otherwise if rate is None else rate.at(prompt_tokens)
+
+
 @dataclass(frozen=True, slots=True)
 class ModelPrice:
     input: Rate
@@ -43,6 +48,10 @@ class ModelPrice:
     #: The rates of each service tier priced differently (OpenAI's ``priority``,
     #: ``flex``), as (tier, price) pairs; a tier not listed is priced as this one.
     service_tiers: tuple[tuple[str, ModelPrice], ...] = ()
+    #: Audio tokens' own rates (OpenAI gpt-audio, Gemini); None: priced as text.
+    input_audio: Rate | None = None
+    output_audio: Rate | None = None
+    cache_audio_read: Rate | None = None
 
     def for_tier(self, tier: str | None) -> ModelPrice:
         """The price of a call served (or asked to be served) at ``tier``."""
@@ -55,15 +64,28 @@ class ModelPrice:
         prompt = usage.prompt_tokens
         read = usage.cached_tokens
         write = usage.cache_write_tokens
-        fresh = max(0, prompt - read - write)
+        # Audio is a share of the prompt (and cached audio a share of both the
+        # audio and the cache reads), each token priced once at its own rate.
+        audio_in = min(usage.audio_prompt_tokens, prompt)
+        audio_read = min(usage.cached_audio_tokens, audio_in, read)
+        fresh_audio = min(audio_in - audio_read, max(0, prompt - read - write))
+        fresh = max(0, prompt - read - write - fresh_audio)
         in_rate = self.input.at(prompt)
-        total = fresh * in_rate
-        total += read * (self.cache_read.at(prompt) if self.cache_read else in_rate)
-        write_rate = self.cache_write.at(prompt) if self.cache_write else in_rate
+        read_rate = _at(self.cache_read, prompt, in_rate)
+        write_rate = _at(self.cache_write, prompt, in_rate)
+        out_rate = self.output.at(prompt)
         hour = min(usage.cache_write_1h_tokens, write)
-        hour_rate = self.cache_write_1h.at(prompt) if self.cache_write_1h else write_rate
-        total += (write - hour) * write_rate + hour * hour_rate
-        total += usage.completion_tokens * self.output.at(prompt)
+        audio_out = min(usage.audio_completion_tokens, usage.completion_tokens)
+        total = (
+            fresh * in_rate
+            + fresh_audio * _at(self.input_audio, prompt, in_rate)
+            + (read - audio_read) * read_rate
+            + audio_read * _at(self.cache_audio_read, prompt, read_rate)
+            + (write - hour) * write_rate
+            + hour * _at(self.cache_write_1h, prompt, write_rate)
+            + (usage.completion_tokens - audio_out) * out_rate
+            + audio_out * _at(self.output_audio, prompt, out_rate)
+        )
         searches = usage.web_search_requests * (self.web_search or 0.0) / 1000
         return total / 1_000_000 + searches
 
@@ -81,11 +103,28 @@ class ModelPrice:
             "cache_read": rate(self.cache_read),
             "cache_write": rate(self.cache_write),
             "cache_write_1h": rate(self.cache_write_1h),
+            "input_audio": rate(self.input_audio),
+            "output_audio": rate(self.output_audio),
+            "cache_audio_read": rate(self.cache_audio_read),
             "web_search": self.web_search,
             "service_tiers": {name: price.to_dict() for name, price in self.service_tiers},
             "source": self.source,
             "unit": "USD per million tokens (web_search: per thousand searches)",
         }
+
+
+#: Every per-token rate of a ModelPrice (USD per million tokens), as a
+#: ``[prices]`` table names them.
+RATE_FIELDS = (
+    "input",
+    "output",
+    "cache_read",
+    "cache_write",
+    "cache_write_1h",
+    "input_audio",
+    "output_audio",
+    "cache_audio_read",
+)
 
 
 def parse_prices(raw: Any, where: str) -> dict[str, ModelPrice]:
@@ -100,10 +139,9 @@ def parse_prices(raw: Any, where: str) -> dict[str, ModelPrice]:
         if isinstance(table, ModelPrice):
             out[str(key)] = table
             continue
-        fields = {"input", "output", "cache_read", "cache_write", "cache_write_1h", "web_search"}
         ok = (
             isinstance(table, Mapping)
-            and {"input"} <= set(table) <= fields
+            and {"input"} <= set(table) <= {*RATE_FIELDS, "web_search"}
             and all(
                 isinstance(v, int | float) and not isinstance(v, bool) and v >= 0
                 for v in table.values()
@@ -113,17 +151,16 @@ def parse_prices(raw: Any, where: str) -> dict[str, ModelPrice]:
             raise ConfigError(
                 f"invalid price for {key!r} in {where}: give input and output (output may be "
                 "left out for an embedding model; optionally cache_read, cache_write, "
-                "cache_write_1h) as USD per million tokens (web_search: per thousand "
-                "searches), e.g. {input = 0.15, output = 0.6}"
+                "cache_write_1h, input_audio, output_audio, cache_audio_read) as USD per "
+                "million tokens (web_search: per thousand searches), e.g. "
+                "{input = 0.15, output = 0.6}"
             )
-        hour = table.get("cache_write_1h")
+        # Any: mypy cannot tell these keys are ModelPrice's Rate fields.
+        rates: dict[str, Any] = {n: Rate(float(table[n])) for n in RATE_FIELDS if n in table}
+        rates.setdefault("output", Rate(0.0))
         out[str(key)] = ModelPrice(
-            Rate(float(table["input"])),
-            Rate(float(table.get("output", 0.0))),
-            Rate(float(table["cache_read"])) if "cache_read" in table else None,
-            Rate(float(table["cache_write"])) if "cache_write" in table else None,
+            **rates,
             source=f"override: {key}",
             web_search=float(table["web_search"]) if "web_search" in table else None,
-            cache_write_1h=Rate(float(hour)) if hour is not None else None,
         )
     return out

@@ -30,13 +30,17 @@ class Usage:
     #: The part of ``cache_write_tokens`` written for one hour (Anthropic's 1h TTL),
     #: billed at its own, higher rate.
     cache_write_1h_tokens: int = 0
-    #: Audio tokens among the prompt and the completion tokens (OpenAI audio models).
+    #: Audio tokens among the prompt and the completion tokens (OpenAI audio models,
+    #: Gemini).
     audio_prompt_tokens: int = 0
     audio_completion_tokens: int = 0
     #: Predicted Outputs (OpenAI): prediction tokens that appeared in the reply, and
     #: those that did not (billed as completion tokens all the same).
     accepted_prediction_tokens: int = 0
     rejected_prediction_tokens: int = 0
+    #: The audio among ``cached_tokens`` (Gemini's ``cacheTokensDetails``), priced
+    #: at the cached-audio rate where one is known.
+    cached_audio_tokens: int = 0
 
     def __post_init__(self) -> None:
         if not self.total_tokens:
@@ -58,6 +62,7 @@ class Usage:
         self.audio_completion_tokens += other.audio_completion_tokens
         self.accepted_prediction_tokens += other.accepted_prediction_tokens
         self.rejected_prediction_tokens += other.rejected_prediction_tokens
+        self.cached_audio_tokens += other.cached_audio_tokens
         return self
 
     def __add__(self, other: Usage) -> Usage:

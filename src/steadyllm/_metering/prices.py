@@ -29,7 +29,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._config.prices import ModelPrice, Rate, parse_prices
+from .._config.prices import RATE_FIELDS, ModelPrice, Rate, parse_prices
 from .._core import fastjson as _json
 from .._core.redact import get_logger
 
@@ -96,27 +96,21 @@ def _rate_from_json(value: Any) -> Rate | None:
 
 
 def _price_to_json(price: ModelPrice) -> dict[str, Any]:
-    return {
-        "input": _rate_to_json(price.input),
-        "output": _rate_to_json(price.output),
-        "cache_read": _rate_to_json(price.cache_read),
-        "cache_write": _rate_to_json(price.cache_write),
-        "web_search": price.web_search,
-        "cache_write_1h": _rate_to_json(price.cache_write_1h),
-        "source": price.source,
-        "service_tiers": [[name, _price_to_json(tier)] for name, tier in price.service_tiers],
-    }
+    out = {name: _rate_to_json(getattr(price, name)) for name in RATE_FIELDS}
+    out["web_search"] = price.web_search
+    out["source"] = price.source
+    out["service_tiers"] = [[name, _price_to_json(tier)] for name, tier in price.service_tiers]
+    return out
 
 
 def _price_from_json(value: Any) -> ModelPrice:
+    rates: dict[str, Any] = {name: _rate_from_json(value[name]) for name in RATE_FIELDS}
     return ModelPrice(
-        _rate_from_json(value["input"]) or Rate(0.0),
-        _rate_from_json(value["output"]) or Rate(0.0),
-        _rate_from_json(value["cache_read"]),
-        _rate_from_json(value["cache_write"]),
+        input=rates.pop("input") or Rate(0.0),
+        output=rates.pop("output") or Rate(0.0),
+        **rates,
         source=str(value["source"]),
-        web_search=value.get("web_search"),
-        cache_write_1h=_rate_from_json(value.get("cache_write_1h")),
+        web_search=value["web_search"],
         service_tiers=tuple(
             (str(name), _price_from_json(tier)) for name, tier in value["service_tiers"]
         ),
@@ -146,7 +140,7 @@ class CatalogCache:
                 if origin:
                     stat = Path(origin).with_name("data.py").stat()
                     stamp = f"{stat.st_size}-{int(stat.st_mtime)}"
-                    self._path = Path(self.directory) / f"prices-v5-{stamp}.json"
+                    self._path = Path(self.directory) / f"prices-v6-{stamp}.json"
         return self._path if isinstance(self._path, Path) else None
 
     def entries(self) -> dict[str, ModelPrice | None]:
@@ -322,11 +316,14 @@ def _catalog_price(mp: Any, source: str) -> ModelPrice | None:
         source=source,
         web_search=_per_unit(getattr(mp, "web_searches_kcount", None)),
         cache_write_1h=_from_catalog(getattr(mp, "cache_write_1h_mtok", None)),
+        input_audio=_from_catalog(getattr(mp, "input_audio_mtok", None)),
+        output_audio=_from_catalog(getattr(mp, "output_audio_mtok", None)),
+        cache_audio_read=_from_catalog(getattr(mp, "cache_audio_read_mtok", None)),
     )
 
 
 def _rates(price: ModelPrice) -> tuple[Any, ...]:
-    return (price.input, price.output, price.cache_read, price.cache_write, price.cache_write_1h)
+    return tuple(getattr(price, name) for name in RATE_FIELDS)
 
 
 def requested_tier(request: Request) -> str | None:

@@ -40,7 +40,8 @@ class Behavior:
     #: ``[{"name": ..., "arguments": {...} | "json", "id": optional}]``
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
     #: Override token counts: prompt_tokens, completion_tokens, cached_tokens,
-    #: cache_write_tokens, cache_write_1h_tokens, reasoning_tokens.
+    #: cache_write_tokens, cache_write_1h_tokens, reasoning_tokens,
+    #: audio_prompt_tokens, audio_completion_tokens.
     usage: dict[str, int] = field(default_factory=dict)
     finish_reason: str | None = None
     #: Stream the text in this many chunks (default: one per word).

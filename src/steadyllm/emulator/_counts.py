@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ._gemini import GeminiHandler, chat_view
-from ._render import Reply
+from ._reply import Reply
 from ._responses import ResponsesHandler
 from ._responses import chat_view as responses_view
 from ._server import Handler

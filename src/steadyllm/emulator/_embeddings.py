@@ -18,7 +18,7 @@ from .._core.embeddings import vector_to_base64
 from ..providers.fake import fake_vector
 from ._behavior import Behavior
 from ._gemini import GeminiHandler
-from ._render import Reply
+from ._reply import Reply
 from ._server import Handler
 
 if TYPE_CHECKING:

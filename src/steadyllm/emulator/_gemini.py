@@ -14,8 +14,8 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from ._behavior import Behavior
-from ._render import Reply
 from ._render_gemini import SIGNATURE_PREFIX, GeminiRender
+from ._reply import Reply
 from ._server import Handler, _bearer
 from ._state import EmulatorState
 

@@ -10,7 +10,7 @@ from typing import Any
 from .._core.chunking import split_text
 from ._behavior import Behavior
 from ._frames import sse
-from ._render import Reply
+from ._reply import Reply
 
 _FINISH = {"length": "MAX_TOKENS", "content_filter": "SAFETY", "error": "MALFORMED_FUNCTION_CALL"}
 _STATUS = {
@@ -35,14 +35,23 @@ def signature(name: str, call_id: str) -> str:
     return base64.b64encode(f"{SIGNATURE_PREFIX}{name}:{call_id}".encode()).decode()
 
 
+def _by_modality(total: int, audio: int) -> list[dict[str, Any]]:
+    """Gemini's ``[{"modality": ..., "tokenCount": N}]`` split of ``total`` tokens."""
+    split = [("TEXT", total - audio), ("AUDIO", audio)]
+    return [{"modality": name, "tokenCount": n} for name, n in split if n]
+
+
 class GeminiRender:
     def usage(self, r: Reply) -> dict[str, Any]:
         visible = r.completion_tokens - r.reasoning_tokens
-        usage = {
+        usage: dict[str, Any] = {
             "promptTokenCount": r.prompt_tokens,
             "candidatesTokenCount": visible,
             "totalTokenCount": r.prompt_tokens + r.completion_tokens,
+            "promptTokensDetails": _by_modality(r.prompt_tokens, r.audio_prompt_tokens),
         }
+        if r.audio_completion_tokens:
+            usage["candidatesTokensDetails"] = _by_modality(visible, r.audio_completion_tokens)
         if r.reasoning_tokens:
             usage["thoughtsTokenCount"] = r.reasoning_tokens
         if r.cached_tokens:

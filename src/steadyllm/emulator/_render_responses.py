@@ -11,7 +11,8 @@ from typing import Any
 from .._core.chunking import split_text
 from ._behavior import Behavior
 from ._frames import Quiet, sse
-from ._render import OpenAIRender, Reply, _thirds
+from ._render import OpenAIRender, _thirds
+from ._reply import Reply
 
 #: Our finish reasons that end a response ``incomplete``, and the reason given.
 _INCOMPLETE = {"length": "max_output_tokens", "content_filter": "content_filter"}

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..providers.responses.encode import REASONING_PREFIXES
 from ._behavior import Behavior
-from ._render import Reply
 from ._render_responses import ResponsesRender
+from ._reply import Reply
 from ._server import Handler, served_tier
 from ._state import EmulatorState
 

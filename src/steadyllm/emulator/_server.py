@@ -13,7 +13,8 @@ from . import _documents, _server_tools, _thinking, _vendors
 from ._behavior import Behavior, BehaviorError
 from ._faults import mid_stream_fault, pre_response_fault
 from ._frames import Quiet
-from ._render import AnthropicRender, OpenAIRender, Reply
+from ._render import AnthropicRender, OpenAIRender
+from ._reply import Reply
 from ._state import EmulatorState, RecordedRequest, last_user_text, prompt_tokens
 from ._vendors import Vendor
 
@@ -202,7 +203,10 @@ class Handler:
     def _call_prefix(self) -> str:
         return "toolu_" if self.api == "anthropic" else "call_"
 
-    def reply(self, body: dict[str, Any], behavior: Behavior, model: str = "") -> Reply:
+    def _answer(
+        self, body: dict[str, Any], behavior: Behavior
+    ) -> tuple[str, list[tuple[str, str, str]]]:
+        """The reply's text and tool calls (id, name, arguments JSON)."""
         text = behavior.text
         calls = [
             (
@@ -228,6 +232,10 @@ class Handler:
             except ValueError:
                 arguments = json.dumps({"text": text})
             calls, text = [(f"toolu_{uuid.uuid4().hex[:12]}", str(forced["name"]), arguments)], ""
+        return text, calls
+
+    def reply(self, body: dict[str, Any], behavior: Behavior, model: str = "") -> Reply:
+        text, calls = self._answer(body, behavior)
         finish = behavior.finish_reason or ("tool_calls" if calls else "stop")
         if behavior.fault == "content_filter":
             finish = "content_filter"
@@ -251,6 +259,8 @@ class Handler:
             cache_write_tokens=int(usage.get("cache_write_tokens", write_5m + write_1h)),
             cache_write_1h_tokens=int(usage.get("cache_write_1h_tokens", write_1h)),
             reasoning_tokens=int(usage.get("reasoning_tokens", 0)),
+            audio_prompt_tokens=int(usage.get("audio_prompt_tokens", 0)),
+            audio_completion_tokens=int(usage.get("audio_completion_tokens", 0)),
             model=str(body.get("model") or model or "deployment"),
             id=(
                 f"msg_{uuid.uuid4().hex[:20]}"

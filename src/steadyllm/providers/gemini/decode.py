@@ -198,6 +198,21 @@ def usage_from(data: Any, where: Mapping[str, str]) -> Usage | None:
         total_tokens=token_count(data, "totalTokenCount", **where) or prompt + completion,
         cached_tokens=token_count(data, "cachedContentTokenCount", **where),
         reasoning_tokens=thoughts,
+        audio_prompt_tokens=_modality(data, "promptTokensDetails", where),
+        audio_completion_tokens=_modality(data, "candidatesTokensDetails", where),
+        cached_audio_tokens=_modality(data, "cacheTokensDetails", where),
+    )
+
+
+def _modality(data: dict[str, Any], key: str, where: Mapping[str, str]) -> int:
+    """The audio tokens of a ``[{"modality": "AUDIO", "tokenCount": N}, ...]`` list."""
+    details = data.get(key)
+    if not isinstance(details, list):
+        return 0
+    return sum(
+        token_count(item, "tokenCount", **where)
+        for item in details
+        if isinstance(item, dict) and item.get("modality") == "AUDIO"
     )
 
 
