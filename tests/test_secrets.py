@@ -407,3 +407,11 @@ def test_urls_that_cannot_be_parsed_are_config_errors(url: str, needle: str) -> 
         _request.target_of(url)
     with pytest.raises(sl.ConfigError, match="compatible_base_url"):
         sl.Settings.load(env={}, dotenv=False, config_file=False, compatible_base_url=url)
+
+
+def test_a_key_given_as_text_in_code_is_kept_as_a_secret() -> None:
+    settings = sl.Settings(openai_api_key="sk-in-code-123456")  # type: ignore[arg-type]
+    assert isinstance(settings.openai_api_key, sl.Secret)
+    assert "sk-in-code" not in repr(settings)
+    with pytest.raises(sl.ConfigError, match=r"Settings\(openai_api_key=...\)"):
+        sl.Settings(openai_api_key=12345)  # type: ignore[arg-type]

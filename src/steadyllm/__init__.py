@@ -56,6 +56,7 @@ if _typing.TYPE_CHECKING:
         StructuredOutputError,
         ToolLoopError,
     )
+    from ._core.server_tools import ServerTool, UserLocation, code_execution, web_fetch, web_search
     from ._core.types import (
         CachePoint,
         Citation,
@@ -114,6 +115,13 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "._config.rotating": ("Token", "TokenProvider"),
     "._core.context": ("Context", "context", "current_context"),
     "._core.embeddings": ("Embeddings",),
+    "._core.server_tools": (
+        "ServerTool",
+        "UserLocation",
+        "code_execution",
+        "web_fetch",
+        "web_search",
+    ),
     "._core.counts": ("TokenCount",),
     "._metering.models": ("ModelInfo", "model_info"),
     "._core.errors": (
@@ -225,6 +233,12 @@ __all__ = [
     "ToolExecution",
     "ToolRunResult",
     "ToolStream",
+    # tools the provider runs
+    "web_search",
+    "web_fetch",
+    "code_execution",
+    "ServerTool",
+    "UserLocation",
     # flows
     "LLMCallConfig",
     "run_llm_call",

@@ -186,7 +186,9 @@ async def tool_loop(
     run the tools it asks for and yield each execution, repeat. After
     ``max_iterations`` turns with tool calls: ``ToolLoopError``, or with
     ``on_max_iterations="answer"`` one more turn with tools disabled."""
-    specs = [t.spec for t in table.values()]
+    # options' own tools are the provider-run ones (sl.web_search(), ...), offered
+    # on every turn beside the functions of the table
+    offered = [*(t.spec for t in table.values()), *options.get("tools", ())]
     telemetry = turns.telemetry()
     context = options.get("context")
     agent = getattr(context, "agent", None) or str(model or "agent")
@@ -196,7 +198,7 @@ async def tool_loop(
             final = iteration > max_iterations
             if final and on_max_iterations == "error":
                 raise _limit_error(max_iterations, result)
-            turn: dict[str, Any] = {**options, "tools": specs}
+            turn: dict[str, Any] = {**options, "tools": offered}
             if final:
                 turn["tool_choice"] = "none"
             answer: list[Response] = []

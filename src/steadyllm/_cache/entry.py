@@ -61,6 +61,11 @@ def cache_key(request: Request) -> str:
         "extra": request.extra,
         # Left out when unset, so entries written before these options existed still hit.
         **({"reasoning_effort": request.reasoning_effort} if request.reasoning_effort else {}),
+        **(
+            {"server_tools": [t.to_dict() for t in request.server_tools]}
+            if request.server_tools
+            else {}
+        ),
         **({"thinking_budget": request.thinking_budget} if request.thinking_budget else {}),
         **({"reasoning_summary": request.reasoning_summary} if request.reasoning_summary else {}),
         **(

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, Unpack, overload
 
+from .._core.server_tools import ServerTool
 from .._core.types import Message, Response
 from .plan import CallOptions, LoopOptions, loop_timeout_ms
 
@@ -17,9 +18,27 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from .._agents.loop import OnLimit, ToolRunResult, ToolStream, Turns
+    from .._agents.tools import Tool
 
 #: A pydantic model class given to ``chat_json``, whose instance it returns.
 M = TypeVar("M", bound="BaseModel")
+
+
+def _tool_table(
+    tools: Sequence[Any],
+    handlers: Mapping[str, Callable[..., Any]] | None,
+    timeout_ms: float | None,
+    opts: dict[str, Any],
+) -> dict[str, Tool]:
+    """The functions a tool loop runs, by name; the tools the provider runs itself
+    (``sl.web_search()``, ...) go in ``opts["tools"]``, offered on every turn."""
+    from .._agents.tools import as_tools
+
+    server = [t for t in tools if isinstance(t, ServerTool)]
+    if server:
+        opts["tools"] = server
+        tools = [t for t in tools if not isinstance(t, ServerTool)]
+    return as_tools(tools, handlers, timeout_ms)
 
 
 class AgentCalls:
@@ -45,7 +64,6 @@ class AgentCalls:
         error results. After ``max_iterations`` turns: ``ToolLoopError``, or with
         ``on_max_iterations="answer"`` one more turn with tools disabled."""
         from .._agents.loop import chat_with_tools
-        from .._agents.tools import as_tools
 
         opts: dict[str, Any] = dict(options)
         timeout_ms = loop_timeout_ms(tool_timeout_ms, opts)
@@ -53,7 +71,7 @@ class AgentCalls:
             self._turns(),
             model,
             messages,
-            as_tools(tools, handlers, timeout_ms),
+            _tool_table(tools, handlers, timeout_ms, opts),
             max_iterations,
             on_max_iterations,
             opts,
@@ -74,10 +92,9 @@ class AgentCalls:
         """``chat_with_tools`` as a stream: ``async for event in ...`` yields every turn's
         stream events and a ``ToolExecution`` per tool run; ``.result`` at the end."""
         from .._agents.loop import ToolStream
-        from .._agents.tools import as_tools
 
         opts: dict[str, Any] = dict(options)
-        table = as_tools(tools, handlers, loop_timeout_ms(tool_timeout_ms, opts))
+        table = _tool_table(tools, handlers, loop_timeout_ms(tool_timeout_ms, opts), opts)
         return ToolStream(
             self._turns(), model, messages, table, max_iterations, on_max_iterations, opts
         )

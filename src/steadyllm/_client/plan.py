@@ -15,6 +15,7 @@ from typing import Any, TypedDict
 
 from .._core.context import Context
 from .._core.errors import InvalidRequestError
+from .._core.server_tools import ServerTool
 from .._core.types import (
     CacheMode,
     Message,
@@ -58,7 +59,7 @@ class TurnFields(TypedDict, total=False):
 class RequestOptions(TurnFields, total=False):
     """Every field of one Request, as ``build_request`` takes them."""
 
-    tools: Sequence[ToolSpec] | None
+    tools: Sequence[ToolSpec | ServerTool] | None
     tool_choice: ToolChoice | None
 
 
@@ -87,7 +88,7 @@ class EmbedOptions(TypedDict, total=False):
 class CountOptions(TurnFields, total=False):
     """Keyword options of ``count_tokens``: what shapes the prompt, and the call's own."""
 
-    tools: Sequence[ToolSpec] | None
+    tools: Sequence[ToolSpec | ServerTool] | None
     tool_choice: ToolChoice | None
     context: Context | None
     timeout_ms: int | None
@@ -97,7 +98,7 @@ class CountOptions(TurnFields, total=False):
 class CallOptions(LoopOptions, total=False):
     """Keyword options accepted by ``chat`` and ``stream``."""
 
-    tools: Sequence[ToolSpec] | None
+    tools: Sequence[ToolSpec | ServerTool] | None
     tool_choice: ToolChoice | None
 
 
@@ -106,14 +107,25 @@ def build_request(
 ) -> Request:
     """The Request of one call, its list-like options copied (the caller keeps theirs)."""
     stop = fields.get("stop")
+    tools, server_tools = split_tools(fields.get("tools") or ())
     options: dict[str, Any] = {
         **fields,
-        "tools": list(fields.get("tools") or ()),
+        "tools": tools,
+        "server_tools": server_tools,
         "stop": [stop] if isinstance(stop, str) else (list(stop) if stop is not None else None),
         "extra": dict(fields.get("extra") or {}),
         "headers": dict(fields.get("headers") or {}),
     }
     return Request(provider, model, as_list(messages), stream=stream, **options)
+
+
+def split_tools(tools: Sequence[Any]) -> tuple[list[Any], list[ServerTool]]:
+    """``tools=`` of a call: the functions the model may call (checked with the
+    request), and the tools the provider runs itself."""
+    if not any(isinstance(t, ServerTool) for t in tools):
+        return list(tools), []
+    server = [t for t in tools if isinstance(t, ServerTool)]
+    return [t for t in tools if not isinstance(t, ServerTool)], server
 
 
 @dataclass(slots=True)

@@ -16,18 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from .._core.errors import ConfigError
-from .._core.redact import redact, register_url_credentials
+from .._core.redact import redact
 from .model_table import parse_models
 from .prices import parse_prices
 from .provider_tables import ProviderOptions, provider_tables
 from .rotating import TokenProvider
 from .secret import Secret as Secret
-from .spec import LOG_LEVELS, SettingSpec, specs_of
+from .spec import specs_of
 from .specs_state import _State
-from .urls import proxy_url, valid_host
-
-_TRUE = frozenset(("1", "true", "yes", "on"))
-_FALSE = frozenset(("0", "false", "no", "off"))
+from .values import parse_value
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +58,14 @@ class Settings(_State):
     #: Where each value came from (``code``, ``env``, ``.env``, ``toml``), for ``steadyllm config``.
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
+    def __post_init__(self) -> None:
+        for spec in _SECRETS:  # Settings(openai_api_key="sk-..."): wrapped as load() does
+            value = getattr(self, spec.name)
+            if value is not None and not isinstance(value, Secret | TokenProvider):
+                object.__setattr__(
+                    self, spec.name, parse_value(spec, value, f"Settings({spec.name}=...)")
+                )
+
     @classmethod
     def load(
         cls,
@@ -90,7 +95,7 @@ class Settings(_State):
                 spec = SPECS_BY_NAME.get(key)
                 if spec is None:
                     raise _unknown(key, f" in {toml_path}")
-                values[key] = _parse(spec, raw, f"{key} in {toml_path}")
+                values[key] = parse_value(spec, raw, f"{key} in {toml_path}")
                 sources[key] = "toml"
 
         dotenv_values = _read_dotenv(dotenv)
@@ -98,7 +103,7 @@ class Settings(_State):
             for source, mapping in (("env", environ), (".env", dotenv_values)):
                 raw = mapping.get(spec.env)
                 if raw is not None and raw != "":
-                    values[spec.name] = _parse(spec, raw, f"{spec.env} (from {source})")
+                    values[spec.name] = parse_value(spec, raw, f"{spec.env} (from {source})")
                     sources[spec.name] = source
                     break
 
@@ -111,7 +116,7 @@ class Settings(_State):
             spec = SPECS_BY_NAME.get(key)
             if spec is None:
                 raise _unknown(key, "")
-            values[key] = _parse(spec, raw, key)
+            values[key] = parse_value(spec, raw, key)
             sources[key] = "code"
         if "providers" in tables:  # api_key_env: read where every other key is read
             tables["providers"] = {
@@ -130,7 +135,7 @@ class Settings(_State):
             spec = SPECS_BY_NAME.get(key)
             if spec is None:
                 raise _unknown(key, "")
-            parsed[key] = _parse(spec, raw, key)
+            parsed[key] = parse_value(spec, raw, key)
         return replace(self, **parsed, sources={**self.sources, **dict.fromkeys(parsed, "code")})
 
     def __repr__(self) -> str:
@@ -169,6 +174,7 @@ class Settings(_State):
 #: Every setting, in declaration order: the one table the rest reads.
 SETTINGS = specs_of(Settings)
 SPECS_BY_NAME = {s.name: s for s in SETTINGS}
+_SECRETS = tuple(s for s in SETTINGS if s.kind == "secret")
 
 
 def _toml_path(
@@ -198,64 +204,6 @@ def _unknown(key: str, where: str) -> ConfigError:
         + ", and the [aliases], [fallbacks], [limits], [prices], [models] and [providers] "
         "tables"
     )
-
-
-def _parse(spec: SettingSpec, raw: Any, where: str) -> Any:
-    """Convert and check one value; ``where`` names its origin in the error."""
-    if raw is None:
-        return None
-    if spec.kind == "secret" and isinstance(raw, Secret):
-        return raw
-    if spec.kind == "secret" and callable(raw):  # rotation: fetched and refreshed per call
-        return TokenProvider(raw, what=f"{spec.env} credential")
-
-    def bad(reason: str = "") -> ConfigError:
-        shown = "(hidden)" if spec.kind == "secret" else repr(raw)
-        hint = f": {reason}" if reason else ""
-        return ConfigError(f"invalid value {shown} for {where}{hint}; expected {spec.accepted()}")
-
-    text = raw.strip() if isinstance(raw, str) else raw
-    if spec.kind == "bool":
-        if isinstance(text, bool):
-            return text
-        if isinstance(text, str) and text.lower() in _TRUE | _FALSE:
-            return text.lower() in _TRUE
-        raise bad()
-    if spec.kind in ("int", "float"):
-        if isinstance(text, bool):
-            raise bad()
-        try:
-            number: float = int(text) if spec.kind == "int" else float(text)
-        except (TypeError, ValueError):
-            raise bad() from None
-        if spec.kind == "int" and isinstance(text, float) and text != int(text):
-            raise bad("not a whole number")
-        if (
-            number != number
-            or (spec.minimum is not None and number < spec.minimum)
-            or (spec.maximum is not None and number > spec.maximum)
-        ):
-            raise bad("out of range")
-        return number
-    if not isinstance(text, str) or not text:
-        raise bad()
-    if spec.kind == "choice":
-        if text not in spec.choices:
-            raise bad()
-        return text
-    if spec.kind == "level":
-        if text.upper() not in LOG_LEVELS:
-            raise bad()
-        return text.upper()
-    if spec.kind == "url":
-        if not text.startswith(("http://", "https://")) or not valid_host(text):
-            raise bad()
-        register_url_credentials(text)  # a password in a base URL is a secret
-    if spec.kind == "proxy":
-        return proxy_url(text, bad)
-    if spec.kind == "secret":
-        return Secret(text)
-    return text
 
 
 def _aliases(raw: Any, where: str) -> dict[str, str]:

@@ -8,6 +8,7 @@ from typing import Any
 
 from .errors import InvalidRequestError
 from .parts import ASSISTANT_ONLY
+from .server_tools import ServerTool
 from .types import (
     CachePoint,
     DocumentPart,
@@ -130,11 +131,20 @@ def _check_part(part: Part, role: str, where: str) -> None:
         )
 
 
-def check_tools(tools: Sequence[ToolSpec], tool_choice: str | None) -> None:
+def check_tools(
+    tools: Sequence[ToolSpec], tool_choice: str | None, server_tools: Sequence[ServerTool] = ()
+) -> None:
+    kinds = [t.kind for t in server_tools]
+    twice = sorted({kind for kind in kinds if kinds.count(kind) > 1})
+    if twice:
+        raise InvalidRequestError(f"sl.{twice[0]}() is given twice in tools; give it once")
     names: set[str] = set()
     for tool in tools:
         if not isinstance(tool, ToolSpec):
-            raise InvalidRequestError(f"tools must be ToolSpec objects, got {type(tool).__name__}")
+            raise InvalidRequestError(
+                "tools must be ToolSpec objects or server tools (sl.web_search(), "
+                f"sl.web_fetch(), sl.code_execution()), got {type(tool).__name__}"
+            )
         if not tool.name or not tool.name.replace("_", "a").replace("-", "a").isalnum():
             raise InvalidRequestError(
                 f"tool name {tool.name!r} is invalid; use letters, digits, '_' and '-'"
@@ -148,7 +158,7 @@ def check_tools(tools: Sequence[ToolSpec], tool_choice: str | None) -> None:
         names.add(tool.name)
     if tool_choice is None or tool_choice in ("auto", "none"):
         return
-    if not tools:
+    if not tools and not (server_tools and tool_choice == "required"):
         raise InvalidRequestError(f"tool_choice={tool_choice!r} needs tools")
     if tool_choice != "required" and tool_choice not in names:
         raise InvalidRequestError(
@@ -159,7 +169,7 @@ def check_tools(tools: Sequence[ToolSpec], tool_choice: str | None) -> None:
 
 def check_request(request: Request) -> None:
     check_messages(request.messages)
-    check_tools(request.tools, request.tool_choice)
+    check_tools(request.tools, request.tool_choice, request.server_tools)
     _check_range("temperature", request.temperature, 0.0, 2.0)
     _check_range("top_p", request.top_p, 0.0, 1.0)
     if request.max_tokens is not None and (

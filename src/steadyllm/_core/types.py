@@ -45,6 +45,7 @@ from .parts import (
     image,
     part_dict,
 )
+from .server_tools import ServerTool
 from .usage import ContentFilterResult, RateLimitInfo, Usage
 
 # Parts, events and usage live in their own modules; every layer imports them from here.
@@ -237,6 +238,8 @@ class Request:
     messages: list[Message]
     tools: list[ToolSpec] = field(default_factory=list)
     tool_choice: ToolChoice | None = None
+    #: Tools the provider runs itself (``sl.web_search()``, ...), in call order.
+    server_tools: list[ServerTool] = field(default_factory=list)
     temperature: float | None = None
     top_p: float | None = None
     max_tokens: int | None = None

@@ -41,6 +41,9 @@ class Usage:
     #: The audio among ``cached_tokens`` (Gemini's ``cacheTokensDetails``), priced
     #: at the cached-audio rate where one is known.
     cached_audio_tokens: int = 0
+    #: Pages the provider fetched for the call (Anthropic's web fetch tool; no charge
+    #: beyond the tokens the pages add).
+    web_fetch_requests: int = 0
 
     def __post_init__(self) -> None:
         if not self.total_tokens:
@@ -63,6 +66,7 @@ class Usage:
         self.accepted_prediction_tokens += other.accepted_prediction_tokens
         self.rejected_prediction_tokens += other.rejected_prediction_tokens
         self.cached_audio_tokens += other.cached_audio_tokens
+        self.web_fetch_requests += other.web_fetch_requests
         return self
 
     def __add__(self, other: Usage) -> Usage:

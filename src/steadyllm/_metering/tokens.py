@@ -135,6 +135,8 @@ def estimate_request_tokens(request: Request) -> int:
     total = estimate_prompt_tokens(request.messages)
     if request.tools:
         total += estimate_tool_tokens(request.tools)
+    for server_tool in request.server_tools:  # its declaration; what it adds is billed after
+        total += PER_MESSAGE_OVERHEAD + _schema_tokens(server_tool.to_dict())
     if request.response_format:
         total += _schema_tokens(request.response_format)
     return total

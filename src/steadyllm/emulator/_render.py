@@ -210,7 +210,7 @@ class AnthropicRender:
                 "ephemeral_1h_input_tokens": r.cache_write_1h_tokens,
             },
             "output_tokens": r.completion_tokens,
-            "server_tool_use": {"web_search_requests": _server_tools.searches(r.server_blocks)},
+            "server_tool_use": _server_tools.server_tool_use(r.server_blocks),
             "service_tier": "standard",
         }
 
@@ -242,10 +242,18 @@ class AnthropicRender:
             "stop_reason": self.stop_reason(r.finish),
             "stop_sequence": None,
             "usage": self.usage(r),
+            **self._container(r),
         }
+
+    @staticmethod
+    def _container(r: Reply) -> dict[str, Any]:
+        """The code execution sandbox a reply names, where it ran code."""
+        sandbox = _server_tools.container(r.server_blocks)
+        return {"container": sandbox} if sandbox else {}
 
     def stream(self, r: Reply, behavior: Behavior) -> tuple[list[bytes], list[bytes], list[bytes]]:
         start_usage = {**self.usage(r), "output_tokens": 1}
+        del start_usage["server_tool_use"]
         head = [
             sse(
                 {
@@ -274,8 +282,16 @@ class AnthropicRender:
             sse(
                 {
                     "type": "message_delta",
-                    "delta": {"stop_reason": self.stop_reason(r.finish), "stop_sequence": None},
-                    "usage": {"output_tokens": r.completion_tokens},
+                    "delta": {
+                        "stop_reason": self.stop_reason(r.finish),
+                        "stop_sequence": None,
+                        **self._container(r),
+                    },
+                    # the server tools' counts come at the end, as Anthropic sends them
+                    "usage": {
+                        "output_tokens": r.completion_tokens,
+                        "server_tool_use": _server_tools.server_tool_use(r.server_blocks),
+                    },
                 },
                 "message_delta",
             ),

@@ -244,7 +244,7 @@ class Handler:
         pieces = [thought, text, *(a for _, _, a in calls)]
         completion = sum(-(-len(t) // 4) for t in pieces if t)
         cache = self.state.prompt_cache.use(body) if self.api == "anthropic" else None
-        searched = _server_tools.web_search(body) if self.api == "anthropic" else []
+        searched = _server_tools.blocks(body) if self.api == "anthropic" else []
         read, write_5m, write_1h = (
             (cache.read, cache.write_5m, cache.write_1h) if cache else (0, 0, 0)
         )

@@ -1,14 +1,21 @@
-"""Anthropic's server-side web search, emulated: a request that offers the
-``web_search`` tool (``{"type": "web_search_20250305", "name": "web_search"}``)
-gets a ``server_tool_use`` block, its ``web_search_tool_result`` and an answer
-citing the result (``web_search_result_location``), with
-``usage.server_tool_use.web_search_requests`` counted, as the real API returns
-them."""
+"""Anthropic's server tools, emulated in the shapes the real API returns them
+(recorded in tests/fixtures/recorded/corpus/):
+
+- ``web_search_*``: a ``server_tool_use`` block, its ``web_search_tool_result``
+  and an answer citing the result (``web_search_result_location``), counted in
+  ``usage.server_tool_use.web_search_requests``;
+- ``web_fetch_*``: for a URL in the last user message, a ``web_fetch`` call and
+  its ``web_fetch_tool_result`` (the page as a text document), counted in
+  ``web_fetch_requests``;
+- ``code_execution_*``: a ``bash_code_execution`` call echoing the request and
+  its ``bash_code_execution_tool_result``, with the reply's ``container``."""
 
 from __future__ import annotations
 
 import base64
 import json
+import re
+import time
 import uuid
 from typing import Any
 
@@ -16,15 +23,26 @@ from ._frames import Quiet, sse
 from ._state import last_user_text
 
 
-def web_search(body: dict[str, Any]) -> list[dict[str, Any]]:
-    """The search blocks for a request that offers web search, else none."""
+def _offered(body: dict[str, Any], prefix: str) -> bool:
     tools = body.get("tools") or []
-    if not any(
-        isinstance(t, dict) and str(t.get("type", "")).startswith("web_search_") for t in tools
-    ):
+    return any(isinstance(t, dict) and str(t.get("type", "")).startswith(prefix) for t in tools)
+
+
+def _call(name: str, arguments: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    ident = f"srvtoolu_{uuid.uuid4().hex[:20]}"
+    return ident, {"type": "server_tool_use", "id": ident, "name": name, "input": arguments}
+
+
+def blocks(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The server tool blocks for what a request offers, in a real reply's order."""
+    return _search(body) + _fetch(body) + _execute(body)
+
+
+def _search(body: dict[str, Any]) -> list[dict[str, Any]]:
+    if not _offered(body, "web_search_"):
         return []
     query = last_user_text(body)[:80] or "search"
-    ident = f"srvtoolu_{uuid.uuid4().hex[:20]}"
+    ident, call = _call("web_search", {"query": query})
     secret = base64.b64encode(f"emulated page for {query}".encode()).decode()
     result = {
         "type": "web_search_result",
@@ -33,10 +51,46 @@ def web_search(body: dict[str, Any]) -> list[dict[str, Any]]:
         "encrypted_content": secret,
         "page_age": None,
     }
-    return [
-        {"type": "server_tool_use", "id": ident, "name": "web_search", "input": {"query": query}},
-        {"type": "web_search_tool_result", "tool_use_id": ident, "content": [result]},
-    ]
+    return [call, {"type": "web_search_tool_result", "tool_use_id": ident, "content": [result]}]
+
+
+def _fetch(body: dict[str, Any]) -> list[dict[str, Any]]:
+    found = re.search(r"https?://[^\s\"'<>]+", last_user_text(body))
+    if not _offered(body, "web_fetch_") or found is None:
+        return []
+    url = found.group(0).rstrip(".,;:!?)")
+    ident, call = _call("web_fetch", {"url": url})
+    page = {
+        "type": "document",
+        "source": {"type": "text", "media_type": "text/plain", "data": f"The page at {url}."},
+        "title": url,
+    }
+    fetched = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
+    result = {"type": "web_fetch_result", "url": url, "retrieved_at": fetched, "content": page}
+    return [call, {"type": "web_fetch_tool_result", "tool_use_id": ident, "content": result}]
+
+
+def _execute(body: dict[str, Any]) -> list[dict[str, Any]]:
+    if not _offered(body, "code_execution_"):
+        return []
+    said = last_user_text(body)[:60]
+    ident, call = _call("bash_code_execution", {"command": f"echo {json.dumps(said)}"})
+    ran = {
+        "type": "bash_code_execution_result",
+        "stdout": f"{said}\n",
+        "stderr": "",
+        "return_code": 0,
+        "content": [],
+    }
+    return [call, {"type": "bash_code_execution_tool_result", "tool_use_id": ident, "content": ran}]
+
+
+def container(blocks: list[dict[str, Any]]) -> dict[str, str] | None:
+    """The sandbox a reply that ran code names (``container``), else None."""
+    if not any(b.get("name") == "bash_code_execution" for b in blocks):
+        return None
+    expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
+    return {"id": f"container_{uuid.uuid4().hex[:24]}", "expires_at": expires}
 
 
 def citation(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -56,8 +110,13 @@ def citation(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def searches(blocks: list[dict[str, Any]]) -> int:
-    return sum(1 for b in blocks if b["type"] == "server_tool_use")
+def server_tool_use(blocks: list[dict[str, Any]]) -> dict[str, int]:
+    """``usage.server_tool_use``: the searches and the fetches the reply ran."""
+    names = [b["name"] for b in blocks if b["type"] == "server_tool_use"]
+    return {
+        "web_search_requests": names.count("web_search"),
+        "web_fetch_requests": names.count("web_fetch"),
+    }
 
 
 def frames(blocks: list[dict[str, Any]], index: int) -> list[bytes]:

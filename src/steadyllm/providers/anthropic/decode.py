@@ -116,6 +116,7 @@ def usage_from(data: Any, base: Usage | None = None, model: str = "") -> Usage:
     )
     server = data.get("server_tool_use")
     searches = count("web_search_requests", server) if isinstance(server, Mapping) else None
+    fetches = count("web_fetch_requests", server) if isinstance(server, Mapping) else None
     return Usage(
         prompt_tokens=uncached + cache_write + cache_read,
         completion_tokens=output if output is not None else old.completion_tokens,
@@ -124,6 +125,7 @@ def usage_from(data: Any, base: Usage | None = None, model: str = "") -> Usage:
         reasoning_tokens=thinking or old.reasoning_tokens,
         web_search_requests=searches if searches is not None else old.web_search_requests,
         cache_write_1h_tokens=write_1h if write_1h is not None else old.cache_write_1h_tokens,
+        web_fetch_requests=fetches if fetches is not None else old.web_fetch_requests,
     )
 
 

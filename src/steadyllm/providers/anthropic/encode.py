@@ -26,6 +26,7 @@ from ..._core.types import (
     ThinkingPart,
     ToolCall,
 )
+from .._server_tools import anthropic_tools, merge_extra
 from .dialect import JSON_TOOL, Dialect, _uses_json_tool
 
 
@@ -216,8 +217,7 @@ def encode_body(request: Request, dialect: Dialect) -> dict[str, Any]:
         body["thinking"] = _thinking(request, body)
     if request.stream:
         body["stream"] = True
-    body.update(request.extra)
-    return body
+    return merge_extra(body, request.extra)
 
 
 #: Options of other providers that Anthropic has no field for, and what to do instead.
@@ -296,6 +296,8 @@ def _tools(request: Request) -> tuple[list[dict[str, Any]], dict[str, Any] | Non
         {"name": t.name, "description": t.description, "input_schema": t.parameters}
         for t in request.tools
     ]
+    if request.server_tools:
+        tools += anthropic_tools(request.server_tools, request.provider, request.model)
     if _uses_json_tool(request):
         fmt = request.response_format or {}
         schema = fmt.get("schema") if fmt.get("type") == "json_schema" else {"type": "object"}

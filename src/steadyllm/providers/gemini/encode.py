@@ -25,6 +25,7 @@ from ..._core.types import (
     ThinkingPart,
     ToolCall,
 )
+from .._server_tools import gemini_tools
 from .dialect import Dialect
 
 #: Ids steadyllm gives calls that came without one: never sent back as ids.
@@ -199,6 +200,9 @@ def encode_body(request: Request, dialect: Dialect) -> dict[str, Any]:
             for t in request.tools
         ]
         tools.append({"functionDeclarations": declarations})
+    if request.server_tools:
+        vertex = dialect.provider == "vertex"
+        tools += gemini_tools(request.server_tools, dialect.provider, request.model, vertex)
     if tools:
         body["tools"] = tools
     tool_config = _tool_config(request)

@@ -14,6 +14,7 @@ from ..._core.types import (
     TextPart,
     ThinkingPart,
 )
+from .._server_tools import chat_tools, merge_extra
 from .._strict import schema_and_strict, tool_fields
 from .dialect import Dialect
 
@@ -115,6 +116,12 @@ def encode_body(request: Request, dialect: Dialect) -> dict[str, Any]:
             {"type": "function", "function": tool_fields(t, dialect.auto_strict)}
             for t in request.tools
         ]
+    if request.server_tools:
+        entries, options = chat_tools(request.server_tools, dialect.provider, request.model)
+        if entries:
+            body["tools"] = [*body.get("tools", ()), *entries]
+        if options is not None:
+            body["web_search_options"] = options
     if request.tool_choice is not None:
         choice = request.tool_choice
         body["tool_choice"] = (
@@ -146,7 +153,7 @@ def encode_body(request: Request, dialect: Dialect) -> dict[str, Any]:
         body["stream"] = True
         if dialect.stream_usage:
             body["stream_options"] = {"include_usage": True}
-    body.update(request.extra)
+    merge_extra(body, request.extra)
     for name, spelled in dialect.renamed:  # Mistral: seed is random_seed
         if name in body:
             body[spelled] = body.pop(name)

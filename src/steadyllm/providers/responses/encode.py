@@ -24,6 +24,7 @@ from ..._core.types import (
     TextPart,
     ThinkingPart,
 )
+from .._server_tools import responses_tools
 from .._strict import schema_and_strict, tool_fields
 from ..openai.dialect import Dialect
 
@@ -161,6 +162,8 @@ def encode_body(request: Request, dialect: Dialect) -> dict[str, Any]:
         {"type": "function", "strict": False, **tool_fields(t, dialect.auto_strict)}
         for t in request.tools
     ]
+    if request.server_tools:
+        tools += responses_tools(request.server_tools, dialect.provider, request.model)
     if tools:
         body["tools"] = tools
     choice = request.tool_choice
