@@ -17,7 +17,14 @@ from typing import Any
 import yaml
 
 OUT = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "recorded" / "server_tools.json"
-FOLDERS = ("test_anthropic", "test_google", "test_openai", "test_openai_responses", "test_openrouter")
+FOLDERS = (
+    "test_anthropic",
+    "test_google",
+    "test_openai",
+    "test_openai_responses",
+    "test_openrouter",
+)
+SOURCE = "pydantic/pydantic-ai tests/models/cassettes"
 WORDS = ("web_search", "web_fetch", "code_execution")
 
 
@@ -47,7 +54,7 @@ def pick(cassettes: Path) -> list[dict[str, Any]]:
                     continue
                 out.append(
                     {
-                        "source": f"pydantic/pydantic-ai tests/models/cassettes/{folder}/{path.name}",
+                        "source": f"{SOURCE}/{folder}/{path.name}",
                         "interaction": index,
                         "uri": interaction["request"]["uri"],
                         "model": body.get("model"),
