@@ -177,3 +177,97 @@ def test_openrouter_streamed_citations_arrive_as_events_and_end_on_the_text(
     response = assemble(events, "openrouter", "m")
     assert [c.raw for c in response.citations] == expected and response.text
     assert response.finish_reason == "stop" and response.usage.web_search_requests == 1
+
+
+# ------------------------------------------------------------------ vLLM
+# A vLLM server (Qwen2.5) streaming a tool call, as g0t4/ask-openai.nvim traced
+# it from curl (lua/ask-openai/tools/notes/vllm-qwen.md, rebuilt by
+# scripts/pick_vllm_capture.py): the call's id, type and name in one delta, its
+# arguments in three more, vLLM's own ``stop_reason`` beside the finish reason,
+# no usage (the request did not ask for it), then [DONE].
+VLLM = "vllm_tool_call_stream"
+
+
+def _vllm_request() -> Request:
+    sent = json.loads((RECORDED / "vllm_tool_call_request.json").read_text())
+    system, user = sent["messages"]
+    tools = [
+        sl.ToolSpec(t["function"]["name"], parameters=t["function"]["parameters"])
+        for t in sent["tools"]
+    ]
+    return Request(
+        provider="vllm",
+        model=sent["model"],
+        messages=[sl.system(system["content"]), sl.user(user["content"])],
+        tools=tools,
+        stream=True,
+    )
+
+
+def _check_vllm(response: sl.Response) -> None:
+    (call,) = response.tool_calls
+    assert (call.id, call.name) == ("chatcmpl-tool-ca99dda515524c6abe47d1ea22813507", "run_command")
+    assert call.parsed_arguments() == {"command": "ls"}
+    assert response.finish_reason == "tool_calls" and response.text == ""
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(min_value=0), max_size=12))
+def test_a_recorded_vllm_tool_call_stream_at_any_boundaries(cuts: list[int]) -> None:
+    data = body(VLLM)
+    points = [c % (len(data) + 1) for c in cuts]
+    decoder = StreamDecoder(_vllm_request(), Dialect(provider="vllm"), {})
+    _check_vllm(assemble(run_stream(decoder, data, points)))
+
+
+def test_the_openai_sdk_reads_the_vllm_stream_the_same_way() -> None:
+    from .test_recorded_corpus import sdk_chat_stream
+
+    completion = sdk_chat_stream(body(VLLM))
+    (sdk_call,) = completion.choices[0].message.tool_calls
+    decoder = StreamDecoder(_vllm_request(), Dialect(provider="vllm"), {})
+    ours = assemble(run_stream(decoder, body(VLLM)))
+    assert (sdk_call.id, sdk_call.function.name) == (ours.tool_calls[0].id, ours.tool_calls[0].name)
+    assert sdk_call.function.arguments == ours.tool_calls[0].arguments
+    assert completion.choices[0].finish_reason == ours.finish_reason
+
+
+def test_steadyllm_sends_vllm_the_recorded_request() -> None:
+    from steadyllm.providers.openai.encode import encode_body
+
+    sent = json.loads((RECORDED / "vllm_tool_call_request.json").read_text())
+    ours = encode_body(_vllm_request(), Dialect(provider="vllm"))
+    # steadyllm asks for usage in streams, where the plugin did not
+    assert ours.pop("stream_options") == {"include_usage": True}
+    for tool in sent["tools"]:
+        tool["function"].setdefault("description", "")
+    assert ours == sent
+
+
+async def test_the_vllm_stream_over_http_books_an_estimate() -> None:
+    seen: list[bytes] = []
+    server, url = await serve_bytes(body(VLLM), seen)
+    settings_ = sl.Settings.load(
+        env={},
+        dotenv=False,
+        config_file=False,
+        vllm_base_url=url + "/v1",
+        prices={"vllm:qwen": {"input": 1.0, "output": 2.0}},
+    )
+    request = _vllm_request()
+    try:
+        async with (
+            sl.Client(settings_) as client,
+            client.stream("vllm:qwen", request.messages, tools=request.tools) as stream,
+        ):
+            async for _ in stream:
+                pass
+        response = stream.response
+        _check_vllm(response)
+        # vLLM sent no usage: the call is booked at an estimate, never at $0
+        assert response.usage.cost_usd is not None and response.usage.cost_usd > 0
+        assert response.cost_estimated
+        assert seen[0].startswith(b"POST /v1/chat/completions")
+    finally:
+        server.close()
+        await server.wait_closed()
