@@ -21,7 +21,7 @@ from steadyllm.providers.openai.dialect import Dialect
 from steadyllm.providers.openai.stream import StreamDecoder
 
 from .test_recorded_anthropic import serve_bytes
-from .wire import FIXTURES, assemble, run_stream
+from .wire import FIXTURES, assemble, run_stream, sdk_stream_completion
 
 RECORDED = FIXTURES / "recorded" / "azure"
 AZURE = Dialect(provider="azure", send_model=False, documents=False)
@@ -82,26 +82,9 @@ def test_a_recorded_azure_stream_at_any_boundaries(n: int, cuts: list[int]) -> N
     check(n, assemble(run_stream(decoder, data, [c % (len(data) + 1) for c in cuts])))
 
 
-def sdk_chat_stream(data: bytes) -> Any:
-    """What the openai SDK accumulates: its stream builds each chunk without
-    validating it (``construct_type``), so Azure's preamble, whose ``object`` is
-    empty, passes as it does for SDK users."""
-    from openai._models import construct_type
-    from openai.lib.streaming.chat import ChatCompletionStreamState
-    from openai.types.chat import ChatCompletionChunk
-
-    from steadyllm.sse import SSEDecoder
-
-    state: Any = ChatCompletionStreamState()
-    for event in SSEDecoder().feed(data):
-        chunk = construct_type(type_=ChatCompletionChunk, value=json.loads(event.data))
-        state.handle_chunk(chunk)
-    return state.get_final_completion()
-
-
 @pytest.mark.parametrize("n", sorted(EXPECTED))
 def test_the_openai_sdk_reads_each_azure_stream_the_same_way(n: int) -> None:
-    completion: Any = sdk_chat_stream(body(n))
+    completion: Any = sdk_stream_completion(body(n))
     ours = assemble(run_stream(StreamDecoder(request(n), AZURE, {}), body(n)))
     choice = completion.choices[0]
     assert (choice.message.content or "") == ours.text

@@ -50,3 +50,33 @@ def assemble(events: list[ProviderEvent], provider: str = "p", model: str = "m")
     for event in events:
         assembler.add(event)
     return assembler.response(provider=provider, model=model)
+
+
+def _without_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
+
+
+def sdk_stream_completion(data: bytes, *, drop_nulls: bool = False) -> Any:
+    """The completion the openai SDK accumulates from a Chat Completions stream: its
+    stream builds each chunk without validating it (``construct_type``), so a chunk
+    the SDK's types do not quite fit (Azure's preamble, whose ``object`` is empty)
+    passes as it does for SDK users. ``drop_nulls``: leave out null fields first, for
+    chunks recorded as the SDK dumped them (it writes null for every field the server
+    left out, and a null ``type`` then breaks its own accumulator)."""
+    from openai._models import construct_type
+    from openai.lib.streaming.chat import ChatCompletionStreamState
+    from openai.types.chat import ChatCompletionChunk
+
+    state: Any = ChatCompletionStreamState()
+    for event in SSEDecoder().feed(data):
+        if event.data.startswith("[DONE]"):
+            break
+        value = json.loads(event.data)
+        value = _without_nulls(value) if drop_nulls else value
+        chunk = construct_type(type_=ChatCompletionChunk, value=value)
+        state.handle_chunk(chunk)
+    return state.get_final_completion()

@@ -88,6 +88,8 @@ def usage_from(data: Any, provider: str = "openai", model: str = "") -> Usage | 
     completion = data.get("completion_tokens_details")
     prompt = prompt if isinstance(prompt, dict) else {}
     completion = completion if isinstance(completion, dict) else {}
+    if "cached_tokens" in data and "cached_tokens" not in prompt:  # Together: top level
+        prompt = {**prompt, "cached_tokens": data["cached_tokens"]}
     values = (
         data.get("prompt_tokens"),
         data.get("completion_tokens"),
