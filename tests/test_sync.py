@@ -237,3 +237,67 @@ def test_the_sync_constructor_takes_the_hooks_and_breaker() -> None:
     ):
         client.chat("fake:m", [sl.user("x")])
     assert changes == [("fake:m", "closed", "open")]
+
+
+def test_a_call_cancelled_before_it_starts_is_dropped_unstarted() -> None:
+    import asyncio
+    from concurrent.futures import Future
+
+    from steadyllm._client.loop_call import submit
+
+    loop = asyncio.new_event_loop()
+    ran: list[str] = []
+    dropped = threading.Event()
+
+    async def work() -> str:
+        ran.append("ran")
+        return "done"
+
+    try:
+        future: Future[str] = Future()
+        future.cancel()  # interrupted before the loop got to it
+        submit(loop, work(), future, dropped.set)
+        loop.run_until_complete(asyncio.sleep(0))
+        assert dropped.is_set() and ran == []
+        second: Future[str] = Future()
+        submit(loop, work(), second, dropped.set)
+        loop.run_until_complete(asyncio.sleep(0))
+        assert second.result(timeout=1) == "done" and ran == ["ran"]
+    finally:
+        loop.close()
+
+
+def test_a_cancelled_caller_cancels_the_running_task_and_its_error_is_kept() -> None:
+    import asyncio
+    from concurrent.futures import CancelledError, Future
+
+    from steadyllm._client.loop_call import submit
+
+    loop = asyncio.new_event_loop()
+    started, stopped = asyncio.Event(), asyncio.Event()
+
+    async def hang() -> None:
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            stopped.set()
+
+    async def fail() -> None:
+        raise ValueError("boom")
+
+    try:
+        future: Future[None] = Future()
+        submit(loop, hang(), future, lambda: None)
+        loop.run_until_complete(started.wait())
+        assert future.cancel()
+        loop.run_until_complete(stopped.wait())  # the task itself was cancelled
+        with pytest.raises(CancelledError):
+            future.result(timeout=0)
+        failing: Future[None] = Future()
+        submit(loop, fail(), failing, lambda: None)
+        loop.run_until_complete(asyncio.sleep(0))
+        with pytest.raises(ValueError, match="boom"):
+            failing.result(timeout=1)
+    finally:
+        loop.close()

@@ -32,6 +32,7 @@ from .._resilience.guard import Resilience
 from .._resilience.retry import RetryPolicy
 from ..providers import Provider
 from .client import CallOptions, Client, LoopOptions
+from .loop_call import submit
 from .plan import CountOptions, EmbedOptions
 from .sync_streams import SyncChatStream, SyncToolStream
 
@@ -214,8 +215,9 @@ class SyncClient:
             finally:
                 finished.set()
 
-        future: Future[T] = asyncio.run_coroutine_threadsafe(call(), self._loop)
+        future: Future[T] = Future()
         try:
+            submit(self._loop, call(), future, finished.set)
             return future.result()
         except BaseException:  # KeyboardInterrupt while waiting: cancel the call too
             if future.cancel():
