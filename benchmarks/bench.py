@@ -4,7 +4,9 @@ Starts benchmarks/fixed_server.py on loopback pinned to core 1 (and, when
 redis-server is installed, a throw-away Redis there too, for the "steadyllm
 Redis-shared" row: the default configuration with STEADYLLM_REDIS_URL set),
 then runs each client in a fresh process pinned to core 0
-(benchmarks/bench_client.py), and
+(benchmarks/bench_client.py), every client once per round, several rounds
+(each figure is the median of its rounds: this machine's speed drifts by a
+third over minutes, and interleaving spreads the drift over every row), and
 measures `import` time in fresh interpreters. Prints a markdown table with
 ratios to raw aiohttp computed within this run, writes the figures as JSON
 (benchmarks/results.json), and with --record appends the table to
@@ -135,6 +137,21 @@ def run_client(
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
+def median_row(samples: list[dict[str, Any]]) -> dict[str, Any]:
+    """One client's figures over its rounds: each number the median of the rounds
+    that measured it (the leak run comes from the first round only)."""
+    row = dict(samples[0])
+    for key, value in samples[0].items():
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            values = [s[key] for s in samples if isinstance(s.get(key), int | float)]
+            row[key] = statistics.median(values)
+    for sample in samples[1:]:  # figures only a later round has
+        for key, value in sample.items():
+            row.setdefault(key, value)
+    row["rounds"] = len(samples)
+    return row
+
+
 COLUMNS = [
     ("import_ms", "import (ms)", "{:.0f}"),
     ("import_first_call_ms", "import + first call (ms)", "{:.0f}"),
@@ -251,6 +268,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="no leak check, fewer import runs")
     parser.add_argument("--record", action="store_true", help="append to benchmarks/RESULTS.md")
     parser.add_argument("--leak-calls", type=int, default=100_000, help="calls in the leak check")
+    parser.add_argument(
+        "--rounds", type=int, default=None, help="rounds of every client (default 3, --quick 1)"
+    )
     args = parser.parse_args()
     port = free_port()
     server = subprocess.Popen(
@@ -267,13 +287,20 @@ def main() -> None:
         prime_price_cache()
         runs = 3 if args.quick else 9
         bare = bare_interpreter_ms(runs)
+        names = [n for n in CLIENTS if n != SHARED or redis is not None]
+        if redis is None:
+            print("redis-server not found: no Redis-shared row", file=sys.stderr)
+        rounds = args.rounds or (1 if args.quick else 3)
+        samples: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
+        for number in range(rounds):
+            for name in names:  # one of each per round, in the same order every round
+                check_leak = number == 0 and not args.quick and name in LEAK_CHECKED
+                leak = args.leak_calls if check_leak else 0
+                samples[name].append(run_client(name, base, server.pid, leak))
+            print(f"measured round {number + 1} of {rounds}", file=sys.stderr, flush=True)
         rows = []
-        for name in CLIENTS:
-            if name == SHARED and redis is None:
-                print("redis-server not found: no Redis-shared row", file=sys.stderr)
-                continue
-            leak = 0 if args.quick or name not in LEAK_CHECKED else args.leak_calls
-            row = run_client(name, base, server.pid, leak)
+        for name in names:
+            row = median_row(samples[name])
             row["import_ms"] = import_ms(MODULES[name], runs)
             # Start-up is a single sample per process: take the median of several.
             row["import_first_call_ms"] = statistics.median(
@@ -281,7 +308,6 @@ def main() -> None:
                 for _ in range(runs)
             )
             rows.append(row)
-            print(f"measured {name}", file=sys.stderr, flush=True)
         if redis is not None:
             import fleet as fleet_bench
 
@@ -324,10 +350,11 @@ def main() -> None:
             f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
         )
         command = "make bench" if not args.quick else "python benchmarks/bench.py --quick"
-        with (HERE / "RESULTS.md").open("a") as f:
-            f.write(
+        with (HERE / "RESULTS.md").open("a") as results:
+            results.write(
                 f"\n## make bench, {datetime.date.today().isoformat()}\n\n"
-                f"{machine}; `{command}`; client on core 0, fixed server on core 1.\n\n"
+                f"{machine}; `{command}`; client on core 0, fixed server on core 1; "
+                f"each figure the median of {rounds} interleaved rounds.\n\n"
                 f"{report}\n"
             )
 

@@ -120,6 +120,44 @@ async def test_a_hung_server_fails_the_batch_within_the_timeout() -> None:
         await server.wait_closed()
 
 
+async def test_round_trips_reuse_their_connections_and_a_broken_one_goes_back(
+    shared: SharedState,
+) -> None:
+    await shared.run("limiter", ECHO, ["warm"], ["up"])
+    redis = await shared.client()
+    pool = redis.connection_pool
+    checkouts: list[int] = []
+    checkout = pool.get_connection
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        checkouts.append(1)
+        return await checkout(*args, **kwargs)
+
+    pool.get_connection = counted
+    for i in range(20):  # one at a time: the same connection every time
+        await shared.run("limiter", ECHO, [f"k{i}"], [i])
+    assert checkouts == []
+    # two batches in flight at once need two connections; both are kept after
+    first = asyncio.ensure_future(shared.run("limiter", ECHO, ["a"], [1]))
+    await asyncio.sleep(0)  # the first batch leaves
+    await asyncio.gather(first, shared.run("limiter", ECHO, ["b"], [2]))
+    assert len(checkouts) == 1 and len(shared.batcher._idle) == 2
+    # an exchange that fails mid-way is not kept: redis-py checks it on its next use
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    conn = shared.batcher._idle[-1]
+
+    async def reset(*args: Any, **kwargs: Any) -> Any:
+        raise RedisConnectionError("connection reset by peer")
+
+    conn.read_response = reset  # the next reply is lost on the way
+    with pytest.raises(SharedStateUnavailableError):
+        await shared.run("limiter", ECHO, ["c"], [3])
+    assert conn not in shared.batcher._idle and conn in pool._available_connections
+    del conn.read_response
+    assert list(await shared.run("limiter", ECHO, ["d"], [4])) == [b"d", b"4"]
+
+
 ARG = st.one_of(
     st.text(max_size=20),
     st.binary(max_size=20),
@@ -371,3 +409,33 @@ async def test_the_shared_gate_passes_in_process_parts_to_the_plain_gate() -> No
     await gate.settle(ticket, reservation, sl.ServerError("boom"), None, None, clock.now())
     assert breaker.state == "open" and reservation.settled  # no Redis was needed
     await gate.shared.aclose()
+
+
+async def test_counters_of_calls_in_a_row_go_out_in_one_write(
+    make_client: Callable[..., sl.Client], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from steadyllm._shared import costs
+
+    monkeypatch.setattr(costs, "LINGER", 60.0)  # longer than the test: only a flush writes
+    client = make_client(sl.FakeClock(1_000.0))
+    sent = record_scripts(client)
+    for _ in range(5):
+        await client.chat("fake:m", [sl.user("hi")])
+    assert sent.count("costs") == 0  # waiting for more to go along
+    fleet = await client.fleet_costs()  # writes what waits, then reads
+    assert sent.count("costs") == 1 and fleet["total"]["calls"] == 5
+
+
+async def test_lingering_counters_are_written_by_themselves(
+    make_client: Callable[..., sl.Client],
+) -> None:
+    client = make_client(sl.FakeClock(1_000.0))
+    sent = record_scripts(client)
+    await client.chat("fake:m", [sl.user("hi")])
+    await client.chat("fake:m", [sl.user("hi")])
+    counters = client.meter.shared_costs
+    assert counters is not None and counters.pending > 0 and sent.count("costs") == 0
+    writer = counters._writer._task
+    assert writer is not None
+    await asyncio.wait_for(writer, 5.0)  # the background writer: its wait, then one write
+    assert sent.count("costs") == 1 and counters.pending == 0  # both calls' counters

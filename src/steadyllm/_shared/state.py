@@ -41,8 +41,11 @@ class RetryingWriter:
     real time (the outage is real even under a fake clock). Used by the queued
     budget settlements and the fleet cost counters."""
 
-    def __init__(self, flush: Callable[[], Awaitable[bool]]) -> None:
+    def __init__(self, flush: Callable[[], Awaitable[bool]], linger: float = 0.0) -> None:
         self._flush = flush
+        #: Seconds a kick waits before writing, so what arrives meanwhile goes along
+        #: in the same write (0: write at once).
+        self._linger = linger
         self._task: asyncio.Task[None] | None = None
 
     def kick(self) -> None:
@@ -50,6 +53,8 @@ class RetryingWriter:
             self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def _run(self) -> None:
+        if self._linger:
+            await asyncio.sleep(self._linger)
         delay = 0.25
         while not await self._flush():
             await asyncio.sleep(delay)
