@@ -368,3 +368,65 @@ def test_raw_tools_in_extra_ride_beside_the_declared_ones(provider: str) -> None
     encode = anthropic_body if provider == "anthropic" else chat_body
     dialect: Any = AnthropicDialect() if provider == "anthropic" else ChatDialect()
     assert encode(alone, dialect)["tools"] == [raw]
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["chat", "stream"])
+async def test_the_responses_api_built_in_tools_come_back_as_items(
+    emulator: Emulator, streamed: bool
+) -> None:
+    emulator.push(Behavior(text="Searched and ran it."), Behavior(text="ok"))
+    model = "openai-responses:gpt-4.1"
+    tools = [sl.web_search(context_size="low"), sl.code_execution()]
+    ask = [sl.user("weather in Lyon")]
+    async with sl.Client(emulator.settings()) as client:
+        if streamed:
+            async with client.stream(model, ask, tools=tools) as stream:
+                kinds = [type(e).__name__ async for e in stream]
+            r = stream.response
+            assert r is not None and "PartDone" in kinds
+        else:
+            r = await client.chat(model, ask, tools=tools)
+        again = await client.chat(model, [*ask, r.message, sl.user("thanks")], tools=tools)
+    assert emulator.requests[0].body["tools"] == [
+        {"type": "web_search", "search_context_size": "low"},
+        {"type": "code_interpreter", "container": {"type": "auto"}},
+    ]
+    search, run = (p for p in r.parts if isinstance(p, sl.ServerToolPart))
+    assert (search.kind, search.wire) == ("web_search_call", "responses")
+    assert search.block["action"]["query"] == "weather in Lyon"
+    assert run.kind == "code_interpreter_call" and run.block["outputs"][0]["logs"]
+    assert r.text == "Searched and ran it." and r.tool_calls == []
+    sent_back = [i.get("type") for i in emulator.requests[1].body["input"]]
+    assert sent_back[1:3] == ["web_search_call", "code_interpreter_call"]
+    assert again.text == "ok"
+
+
+def test_the_openai_sdk_parses_the_emulated_built_in_tool_items() -> None:
+    openai = pytest.importorskip("openai")
+    from steadyllm.emulator import _render_responses, _reply, _responses
+
+    body = {"tools": [{"type": "web_search"}, {"type": "code_interpreter"}]}
+    items = _responses.builtin_items(body, "weather in Lyon")
+    reply = _reply.Reply("done", [], "stop", 10, 5, 0, 0, 0, "gpt-4.1", "resp_1")
+    reply.builtin_items = items
+    render = _render_responses.ResponsesRender()
+    # the SDK's own types for what is new here: the items and their stream events
+    # (its Response type also wants fields the emulator leaves out, as its client,
+    # which builds replies unvalidated, does not)
+    item_type = openai._models.TypeAdapter(openai.types.responses.ResponseOutputItem)
+    output = [item_type.validate_python(o) for o in render.completion(reply)["output"]]
+    assert [o.type for o in output] == ["web_search_call", "code_interpreter_call", "message"]
+    head, content, tail = render.stream(reply, Behavior(), True)
+    event_type = openai._models.TypeAdapter(openai.types.responses.ResponseStreamEvent)
+    names = []
+    for frame in (*head, *content, *tail):
+        data = json.loads(bytes(frame).split(b"data: ", 1)[1])
+        names.append(data["type"])
+        # (an item added in progress has no action yet, as in the recorded streams,
+        # where the SDK's type wants one: only finished items are checked)
+        checked = ("response.output_item.done", "response.web_search_call.")
+        if data["type"].startswith((*checked, "response.code_interpreter_call.")):
+            event_type.validate_python(data)
+    assert "response.web_search_call.searching" in names
+    assert "response.code_interpreter_call.interpreting" in names
+    assert names[-1] == "response.completed"

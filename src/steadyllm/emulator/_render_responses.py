@@ -61,6 +61,7 @@ class ResponsesRender:
 
     def output(self, r: Reply) -> list[dict[str, Any]]:
         items = [r.reasoning_item] if r.reasoning_item else []
+        items += r.builtin_items
         if r.text:
             items.append(self._message(r))
         items += [self._call(i, c, r) for i, c in enumerate(r.tool_calls)]
@@ -105,6 +106,9 @@ class ResponsesRender:
         if r.reasoning_item:
             content += self._reasoning_events(event, r.reasoning_item, index)
             index += 1
+        for item in r.builtin_items:
+            content += self._builtin_events(event, item, index)
+            index += 1
         if r.text:
             content += self._message_events(event, r, behavior, index)
             index += 1
@@ -126,6 +130,21 @@ class ResponsesRender:
                 event("response.reasoning_summary_text.done", True, **where, text=summary["text"])
             )
         frames.append(event("response.output_item.done", True, output_index=index, item=item))
+        return frames
+
+    def _builtin_events(self, event: Any, item: dict[str, Any], index: int) -> list[bytes]:
+        """A built-in tool's item: added in progress, its progress events (as the
+        API names them, ``response.web_search_call.searching``...), then done."""
+        kind = item["type"]
+        steps = ("in_progress", "searching" if kind == "web_search_call" else "interpreting")
+        started = {"id": item["id"], "type": kind, "status": "in_progress"}
+        if kind == "code_interpreter_call":
+            started |= {"code": None, "container_id": item["container_id"], "outputs": None}
+        where = {"output_index": index, "item_id": item["id"]}
+        frames = [event("response.output_item.added", True, output_index=index, item=started)]
+        frames += [event(f"response.{kind}.{step}", True, **where) for step in steps]
+        frames.append(event(f"response.{kind}.completed", True, **where))
+        frames.append(event("response.output_item.done", output_index=index, item=item))
         return frames
 
     def _message_events(self, event: Any, r: Reply, behavior: Behavior, index: int) -> list[bytes]:

@@ -28,6 +28,9 @@ class Reply:
     server_blocks: list[dict[str, Any]] = field(default_factory=list)
     #: The Responses API's reasoning item, ahead of the message (reasoning models).
     reasoning_item: dict[str, Any] | None = None
+    #: The Responses API's built-in tool items (web_search_call,
+    #: code_interpreter_call), between the reasoning and the message.
+    builtin_items: list[dict[str, Any]] = field(default_factory=list)
     #: Gemini thinking models: each function call part carries a thoughtSignature.
     signatures: bool = False
     #: An embeddings reply: one vector per input, and each input's token count.

@@ -20,7 +20,7 @@ from ._behavior import Behavior
 from ._render_responses import ResponsesRender
 from ._reply import Reply
 from ._server import Handler, served_tier
-from ._state import EmulatorState
+from ._state import EmulatorState, last_user_text
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -148,6 +148,34 @@ def responses_problem(body: dict[str, Any]) -> tuple[int, str] | None:
     return _tool_problem(body.get("tools"))
 
 
+def builtin_items(body: dict[str, Any], asked: str) -> list[dict[str, Any]]:
+    """What the built-in tools a request offers did, in the shapes the API returns:
+    a ``web_search_call`` searching for the message, a ``code_interpreter_call``
+    that printed it."""
+    kinds = {t.get("type") for t in body.get("tools") or () if isinstance(t, dict)}
+    items: list[dict[str, Any]] = []
+    if kinds & {"web_search", "web_search_preview"}:
+        page = f"https://search.example/{uuid.uuid5(uuid.NAMESPACE_URL, asked).hex[:12]}"
+        action = {"type": "search", "query": asked, "sources": [{"type": "url", "url": page}]}
+        items.append(
+            {"id": f"ws_{uuid.uuid4().hex}", "type": "web_search_call", "status": "completed"}
+            | {"action": action}
+        )
+    if "code_interpreter" in kinds:
+        code = f"print({asked!r})"
+        items.append(
+            {
+                "id": f"ci_{uuid.uuid4().hex}",
+                "type": "code_interpreter_call",
+                "status": "completed",
+                "code": code,
+                "container_id": f"cntr_{uuid.uuid4().hex[:24]}",
+                "outputs": [{"type": "logs", "logs": f"{asked}\n"}],
+            }
+        )
+    return items
+
+
 class ResponsesHandler(Handler):
     """Serves the Responses API for ``api`` ("openai" or "azure")."""
 
@@ -168,6 +196,7 @@ class ResponsesHandler(Handler):
         reply = super().reply(chat_view(body), behavior, model)
         reply.id = f"resp_{uuid.uuid4().hex}"
         reply.service_tier = served_tier(body.get("service_tier"))
+        reply.builtin_items = builtin_items(body, last_user_text(chat_view(body))[:80])
         if reasons(body):
             rid = f"rs_{uuid.uuid4().hex[:24]}"
             item: dict[str, Any] = {"id": rid, "type": "reasoning", "summary": []}
