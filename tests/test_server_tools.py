@@ -430,3 +430,12 @@ def test_the_openai_sdk_parses_the_emulated_built_in_tool_items() -> None:
     assert "response.web_search_call.searching" in names
     assert "response.code_interpreter_call.interpreting" in names
     assert names[-1] == "response.completed"
+
+
+def test_tools_given_as_any_iterable_keep_every_tool() -> None:
+    from steadyllm._client.plan import split_tools
+
+    spec = sl.ToolSpec("add")
+    specs, server = split_tools(iter([spec, sl.web_search(), sl.code_execution()]))
+    assert specs == [spec] and [t.kind for t in server] == ["web_search", "code_execution"]
+    assert split_tools(t for t in [spec]) == ([spec], [])

@@ -34,6 +34,7 @@ def _tool_table(
     (``sl.web_search()``, ...) go in ``opts["tools"]``, offered on every turn."""
     from .._agents.tools import as_tools
 
+    tools = list(tools)  # once: any iterable will do
     server = [t for t in tools if isinstance(t, ServerTool)]
     if server:
         opts["tools"] = server

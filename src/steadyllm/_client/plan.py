@@ -9,7 +9,7 @@ of plans sharing a deadline and a ledger.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
@@ -119,13 +119,14 @@ def build_request(
     return Request(provider, model, as_list(messages), stream=stream, **options)
 
 
-def split_tools(tools: Sequence[Any]) -> tuple[list[Any], list[ServerTool]]:
+def split_tools(tools: Iterable[Any]) -> tuple[list[Any], list[ServerTool]]:
     """``tools=`` of a call: the functions the model may call (checked with the
     request), and the tools the provider runs itself."""
-    if not any(isinstance(t, ServerTool) for t in tools):
-        return list(tools), []
-    server = [t for t in tools if isinstance(t, ServerTool)]
-    return [t for t in tools if not isinstance(t, ServerTool)], server
+    given = list(tools)  # once: any iterable will do
+    if not any(isinstance(t, ServerTool) for t in given):
+        return given, []
+    server = [t for t in given if isinstance(t, ServerTool)]
+    return [t for t in given if not isinstance(t, ServerTool)], server
 
 
 @dataclass(slots=True)
