@@ -10,9 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, Unpack, overload
 
-from .._core.server_tools import ServerTool
 from .._core.types import Message, Response
-from .plan import CallOptions, LoopOptions, loop_timeout_ms
+from .plan import CallOptions, LoopOptions, loop_timeout_ms, split_tools
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -34,12 +33,10 @@ def _tool_table(
     (``sl.web_search()``, ...) go in ``opts["tools"]``, offered on every turn."""
     from .._agents.tools import as_tools
 
-    tools = list(tools)  # once: any iterable will do
-    server = [t for t in tools if isinstance(t, ServerTool)]
+    functions, server = split_tools(tools)
     if server:
         opts["tools"] = server
-        tools = [t for t in tools if not isinstance(t, ServerTool)]
-    return as_tools(tools, handlers, timeout_ms)
+    return as_tools(functions, handlers, timeout_ms)
 
 
 class AgentCalls:

@@ -98,14 +98,7 @@ class ModelPrice:
             return None if r is None else {"base": r.base, "tiers": [list(t) for t in r.tiers]}
 
         return {
-            "input": rate(self.input),
-            "output": rate(self.output),
-            "cache_read": rate(self.cache_read),
-            "cache_write": rate(self.cache_write),
-            "cache_write_1h": rate(self.cache_write_1h),
-            "input_audio": rate(self.input_audio),
-            "output_audio": rate(self.output_audio),
-            "cache_audio_read": rate(self.cache_audio_read),
+            **{name: rate(getattr(self, name)) for name in RATE_FIELDS},
             "web_search": self.web_search,
             "service_tiers": {name: price.to_dict() for name, price in self.service_tiers},
             "source": self.source,

@@ -303,22 +303,18 @@ def _service_tiers(model: Any) -> list[str]:
 
 
 def _catalog_price(mp: Any, source: str) -> ModelPrice | None:
-    input_rate = _from_catalog(getattr(mp, "input_mtok", None))
-    output_rate = _from_catalog(getattr(mp, "output_mtok", None))
-    if input_rate is None:
+    """A catalog entry's prices: each rate is the catalog's ``<rate>_mtok``."""
+    rates: dict[str, Any] = {
+        name: _from_catalog(getattr(mp, f"{name}_mtok", None)) for name in RATE_FIELDS
+    }
+    if rates["input"] is None:
         return None
+    # Embedding models have an input price only: they generate nothing.
+    rates["output"] = rates["output"] or Rate(0.0)
     return ModelPrice(
-        input_rate,
-        # Embedding models have an input price only: they generate nothing.
-        output_rate if output_rate is not None else Rate(0.0),
-        _from_catalog(getattr(mp, "cache_read_mtok", None)),
-        _from_catalog(getattr(mp, "cache_write_mtok", None)),
+        **rates,
         source=source,
         web_search=_per_unit(getattr(mp, "web_searches_kcount", None)),
-        cache_write_1h=_from_catalog(getattr(mp, "cache_write_1h_mtok", None)),
-        input_audio=_from_catalog(getattr(mp, "input_audio_mtok", None)),
-        output_audio=_from_catalog(getattr(mp, "output_audio_mtok", None)),
-        cache_audio_read=_from_catalog(getattr(mp, "cache_audio_read_mtok", None)),
     )
 
 

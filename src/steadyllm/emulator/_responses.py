@@ -157,9 +157,9 @@ def builtin_items(body: dict[str, Any], asked: str) -> list[dict[str, Any]]:
     if kinds & {"web_search", "web_search_preview"}:
         page = f"https://search.example/{uuid.uuid5(uuid.NAMESPACE_URL, asked).hex[:12]}"
         action = {"type": "search", "query": asked, "sources": [{"type": "url", "url": page}]}
+        ident = f"ws_{uuid.uuid4().hex}"
         items.append(
-            {"id": f"ws_{uuid.uuid4().hex}", "type": "web_search_call", "status": "completed"}
-            | {"action": action}
+            {"id": ident, "type": "web_search_call", "status": "completed", "action": action}
         )
     if "code_interpreter" in kinds:
         code = f"print({asked!r})"
@@ -193,10 +193,11 @@ class ResponsesHandler(Handler):
         return None if refused is None else self.error(refused[0], None, refused[1])
 
     def reply(self, body: dict[str, Any], behavior: Behavior, model: str = "") -> Reply:
-        reply = super().reply(chat_view(body), behavior, model)
+        view = chat_view(body)
+        reply = super().reply(view, behavior, model)
         reply.id = f"resp_{uuid.uuid4().hex}"
         reply.service_tier = served_tier(body.get("service_tier"))
-        reply.builtin_items = builtin_items(body, last_user_text(chat_view(body))[:80])
+        reply.builtin_items = builtin_items(body, last_user_text(view)[:80])
         if reasons(body):
             rid = f"rs_{uuid.uuid4().hex[:24]}"
             item: dict[str, Any] = {"id": rid, "type": "reasoning", "summary": []}

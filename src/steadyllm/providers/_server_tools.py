@@ -99,14 +99,12 @@ def responses_tools(tools: Sequence[ServerTool], provider: str, model: str) -> l
     return out
 
 
-def gemini_tools(
-    tools: Sequence[ServerTool], provider: str, model: str, vertex: bool
-) -> list[dict[str, Any]]:
+def gemini_tools(tools: Sequence[ServerTool], provider: str, model: str) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for tool in tools:
         if tool.kind == "web_search":
             # Vertex AI alone can leave domains out of Google Search.
-            takes = ("blocked_domains",) if vertex else ()
+            takes = ("blocked_domains",) if provider == "vertex" else ()
             _refuse(tool, provider, model, takes, "googleSearch tool")
             blocked = tool.blocked_domains
             out.append({"googleSearch": {"excludeDomains": list(blocked)} if blocked else {}})

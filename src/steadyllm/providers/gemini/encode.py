@@ -201,8 +201,7 @@ def encode_body(request: Request, dialect: Dialect) -> dict[str, Any]:
         ]
         tools.append({"functionDeclarations": declarations})
     if request.server_tools:
-        vertex = dialect.provider == "vertex"
-        tools += gemini_tools(request.server_tools, dialect.provider, request.model, vertex)
+        tools += gemini_tools(request.server_tools, dialect.provider, request.model)
     if tools:
         body["tools"] = tools
     tool_config = _tool_config(request)
